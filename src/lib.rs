@@ -1,0 +1,14 @@
+//! Aviary: a synthetic monitoring runner.
+//!
+//! Canaries (scripted checks built from a blueprint) are read by [`spec`], run by [`runner`]
+//! (in headless Chromium through [`browser`], or over plain HTTP through [`fetch`]), and their
+//! results are kept by [`store`]: SQLite plus one artifact folder per run.
+
+pub mod blueprints;
+pub mod browser;
+pub mod cli;
+pub mod fetch;
+pub mod har;
+pub mod runner;
+pub mod spec;
+pub mod store;

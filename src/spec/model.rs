@@ -1,0 +1,705 @@
+//! Typed model of the canary file and the project file (SPEC §1).
+//!
+//! Every string here has already had `${NAME}` expanded by [`super::expand`]. Durations are
+//! humantime strings. Sections that only some blueprints use are optional; validation checks
+//! that the section named after the blueprint is present.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use serde::de::{self, Deserializer};
+use serde::{Deserialize, Serialize};
+
+/// A humantime duration such as `500ms`, `30s`, `5m`, `31d`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct HumanDuration(pub Duration);
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_duration(text.trim()).map(HumanDuration).map_err(|e| {
+            de::Error::custom(format!("invalid duration {text:?} ({e}); expected e.g. 500ms, 30s, 5m, 1h"))
+        })
+    }
+}
+
+impl Serialize for HumanDuration {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(self.0).to_string())
+    }
+}
+
+impl fmt::Display for HumanDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", humantime::format_duration(self.0))
+    }
+}
+
+/// The blueprint a canary is built from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BlueprintKind {
+    Heartbeat,
+    Api,
+    BrokenLinks,
+    Visual,
+    Flow,
+    Workflow,
+    Script,
+}
+
+impl BlueprintKind {
+    pub const ALL: [BlueprintKind; 7] = [
+        Self::Heartbeat,
+        Self::Api,
+        Self::BrokenLinks,
+        Self::Visual,
+        Self::Flow,
+        Self::Workflow,
+        Self::Script,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Heartbeat => "heartbeat",
+            Self::Api => "api",
+            Self::BrokenLinks => "broken-links",
+            Self::Visual => "visual",
+            Self::Flow => "flow",
+            Self::Workflow => "workflow",
+            Self::Script => "script",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+
+    /// Whether runs of this blueprint need a browser page.
+    pub fn uses_browser(self) -> bool {
+        !matches!(self, Self::Api)
+    }
+}
+
+impl fmt::Display for BlueprintKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// One canary file (SPEC §1.1).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CanaryFile {
+    pub name: Option<String>,
+    pub blueprint: BlueprintKind,
+    pub schedule: Option<String>,
+    pub timeout: Option<HumanDuration>,
+    #[serde(default)]
+    pub retries: u8,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub retention: Retention,
+    #[serde(default)]
+    pub browser: BrowserOptions,
+    #[serde(default)]
+    pub report: ReportOptions,
+    #[serde(default)]
+    pub screenshots: ScreenshotOptions,
+    #[serde(default)]
+    pub continue_on_step_failure: bool,
+    #[serde(default)]
+    pub alarms: Vec<AlarmSpec>,
+    pub heartbeat: Option<HeartbeatSpec>,
+    pub api: Option<ApiSpec>,
+    #[serde(rename = "broken-links")]
+    pub broken_links: Option<BrokenLinksSpec>,
+    pub visual: Option<VisualSpec>,
+    pub flow: Option<FlowSpec>,
+    pub workflow: Option<WorkflowSpec>,
+    pub script: Option<ScriptSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    #[serde(default = "Retention::default_days")]
+    pub success: HumanDuration,
+    #[serde(default = "Retention::default_days")]
+    pub failure: HumanDuration,
+}
+
+impl Retention {
+    fn default_days() -> HumanDuration {
+        HumanDuration(Duration::from_secs(31 * 86_400))
+    }
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self { success: Self::default_days(), failure: Self::default_days() }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Viewport {
+    pub width: u32,
+    pub height: u32,
+}
+
+impl Default for Viewport {
+    fn default() -> Self {
+        Self { width: 1920, height: 1080 }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrowserOptions {
+    #[serde(default)]
+    pub viewport: Viewport,
+    pub user_agent_suffix: Option<String>,
+    #[serde(default)]
+    pub extra_headers: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportOptions {
+    #[serde(default)]
+    pub restricted_headers: Vec<String>,
+    #[serde(default)]
+    pub restricted_url_parameters: Vec<String>,
+    #[serde(default)]
+    pub include_request_body: bool,
+    #[serde(default)]
+    pub include_response_body: bool,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScreenshotOptions {
+    #[serde(default)]
+    pub on_step_start: bool,
+    #[serde(default = "yes")]
+    pub on_step_success: bool,
+    #[serde(default = "yes")]
+    pub on_step_failure: bool,
+}
+
+impl Default for ScreenshotOptions {
+    fn default() -> Self {
+        Self { on_step_start: false, on_step_success: true, on_step_failure: true }
+    }
+}
+
+/// `heartbeat:` — load pages, screenshot, HAR.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeartbeatSpec {
+    pub urls: Vec<String>,
+    #[serde(default)]
+    pub expect: PageExpectation,
+    #[serde(default)]
+    pub full_page_screenshot: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageExpectation {
+    #[serde(default = "PageExpectation::default_status")]
+    pub status: String,
+    pub text: Option<String>,
+}
+
+impl PageExpectation {
+    fn default_status() -> String {
+        "200-399".to_string()
+    }
+}
+
+impl Default for PageExpectation {
+    fn default() -> Self {
+        Self { status: Self::default_status(), text: None }
+    }
+}
+
+/// `api:` — multi-step HTTP, no browser.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSpec {
+    pub steps: Vec<ApiStep>,
+    /// Continue with the next step after a failed one (CloudWatch's
+    /// `continueOnHttpStepFailure`); defaults to the canary's `continue_on_step_failure`.
+    pub continue_on_step_failure: Option<bool>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiStep {
+    pub name: String,
+    pub request: ApiRequest,
+    #[serde(default)]
+    pub assert: Vec<String>,
+    #[serde(default)]
+    pub extract: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiRequest {
+    #[serde(default = "ApiRequest::default_method")]
+    pub method: String,
+    pub url: String,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    pub json: Option<serde_json::Value>,
+    pub body: Option<String>,
+    pub form: Option<BTreeMap<String, String>>,
+    pub timeout: Option<HumanDuration>,
+    #[serde(default = "yes")]
+    pub follow_redirects: bool,
+    #[serde(default = "yes")]
+    pub verify_tls: bool,
+    /// Largest response body read, e.g. `10MB`; past it the step fails.
+    pub max_response_bytes: Option<u64>,
+}
+
+impl ApiRequest {
+    fn default_method() -> String {
+        "GET".to_string()
+    }
+}
+
+/// `broken-links:`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrokenLinksSpec {
+    pub url: String,
+    #[serde(default = "BrokenLinksSpec::default_max_links")]
+    pub max_links: u32,
+    #[serde(default)]
+    pub depth: u32,
+    #[serde(default = "PageExpectation::default_status")]
+    pub accept: String,
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    #[serde(default)]
+    pub screenshots: LinkScreenshots,
+}
+
+impl BrokenLinksSpec {
+    fn default_max_links() -> u32 {
+        100
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LinkScreenshots {
+    #[default]
+    None,
+    Source,
+    Destination,
+    Both,
+}
+
+/// `visual:`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VisualSpec {
+    pub url: String,
+    #[serde(default = "VisualSpec::default_threshold")]
+    pub threshold_percent: f64,
+    #[serde(default)]
+    pub ignore: Vec<IgnoreArea>,
+    #[serde(default)]
+    pub full_page: bool,
+    #[serde(default = "VisualSpec::default_highlight")]
+    pub highlight_color: String,
+    #[serde(default = "yes")]
+    pub fail_on_variance: bool,
+}
+
+impl VisualSpec {
+    fn default_threshold() -> f64 {
+        1.0
+    }
+    fn default_highlight() -> String {
+        "#fafa00".to_string()
+    }
+}
+
+/// An area ignored by visual comparison: a rectangle or a selector.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IgnoreArea {
+    pub x: Option<u32>,
+    pub y: Option<u32>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub selector: Option<String>,
+}
+
+/// `flow:` — a Chrome DevTools Recorder export.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowSpec {
+    pub file: String,
+}
+
+/// `workflow:` — the GUI workflow builder's steps.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkflowSpec {
+    pub url: String,
+    pub steps: Vec<WorkflowStep>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkflowStep {
+    Input(SelectorText),
+    Click(String),
+    ClickAndNavigate(String),
+    VerifyText(SelectorText),
+    VerifySelector(String),
+    Screenshot(String),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SelectorText {
+    pub selector: String,
+    pub text: String,
+}
+
+/// `script:` — a Python canary.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptSpec {
+    pub file: String,
+    #[serde(default = "ScriptSpec::default_handler")]
+    pub handler: String,
+}
+
+impl ScriptSpec {
+    fn default_handler() -> String {
+        "handler".to_string()
+    }
+}
+
+/// A metric alarm (SPEC §4), on a canary or in the project file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlarmSpec {
+    pub name: String,
+    pub metric: String,
+    pub step: Option<String>,
+    /// The canary whose metric is watched; implied for alarms written on a canary.
+    pub canary: Option<String>,
+    #[serde(default = "AlarmSpec::default_statistic")]
+    pub statistic: String,
+    pub period: HumanDuration,
+    pub evaluation_periods: u32,
+    pub datapoints_to_alarm: Option<u32>,
+    pub comparison: String,
+    pub threshold: f64,
+    #[serde(default)]
+    pub treat_missing_data: MissingData,
+    #[serde(default)]
+    pub actions: AlarmActions,
+    #[serde(default = "yes")]
+    pub actions_enabled: bool,
+    pub description: Option<String>,
+}
+
+impl AlarmSpec {
+    fn default_statistic() -> String {
+        "Average".to_string()
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MissingData {
+    #[default]
+    Missing,
+    Ignore,
+    Breaching,
+    NotBreaching,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlarmActions {
+    #[serde(default)]
+    pub alarm: Vec<String>,
+    #[serde(default)]
+    pub ok: Vec<String>,
+    #[serde(default)]
+    pub insufficient_data: Vec<String>,
+}
+
+/// The project file `aviary.yaml` (SPEC §1.2).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectFile {
+    #[serde(default = "ProjectFile::default_canaries")]
+    pub canaries: Vec<String>,
+    #[serde(default = "ProjectFile::default_data_dir")]
+    pub data_dir: String,
+    #[serde(default)]
+    pub artifacts: ArtifactsConfig,
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub browser: BrowserConfig,
+    #[serde(default)]
+    pub runner: RunnerConfig,
+    #[serde(default)]
+    pub channels: BTreeMap<String, ChannelSpec>,
+    #[serde(default)]
+    pub dns_providers: BTreeMap<String, DnsProviderSpec>,
+    #[serde(default)]
+    pub failover: Vec<FailoverSpec>,
+    #[serde(default)]
+    pub alarms: Vec<AlarmSpec>,
+    #[serde(default)]
+    pub composite_alarms: Vec<CompositeAlarmSpec>,
+}
+
+impl ProjectFile {
+    fn default_canaries() -> Vec<String> {
+        vec!["canaries".to_string()]
+    }
+    fn default_data_dir() -> String {
+        ".aviary".to_string()
+    }
+}
+
+impl Default for ProjectFile {
+    fn default() -> Self {
+        Self {
+            canaries: Self::default_canaries(),
+            data_dir: Self::default_data_dir(),
+            artifacts: ArtifactsConfig::default(),
+            server: ServerConfig::default(),
+            browser: BrowserConfig::default(),
+            runner: RunnerConfig::default(),
+            channels: BTreeMap::new(),
+            dns_providers: BTreeMap::new(),
+            failover: Vec::new(),
+            alarms: Vec::new(),
+            composite_alarms: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArtifactsConfig {
+    /// Default: `<data_dir>/artifacts`.
+    pub dir: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    #[serde(default = "ServerConfig::default_listen")]
+    pub listen: String,
+    pub token: Option<String>,
+}
+
+impl ServerConfig {
+    fn default_listen() -> String {
+        "127.0.0.1:9090".to_string()
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self { listen: Self::default_listen(), token: None }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrowserConfig {
+    /// `auto` or a path to a Chromium executable.
+    #[serde(default = "BrowserConfig::default_executable")]
+    pub executable: String,
+    #[serde(default = "BrowserConfig::default_max_concurrency")]
+    pub max_concurrency: usize,
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Runs a browser serves before it is replaced by a fresh one.
+    #[serde(default = "BrowserConfig::default_recycle_after")]
+    pub recycle_after_runs: u32,
+}
+
+impl BrowserConfig {
+    fn default_executable() -> String {
+        "auto".to_string()
+    }
+    fn default_max_concurrency() -> usize {
+        2
+    }
+    fn default_recycle_after() -> u32 {
+        100
+    }
+}
+
+impl Default for BrowserConfig {
+    fn default() -> Self {
+        Self {
+            executable: Self::default_executable(),
+            max_concurrency: Self::default_max_concurrency(),
+            args: Vec::new(),
+            recycle_after_runs: Self::default_recycle_after(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunnerConfig {
+    #[serde(default = "RunnerConfig::default_max_concurrency")]
+    pub max_concurrency: usize,
+}
+
+impl RunnerConfig {
+    fn default_max_concurrency() -> usize {
+        16
+    }
+}
+
+impl Default for RunnerConfig {
+    fn default() -> Self {
+        Self { max_concurrency: Self::default_max_concurrency() }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelKind {
+    Webhook,
+    Slack,
+    Exec,
+    Email,
+}
+
+/// A notification channel; which fields apply depends on `type` (checked by validation).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelSpec {
+    #[serde(rename = "type")]
+    pub kind: ChannelKind,
+    pub url: Option<String>,
+    pub webhook_url: Option<String>,
+    pub command: Option<Vec<String>>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    pub smtp: Option<String>,
+    pub from: Option<String>,
+    #[serde(default)]
+    pub to: Vec<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub timeout: Option<HumanDuration>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DnsProviderKind {
+    Rfc2136,
+    Route53,
+}
+
+/// A DNS provider; which fields apply depends on `type` (checked by validation).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnsProviderSpec {
+    #[serde(rename = "type")]
+    pub kind: DnsProviderKind,
+    pub server: Option<String>,
+    pub zone: Option<String>,
+    pub tsig: Option<TsigSpec>,
+    pub hosted_zone_id: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub region: Option<String>,
+    pub timeout: Option<HumanDuration>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TsigSpec {
+    pub name: String,
+    pub algorithm: String,
+    pub secret: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailoverSpec {
+    pub name: String,
+    pub provider: String,
+    pub record: RecordSpec,
+    pub primary: Vec<String>,
+    pub secondary: Vec<String>,
+    pub primary_health: String,
+    pub secondary_health: Option<String>,
+    #[serde(default)]
+    pub insufficient_data: InsufficientDataMode,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordSpec {
+    pub name: String,
+    #[serde(rename = "type", default = "RecordSpec::default_type")]
+    pub kind: String,
+    #[serde(default = "RecordSpec::default_ttl")]
+    pub ttl: u32,
+}
+
+impl RecordSpec {
+    fn default_type() -> String {
+        "A".to_string()
+    }
+    fn default_ttl() -> u32 {
+        60
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InsufficientDataMode {
+    Healthy,
+    Unhealthy,
+    #[default]
+    LastKnown,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompositeAlarmSpec {
+    pub name: String,
+    pub rule: String,
+    #[serde(default)]
+    pub actions: AlarmActions,
+    #[serde(default = "yes")]
+    pub actions_enabled: bool,
+    pub description: Option<String>,
+}
