@@ -1,24 +1,142 @@
 //! The only module that touches chromiumoxide: Chromium discovery and launch, a pool of warm
 //! browsers handing out isolated contexts, CDP network capture into HAR entries, screenshots.
 //!
-//! INTERFACE CONTRACT (implemented by the browser work package):
+//! ```no_run
+//! # async fn demo() -> Result<(), aviary::browser::BrowserError> {
+//! use std::time::Duration;
+//! use aviary::browser::{BrowserPool, PageOptions, PoolConfig};
 //!
-//! ```ignore
-//! pub struct BrowserPool;                // Clone-able handle (Arc inside)
-//! impl BrowserPool {
-//!     pub fn new(config: PoolConfig) -> BrowserPool;      // launches lazily
-//!     pub async fn acquire(&self, options: &PageOptions) -> Result<BrowserPage, BrowserError>;
-//!     pub async fn shutdown(&self);
-//!     pub fn stats(&self) -> PoolStats;
-//! }
-//! pub struct BrowserPage;                // one fresh browser context + one page; holds a permit
-//! impl BrowserPage {
-//!     pub async fn goto(&self, url: &str, timeout: Duration) -> Result<Navigation, BrowserError>;
-//!     pub async fn screenshot(&self, full_page: bool) -> Result<Vec<u8>, BrowserError>;
-//!     pub async fn visible_text(&self) -> Result<String, BrowserError>;
-//!     pub async fn current_url(&self) -> Result<String, BrowserError>;
-//!     pub async fn evaluate(&self, js: &str) -> Result<serde_json::Value, BrowserError>;
-//!     pub async fn take_har(&self) -> (Vec<crate::har::Page>, Vec<crate::har::Entry>);
-//!     pub async fn close(self);
-//! }
+//! let pool = BrowserPool::new(PoolConfig::default());
+//! let page = pool.acquire(&PageOptions::default()).await?; // fresh, isolated context
+//! let nav = page.goto("http://127.0.0.1:8080/", Duration::from_secs(30)).await?;
+//! assert_eq!(nav.status, Some(200));
+//! let png = page.screenshot(false).await?;
+//! let (pages, entries) = page.take_har().await;
+//! page.close().await;
+//! pool.shutdown().await;
+//! # let _ = (png, pages, entries); Ok(()) }
 //! ```
+//!
+//! How it is fast: browsers stay warm, and each keeps one spare context + page ready (created in
+//! the background after one is handed out, with the last options already applied), so `acquire`
+//! usually costs no CDP round trip at all. How it stays safe: every CDP call has a deadline and
+//! races a "browser gone" signal fed by a task that waits on the Chromium process, so a crash
+//! fails in-flight calls at once with [`BrowserError::Crashed`].
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+mod capture;
+mod discover;
+mod launch;
+mod page;
+mod pool;
+
+pub use discover::find_chromium;
+pub use page::BrowserPage;
+pub use pool::BrowserPool;
+
+/// How the pool launches and shares browsers.
+#[derive(Debug, Clone)]
+pub struct PoolConfig {
+    /// The Chromium executable; `None` finds one with [`find_chromium`] at first launch.
+    pub executable: Option<PathBuf>,
+    /// At most this many pages (runs) at once, over all browsers.
+    pub max_concurrency: usize,
+    /// Extra Chromium flags (`--lang=de` or `lang=de`), appended after the pool's own.
+    pub extra_args: Vec<String>,
+    /// A browser is replaced after this many acquisitions (once its pages are closed).
+    pub recycle_after_runs: u32,
+    /// How long Chromium may take to start and accept the DevTools connection.
+    pub launch_timeout: Duration,
+    /// Deadline of each single CDP command (navigation has its own, per `goto`).
+    pub command_timeout: Duration,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        PoolConfig {
+            executable: None,
+            max_concurrency: 2,
+            extra_args: Vec::new(),
+            recycle_after_runs: 100,
+            launch_timeout: Duration::from_secs(30),
+            command_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What a run wants of its page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageOptions {
+    /// CSS pixels, width × height (device scale factor 1).
+    pub viewport: (u32, u32),
+    /// Appended (after a space) to the browser's own user agent.
+    pub user_agent_suffix: Option<String>,
+    /// Sent with every request of the page.
+    pub extra_headers: BTreeMap<String, String>,
+    /// Keep response bodies (≤ 1 MiB each) in the HAR.
+    pub capture_response_bodies: bool,
+}
+
+impl Default for PageOptions {
+    fn default() -> Self {
+        PageOptions {
+            viewport: (1920, 1080),
+            user_agent_suffix: None,
+            extra_headers: BTreeMap::new(),
+            capture_response_bodies: false,
+        }
+    }
+}
+
+/// The outcome of [`BrowserPage::goto`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Navigation {
+    /// HTTP status of the final document response (after redirects), when there was one.
+    pub status: Option<u16>,
+    pub status_text: String,
+    /// The final URL, after redirects.
+    pub url: String,
+    /// Milliseconds from navigation start to the end of `DOMContentLoaded`.
+    pub dom_content_loaded_ms: Option<f64>,
+    /// Milliseconds from navigation start to the end of the `load` event.
+    pub load_ms: Option<f64>,
+}
+
+/// A snapshot of the pool.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Chromium processes currently running.
+    pub browsers_alive: usize,
+    /// Pages handed out and not yet closed.
+    pub pages_in_use: usize,
+    /// Chromium processes started since the pool was created.
+    pub launches: u64,
+    /// Chromium processes that exited without being asked to.
+    pub crashes: u64,
+}
+
+/// Why a browser operation failed. Each message is one line a person can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum BrowserError {
+    /// No Chromium executable; the message says how to install one or point to it.
+    #[error("{0}")]
+    NotFound(String),
+    /// Chromium could not be started or connected to.
+    #[error("could not launch Chromium: {0}")]
+    Launch(String),
+    /// The browser (or the page's renderer) died while in use.
+    #[error("{0}")]
+    Crashed(String),
+    /// A deadline passed: navigation, a CDP command, or waiting for the browser.
+    #[error("{0}")]
+    Timeout(String),
+    /// The page could not be loaded (`net::ERR_NAME_NOT_RESOLVED loading http://x/`).
+    #[error("navigation failed: {0}")]
+    Navigation(String),
+    /// Chromium rejected a command, or a script threw.
+    #[error("{0}")]
+    Cdp(String),
+}

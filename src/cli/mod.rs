@@ -1,6 +1,166 @@
-//! The command line: argument model and one function per command.
+//! The command line: argument model and one module per command. `main.rs` only calls [`main`].
+
+mod history;
+mod new;
+mod progress;
+mod reporters;
+mod run;
+mod validate;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Exit code: everything passed / valid.
+pub const EXIT_OK: i32 = 0;
+/// Exit code: a canary failed.
+pub const EXIT_FAILED: i32 = 1;
+/// Exit code: bad input (invalid files, unknown canary, bad arguments).
+pub const EXIT_BAD_INPUT: i32 = 2;
+
+#[derive(Parser, Debug)]
+#[command(name = "aviary", version, about = "Synthetic monitoring: canaries in headless Chromium or over HTTP")]
+pub struct Cli {
+    /// Project file (default: ./aviary.yaml if present).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Where the database and artifacts live (overrides `data_dir`).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// More log output (repeat for more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Log line format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run canaries once, now, in parallel.
+    Run(run::RunArgs),
+    /// Parse and check canary and project files.
+    Validate {
+        /// Canary files or folders (default: the project's `canaries`).
+        paths: Vec<PathBuf>,
+    },
+    /// Write canaries/NAME.yaml from a blueprint template.
+    New {
+        /// heartbeat, api, broken-links, visual, flow, workflow or script.
+        blueprint: String,
+        /// The canary's name.
+        name: String,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// A canary's run history, newest first.
+    Runs {
+        canary: String,
+        /// How many runs to list.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One run's report (a unique prefix of the run id is enough).
+    Show {
+        run_id: String,
+        /// Print the report.json document.
+        #[arg(long)]
+        json: bool,
+    },
+}
 
 /// Runs the command line; returns the process exit code.
 pub fn main() -> i32 {
-    0
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_BAD_INPUT } else { EXIT_OK };
+            let _ = e.print();
+            return code;
+        }
+    };
+    init_logging(&cli);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: could not start the async runtime: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    runtime.block_on(dispatch(cli))
+}
+
+async fn dispatch(cli: Cli) -> i32 {
+    let globals = Globals { config: cli.config.clone(), data_dir: cli.data_dir.clone(), quiet: cli.quiet };
+    match cli.command {
+        Command::Run(args) => run::run(&globals, args).await,
+        Command::Validate { paths } => validate::validate(&globals, &paths),
+        Command::New { blueprint, name, force } => new::new_canary(&globals, &blueprint, &name, force),
+        Command::Runs { canary, limit, json } => history::runs(&globals, &canary, limit, json),
+        Command::Show { run_id, json } => history::show(&globals, &run_id, json),
+    }
+}
+
+/// Options every command shares.
+pub struct Globals {
+    pub config: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
+    pub quiet: bool,
+}
+
+fn init_logging(cli: &Cli) {
+    use tracing_subscriber::EnvFilter;
+    let default = match (cli.quiet, cli.verbose) {
+        // chromiumoxide logs CDP messages it cannot parse and the browser's socket closing at
+        // shutdown; both are expected and handled in `browser/`.
+        (true, _) => "error,chromiumoxide=off",
+        (false, 0) => "warn,chromiumoxide=off",
+        (false, 1) => "info,chromiumoxide=off",
+        (false, 2) => "debug,chromiumoxide=warn",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_env("AVIARY_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match cli.log_format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+/// Prints diagnostics (one `file:line:col: message` a line) to stderr.
+fn print_diagnostics(problems: &[crate::spec::Diagnostic]) {
+    for problem in problems {
+        eprintln!("{problem}");
+    }
+}
+
+/// Loads the project file, printing its problems.
+fn load_project(globals: &Globals) -> Result<crate::spec::Project, i32> {
+    crate::spec::load_project(globals.config.as_deref(), globals.data_dir.as_deref()).map_err(|problems| {
+        print_diagnostics(&problems);
+        EXIT_BAD_INPUT
+    })
+}
+
+/// Opens the project's database.
+fn open_store(project: &crate::spec::Project) -> Result<crate::store::SqliteStore, i32> {
+    crate::store::SqliteStore::open(&project.data_dir.join("aviary.db")).map_err(|e| {
+        eprintln!("error: {e}");
+        EXIT_BAD_INPUT
+    })
 }

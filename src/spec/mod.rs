@@ -1,5 +1,22 @@
 //! Canary and project files: model, `${VAR}` expansion, validation with positions, schedules.
+//!
+//! Loading a file goes [`yaml`] (text to a positioned node tree) → [`expand`] (`${NAME}`) →
+//! [`de`] (serde, collecting every problem) → [`validate`] (semantic checks) and ends in
+//! [`load`], which turns problems into [`Diagnostic`]s with `file:line:col`.
+pub mod de;
+pub mod expand;
+pub mod load;
 pub mod model;
 pub mod path;
+pub mod schedule;
+pub mod status;
+pub mod suggest;
+pub mod validate;
+pub mod yaml;
 
+pub use load::{
+    Canary, Diagnostic, Project, load_canaries, load_canaries_with, load_project, load_project_with,
+};
 pub use path::{KeyPath, PathSeg, Problem};
+pub use schedule::Schedule;
+pub use status::StatusRanges;

@@ -1,2 +1,150 @@
 //! Run history: SQLite (runs, steps, metric datapoints) behind the narrow [`Store`] trait, and
 //! the artifact folder layout.
+//!
+//! Nothing outside this module writes SQL. The trait is deliberately small so that a PostgreSQL
+//! store can follow; [`SqliteStore`] is the one implementation today.
+//!
+//! Redaction happens before anything reaches the store (see `runner::redact`): the store keeps
+//! what it is given.
+
+pub mod layout;
+pub mod retention;
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::runner::report::{Datapoint, RunReport, RunStatus};
+
+/// The shortest run-id prefix [`Store::run`] accepts in place of a whole run id (like git).
+pub const MIN_RUN_ID_PREFIX: usize = 6;
+
+/// Where runs and their metrics are kept.
+pub trait Store: Send + Sync {
+    /// Saves a run, its steps and its datapoints in one transaction. Saving a run whose
+    /// `run_id` is already stored replaces it (steps and datapoints included).
+    fn save_run(&self, report: &RunReport, datapoints: &[Datapoint]) -> Result<(), StoreError>;
+
+    /// A page of a canary's runs, newest (by start) first.
+    fn runs(&self, canary: &str, page: RunPage) -> Result<Vec<RunSummary>, StoreError>;
+
+    /// One run's full report, by its id or by a prefix of at least [`MIN_RUN_ID_PREFIX`]
+    /// characters that matches exactly one run. `Ok(None)` when nothing matches (or the prefix
+    /// is too short); [`StoreError::AmbiguousRunId`] when the prefix matches several runs.
+    fn run(&self, run_id: &str) -> Result<Option<RunReport>, StoreError>;
+
+    /// The latest run (by start) of every canary that has one, ordered by canary name.
+    fn latest_runs(&self) -> Result<Vec<RunSummary>, StoreError>;
+
+    /// The datapoints matching `query`, oldest first.
+    fn datapoints(&self, query: &MetricQuery) -> Result<Vec<Datapoint>, StoreError>;
+
+    /// Runs of `canary` that started before `older_than`: passed runs when `status_passed`,
+    /// every other status otherwise. Oldest first. For the retention sweep.
+    fn expired_runs(
+        &self,
+        canary: &str,
+        status_passed: bool,
+        older_than: DateTime<Utc>,
+    ) -> Result<Vec<RunSummary>, StoreError>;
+
+    /// Deletes these runs with their steps and datapoints, in one transaction; returns how many
+    /// runs were deleted (unknown ids are ignored).
+    fn delete_runs(&self, run_ids: &[String]) -> Result<usize, StoreError>;
+}
+
+/// Which page of runs [`Store::runs`] returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunPage {
+    /// At most this many runs.
+    pub limit: usize,
+    /// Only runs that started strictly before this instant (the `start` of the last run of the
+    /// previous page); `None` for the first page.
+    pub before: Option<DateTime<Utc>>,
+}
+
+impl RunPage {
+    /// The first page of `limit` runs.
+    pub fn first(limit: usize) -> Self {
+        Self { limit, before: None }
+    }
+}
+
+/// One row of run history: what listings show without loading the whole report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub run_id: String,
+    pub canary: String,
+    pub attempt: u32,
+    pub status: RunStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub start: DateTime<Utc>,
+    pub duration_ms: f64,
+    /// The run's folder, relative to the artifacts root.
+    pub artifacts: String,
+}
+
+/// Which datapoints [`Store::datapoints`] returns: one metric of one canary in `[since, until)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricQuery {
+    pub canary: String,
+    pub metric: String,
+    /// The `step` dimension: `Some(name)` for that step's datapoints, `None` for the run-level
+    /// datapoints (those without a step dimension), as CloudWatch matches dimensions exactly.
+    pub step: Option<String>,
+    /// Inclusive.
+    pub since: DateTime<Utc>,
+    /// Exclusive.
+    pub until: DateTime<Utc>,
+}
+
+/// What went wrong in the store. Every message names the database.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("could not create the folder {path} for the database {db}: {source}")]
+    CreateDir {
+        db: String,
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("could not open the database {db}: {source}")]
+    Open {
+        db: String,
+        #[source]
+        source: BoxError,
+    },
+    #[error("could not migrate the database {db} to schema version {version}: {source}")]
+    Migrate {
+        db: String,
+        version: u32,
+        #[source]
+        source: BoxError,
+    },
+    #[error(
+        "the database {db} has schema version {found}, newer than this aviary supports \
+         ({supported}); use a newer aviary"
+    )]
+    SchemaTooNew { db: String, found: u32, supported: u32 },
+    #[error("could not {what} in the database {db}: {source}")]
+    Query {
+        db: String,
+        /// What was being done, e.g. `save run 0b6f…`.
+        what: String,
+        #[source]
+        source: BoxError,
+    },
+    #[error("corrupt row in the database {db}: {what}")]
+    Corrupt { db: String, what: String },
+    #[error(
+        "run id prefix `{prefix}` is ambiguous in the database {db}: it matches {}",
+        matches.join(", ")
+    )]
+    AmbiguousRunId { db: String, prefix: String, matches: Vec<String> },
+}
+
+/// The error a backend reports underneath a [`StoreError`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

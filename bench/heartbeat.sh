@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Benchmark (issue: heartbeat vs Playwright): 20 heartbeat checks of a local page, each with a
+# 1920×1080 screenshot and a HAR, one at a time — `aviary run` (20 canaries, one browser page at
+# a time) against the same checks written with Playwright (playwright-core driving the same
+# Chromium). Prints wall time, CPU time and peak memory (whole process tree) per command, as the
+# median of ROUNDS alternating runs.
+#
+# usage: bench/heartbeat.sh [ROUNDS]     (needs: cargo, node/npm, python3, /usr/bin/chromium)
+set -euo pipefail
+cd "$(dirname "$0")"
+rounds=${1:-5}
+checks=20
+root=$(pwd)/..
+
+(cd "$root" && cargo build --release --locked -q)
+aviary="$root/target/release/aviary"
+[ -d node_modules/playwright-core ] || npm install --no-audit --no-fund -q >/dev/null
+
+work=$(mktemp -d)
+trap 'kill $site 2>/dev/null; rm -rf "$work"' EXIT
+mkdir -p "$work/site" "$work/project/canaries"
+cp "$root/canaries/site/index.html" "$work/site/"
+python3 -m http.server 18080 --bind 127.0.0.1 --directory "$work/site" >/dev/null 2>&1 &
+site=$!
+for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/18080) 2>/dev/null && break; sleep 0.1; done
+url="http://127.0.0.1:18080/"
+
+cat > "$work/project/aviary.yaml" <<YAML
+browser: {max_concurrency: 1}
+YAML
+for i in $(seq -w 1 $checks); do
+  printf 'blueprint: heartbeat\ntimeout: 30s\nheartbeat:\n  urls: ["%s"]\n' "$url" > "$work/project/canaries/check-$i.yaml"
+done
+
+# Runs a command, sampling its whole process tree; prints "wall_s cpu_s peak_rss_mb".
+measure() {
+  python3 - "$@" <<'PY'
+import os, subprocess, sys, time
+def tree_rss(pid):
+    total, stack = 0, [pid]
+    children = {}
+    for p in os.listdir('/proc'):
+        if p.isdigit():
+            try:
+                with open(f'/proc/{p}/stat') as f:
+                    ppid = int(f.read().rsplit(')', 1)[1].split()[1])
+                children.setdefault(ppid, []).append(int(p))
+            except OSError:
+                pass
+    while stack:
+        p = stack.pop()
+        try:
+            with open(f'/proc/{p}/status') as f:
+                for line in f:
+                    if line.startswith('VmRSS:'):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+        stack.extend(children.get(p, []))
+    return total
+start = time.monotonic()
+t0 = os.times()
+proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+peak = 0
+while proc.poll() is None:
+    peak = max(peak, tree_rss(proc.pid))
+    time.sleep(0.02)
+wall = time.monotonic() - start
+t1 = os.times()
+cpu = (t1.children_user - t0.children_user) + (t1.children_system - t0.children_system)
+if proc.returncode != 0:
+    print(f"command failed with exit {proc.returncode}: {' '.join(sys.argv[1:])}", file=sys.stderr)
+    sys.exit(1)
+print(f"{wall:.3f} {cpu:.3f} {peak/1024:.0f}")
+PY
+}
+
+aviary_rows=() ; pw_rows=()
+for r in $(seq "$rounds"); do
+  rm -rf "$work/project/.aviary" "$work/pw" && mkdir -p "$work/pw"
+  aviary_rows+=("$(cd "$work/project" && measure "$aviary" run -q)")
+  pw_rows+=("$(measure node playwright-heartbeat.js "$url" $checks "$work/pw")")
+done
+# Sanity: every aviary run produced a screenshot and a HAR.
+shots=$(find "$work/project/.aviary/artifacts" -name '*.png' | wc -l)
+hars=$(find "$work/project/.aviary/artifacts" -name '*.har' | wc -l)
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+col() { printf '%s\n' "$@" | awk -v c="$col" '{print $c}'; }
+report() {
+  local name=$1; shift
+  local wall cpu rss
+  wall=$(printf '%s\n' "$@" | awk '{print $1}' | median)
+  cpu=$(printf '%s\n' "$@" | awk '{print $2}' | median)
+  rss=$(printf '%s\n' "$@" | awk '{print $3}' | median)
+  printf '%-12s wall %6.2f s   cpu %6.2f s   peak RSS (process tree) %5.0f MB\n' "$name" "$wall" "$cpu" "$rss"
+  echo "$wall"
+}
+echo "$checks heartbeat checks of $url, one at a time, median of $rounds rounds"
+echo "aviary artifacts of the last round: $shots screenshots, $hars HAR files"
+a=$(report aviary "${aviary_rows[@]}" | tee /dev/stderr | tail -1)
+p=$(report playwright "${pw_rows[@]}" | tee /dev/stderr | tail -1)
+awk -v a="$a" -v p="$p" 'BEGIN {printf "ratio aviary/playwright wall: %.2fx (target <= 0.50x)\n", a/p}'

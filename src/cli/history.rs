@@ -1,0 +1,107 @@
+//! `aviary runs CANARY` and `aviary show RUN_ID`: read the run history from the store.
+
+use std::fmt::Write;
+
+use super::{Globals, EXIT_BAD_INPUT, EXIT_OK};
+use crate::runner::RunReport;
+use crate::store::{RunPage, Store};
+
+pub fn runs(globals: &Globals, canary: &str, limit: usize, as_json: bool) -> i32 {
+    let project = match super::load_project(globals) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let store = match super::open_store(&project) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let runs = match store.runs(canary, RunPage { limit, before: None }) {
+        Ok(runs) => runs,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    if runs.is_empty() {
+        eprintln!("no runs of canary `{canary}` in {}", project.data_dir.display());
+        return EXIT_BAD_INPUT;
+    }
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&runs).unwrap_or_default());
+        return EXIT_OK;
+    }
+    println!("{:<36}  {:<24}  {:<7}  {:>3}  {:>9}  REASON", "RUN", "START (UTC)", "STATUS", "TRY", "DURATION");
+    for run in &runs {
+        println!(
+            "{:<36}  {:<24}  {:<7}  {:>3}  {:>7.0}ms  {}",
+            run.run_id,
+            run.start.format("%Y-%m-%d %H:%M:%S%.3f"),
+            run.status.as_str(),
+            run.attempt,
+            run.duration_ms,
+            run.reason.as_deref().unwrap_or("")
+        );
+    }
+    EXIT_OK
+}
+
+pub fn show(globals: &Globals, run_id: &str, as_json: bool) -> i32 {
+    let project = match super::load_project(globals) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let store = match super::open_store(&project) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let report = match store.run(run_id) {
+        Ok(Some(report)) => report,
+        Ok(None) => {
+            eprintln!("error: no run with id {run_id:?} in {}", project.data_dir.display());
+            return EXIT_BAD_INPUT;
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+    } else {
+        print!("{}", describe(&report, &project.artifacts_dir.join(&report.artifacts).display().to_string()));
+    }
+    EXIT_OK
+}
+
+fn describe(report: &RunReport, folder: &str) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "run       {}", report.run_id);
+    let _ = writeln!(out, "canary    {} ({}), attempt {}", report.canary, report.blueprint, report.attempt);
+    let _ = writeln!(out, "status    {}", report.status);
+    if let Some(reason) = &report.reason {
+        let _ = writeln!(out, "reason    {reason}");
+    }
+    let _ = writeln!(out, "start     {}", report.start.format("%Y-%m-%d %H:%M:%S%.3f UTC"));
+    let _ = writeln!(out, "duration  {:.0} ms", report.duration_ms);
+    let r = &report.requests;
+    let _ = writeln!(
+        out,
+        "requests  {} 2xx, {} 3xx, {} 4xx, {} 5xx, {} failed",
+        r.ok_2xx, r.redirect_3xx, r.client_4xx, r.server_5xx, r.failed
+    );
+    let _ = writeln!(out, "artifacts {folder}");
+    let _ = writeln!(out, "steps");
+    for step in &report.steps {
+        let _ = writeln!(out, "  {:>2}. {} {} ({:.0} ms)", step.index, step.name, step.status, step.duration_ms);
+        if let Some(reason) = &step.reason {
+            let _ = writeln!(out, "      {reason}");
+        }
+        if let Some(url) = &step.url {
+            let _ = writeln!(out, "      url: {url}");
+        }
+        for shot in &step.screenshots {
+            let _ = writeln!(out, "      screenshot: {shot}");
+        }
+    }
+    out
+}

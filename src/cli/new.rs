@@ -1,0 +1,47 @@
+//! `aviary new BLUEPRINT NAME`: writes `canaries/NAME.yaml` from the blueprint's template.
+
+use super::{Globals, EXIT_BAD_INPUT, EXIT_OK};
+
+/// The commented templates under `blueprints/`, built into the binary so `aviary new` works
+/// wherever it is installed.
+const TEMPLATES: &[(&str, &str)] = &[("heartbeat", include_str!("../../blueprints/heartbeat.yaml"))];
+
+pub fn template(blueprint: &str) -> Option<&'static str> {
+    TEMPLATES.iter().find(|(name, _)| *name == blueprint).map(|(_, text)| *text)
+}
+
+pub fn new_canary(globals: &Globals, blueprint: &str, name: &str, force: bool) -> i32 {
+    let Some(text) = template(blueprint) else {
+        let known: Vec<&str> = TEMPLATES.iter().map(|(n, _)| *n).collect();
+        eprintln!("error: no template for blueprint `{blueprint}`; available: {}", known.join(", "));
+        return EXIT_BAD_INPUT;
+    };
+    let valid_name =
+        !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !valid_name {
+        eprintln!("error: canary name {name:?} must match [A-Za-z0-9_-]{{1,64}}");
+        return EXIT_BAD_INPUT;
+    }
+    let project = match super::load_project(globals) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let folder = project.config.canaries.first().map_or_else(|| "canaries".to_string(), Clone::clone);
+    let folder = project.root.join(folder);
+    let path = folder.join(format!("{name}.yaml"));
+    if path.exists() && !force {
+        eprintln!("error: {} already exists (use --force to overwrite)", path.display());
+        return EXIT_BAD_INPUT;
+    }
+    let written = std::fs::create_dir_all(&folder).and_then(|()| std::fs::write(&path, text));
+    match written {
+        Ok(()) => {
+            println!("wrote {} — edit it, then: aviary run {}", path.display(), path.display());
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("error: could not write {}: {e}", path.display());
+            EXIT_BAD_INPUT
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! What `aviary run` prints at the end: a summary (list), a JSON document, or JUnit XML.
+
+use std::fmt::Write;
+
+use serde_json::json;
+
+use crate::runner::{RunReport, RunStatus, StepStatus};
+use crate::spec::Project;
+
+/// The list reporter's closing lines: counts, then each run that did not pass with its reason
+/// and folder.
+pub fn summary(finals: &[&RunReport], project: &Project) -> String {
+    let mut out = String::new();
+    let count = |status: RunStatus| finals.iter().filter(|r| r.status == status).count();
+    let _ = writeln!(
+        out,
+        "\n{} canaries: {} passed, {} failed, {} error, {} timeout",
+        finals.len(),
+        count(RunStatus::Passed),
+        count(RunStatus::Failed),
+        count(RunStatus::Error),
+        count(RunStatus::Timeout)
+    );
+    for report in finals.iter().filter(|r| r.status != RunStatus::Passed) {
+        let reason = report.reason.as_deref().unwrap_or("");
+        let _ = writeln!(out, "  {} {}: {reason}", report.status, report.canary);
+        let _ = writeln!(out, "    {}", project.artifacts_dir.join(&report.artifacts).display());
+    }
+    out
+}
+
+/// Every attempt of every canary, as one JSON document.
+pub fn json(attempts: &[Vec<RunReport>]) -> String {
+    let finals: Vec<&RunReport> = attempts.iter().filter_map(|a| a.last()).collect();
+    let count = |status: RunStatus| finals.iter().filter(|r| r.status == status).count();
+    let runs: Vec<&RunReport> = attempts.iter().flatten().collect();
+    let document = json!({
+        "summary": {
+            "canaries": finals.len(),
+            "passed": count(RunStatus::Passed),
+            "failed": count(RunStatus::Failed),
+            "error": count(RunStatus::Error),
+            "timeout": count(RunStatus::Timeout),
+        },
+        "runs": runs,
+    });
+    let mut text = serde_json::to_string_pretty(&document).unwrap_or_else(|_| "{}".to_string());
+    text.push('\n');
+    text
+}
+
+/// JUnit XML: a testsuite per canary, a testcase per step (the final attempt's).
+pub fn junit(finals: &[&RunReport]) -> String {
+    let mut suites = String::new();
+    let (mut tests, mut failures, mut errors, mut time) = (0usize, 0usize, 0usize, 0.0f64);
+    for report in finals {
+        let mut cases = String::new();
+        let (mut s_failures, mut s_errors, mut s_skipped) = (0usize, 0usize, 0usize);
+        let mut case = |name: &str, seconds: f64, status: Option<StepStatus>, reason: &str| {
+            let _ = write!(
+                cases,
+                "    <testcase name=\"{}\" classname=\"{}\" time=\"{seconds:.3}\"",
+                xml(name),
+                xml(&report.canary)
+            );
+            match status {
+                Some(StepStatus::Passed) | None => cases.push_str("/>\n"),
+                Some(StepStatus::Skipped) => {
+                    s_skipped += 1;
+                    let _ = write!(cases, ">\n      <skipped message=\"{}\"/>\n    </testcase>\n", xml(reason));
+                }
+                Some(StepStatus::Failed) => {
+                    s_failures += 1;
+                    let _ = write!(
+                        cases,
+                        ">\n      <failure message=\"{0}\" type=\"FAILED\">{0}</failure>\n    </testcase>\n",
+                        xml(reason)
+                    );
+                }
+                Some(other) => {
+                    s_errors += 1;
+                    let _ = write!(
+                        cases,
+                        ">\n      <error message=\"{0}\" type=\"{1}\">{0}</error>\n    </testcase>\n",
+                        xml(reason),
+                        other
+                    );
+                }
+            }
+        };
+        for step in &report.steps {
+            case(&step.name, step.duration_ms / 1000.0, Some(step.status), step.reason.as_deref().unwrap_or(""));
+        }
+        let steps_explain_failure = report.steps.iter().any(|s| !matches!(s.status, StepStatus::Passed | StepStatus::Skipped));
+        if report.status != RunStatus::Passed && !steps_explain_failure {
+            // The run failed outside any step (e.g. it could not start): one testcase says why.
+            let status = if report.status == RunStatus::Failed { StepStatus::Failed } else { StepStatus::Error };
+            case("run", report.duration_ms / 1000.0, Some(status), report.reason.as_deref().unwrap_or(""));
+        }
+        let count = report.steps.len() + usize::from(report.status != RunStatus::Passed && !steps_explain_failure);
+        let seconds = report.duration_ms / 1000.0;
+        let _ = write!(
+            suites,
+            "  <testsuite name=\"{}\" tests=\"{count}\" failures=\"{s_failures}\" errors=\"{s_errors}\" skipped=\"{s_skipped}\" time=\"{seconds:.3}\" timestamp=\"{}\" id=\"{}\">\n{cases}  </testsuite>\n",
+            xml(&report.canary),
+            report.start.format("%Y-%m-%dT%H:%M:%S"),
+            xml(&report.run_id),
+        );
+        tests += count;
+        failures += s_failures;
+        errors += s_errors;
+        time += seconds;
+    }
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"aviary\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" time=\"{time:.3}\">\n{suites}</testsuites>\n"
+    )
+}
+
+/// Escapes text for an XML attribute or element; drops characters XML 1.0 cannot hold.
+fn xml(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\n' => out.push_str("&#10;"),
+            '\t' | '\r' => out.push(' '),
+            c if (c as u32) < 0x20 => {}
+            c => out.push(c),
+        }
+    }
+    out
+}

@@ -1,0 +1,138 @@
+//! `aviary run [PATH...]`: runs canaries once, now, in parallel.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Args, ValueEnum};
+use regex::Regex;
+use tokio::sync::Semaphore;
+
+use super::progress::Progress;
+use super::{Globals, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK};
+use crate::browser::{BrowserPool, PoolConfig};
+use crate::runner::{self, RunReport, RunStatus, Services};
+use crate::spec::{Canary, Project};
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Canary files or folders (default: the project's `canaries`).
+    pub paths: Vec<PathBuf>,
+    /// How results are printed: a line per step, a JSON document, or JUnit XML (on stdout).
+    #[arg(long, value_enum, default_value_t = Reporter::List)]
+    pub reporter: Reporter,
+    /// Only run canaries whose name matches this regular expression.
+    #[arg(long, value_name = "RE")]
+    pub grep: Option<String>,
+    /// Make this run's screenshots the visual baselines (visual canaries).
+    #[arg(long)]
+    pub update_baselines: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum Reporter {
+    List,
+    Json,
+    Junit,
+}
+
+pub async fn run(globals: &Globals, args: RunArgs) -> i32 {
+    let project = match super::load_project(globals) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let (canaries, problems) = crate::spec::load_canaries(&project, &args.paths);
+    if !problems.is_empty() {
+        super::print_diagnostics(&problems);
+        eprintln!("error: {} problem(s) in the canary files; nothing was run", problems.len());
+        return EXIT_BAD_INPUT;
+    }
+    let canaries = match select(canaries, args.grep.as_deref()) {
+        Ok(c) => c,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let store = match super::open_store(&project) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+
+    let progress = Arc::new(Progress::new(args.reporter == Reporter::List, globals.quiet, canaries.len()));
+    let sink = progress.clone();
+    let services = Arc::new(Services {
+        browser: BrowserPool::new(pool_config(&project)),
+        store: Arc::new(store),
+        artifacts_root: project.artifacts_dir.clone(),
+        progress: Some(Arc::new(move |event| sink.event(event))),
+    });
+
+    let attempts = run_all(&project, canaries, services.clone()).await;
+    services.browser.shutdown().await;
+    progress.finish();
+
+    let finals: Vec<&RunReport> = attempts.iter().filter_map(|a| a.last()).collect();
+    let output = match args.reporter {
+        Reporter::List => super::reporters::summary(&finals, &project),
+        Reporter::Json => super::reporters::json(&attempts),
+        Reporter::Junit => super::reporters::junit(&finals),
+    };
+    print!("{output}");
+    if finals.iter().all(|r| r.status == RunStatus::Passed) { EXIT_OK } else { EXIT_FAILED }
+}
+
+fn select(canaries: Vec<Canary>, grep: Option<&str>) -> Result<Vec<Canary>, String> {
+    let canaries = match grep {
+        None => canaries,
+        Some(pattern) => {
+            let re = Regex::new(pattern).map_err(|e| format!("--grep {pattern:?} is not a valid regex: {e}"))?;
+            let matched: Vec<Canary> = canaries.into_iter().filter(|c| re.is_match(&c.name)).collect();
+            if matched.is_empty() {
+                return Err(format!("no canary name matches --grep {pattern:?}"));
+            }
+            matched
+        }
+    };
+    if canaries.is_empty() {
+        return Err("no canaries to run".to_string());
+    }
+    Ok(canaries)
+}
+
+pub fn pool_config(project: &Project) -> PoolConfig {
+    let browser = &project.config.browser;
+    let executable = match browser.executable.as_str() {
+        "auto" | "" => None,
+        path => Some(project.root.join(path)),
+    };
+    PoolConfig {
+        executable,
+        max_concurrency: browser.max_concurrency.max(1),
+        extra_args: browser.args.clone(),
+        recycle_after_runs: browser.recycle_after_runs.max(1),
+        ..PoolConfig::default()
+    }
+}
+
+/// Runs every canary (with its retries) at most `runner.max_concurrency` at a time; results come
+/// back in the canaries' order.
+async fn run_all(project: &Project, canaries: Vec<Canary>, services: Arc<Services>) -> Vec<Vec<RunReport>> {
+    let limit = Arc::new(Semaphore::new(project.config.runner.max_concurrency.max(1)));
+    let mut tasks = Vec::with_capacity(canaries.len());
+    for canary in canaries {
+        let canary = Arc::new(canary);
+        let (services, limit) = (services.clone(), limit.clone());
+        tasks.push(tokio::spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            runner::run_with_retries(canary, services).await
+        }));
+    }
+    let mut results = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        match task.await {
+            Ok(attempts) => results.push(attempts),
+            Err(e) => tracing::error!("a run task failed: {e}"),
+        }
+    }
+    results
+}

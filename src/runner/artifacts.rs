@@ -1,0 +1,54 @@
+//! Writes a run's folder: `report.json` (already redacted), `<canary>.har` and `log.txt`
+//! (redacted here).
+
+use std::io::Write;
+use std::path::Path;
+
+use super::redact::Redactor;
+use super::report::RunReport;
+use crate::har::{self, Har};
+
+/// Writes the run's files into `dir`; screenshots are already there.
+pub fn write_run_files(
+    dir: &Path,
+    report: &RunReport,
+    har: Har,
+    log: &[String],
+    redactor: &Redactor,
+) -> Result<(), String> {
+    let mut har = har;
+    redactor.redact_har(&mut har);
+    write_json(&dir.join(format!("{}.har", report.canary)), &har)?;
+
+    let mut log_text = String::with_capacity(log.iter().map(|l| l.len() + 1).sum());
+    for line in log {
+        log_text.push_str(&redactor.redact_message(line));
+        log_text.push('\n');
+    }
+    write_file(&dir.join("log.txt"), log_text.as_bytes())?;
+
+    write_json(&dir.join("report.json"), report)
+}
+
+/// A HAR of the run's pages and entries, in request order.
+pub fn build_har(pages: Vec<har::Page>, mut entries: Vec<har::Entry>) -> Har {
+    entries.sort_by(|a, b| a.started_date_time.cmp(&b.started_date_time));
+    Har::new(pages, entries)
+}
+
+fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(), String> {
+    let bytes = serde_json::to_vec_pretty(value).map_err(|e| format!("could not encode {}: {e}", path.display()))?;
+    write_file(path, &bytes)
+}
+
+/// Writes via a temporary file and a rename, so a reader never sees half a file.
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let tmp = path.with_extension("tmp");
+    let result = std::fs::File::create(&tmp).and_then(|mut f| {
+        f.write_all(bytes)?;
+        f.sync_data()
+    });
+    result
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| format!("could not write {}: {e}", path.display()))
+}

@@ -1,0 +1,177 @@
+//! Runs a canary: one attempt under its timeout, then retries, then artifacts and the store.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+
+use super::artifacts;
+use super::context::{RunContext, StepError};
+use super::redact::Redactor;
+use super::report::{RequestCounts, RunReport, RunStatus, StepReport, StepStatus};
+use super::services::{ProgressEvent, Services};
+use crate::blueprints;
+use crate::har;
+use crate::spec::Canary;
+use crate::store::layout;
+
+/// Runs the canary, retrying a failed run up to `retries` times. Every attempt is written to the
+/// artifacts and the store; the last one is the run's result.
+pub async fn run_with_retries(canary: Arc<Canary>, services: Arc<Services>) -> Vec<RunReport> {
+    let mut attempts = Vec::new();
+    for attempt in 1..=u32::from(canary.retries) + 1 {
+        let report = run_attempt(canary.clone(), services.clone(), attempt).await;
+        let passed = report.status == RunStatus::Passed;
+        attempts.push(report);
+        if passed {
+            break;
+        }
+    }
+    attempts
+}
+
+/// One attempt: runs the blueprint under the canary's timeout, writes the run folder, then the
+/// database row (after the artifacts are on disk).
+pub async fn run_attempt(canary: Arc<Canary>, services: Arc<Services>, attempt: u32) -> RunReport {
+    services.progress(ProgressEvent::RunStarted { canary: &canary.name, attempt });
+    let run_id = uuid::Uuid::new_v4().to_string();
+    let start = Utc::now();
+    let dir = layout::run_dir(&services.artifacts_root, &canary.name, start, &run_id);
+    let relative = layout::run_dir_relative(&canary.name, start, &run_id);
+    let redactor = Arc::new(Redactor::new(
+        &canary.secrets,
+        &canary.spec.report.restricted_headers,
+        &canary.spec.report.restricted_url_parameters,
+    ));
+
+    let mut ctx =
+        RunContext::new(canary.clone(), services.clone(), redactor.clone(), run_id.clone(), attempt, start, dir.clone());
+    ctx.log(format!("run {run_id} of canary `{}` attempt {attempt} starting", canary.name));
+
+    let mut run_failure: Option<(RunStatus, String)> = None;
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        run_failure = Some((RunStatus::Error, format!("could not create artifact folder {}: {e}", dir.display())));
+    } else {
+        match blueprints::for_canary(&canary) {
+            Err(reason) => run_failure = Some((RunStatus::Error, reason)),
+            Ok(blueprint) => match tokio::time::timeout(canary.timeout, blueprint.run(&mut ctx)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => {
+                    // Raised outside a step (or while one was open): the run ends here.
+                    ctx.close_open_step_with(error.clone());
+                    if !matches!(error, StepError::Skipped(_)) {
+                        run_failure = Some((status_of_error(&error), error.reason().to_string()));
+                    }
+                }
+                Err(_) => {
+                    ctx.close_open_step_as_timeout();
+                    let reason =
+                        format!("run timed out after {}", humantime::format_duration(canary.timeout));
+                    run_failure = Some((RunStatus::Timeout, reason));
+                }
+            },
+        }
+    }
+    ctx.release_page().await;
+    let parts = ctx.into_parts();
+
+    let (status, reason) = match run_failure {
+        Some((status, reason)) => (status, Some(reason)),
+        None => verdict(&parts.steps),
+    };
+    let mut steps = parts.steps;
+    for step in &mut steps {
+        step.url = step.url.as_deref().map(|u| redactor.redact_url(u));
+    }
+    let mut report = RunReport {
+        canary: canary.name.clone(),
+        run_id,
+        attempt,
+        blueprint: canary.blueprint.as_str().to_string(),
+        status,
+        reason,
+        start,
+        end: Utc::now(),
+        duration_ms: parts.duration.as_secs_f64() * 1000.0,
+        steps,
+        artifacts: relative,
+        requests: count_requests(&parts.har_entries),
+        details: parts.details,
+    };
+    let mut log = parts.log;
+    log.push(format!(
+        "{} run {} {}{}",
+        report.end.format("%Y-%m-%dT%H:%M:%S%.3fZ"),
+        report.run_id,
+        report.status,
+        report.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
+    ));
+
+    redact_report(&mut report, &redactor);
+    if dir.is_dir() {
+        let har = artifacts::build_har(parts.har_pages, parts.har_entries);
+        if let Err(e) = artifacts::write_run_files(&dir, &report, har, &log, &redactor) {
+            report.status = RunStatus::Error;
+            report.reason = Some(redactor.redact_message(&e).into_owned());
+        }
+    }
+    if let Err(e) = services.store.save_run(&report, &report.datapoints()) {
+        tracing::error!(canary = %report.canary, run = %report.run_id, "could not save run: {e}");
+        if report.status == RunStatus::Passed {
+            report.status = RunStatus::Error;
+            report.reason = Some(format!("could not save the run: {e}"));
+        }
+    }
+    services.progress(ProgressEvent::RunFinished { report: &report });
+    report
+}
+
+/// Secrets out of every string of the report (reasons, details, step names), before it is
+/// written anywhere.
+fn redact_report(report: &mut RunReport, redactor: &Redactor) {
+    let Ok(mut value) = serde_json::to_value(&*report) else { return };
+    if redactor.redact_json(&mut value) {
+        if let Ok(redacted) = serde_json::from_value(value) {
+            *report = redacted;
+        }
+    }
+}
+
+fn status_of_error(error: &StepError) -> RunStatus {
+    match error {
+        StepError::Failed(_) => RunStatus::Failed,
+        StepError::Timeout(_) => RunStatus::Timeout,
+        StepError::Error(_) | StepError::Skipped(_) => RunStatus::Error,
+    }
+}
+
+/// The run's status and reason from its steps: the first step that did not pass decides.
+fn verdict(steps: &[StepReport]) -> (RunStatus, Option<String>) {
+    let worst = steps.iter().find(|s| !matches!(s.status, StepStatus::Passed | StepStatus::Skipped));
+    match worst {
+        None => (RunStatus::Passed, None),
+        Some(step) => {
+            let status = match step.status {
+                StepStatus::Error => RunStatus::Error,
+                StepStatus::Timeout => RunStatus::Timeout,
+                _ => RunStatus::Failed,
+            };
+            let why = step.reason.as_deref().unwrap_or("did not pass");
+            (status, Some(format!("step {} `{}`: {why}", step.index, step.name)))
+        }
+    }
+}
+
+fn count_requests(entries: &[har::Entry]) -> RequestCounts {
+    let mut counts = RequestCounts::default();
+    for entry in entries {
+        match entry.response.status {
+            _ if entry.failed() => counts.failed += 1,
+            200..=299 => counts.ok_2xx += 1,
+            300..=399 => counts.redirect_3xx += 1,
+            400..=499 => counts.client_4xx += 1,
+            500..=599 => counts.server_5xx += 1,
+            _ => {}
+        }
+    }
+    counts
+}

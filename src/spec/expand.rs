@@ -1,0 +1,455 @@
+//! `${NAME}` expansion in string scalars, on the node tree before deserialization.
+//!
+//! - `${NAME}`: from the canary's `env:` map, then from the environment; unset is an error.
+//! - `${secret:NAME}`: from the environment; the value is recorded as a secret (redacted later).
+//! - `$${` is a literal `${`.
+//!
+//! The `env:` map's values are expanded first, against the environment only. Keys are never
+//! expanded.
+//!
+//! `blueprint: api` steps are templates: in `api.steps[i]`, a name that an earlier step extracts
+//! (`api.steps[j].extract`, j < i) is left as `${name}` for run time, `$${` stays as written, and
+//! values put in at load time have their own `${` escaped as `$${`. At run time, [`substitute`]
+//! turns such a template into the final text.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use super::de::Located;
+use super::path::KeyPath;
+use super::yaml::{Node, NodeKind};
+
+/// Looks a name up in the process environment (or a stand-in for tests).
+pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The process environment.
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// What an expansion found: secret values and problems (at the scalars' positions).
+#[derive(Debug, Default)]
+pub struct Expansion {
+    pub secrets: Vec<String>,
+    pub problems: Vec<Located>,
+}
+
+impl Expansion {
+    fn secret(&mut self, value: &str) {
+        if !value.is_empty() && !self.secrets.iter().any(|s| s == value) {
+            self.secrets.push(value.to_string());
+        }
+    }
+}
+
+/// One piece of a string: literal text or a reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Piece<'t> {
+    Text(&'t str),
+    /// `$${`, a literal `${`.
+    Escape,
+    Var { name: &'t str, secret: bool },
+}
+
+fn is_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn tokenize(text: &str) -> Result<Vec<Piece<'_>>, String> {
+    let mut pieces = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find('$') {
+        let after = &rest[at..];
+        if after.starts_with("$${") {
+            if at > 0 {
+                pieces.push(Piece::Text(&rest[..at]));
+            }
+            pieces.push(Piece::Escape);
+            rest = &after[3..];
+        } else if let Some(body) = after.strip_prefix("${") {
+            if at > 0 {
+                pieces.push(Piece::Text(&rest[..at]));
+            }
+            let Some(end) = body.find('}') else {
+                return Err(format!(
+                    "unterminated `${{` in {text:?}: write `${{NAME}}`, or `$${{` for a literal `${{`"
+                ));
+            };
+            let inner = &body[..end];
+            let (name, secret) = match inner.strip_prefix("secret:") {
+                Some(name) => (name, true),
+                None => (inner, false),
+            };
+            if !is_name(name) {
+                return Err(format!(
+                    "`${{{inner}}}` is not a variable reference: names are letters, digits and `_` \
+                     (write `$${{` for a literal `${{`)"
+                ));
+            }
+            pieces.push(Piece::Var { name, secret });
+            rest = &body[end + 1..];
+        } else {
+            pieces.push(Piece::Text(&rest[..=at]));
+            rest = &rest[at + 1..];
+        }
+    }
+    if !rest.is_empty() {
+        pieces.push(Piece::Text(rest));
+    }
+    Ok(pieces)
+}
+
+/// Run-time substitution of an API step template (see the module docs): `${name}` from `vars`,
+/// `$${` to `${`. Fails on the first name `vars` does not know.
+pub fn substitute(template: &str, vars: impl Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut out = String::with_capacity(template.len());
+    for piece in tokenize(template)? {
+        match piece {
+            Piece::Text(t) => out.push_str(t),
+            Piece::Escape => out.push_str("${"),
+            Piece::Var { name, secret: false } => {
+                out.push_str(&vars(name).ok_or_else(|| format!("`${{{name}}}` has no value: no earlier step extracted it"))?);
+            }
+            Piece::Var { name, secret: true } => return Err(format!("`${{secret:{name}}}` left in a template")),
+        }
+    }
+    Ok(out)
+}
+
+/// Where a name can come from, for one scalar.
+struct Scope<'a> {
+    /// The canary's `env:` map (already expanded).
+    local: &'a BTreeMap<String, String>,
+    process: Lookup<'a>,
+    /// API step mode: names extracted by earlier steps (left for run time).
+    deferred: Option<&'a HashSet<String>>,
+    /// API step mode: the first step (1-based number, name) extracting each name at or after
+    /// this one.
+    later: Option<&'a HashMap<String, (usize, String)>>,
+}
+
+impl Scope<'_> {
+    fn template(&self) -> bool {
+        self.deferred.is_some()
+    }
+}
+
+/// Expands one string; `Ok(None)` when it has nothing to expand.
+fn expand_text(text: &str, scope: &Scope<'_>, out: &mut Expansion) -> Result<Option<String>, Vec<String>> {
+    if !text.contains("${") {
+        return Ok(None);
+    }
+    let pieces = tokenize(text).map_err(|e| vec![e])?;
+    let mut result = String::with_capacity(text.len());
+    let mut errors = Vec::new();
+    // Values put into a template must not be read as references again at run time.
+    let put = |result: &mut String, value: &str| {
+        if scope.template() { result.push_str(&value.replace("${", "$${")) } else { result.push_str(value) }
+    };
+    for piece in pieces {
+        match piece {
+            Piece::Text(t) => result.push_str(t),
+            Piece::Escape => result.push_str(if scope.template() { "$${" } else { "${" }),
+            Piece::Var { name, secret: true } => match (scope.process)(name) {
+                Some(value) => {
+                    out.secret(&value);
+                    put(&mut result, &value);
+                }
+                None => errors.push(format!("`${{secret:{name}}}` is not set: export {name} in the environment")),
+            },
+            Piece::Var { name, secret: false } => {
+                if scope.deferred.is_some_and(|d| d.contains(name)) {
+                    result.push_str("${");
+                    result.push_str(name);
+                    result.push('}');
+                } else if let Some(value) = scope.local.get(name) {
+                    put(&mut result, value);
+                } else if let Some(value) = (scope.process)(name) {
+                    put(&mut result, &value);
+                } else if let Some((step, step_name)) = scope.later.and_then(|l| l.get(name)) {
+                    errors.push(format!(
+                        "`${{{name}}}` is used before any step extracts it (step {step} `{step_name}` extracts it)"
+                    ));
+                } else {
+                    errors.push(format!("`${{{name}}}` is not set: add it to `env:` or the environment"));
+                }
+            }
+        }
+    }
+    if errors.is_empty() { Ok(Some(result)) } else { Err(errors) }
+}
+
+/// Expands every string scalar under `node` (not keys).
+fn walk(node: &mut Node, path: &KeyPath, scope: &Scope<'_>, out: &mut Expansion) {
+    let (line, col) = (node.line, node.col);
+    match &mut node.kind {
+        NodeKind::Scalar { text, .. } => match expand_text(text, scope, out) {
+            Ok(Some(expanded)) => *text = expanded,
+            Ok(None) => {}
+            Err(messages) => out.problems.extend(
+                messages.into_iter().map(|message| Located { path: path.clone(), line, col, message }),
+            ),
+        },
+        NodeKind::Seq(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                walk(item, &path.index(i), scope, out);
+            }
+        }
+        NodeKind::Map(entries) => {
+            for (key, value) in entries.iter_mut() {
+                let child = match &key.kind {
+                    NodeKind::Scalar { text, .. } => path.key(text.clone()),
+                    other => path.key(other.to_string()),
+                };
+                walk(value, &child, scope, out);
+            }
+        }
+        NodeKind::Null => {}
+    }
+}
+
+/// Expands a whole document against the environment only (the project file).
+pub fn expand_document(root: &mut Node, process: Lookup<'_>) -> Expansion {
+    let mut out = Expansion::default();
+    let local = BTreeMap::new();
+    let scope = Scope { local: &local, process, deferred: None, later: None };
+    walk(root, &KeyPath::root(), &scope, &mut out);
+    out
+}
+
+/// Expands a canary document: `env:` first (against the environment), then every other string
+/// scalar against `env:` and the environment, with the API step rule.
+pub fn expand_canary(root: &mut Node, process: Lookup<'_>) -> Expansion {
+    let mut out = Expansion::default();
+    let empty = BTreeMap::new();
+    let mut local = BTreeMap::new();
+    if let Some(env) = root.get_mut("env") {
+        let scope = Scope { local: &empty, process, deferred: None, later: None };
+        walk(env, &KeyPath::root().key("env"), &scope, &mut out);
+        for (k, v) in env.entries().unwrap_or_default() {
+            if let (Some(k), Some(v)) = (k.as_str(), v.as_str()) {
+                local.insert(k.to_string(), v.to_string());
+            }
+        }
+    }
+    let api = root.get("blueprint").and_then(Node::as_str) == Some("api");
+    let extracts = if api { step_extracts(root) } else { Vec::new() };
+    let scope = Scope { local: &local, process, deferred: None, later: None };
+    let NodeKind::Map(entries) = &mut root.kind else { return out };
+    for (key, value) in entries.iter_mut() {
+        let Some(name) = key.as_str() else { continue };
+        let path = KeyPath::root().key(name);
+        match name {
+            "env" => {}
+            "api" if api => walk_api(value, &path, &scope, &extracts, &mut out),
+            _ => walk(value, &path, &scope, &mut out),
+        }
+    }
+    out
+}
+
+/// For each API step: its name and the names its `extract:` defines.
+fn step_extracts(root: &Node) -> Vec<(String, Vec<String>)> {
+    let steps = root.get("api").and_then(|a| a.get("steps")).and_then(Node::items).unwrap_or_default();
+    steps
+        .iter()
+        .map(|step| {
+            let name = step.get("name").and_then(Node::as_str).unwrap_or_default().to_string();
+            let names = step
+                .get("extract")
+                .and_then(Node::entries)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|(k, _)| k.as_str().map(str::to_string))
+                .collect();
+            (name, names)
+        })
+        .collect()
+}
+
+fn walk_api(
+    api: &mut Node,
+    path: &KeyPath,
+    base: &Scope<'_>,
+    extracts: &[(String, Vec<String>)],
+    out: &mut Expansion,
+) {
+    let NodeKind::Map(entries) = &mut api.kind else { return walk(api, path, base, out) };
+    for (key, value) in entries.iter_mut() {
+        let child = path.key(key.as_str().unwrap_or_default());
+        let NodeKind::Seq(steps) = &mut value.kind else {
+            walk(value, &child, base, out);
+            continue;
+        };
+        if key.as_str() != Some("steps") {
+            walk(value, &child, base, out);
+            continue;
+        }
+        for (i, step) in steps.iter_mut().enumerate() {
+            let deferred: HashSet<String> = extracts[..i].iter().flat_map(|(_, names)| names.clone()).collect();
+            let mut later: HashMap<String, (usize, String)> = HashMap::new();
+            for (j, (step_name, names)) in extracts.iter().enumerate().skip(i) {
+                for name in names {
+                    later.entry(name.clone()).or_insert_with(|| (j + 1, step_name.clone()));
+                }
+            }
+            let scope = Scope { local: base.local, process: base.process, deferred: Some(&deferred), later: Some(&later) };
+            walk(step, &child.index(i), &scope, out);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::yaml::parse;
+
+    fn env(name: &str) -> Option<String> {
+        match name {
+            "HOST" => Some("example.test".into()),
+            "TOKEN" => Some("s3cr3t".into()),
+            "BRACES" => Some("a${b}".into()),
+            _ => None,
+        }
+    }
+
+    fn text<'n>(node: &'n Node, path: &str) -> &'n str {
+        let mut p = KeyPath::root();
+        for seg in path.split('.') {
+            p = match seg.parse::<usize>() {
+                Ok(i) => p.index(i),
+                Err(_) => p.key(seg),
+            };
+        }
+        node.get_path(&p).and_then(Node::as_str).unwrap_or_else(|| panic!("no scalar at {path}"))
+    }
+
+    fn problems(e: &Expansion) -> Vec<String> {
+        e.problems.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn tokens() {
+        assert_eq!(
+            tokenize("a$b$${c}${D}${secret:E}$").unwrap(),
+            [
+                Piece::Text("a$"),
+                Piece::Text("b"),
+                Piece::Escape,
+                Piece::Text("c}"),
+                Piece::Var { name: "D", secret: false },
+                Piece::Var { name: "E", secret: true },
+                Piece::Text("$"),
+            ]
+        );
+        assert!(tokenize("${A").unwrap_err().starts_with("unterminated"));
+        assert!(tokenize("${a b}").unwrap_err().contains("not a variable reference"));
+        assert!(tokenize("${}").is_err());
+    }
+
+    #[test]
+    fn env_map_then_process_env() {
+        let mut doc = parse(
+            "env:\n  BASE: \"https://${HOST}\"\n  HOST: local\nblueprint: heartbeat\nheartbeat:\n  urls: [\"${BASE}/\", \"${HOST}\", \"$${HOST}\", \"cost: $5\"]\n",
+        )
+        .unwrap();
+        let e = expand_canary(&mut doc, &env);
+        assert!(e.problems.is_empty(), "{:?}", e.problems);
+        assert_eq!(text(&doc, "env.BASE"), "https://example.test", "env values use the process environment");
+        assert_eq!(text(&doc, "heartbeat.urls.0"), "https://example.test/");
+        assert_eq!(text(&doc, "heartbeat.urls.1"), "local", "env: wins over the process environment");
+        assert_eq!(text(&doc, "heartbeat.urls.2"), "${HOST}");
+        assert_eq!(text(&doc, "heartbeat.urls.3"), "cost: $5");
+    }
+
+    #[test]
+    fn unset_names_are_errors_at_the_scalar() {
+        let mut doc = parse("blueprint: heartbeat\nheartbeat:\n  urls:\n    - \"${NOPE}/${ALSO_NOPE}\"\n").unwrap();
+        let e = expand_canary(&mut doc, &env);
+        assert_eq!(
+            problems(&e),
+            [
+                "4:7: heartbeat.urls[0]: `${NOPE}` is not set: add it to `env:` or the environment",
+                "4:7: heartbeat.urls[0]: `${ALSO_NOPE}` is not set: add it to `env:` or the environment",
+            ]
+        );
+    }
+
+    #[test]
+    fn secrets_are_recorded() {
+        let mut doc = parse(
+            "env:\n  KEY: ${secret:TOKEN}\nblueprint: heartbeat\nheartbeat:\n  urls: [\"https://h/?k=${KEY}\"]\nx: ${secret:MISSING}\n",
+        )
+        .unwrap();
+        let e = expand_canary(&mut doc, &env);
+        assert_eq!(e.secrets, ["s3cr3t"]);
+        assert_eq!(text(&doc, "heartbeat.urls.0"), "https://h/?k=s3cr3t");
+        assert_eq!(problems(&e), ["6:4: x: `${secret:MISSING}` is not set: export MISSING in the environment"]);
+    }
+
+    #[test]
+    fn keys_are_not_expanded() {
+        let mut doc = parse("tags:\n  ${HOST}: v\n").unwrap();
+        let e = expand_canary(&mut doc, &env);
+        assert!(e.problems.is_empty());
+        assert!(doc.get("tags").unwrap().get("${HOST}").is_some());
+    }
+
+    const API: &str = "\
+blueprint: api
+env: {BASE: http://h}
+api:
+  steps:
+    - name: create item
+      request: {method: POST, url: \"${BASE}/items?x=${item_id}\", body: \"$${literal} ${BRACES}\"}
+      extract: {item_id: json $.id}
+    - name: read item
+      request: {url: \"${BASE}/items/${item_id}?t=${token}\"}
+    - name: login
+      request: {url: \"${BASE}/login\"}
+      extract: {token: json $.token}
+    - name: read again
+      request: {url: \"${BASE}/items/${item_id}?t=${token}\"}
+";
+
+    #[test]
+    fn api_steps_use_names_extracted_earlier() {
+        let mut doc = parse(API).unwrap();
+        let e = expand_canary(&mut doc, &env);
+        assert_eq!(
+            problems(&e),
+            [
+                "6:36: api.steps[0].request.url: `${item_id}` is used before any step extracts it (step 1 \
+                 `create item` extracts it)",
+                "9:22: api.steps[1].request.url: `${token}` is used before any step extracts it (step 3 `login` \
+                 extracts it)",
+            ]
+        );
+        // Extracted earlier: left for run time; escapes and `${` in values stay escaped.
+        assert_eq!(text(&doc, "api.steps.3.request.url"), "http://h/items/${item_id}?t=${token}");
+        assert_eq!(text(&doc, "api.steps.0.request.body"), "$${literal} a$${b}");
+        let vars = |name: &str| (name == "item_id").then(|| "42".to_string());
+        assert_eq!(substitute(text(&doc, "api.steps.0.request.body"), vars).unwrap(), "${literal} a${b}");
+        assert_eq!(substitute("http://h/items/${item_id}", vars).unwrap(), "http://h/items/42");
+        assert!(substitute("${token}", vars).is_err());
+    }
+
+    #[test]
+    fn outside_api_extract_names_are_plain_variables() {
+        let mut doc = parse(&API.replace("blueprint: api", "blueprint: heartbeat")).unwrap();
+        let e = expand_canary(&mut doc, &env);
+        assert_eq!(e.problems.len(), 5, "{:?}", problems(&e));
+        assert!(e.problems.iter().all(|p| p.message.contains("is not set")));
+        assert_eq!(text(&doc, "api.steps.0.request.body"), "${literal} a${b}");
+    }
+
+    #[test]
+    fn project_documents() {
+        let mut doc = parse("server: {token: \"${secret:TOKEN}\"}\nurl: \"http://${HOST}/$${x}\"\n").unwrap();
+        let e = expand_document(&mut doc, &env);
+        assert!(e.problems.is_empty());
+        assert_eq!(e.secrets, ["s3cr3t"]);
+        assert_eq!(text(&doc, "url"), "http://example.test/${x}");
+    }
+}

@@ -1,0 +1,439 @@
+//! Loading the project file and canary files: read, parse, expand, deserialize, check, and turn
+//! every problem into a [`Diagnostic`] with its file, line and column.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::de::{Located, from_node, is_unknown_key};
+use super::expand::{Lookup, expand_canary, expand_document, process_env};
+use super::model::{BlueprintKind, CanaryFile, ProjectFile};
+use super::path::{KeyPath, Problem};
+use super::schedule::Schedule;
+use super::validate::{check_actions, check_canary, check_project};
+use super::yaml::{self, Node, NodeKind};
+
+/// A problem in a file. `line` and `column` are 1-based; 0 when the problem is about the whole
+/// file (it cannot be read, it is missing, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    /// The key path (`heartbeat.urls[1]`), empty when the problem is about the whole document.
+    pub path: String,
+    pub message: String,
+}
+
+impl Diagnostic {
+    /// A problem about a whole file.
+    pub fn file(file: &Path, message: impl Into<String>) -> Self {
+        Self { file: file.to_path_buf(), line: 0, column: 0, path: String::new(), message: message.into() }
+    }
+
+    fn located(file: &Path, problem: Located) -> Self {
+        Self {
+            file: file.to_path_buf(),
+            line: problem.line,
+            column: problem.col,
+            path: problem.path.to_string(),
+            message: problem.message,
+        }
+    }
+
+    fn placed(file: &Path, doc: &Node, problem: Problem) -> Self {
+        let (line, column) = doc.locate(&problem.path);
+        Self { file: file.to_path_buf(), line, column, path: problem.path.to_string(), message: problem.message }
+    }
+}
+
+/// `file:line:col: path: message` (`file: message` for a whole file).
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if self.line > 0 {
+            write!(f, ":{}:{}", self.line, self.column)?;
+        }
+        f.write_str(": ")?;
+        if !self.path.is_empty() {
+            write!(f, "{}: ", self.path)?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// A canary ready to run.
+#[derive(Debug, Clone)]
+pub struct Canary {
+    pub name: String,
+    pub file: PathBuf,
+    pub blueprint: BlueprintKind,
+    pub schedule: Schedule,
+    /// The whole run's deadline (default 60s).
+    pub timeout: Duration,
+    /// Extra attempts after a failed run.
+    pub retries: u8,
+    pub enabled: bool,
+    /// Values of `${secret:...}` references: redact them to `***` wherever they would be written.
+    pub secrets: Vec<String>,
+    /// The file's settings, with `${...}` expanded (API step templates aside, see
+    /// [`super::expand`]).
+    pub spec: CanaryFile,
+}
+
+impl Canary {
+    /// The folder of the canary's file: relative `file:` references start there.
+    pub fn dir(&self) -> &Path {
+        match self.file.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        }
+    }
+}
+
+/// The project: `aviary.yaml` (or defaults) with its paths resolved.
+#[derive(Debug, Clone)]
+pub struct Project {
+    /// The project file, when there is one.
+    pub file: Option<PathBuf>,
+    /// Relative paths of the project file start here (its folder, or `.`).
+    pub root: PathBuf,
+    pub config: ProjectFile,
+    pub data_dir: PathBuf,
+    pub artifacts_dir: PathBuf,
+    /// Values of `${secret:...}` references in the project file.
+    pub secrets: Vec<String>,
+}
+
+impl Project {
+    /// The defaults, as if there were an empty project file in `root`.
+    pub fn defaults(root: &Path) -> Self {
+        Self::build(None, root.to_path_buf(), ProjectFile::default(), None, Vec::new())
+    }
+
+    fn build(
+        file: Option<PathBuf>,
+        root: PathBuf,
+        config: ProjectFile,
+        data_dir_override: Option<&Path>,
+        secrets: Vec<String>,
+    ) -> Self {
+        let data_dir = match data_dir_override {
+            Some(dir) => dir.to_path_buf(),
+            None => resolve(&root, Path::new(&config.data_dir)),
+        };
+        let artifacts_dir = match &config.artifacts.dir {
+            Some(dir) => resolve(&root, Path::new(dir)),
+            None => data_dir.join("artifacts"),
+        };
+        Self { file, root, config, data_dir, artifacts_dir, secrets }
+    }
+
+    /// A path written in the project file, resolved against [`Self::root`].
+    pub fn resolve(&self, path: &str) -> PathBuf {
+        resolve(&self.root, Path::new(path))
+    }
+}
+
+/// `path` relative to `root` (kept as written when `root` is `.`).
+fn resolve(root: &Path, path: &Path) -> PathBuf {
+    if path.is_absolute() || root.as_os_str().is_empty() || root == Path::new(".") {
+        path.to_path_buf()
+    } else {
+        root.join(path)
+    }
+}
+
+/// Loads the project file: `config`, else `./aviary.yaml` if present, else the defaults with the
+/// current folder as root. `data_dir_override` (`--data-dir`) replaces `data_dir`. Strings are
+/// expanded against the process environment.
+pub fn load_project(config: Option<&Path>, data_dir_override: Option<&Path>) -> Result<Project, Vec<Diagnostic>> {
+    load_project_with(config, data_dir_override, &process_env)
+}
+
+/// [`load_project`] with a stand-in for the process environment.
+pub fn load_project_with(
+    config: Option<&Path>,
+    data_dir_override: Option<&Path>,
+    env: Lookup<'_>,
+) -> Result<Project, Vec<Diagnostic>> {
+    let file = match config {
+        Some(path) => path.to_path_buf(),
+        None if Path::new("aviary.yaml").is_file() => PathBuf::from("aviary.yaml"),
+        None => {
+            return Ok(Project::build(None, PathBuf::from("."), ProjectFile::default(), data_dir_override, Vec::new()));
+        }
+    };
+    let root = match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut doc = read_document(&file, "project settings").map_err(|d| vec![d])?;
+    let expansion = expand_document(&mut doc, env);
+    let (config, de_problems) = from_node::<ProjectFile>(&doc);
+    let mut located = expansion.problems;
+    located.extend(de_problems);
+    let tainted = tainted_paths(&located);
+    let mut diagnostics: Vec<Diagnostic> = located.into_iter().map(|p| Diagnostic::located(&file, p)).collect();
+    if let Some(config) = &config {
+        diagnostics.extend(check_project(config, &tainted).into_iter().map(|p| Diagnostic::placed(&file, &doc, p)));
+    }
+    match config {
+        Some(config) if diagnostics.is_empty() => {
+            Ok(Project::build(Some(file), root, config, data_dir_override, expansion.secrets))
+        }
+        _ => Err(sorted(diagnostics)),
+    }
+}
+
+/// Loads canaries from files and folders (a folder: its `*.yaml` / `*.yml` files, not
+/// recursive, in name order); no `paths`: the project's `canaries` entries. Returns every canary
+/// without problems, and every problem of every file.
+pub fn load_canaries(project: &Project, paths: &[PathBuf]) -> (Vec<Canary>, Vec<Diagnostic>) {
+    load_canaries_with(project, paths, &process_env)
+}
+
+/// [`load_canaries`] with a stand-in for the process environment.
+pub fn load_canaries_with(project: &Project, paths: &[PathBuf], env: Lookup<'_>) -> (Vec<Canary>, Vec<Diagnostic>) {
+    let targets: Vec<PathBuf> = if paths.is_empty() {
+        project.config.canaries.iter().map(|c| project.resolve(c)).collect()
+    } else {
+        paths.to_vec()
+    };
+    let mut diagnostics = Vec::new();
+    let files = canary_files(&targets, &mut diagnostics);
+
+    let mut canaries = Vec::new();
+    let mut first_by_name: HashMap<String, PathBuf> = HashMap::new();
+    for file in files {
+        let loaded = load_canary_file(&file, project, env);
+        let mut file_diagnostics = loaded.diagnostics;
+        if let Some((name, line, column, path)) = &loaded.name {
+            match first_by_name.get(name) {
+                Some(first) => file_diagnostics.push(Diagnostic {
+                    file: file.clone(),
+                    line: *line,
+                    column: *column,
+                    path: path.clone(),
+                    message: format!("duplicate canary name `{name}`: {} already uses it", first.display()),
+                }),
+                None => {
+                    first_by_name.insert(name.clone(), file.clone());
+                }
+            }
+        }
+        if file_diagnostics.is_empty() {
+            canaries.extend(loaded.canary);
+        }
+        diagnostics.extend(sorted(file_diagnostics));
+    }
+    (canaries, diagnostics)
+}
+
+/// The canary files named by `targets`, each once.
+fn canary_files(targets: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut seen = BTreeSet::new();
+    let mut add = |file: PathBuf, files: &mut Vec<PathBuf>| {
+        let key = fs::canonicalize(&file).unwrap_or_else(|_| file.clone());
+        if seen.insert(key) {
+            files.push(file);
+        }
+    };
+    for target in targets {
+        match fs::metadata(target) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                diagnostics.push(Diagnostic::file(target, "no such file or folder"));
+            }
+            Err(e) => diagnostics.push(Diagnostic::file(target, format!("cannot read: {e}"))),
+            Ok(meta) if meta.is_dir() => match fs::read_dir(target) {
+                Err(e) => diagnostics.push(Diagnostic::file(target, format!("cannot read folder: {e}"))),
+                Ok(entries) => {
+                    let mut found: Vec<PathBuf> = entries
+                        .filter_map(Result::ok)
+                        .map(|e| e.path())
+                        .filter(|p| {
+                            p.is_file() && p.extension().is_some_and(|ext| ext == "yaml" || ext == "yml")
+                        })
+                        .collect();
+                    found.sort();
+                    if found.is_empty() {
+                        diagnostics.push(Diagnostic::file(
+                            target,
+                            format!("no canary files (*.yaml) in {}", target.display()),
+                        ));
+                    }
+                    for file in found {
+                        add(file, &mut files);
+                    }
+                }
+            },
+            Ok(_) => add(target.clone(), &mut files),
+        }
+    }
+    files
+}
+
+/// Reads and parses a YAML file whose top level must be a mapping.
+fn read_document(file: &Path, what: &str) -> Result<Node, Diagnostic> {
+    let text = match fs::read_to_string(file) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+            return Err(Diagnostic::file(file, "not a YAML file: the content is not UTF-8 text"));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Diagnostic::file(file, "no such file"));
+        }
+        Err(e) => return Err(Diagnostic::file(file, format!("cannot read: {e}"))),
+    };
+    let doc = yaml::parse(&text).map_err(|e| Diagnostic {
+        file: file.to_path_buf(),
+        line: e.line,
+        column: e.col,
+        path: String::new(),
+        message: format!("invalid YAML: {}", e.message),
+    })?;
+    if !matches!(doc.kind, NodeKind::Map(_)) {
+        return Err(Diagnostic {
+            file: file.to_path_buf(),
+            line: doc.line,
+            column: doc.col,
+            path: String::new(),
+            message: format!("expected a mapping of {what} (`key: value` lines), found {}", doc.describe()),
+        });
+    }
+    Ok(doc)
+}
+
+/// Paths whose values failed to expand or deserialize (unknown keys aside).
+fn tainted_paths(problems: &[Located]) -> Vec<KeyPath> {
+    problems.iter().filter(|p| !is_unknown_key(p)).map(|p| p.path.clone()).collect()
+}
+
+fn sorted(mut diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    diagnostics.sort_by_key(|d| (d.line, d.column));
+    diagnostics
+}
+
+struct LoadedFile {
+    /// The canary, when it deserialized and its checks settled name and schedule; only valid
+    /// when `diagnostics` is empty.
+    canary: Option<Canary>,
+    /// The canary's name and where it is set (for the duplicate check).
+    name: Option<(String, usize, usize, String)>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+fn load_canary_file(file: &Path, project: &Project, env: Lookup<'_>) -> LoadedFile {
+    let mut doc = match read_document(file, "canary settings") {
+        Ok(doc) => doc,
+        Err(d) => return LoadedFile { canary: None, name: None, diagnostics: vec![d] },
+    };
+    let expansion = expand_canary(&mut doc, env);
+    let (spec, de_problems) = from_node::<CanaryFile>(&doc);
+    let mut located = expansion.problems;
+    located.extend(de_problems);
+    let tainted = tainted_paths(&located);
+    let mut diagnostics: Vec<Diagnostic> = located.into_iter().map(|p| Diagnostic::located(file, p)).collect();
+    let Some(spec) = spec else { return LoadedFile { canary: None, name: None, diagnostics } };
+
+    let check = check_canary(&spec, &doc, file, &tainted);
+    diagnostics.extend(check.problems.into_iter().map(|p| Diagnostic::placed(file, &doc, p)));
+    let mut action_problems = Vec::new();
+    for (i, alarm) in spec.alarms.iter().enumerate() {
+        let at = KeyPath::root().key("alarms").index(i).key("actions");
+        check_actions(&alarm.actions, &at, &project.config.channels, &mut action_problems);
+    }
+    diagnostics.extend(action_problems.into_iter().map(|p| Diagnostic::placed(file, &doc, p)));
+
+    let name = check.name.map(|name| {
+        let path = if spec.name.is_some() { KeyPath::root().key("name") } else { KeyPath::root() };
+        let (line, column) = doc.locate(&path);
+        (name, line, column, path.to_string())
+    });
+    let canary = match (&name, check.schedule) {
+        (Some((name, ..)), Some(schedule)) => Some(Canary {
+            name: name.clone(),
+            file: file.to_path_buf(),
+            blueprint: spec.blueprint,
+            schedule,
+            timeout: check.timeout,
+            retries: spec.retries,
+            enabled: spec.enabled,
+            secrets: expansion.secrets,
+            spec,
+        }),
+        _ => None,
+    };
+    LoadedFile { canary, name, diagnostics }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diagnostic_display() {
+        let d = Diagnostic {
+            file: PathBuf::from("canaries/a.yaml"),
+            line: 3,
+            column: 5,
+            path: "heartbeat.urls[0]".into(),
+            message: "bad".into(),
+        };
+        assert_eq!(d.to_string(), "canaries/a.yaml:3:5: heartbeat.urls[0]: bad");
+        let d = Diagnostic { path: String::new(), ..d };
+        assert_eq!(d.to_string(), "canaries/a.yaml:3:5: bad");
+        assert_eq!(Diagnostic::file(Path::new("x"), "no such file").to_string(), "x: no such file");
+    }
+
+    #[test]
+    fn paths_resolve_against_the_root() {
+        assert_eq!(resolve(Path::new("."), Path::new("canaries")), PathBuf::from("canaries"));
+        assert_eq!(resolve(Path::new("proj"), Path::new("canaries")), PathBuf::from("proj/canaries"));
+        assert_eq!(resolve(Path::new("proj"), Path::new("/abs")), PathBuf::from("/abs"));
+        let p = Project::defaults(Path::new("proj"));
+        assert_eq!(p.data_dir, PathBuf::from("proj/.aviary"));
+        assert_eq!(p.artifacts_dir, PathBuf::from("proj/.aviary/artifacts"));
+    }
+
+    #[test]
+    fn project_file_in_a_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("aviary.yaml");
+        fs::write(
+            &file,
+            "canaries: [checks]\ndata_dir: state\nserver: {listen: '127.0.0.1:9999', token: '${secret:TOK}'}\n",
+        )
+        .unwrap();
+        let env = |name: &str| (name == "TOK").then(|| "t0k3n".to_string());
+        let p = load_project_with(Some(&file), None, &env).unwrap();
+        assert_eq!(p.root, dir.path());
+        assert_eq!(p.data_dir, dir.path().join("state"));
+        assert_eq!(p.artifacts_dir, dir.path().join("state/artifacts"));
+        assert_eq!(p.secrets, ["t0k3n"]);
+        assert_eq!(p.config.server.token.as_deref(), Some("t0k3n"));
+        assert_eq!(p.resolve("checks"), dir.path().join("checks"));
+        let over = load_project_with(Some(&file), Some(Path::new("/tmp/elsewhere")), &env).unwrap();
+        assert_eq!(over.data_dir, PathBuf::from("/tmp/elsewhere"));
+        assert_eq!(over.artifacts_dir, PathBuf::from("/tmp/elsewhere/artifacts"));
+    }
+
+    #[test]
+    fn project_file_problems() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("aviary.yaml");
+        fs::write(&file, "runner: {max_concurency: 2}\nserver:\n  listen: nowhere\n").unwrap();
+        let errs = load_project_with(Some(&file), None, &|_: &str| None).unwrap_err();
+        let shown: Vec<String> = errs.iter().map(|d| format!("{}:{}: {}: {}", d.line, d.column, d.path, d.message)).collect();
+        assert_eq!(shown, [
+            "1:10: runner.max_concurency: unknown key `max_concurency`; expected one of: max_concurrency; did you \
+             mean `max_concurrency`?",
+            "3:11: server.listen: `nowhere` is not a socket address like 127.0.0.1:9090",
+        ]);
+        let missing = load_project_with(Some(&dir.path().join("nope.yaml")), None, &|_: &str| None).unwrap_err();
+        assert_eq!(missing[0].message, "no such file");
+    }
+}

@@ -1,0 +1,843 @@
+//! Semantic checks of a deserialized canary file or project file, beyond what the types enforce.
+//! Each problem names the key path it is about; the loader turns paths into positions.
+
+use std::collections::{BTreeMap, HashSet};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use regex::Regex;
+
+use super::model::{
+    AlarmActions, AlarmSpec, BlueprintKind, CanaryFile, ChannelKind, ChannelSpec, DnsProviderKind,
+    DnsProviderSpec, ProjectFile,
+};
+use super::path::{KeyPath, Problem};
+use super::schedule::Schedule;
+use super::status::StatusRanges;
+use super::suggest::did_you_mean;
+use super::yaml::Node;
+
+/// The default timeout of a run.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// Most extra attempts after a failed run.
+pub const MAX_RETRIES: u8 = 5;
+/// Most areas a visual canary ignores.
+pub const MAX_IGNORE_AREAS: usize = 20;
+/// Metrics an alarm can watch (SPEC §3).
+pub const METRICS: [&str; 8] =
+    ["SuccessPercent", "Duration", "2xx", "4xx", "5xx", "Failed", "FailedRequests", "VisualMonitoringSuccessPercent"];
+pub const COMPARISONS: [&str; 4] = ["<", "<=", ">", ">="];
+pub const STATISTICS: [&str; 5] = ["Average", "Sum", "Minimum", "Maximum", "SampleCount"];
+
+static NAME_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new("^[A-Za-z0-9_-]{1,64}$").unwrap());
+static PERCENTILE_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^p(100|[0-9]{1,2}(\.[0-9]+)?)$").unwrap());
+static COLOR_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new("^#[0-9A-Fa-f]{6}$").unwrap());
+static TOKEN_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$").unwrap());
+static IDENT_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new("^[A-Za-z_][A-Za-z0-9_]*$").unwrap());
+
+/// Whether `name` is a valid canary name: `[A-Za-z0-9_-]{1,64}`.
+pub fn is_valid_name(name: &str) -> bool {
+    NAME_RE.is_match(name)
+}
+
+/// Whether an alarm statistic is valid: Average, Sum, Minimum, Maximum, SampleCount or pNN(.N).
+pub fn is_valid_statistic(statistic: &str) -> bool {
+    STATISTICS.contains(&statistic) || PERCENTILE_RE.is_match(statistic)
+}
+
+/// What the checks of a canary file settled, and the problems found.
+#[derive(Debug)]
+pub struct CanaryCheck {
+    /// The name (explicit or the file stem), when valid.
+    pub name: Option<String>,
+    pub schedule: Option<Schedule>,
+    pub timeout: Duration,
+    pub problems: Vec<Problem>,
+}
+
+/// Collects problems, leaving out those about values that already failed to deserialize or
+/// expand (`tainted`): a default standing in for a bad value must not cause a second report.
+struct Problems<'a> {
+    tainted: &'a [KeyPath],
+    list: Vec<Problem>,
+}
+
+fn starts_with(path: &KeyPath, prefix: &KeyPath) -> bool {
+    path.0.len() >= prefix.0.len() && path.0[..prefix.0.len()] == prefix.0[..]
+}
+
+impl<'a> Problems<'a> {
+    fn new(tainted: &'a [KeyPath]) -> Self {
+        Self { tainted, list: Vec::new() }
+    }
+
+    /// Whether a value at `path` (or inside it, or around it) already has a problem.
+    fn is_tainted(&self, path: &KeyPath) -> bool {
+        self.tainted.iter().any(|t| starts_with(path, t) || (!path.is_root() && starts_with(t, path)))
+    }
+
+    fn add(&mut self, path: KeyPath, message: impl Into<String>) {
+        if !self.is_tainted(&path) {
+            self.list.push(Problem::new(path, message));
+        }
+    }
+}
+
+fn root() -> KeyPath {
+    KeyPath::root()
+}
+
+fn fmt_duration(d: Duration) -> String {
+    humantime::format_duration(d).to_string()
+}
+
+/// Checks a canary file. `doc` is its (expanded) node tree, `file` its path (for the default
+/// name and relative `file:` references), `tainted` the paths that already have problems.
+pub fn check_canary(spec: &CanaryFile, doc: &Node, file: &Path, tainted: &[KeyPath]) -> CanaryCheck {
+    let mut p = Problems::new(tainted);
+    let name = check_name(spec, file, &mut p);
+    check_sections(spec, doc, &mut p);
+    if !crate::blueprints::is_implemented(spec.blueprint) {
+        p.add(root().key("blueprint"), format!("blueprint `{}` is not implemented yet", spec.blueprint));
+    }
+
+    let schedule_text = spec.schedule.as_deref().unwrap_or("rate(5 minutes)");
+    let schedule = match Schedule::parse(schedule_text) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            p.add(root().key("schedule"), e);
+            None
+        }
+    };
+    if let Some(Schedule::Cron { .. }) = &schedule
+        && schedule.as_ref().and_then(|s| s.next_after(chrono::Utc::now())).is_none()
+    {
+        p.add(root().key("schedule"), format!("schedule `{schedule_text}` never fires again"));
+    }
+    let timeout = spec.timeout.map_or(DEFAULT_TIMEOUT, |t| t.0);
+    if timeout.is_zero() {
+        p.add(root().key("timeout"), "timeout must be greater than 0");
+    } else if let Some(period) = schedule.as_ref().and_then(Schedule::period)
+        && timeout > period
+        && !p.is_tainted(&root().key("schedule"))
+    {
+        p.add(
+            root().key("timeout"),
+            format!("timeout {} exceeds the schedule period {}", fmt_duration(timeout), fmt_duration(period)),
+        );
+    }
+    if spec.retries > MAX_RETRIES {
+        p.add(root().key("retries"), format!("retries must be 0..{MAX_RETRIES}, found {}", spec.retries));
+    }
+    check_common(spec, &mut p);
+    check_blueprint_section(spec, file, &mut p);
+    check_alarms(&spec.alarms, &root().key("alarms"), &mut p);
+    for problem in crate::blueprints::check(spec) {
+        p.add(problem.path, problem.message);
+    }
+    CanaryCheck { name, schedule, timeout, problems: p.list }
+}
+
+fn check_name(spec: &CanaryFile, file: &Path, p: &mut Problems<'_>) -> Option<String> {
+    match &spec.name {
+        Some(name) if is_valid_name(name) => Some(name.clone()),
+        Some(name) => {
+            p.add(root().key("name"), format!("invalid canary name `{name}`: use 1 to 64 of A-Z a-z 0-9 _ -"));
+            None
+        }
+        None => {
+            let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            if is_valid_name(&stem) {
+                Some(stem)
+            } else {
+                p.add(
+                    root(),
+                    format!(
+                        "the file name `{stem}` is not a valid canary name (1 to 64 of A-Z a-z 0-9 _ -): \
+                         rename the file or set `name:`"
+                    ),
+                );
+                None
+            }
+        }
+    }
+}
+
+/// The section named after the blueprint is there, and no other blueprint's section.
+fn check_sections(spec: &CanaryFile, doc: &Node, p: &mut Problems<'_>) {
+    let own = spec.blueprint.as_str();
+    for kind in BlueprintKind::ALL {
+        let section = kind.as_str();
+        let node = doc.get(section);
+        if kind == spec.blueprint {
+            match node {
+                None => p.add(
+                    root(),
+                    format!("missing section `{own}:` (blueprint `{own}` reads its settings from it)"),
+                ),
+                Some(n) if n.is_null() => {
+                    p.add(root().key(section), format!("section `{own}` is empty"));
+                }
+                Some(_) => {}
+            }
+        } else if node.is_some() {
+            p.add(root().key(section), format!("section `{section}` does not apply to blueprint `{own}`"));
+        }
+    }
+}
+
+fn check_common(spec: &CanaryFile, p: &mut Problems<'_>) {
+    let viewport = root().key("browser").key("viewport");
+    for (key, value) in [("width", spec.browser.viewport.width), ("height", spec.browser.viewport.height)] {
+        if !(100..=10_000).contains(&value) {
+            p.add(viewport.key(key), format!("viewport {key} must be 100..10000, found {value}"));
+        }
+    }
+    for (name, value) in &spec.browser.extra_headers {
+        if !TOKEN_RE.is_match(name) {
+            p.add(root().key("browser").key("extra_headers").key(name), format!("`{name}` is not a header name"));
+        }
+        if value.contains(['\r', '\n']) {
+            p.add(root().key("browser").key("extra_headers").key(name), "header values cannot span lines");
+        }
+    }
+    let report = root().key("report");
+    for (i, header) in spec.report.restricted_headers.iter().enumerate() {
+        if !TOKEN_RE.is_match(header) {
+            p.add(report.key("restricted_headers").index(i), format!("`{header}` is not a header name"));
+        }
+    }
+    for (i, param) in spec.report.restricted_url_parameters.iter().enumerate() {
+        if param.trim().is_empty() {
+            p.add(report.key("restricted_url_parameters").index(i), "empty parameter name");
+        }
+    }
+    for (key, value) in [("success", spec.retention.success), ("failure", spec.retention.failure)] {
+        if value.0.is_zero() {
+            p.add(root().key("retention").key(key), "retention must be greater than 0");
+        }
+    }
+}
+
+/// An absolute http(s) URL. `${name}` references left for run time stand for a path segment.
+fn check_url(url: &str, path: KeyPath, p: &mut Problems<'_>) {
+    static REF_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}").unwrap());
+    let probe = REF_RE.replace_all(url, "x");
+    match url::Url::parse(&probe) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty()) => {}
+        Ok(u) => p.add(path, format!("`{url}` is not an http(s) URL (scheme `{}`)", u.scheme())),
+        Err(e) => p.add(path, format!("`{url}` is not an absolute http(s) URL ({e})")),
+    }
+}
+
+fn check_blueprint_section(spec: &CanaryFile, file: &Path, p: &mut Problems<'_>) {
+    let dir = file.parent().unwrap_or(Path::new(""));
+    if let (BlueprintKind::Heartbeat, Some(hb)) = (spec.blueprint, &spec.heartbeat) {
+        let path = root().key("heartbeat");
+        if hb.urls.is_empty() {
+            p.add(path.key("urls"), "`urls` must list at least one URL");
+        }
+        for (i, url) in hb.urls.iter().enumerate() {
+            check_url(url, path.key("urls").index(i), p);
+        }
+        if let Err(e) = StatusRanges::parse(&hb.expect.status) {
+            p.add(path.key("expect").key("status"), e);
+        }
+    }
+    if let (BlueprintKind::Api, Some(api)) = (spec.blueprint, &spec.api) {
+        let path = root().key("api").key("steps");
+        if api.steps.is_empty() {
+            p.add(path.clone(), "`steps` must list at least one step");
+        }
+        let mut names = HashSet::new();
+        for (i, step) in api.steps.iter().enumerate() {
+            let at = path.index(i);
+            if step.name.trim().is_empty() {
+                p.add(at.key("name"), "a step needs a name");
+            } else if !names.insert(step.name.as_str()) {
+                p.add(at.key("name"), format!("step name `{}` is used twice", step.name));
+            }
+            let request = &step.request;
+            if !TOKEN_RE.is_match(&request.method) {
+                p.add(at.key("request").key("method"), format!("`{}` is not an HTTP method", request.method));
+            }
+            check_url(&request.url, at.key("request").key("url"), p);
+            let bodies: Vec<&str> = [
+                ("json", request.json.is_some()),
+                ("body", request.body.is_some()),
+                ("form", request.form.is_some()),
+            ]
+            .into_iter()
+            .filter_map(|(k, set)| set.then_some(k))
+            .collect();
+            if bodies.len() > 1 {
+                p.add(at.key("request"), format!("use only one of `json`, `body`, `form` (found {})", bodies.join(", ")));
+            }
+            if request.timeout.is_some_and(|t| t.0.is_zero()) {
+                p.add(at.key("request").key("timeout"), "timeout must be greater than 0");
+            }
+            for name in step.extract.keys() {
+                if !IDENT_RE.is_match(name) {
+                    p.add(
+                        at.key("extract").key(name),
+                        format!("`{name}` cannot be used as `${{{name}}}`: use letters, digits and _"),
+                    );
+                }
+            }
+        }
+    }
+    if let (BlueprintKind::BrokenLinks, Some(bl)) = (spec.blueprint, &spec.broken_links) {
+        let path = root().key("broken-links");
+        check_url(&bl.url, path.key("url"), p);
+        if bl.max_links == 0 {
+            p.add(path.key("max_links"), "`max_links` must be at least 1");
+        }
+        if let Err(e) = StatusRanges::parse(&bl.accept) {
+            p.add(path.key("accept"), e);
+        }
+        for (i, pattern) in bl.exclude.iter().enumerate() {
+            if let Err(e) = Regex::new(pattern) {
+                p.add(path.key("exclude").index(i), format!("invalid regex `{pattern}`: {}", one_line(&e.to_string())));
+            }
+        }
+    }
+    if let (BlueprintKind::Visual, Some(v)) = (spec.blueprint, &spec.visual) {
+        let path = root().key("visual");
+        check_url(&v.url, path.key("url"), p);
+        if !(0.0..=100.0).contains(&v.threshold_percent) {
+            p.add(path.key("threshold_percent"), format!("threshold_percent must be 0..100, found {}", v.threshold_percent));
+        }
+        if v.ignore.len() > MAX_IGNORE_AREAS {
+            p.add(
+                path.key("ignore"),
+                format!("at most {MAX_IGNORE_AREAS} ignore areas, found {}", v.ignore.len()),
+            );
+        }
+        for (i, area) in v.ignore.iter().enumerate() {
+            let rect = [area.x, area.y, area.width, area.height];
+            let at = path.key("ignore").index(i);
+            match (&area.selector, rect.iter().filter(|c| c.is_some()).count()) {
+                (Some(sel), 0) if !sel.trim().is_empty() => {}
+                (Some(_), 0) => p.add(at.key("selector"), "empty selector"),
+                (None, 4) if area.width != Some(0) && area.height != Some(0) => {}
+                (None, 4) => p.add(at, "an ignore area needs a width and a height above 0"),
+                (Some(_), _) => p.add(at, "an ignore area is either a rectangle (x, y, width, height) or a selector"),
+                (None, _) => p.add(at, "an ignore rectangle needs all of x, y, width and height (or use `selector`)"),
+            }
+        }
+        if !COLOR_RE.is_match(&v.highlight_color) {
+            p.add(path.key("highlight_color"), format!("`{}` is not a color like #fafa00", v.highlight_color));
+        }
+    }
+    if let (BlueprintKind::Flow, Some(flow)) = (spec.blueprint, &spec.flow) {
+        check_file(&flow.file, dir, root().key("flow").key("file"), p);
+    }
+    if let (BlueprintKind::Workflow, Some(wf)) = (spec.blueprint, &spec.workflow) {
+        check_url(&wf.url, root().key("workflow").key("url"), p);
+        if wf.steps.is_empty() {
+            p.add(root().key("workflow").key("steps"), "`steps` must list at least one step");
+        }
+    }
+    if let (BlueprintKind::Script, Some(script)) = (spec.blueprint, &spec.script) {
+        check_file(&script.file, dir, root().key("script").key("file"), p);
+        if !IDENT_RE.is_match(&script.handler) {
+            p.add(root().key("script").key("handler"), format!("`{}` is not a Python function name", script.handler));
+        }
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+}
+
+fn check_file(file: &str, dir: &Path, path: KeyPath, p: &mut Problems<'_>) {
+    let full = dir.join(file);
+    if file.trim().is_empty() {
+        p.add(path, "empty file name");
+    } else if !full.is_file() {
+        p.add(path, format!("file `{file}` not found (looked for {})", full.display()));
+    }
+}
+
+fn check_alarms(alarms: &[AlarmSpec], path: &KeyPath, p: &mut Problems<'_>) {
+    let mut names = HashSet::new();
+    for (i, alarm) in alarms.iter().enumerate() {
+        let at = path.index(i);
+        if !names.insert(alarm.name.as_str()) {
+            p.add(at.key("name"), format!("alarm name `{}` is used twice", alarm.name));
+        }
+        check_alarm(alarm, &at, p);
+    }
+}
+
+fn check_alarm(alarm: &AlarmSpec, at: &KeyPath, p: &mut Problems<'_>) {
+    if alarm.name.is_empty() || alarm.name.contains(|c: char| c.is_whitespace() || "(),".contains(c)) {
+        p.add(at.key("name"), format!("invalid alarm name `{}`: no spaces, commas or parentheses", alarm.name));
+    }
+    if !METRICS.contains(&alarm.metric.as_str()) {
+        p.add(
+            at.key("metric"),
+            format!(
+                "unknown metric `{}`; expected one of: {}{}",
+                alarm.metric,
+                METRICS.join(", "),
+                did_you_mean(&alarm.metric, METRICS)
+            ),
+        );
+    }
+    if !is_valid_statistic(&alarm.statistic) {
+        p.add(
+            at.key("statistic"),
+            format!(
+                "invalid statistic `{}`; expected Average, Sum, Minimum, Maximum, SampleCount or a percentile \
+                 like p90 or p99.9",
+                alarm.statistic
+            ),
+        );
+    }
+    if alarm.period.0.is_zero() {
+        p.add(at.key("period"), "period must be greater than 0");
+    }
+    if alarm.evaluation_periods == 0 {
+        p.add(at.key("evaluation_periods"), "evaluation_periods must be at least 1");
+    }
+    if let Some(m) = alarm.datapoints_to_alarm
+        && (m == 0 || m > alarm.evaluation_periods)
+    {
+        p.add(
+            at.key("datapoints_to_alarm"),
+            format!("datapoints_to_alarm must be 1..{} (evaluation_periods), found {m}", alarm.evaluation_periods),
+        );
+    }
+    if !COMPARISONS.contains(&alarm.comparison.as_str()) {
+        p.add(at.key("comparison"), format!("invalid comparison `{}`; expected one of: < <= > >=", alarm.comparison));
+    }
+    if !alarm.threshold.is_finite() {
+        p.add(at.key("threshold"), "threshold must be a finite number");
+    }
+}
+
+/// Alarm actions name channels of the project file.
+pub fn check_actions(
+    actions: &AlarmActions,
+    at: &KeyPath,
+    channels: &BTreeMap<String, ChannelSpec>,
+    problems: &mut Vec<Problem>,
+) {
+    for (key, list) in [("alarm", &actions.alarm), ("ok", &actions.ok), ("insufficient_data", &actions.insufficient_data)]
+    {
+        for (i, name) in list.iter().enumerate() {
+            if !channels.contains_key(name) {
+                let known: Vec<&str> = channels.keys().map(String::as_str).collect();
+                let message = if known.is_empty() {
+                    format!("unknown channel `{name}`: the project file defines no `channels`")
+                } else {
+                    format!(
+                        "unknown channel `{name}`; defined channels: {}{}",
+                        known.join(", "),
+                        did_you_mean(name, known.iter().copied())
+                    )
+                };
+                problems.push(Problem::new(at.key(key).index(i), message));
+            }
+        }
+    }
+}
+
+/// Checks the project file.
+pub fn check_project(config: &ProjectFile, tainted: &[KeyPath]) -> Vec<Problem> {
+    let mut p = Problems::new(tainted);
+    if config.data_dir.trim().is_empty() {
+        p.add(root().key("data_dir"), "data_dir cannot be empty");
+    }
+    for (i, entry) in config.canaries.iter().enumerate() {
+        if entry.trim().is_empty() {
+            p.add(root().key("canaries").index(i), "empty path");
+        }
+    }
+    if config.browser.max_concurrency == 0 {
+        p.add(root().key("browser").key("max_concurrency"), "max_concurrency must be at least 1");
+    }
+    if config.browser.recycle_after_runs == 0 {
+        p.add(root().key("browser").key("recycle_after_runs"), "recycle_after_runs must be at least 1");
+    }
+    if config.runner.max_concurrency == 0 {
+        p.add(root().key("runner").key("max_concurrency"), "max_concurrency must be at least 1");
+    }
+    check_server(config, &mut p);
+    for (name, channel) in &config.channels {
+        check_channel(channel, &root().key("channels").key(name), &mut p);
+    }
+    for (name, provider) in &config.dns_providers {
+        check_provider(provider, &root().key("dns_providers").key(name), &mut p);
+    }
+    check_failover(config, &mut p);
+    check_alarms(&config.alarms, &root().key("alarms"), &mut p);
+    let mut actions = Vec::new();
+    for (i, alarm) in config.alarms.iter().enumerate() {
+        check_actions(&alarm.actions, &root().key("alarms").index(i).key("actions"), &config.channels, &mut actions);
+    }
+    let mut composite_names = HashSet::new();
+    for (i, composite) in config.composite_alarms.iter().enumerate() {
+        let at = root().key("composite_alarms").index(i);
+        if !composite_names.insert(composite.name.as_str()) {
+            p.add(at.key("name"), format!("composite alarm name `{}` is used twice", composite.name));
+        }
+        if composite.rule.trim().is_empty() {
+            p.add(at.key("rule"), "empty rule");
+        }
+        check_actions(&composite.actions, &at.key("actions"), &config.channels, &mut actions);
+    }
+    for problem in actions {
+        p.add(problem.path, problem.message);
+    }
+    p.list
+}
+
+fn check_server(config: &ProjectFile, p: &mut Problems<'_>) {
+    let server = root().key("server");
+    match config.server.listen.parse::<SocketAddr>() {
+        Err(_) => p.add(
+            server.key("listen"),
+            format!("`{}` is not a socket address like 127.0.0.1:9090", config.server.listen),
+        ),
+        Ok(addr) => {
+            let token = config.server.token.as_deref().is_some_and(|t| !t.is_empty());
+            if !addr.ip().is_loopback() && !token {
+                p.add(
+                    server.key("listen"),
+                    format!("listening on {addr} (not loopback) needs `server.token` to guard writes"),
+                );
+            }
+        }
+    }
+}
+
+fn require(value: Option<&str>, key: &str, kind: &str, at: &KeyPath, p: &mut Problems<'_>) {
+    if value.is_none_or(|v| v.trim().is_empty()) {
+        p.add(at.clone(), format!("missing key `{key}` (needed by type {kind})"));
+    }
+}
+
+fn not_applicable(set: bool, key: &str, kind: &str, at: &KeyPath, p: &mut Problems<'_>) {
+    if set {
+        p.add(at.key(key), format!("`{key}` does not apply to type {kind}"));
+    }
+}
+
+fn check_channel(c: &ChannelSpec, at: &KeyPath, p: &mut Problems<'_>) {
+    let kind = match c.kind {
+        ChannelKind::Webhook => "webhook",
+        ChannelKind::Slack => "slack",
+        ChannelKind::Exec => "exec",
+        ChannelKind::Email => "email",
+    };
+    let url_like = matches!(c.kind, ChannelKind::Webhook | ChannelKind::Slack);
+    not_applicable(c.url.is_some() && c.kind != ChannelKind::Webhook, "url", kind, at, p);
+    not_applicable(c.webhook_url.is_some() && c.kind != ChannelKind::Slack, "webhook_url", kind, at, p);
+    not_applicable(c.command.is_some() && c.kind != ChannelKind::Exec, "command", kind, at, p);
+    not_applicable(!c.headers.is_empty() && !url_like, "headers", kind, at, p);
+    for (key, set) in [
+        ("smtp", c.smtp.is_some()),
+        ("from", c.from.is_some()),
+        ("to", !c.to.is_empty()),
+        ("username", c.username.is_some()),
+        ("password", c.password.is_some()),
+    ] {
+        not_applicable(set && c.kind != ChannelKind::Email, key, kind, at, p);
+    }
+    match c.kind {
+        ChannelKind::Webhook => {
+            require(c.url.as_deref(), "url", kind, at, p);
+            if let Some(url) = &c.url {
+                check_url(url, at.key("url"), p);
+            }
+        }
+        ChannelKind::Slack => {
+            require(c.webhook_url.as_deref(), "webhook_url", kind, at, p);
+            if let Some(url) = &c.webhook_url {
+                check_url(url, at.key("webhook_url"), p);
+            }
+        }
+        ChannelKind::Exec => match &c.command {
+            None => p.add(at.clone(), "missing key `command` (needed by type exec)"),
+            Some(cmd) if cmd.first().is_none_or(|c| c.trim().is_empty()) => {
+                p.add(at.key("command"), "`command` must name a program, e.g. [\"./notify.sh\"]");
+            }
+            Some(_) => {}
+        },
+        ChannelKind::Email => {
+            require(c.smtp.as_deref(), "smtp", kind, at, p);
+            require(c.from.as_deref(), "from", kind, at, p);
+            if c.to.is_empty() {
+                p.add(at.clone(), "missing key `to` (needed by type email)");
+            }
+        }
+    }
+    if c.timeout.is_some_and(|t| t.0.is_zero()) {
+        p.add(at.key("timeout"), "timeout must be greater than 0");
+    }
+}
+
+fn check_provider(d: &DnsProviderSpec, at: &KeyPath, p: &mut Problems<'_>) {
+    match d.kind {
+        DnsProviderKind::Rfc2136 => {
+            require(d.server.as_deref(), "server", "rfc2136", at, p);
+            require(d.zone.as_deref(), "zone", "rfc2136", at, p);
+            not_applicable(d.hosted_zone_id.is_some(), "hosted_zone_id", "rfc2136", at, p);
+            not_applicable(d.endpoint_url.is_some(), "endpoint_url", "rfc2136", at, p);
+            not_applicable(d.region.is_some(), "region", "rfc2136", at, p);
+            if let Some(tsig) = &d.tsig {
+                const ALGORITHMS: [&str; 6] =
+                    ["hmac-md5", "hmac-sha1", "hmac-sha224", "hmac-sha256", "hmac-sha384", "hmac-sha512"];
+                if !ALGORITHMS.contains(&tsig.algorithm.to_ascii_lowercase().as_str()) {
+                    p.add(
+                        at.key("tsig").key("algorithm"),
+                        format!("unknown TSIG algorithm `{}`; expected one of: {}", tsig.algorithm, ALGORITHMS.join(", ")),
+                    );
+                }
+            }
+        }
+        DnsProviderKind::Route53 => {
+            require(d.hosted_zone_id.as_deref(), "hosted_zone_id", "route53", at, p);
+            not_applicable(d.server.is_some(), "server", "route53", at, p);
+            not_applicable(d.zone.is_some(), "zone", "route53", at, p);
+            not_applicable(d.tsig.is_some(), "tsig", "route53", at, p);
+            if let Some(url) = &d.endpoint_url {
+                check_url(url, at.key("endpoint_url"), p);
+            }
+        }
+    }
+    if d.timeout.is_some_and(|t| t.0.is_zero()) {
+        p.add(at.key("timeout"), "timeout must be greater than 0");
+    }
+}
+
+fn check_failover(config: &ProjectFile, p: &mut Problems<'_>) {
+    let mut names = HashSet::new();
+    for (i, f) in config.failover.iter().enumerate() {
+        let at = root().key("failover").index(i);
+        if !names.insert(f.name.as_str()) {
+            p.add(at.key("name"), format!("failover name `{}` is used twice", f.name));
+        }
+        if !config.dns_providers.contains_key(&f.provider) {
+            let known: Vec<&str> = config.dns_providers.keys().map(String::as_str).collect();
+            let message = if known.is_empty() {
+                format!("unknown DNS provider `{}`: the project file defines no `dns_providers`", f.provider)
+            } else {
+                format!(
+                    "unknown DNS provider `{}`; defined providers: {}{}",
+                    f.provider,
+                    known.join(", "),
+                    did_you_mean(&f.provider, known.iter().copied())
+                )
+            };
+            p.add(at.key("provider"), message);
+        }
+        let kind = f.record.kind.to_ascii_uppercase();
+        if !["A", "AAAA", "CNAME"].contains(&kind.as_str()) {
+            p.add(at.key("record").key("type"), format!("record type `{}`: expected A, AAAA or CNAME", f.record.kind));
+        }
+        if f.record.name.trim().is_empty() {
+            p.add(at.key("record").key("name"), "empty record name");
+        }
+        if f.primary.is_empty() {
+            p.add(at.key("primary"), "`primary` must list at least one value");
+        }
+        for (key, values) in [("primary", &f.primary), ("secondary", &f.secondary)] {
+            for (j, value) in values.iter().enumerate() {
+                let ok = match kind.as_str() {
+                    "A" => value.parse::<std::net::Ipv4Addr>().is_ok(),
+                    "AAAA" => value.parse::<std::net::Ipv6Addr>().is_ok(),
+                    _ => !value.trim().is_empty(),
+                };
+                if !ok {
+                    p.add(at.key(key).index(j), format!("`{value}` is not a valid {kind} record value"));
+                }
+            }
+        }
+        if kind == "CNAME" && (f.primary.len() > 1 || f.secondary.len() > 1) {
+            p.add(at.key("record"), "a CNAME record holds a single value");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::de::from_node;
+    use crate::spec::yaml::parse;
+
+    fn canary(text: &str) -> Vec<String> {
+        let doc = parse(text).unwrap();
+        let (spec, problems) = from_node::<CanaryFile>(&doc);
+        assert!(problems.is_empty(), "{problems:?}");
+        let check = check_canary(&spec.unwrap(), &doc, Path::new("dir/home.yaml"), &[]);
+        check.problems.iter().map(|p| format!("{}: {}", p.path, p.message)).collect()
+    }
+
+    fn project(text: &str) -> Vec<String> {
+        let doc = parse(text).unwrap();
+        let (config, problems) = from_node::<ProjectFile>(&doc);
+        assert!(problems.is_empty(), "{problems:?}");
+        check_project(&config.unwrap(), &[]).iter().map(|p| format!("{}: {}", p.path, p.message)).collect()
+    }
+
+    const HB: &str = "blueprint: heartbeat\nheartbeat: {urls: ['http://h/']}\n";
+
+    #[test]
+    fn a_valid_heartbeat() {
+        assert_eq!(canary(HB), Vec::<String>::new());
+    }
+
+    #[test]
+    fn names() {
+        assert!(is_valid_name("home_page-2"));
+        assert!(!is_valid_name("home page"));
+        assert!(!is_valid_name(""));
+        assert!(!is_valid_name(&"a".repeat(65)));
+        assert_eq!(canary(&format!("name: 'a b'\n{HB}")), ["name: invalid canary name `a b`: use 1 to 64 of A-Z a-z 0-9 _ -"]);
+        let doc = parse(HB).unwrap();
+        let spec = from_node::<CanaryFile>(&doc).0.unwrap();
+        let check = check_canary(&spec, &doc, Path::new("my canary.yaml"), &[]);
+        assert!(check.problems[0].message.starts_with("the file name `my canary` is not a valid canary name"));
+        assert_eq!(check_canary(&spec, &doc, Path::new("x/home.yaml"), &[]).name.as_deref(), Some("home"));
+    }
+
+    #[test]
+    fn sections() {
+        assert_eq!(
+            canary("blueprint: heartbeat\n"),
+            [": missing section `heartbeat:` (blueprint `heartbeat` reads its settings from it)"]
+        );
+        assert_eq!(
+            canary(&format!("{HB}api: {{steps: []}}\n")),
+            ["api: section `api` does not apply to blueprint `heartbeat`"]
+        );
+        assert_eq!(canary("blueprint: heartbeat\nheartbeat:\n"), ["heartbeat: section `heartbeat` is empty"]);
+    }
+
+    #[test]
+    fn schedule_and_timeout() {
+        assert_eq!(canary(&format!("{HB}schedule: rate(5 minutes)\ntimeout: 10m\n")), [
+            "timeout: timeout 10m exceeds the schedule period 5m"
+        ]);
+        assert_eq!(canary(&format!("{HB}schedule: '*/15 * * * *'\ntimeout: 15m\n")), Vec::<String>::new());
+        assert_eq!(canary(&format!("{HB}schedule: once\ntimeout: 2h\n")), Vec::<String>::new());
+        assert_eq!(canary(&format!("{HB}timeout: 0s\n")), ["timeout: timeout must be greater than 0"]);
+        let got = canary(&format!("{HB}schedule: every 5 minutes\ntimeout: 1h\n"));
+        assert_eq!(got.len(), 1, "a bad schedule does not also report the timeout: {got:?}");
+        assert!(got[0].starts_with("schedule: invalid schedule"));
+        assert_eq!(canary(&format!("{HB}schedule: cron(0 0 1 1 ? 2001)\n")), [
+            "schedule: schedule `cron(0 0 1 1 ? 2001)` never fires again"
+        ]);
+        assert_eq!(canary(&format!("{HB}retries: 6\n")), ["retries: retries must be 0..5, found 6"]);
+    }
+
+    #[test]
+    fn heartbeat_section() {
+        let got = canary(
+            "blueprint: heartbeat\nheartbeat: {urls: ['/relative', 'ftp://h/', 'http://h/'], expect: {status: 'ok'}}\n\
+             browser: {viewport: {width: 50, height: 800}}\n",
+        );
+        assert_eq!(got.len(), 4, "{got:?}");
+        assert!(got[0].starts_with("browser.viewport.width: viewport width must be 100..10000, found 50"));
+        assert!(got[1].starts_with("heartbeat.urls[0]: `/relative` is not an absolute http(s) URL"));
+        assert!(got[2].starts_with("heartbeat.urls[1]: `ftp://h/` is not an http(s) URL"));
+        assert!(got[3].starts_with("heartbeat.expect.status: `ok` is not a status code"));
+        assert_eq!(canary("blueprint: heartbeat\nheartbeat: {urls: []}\n"), ["heartbeat.urls: `urls` must list at least one URL"]);
+    }
+
+    #[test]
+    fn other_sections() {
+        let got = canary(
+            "blueprint: broken-links\nbroken-links: {url: 'http://h/', accept: '2xx', exclude: ['^mailto:', '(']}\n",
+        );
+        let got: Vec<&String> = got.iter().filter(|g| !g.contains("not implemented")).collect();
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(got[0].starts_with("broken-links.exclude[1]: invalid regex `(`"), "{got:?}");
+
+        let got = canary(
+            "blueprint: visual\nvisual:\n  url: http://h/\n  threshold_percent: 120\n  ignore:\n    - {x: 1, y: 2}\n    - {selector: '#a'}\n    - {x: 0, y: 0, width: 10, height: 10}\n    - {selector: '#a', x: 1}\n",
+        );
+        let got: Vec<&String> = got.iter().filter(|g| !g.contains("not implemented")).collect();
+        assert_eq!(got, [
+            "visual.threshold_percent: threshold_percent must be 0..100, found 120",
+            "visual.ignore[0]: an ignore rectangle needs all of x, y, width and height (or use `selector`)",
+            "visual.ignore[3]: an ignore area is either a rectangle (x, y, width, height) or a selector",
+        ]);
+
+        let got = canary("blueprint: flow\nflow: {file: flows/nope.json}\n");
+        assert!(got.iter().any(|g| g.starts_with("flow.file: file `flows/nope.json` not found")), "{got:?}");
+    }
+
+    #[test]
+    fn alarms() {
+        let got = canary(&format!(
+            "{HB}alarms:\n  - {{name: a, metric: SucessPercent, statistic: p99.9, period: 5m, evaluation_periods: 3, \
+             datapoints_to_alarm: 4, comparison: '=<', threshold: 90}}\n  - {{name: a, metric: Duration, statistic: \
+             Median, period: 1m, evaluation_periods: 0, comparison: '<', threshold: 1}}\n"
+        ));
+        assert_eq!(got, [
+            "alarms[0].metric: unknown metric `SucessPercent`; expected one of: SuccessPercent, Duration, 2xx, 4xx, \
+             5xx, Failed, FailedRequests, VisualMonitoringSuccessPercent; did you mean `SuccessPercent`?",
+            "alarms[0].datapoints_to_alarm: datapoints_to_alarm must be 1..3 (evaluation_periods), found 4",
+            "alarms[0].comparison: invalid comparison `=<`; expected one of: < <= > >=",
+            "alarms[1].name: alarm name `a` is used twice",
+            "alarms[1].statistic: invalid statistic `Median`; expected Average, Sum, Minimum, Maximum, SampleCount \
+             or a percentile like p90 or p99.9",
+            "alarms[1].evaluation_periods: evaluation_periods must be at least 1",
+        ]);
+        for ok in ["Average", "p90", "p99.9", "p100", "p0"] {
+            assert!(is_valid_statistic(ok), "{ok}");
+        }
+        for bad in ["p", "p101", "P90", "p9.", "avg"] {
+            assert!(!is_valid_statistic(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn tainted_paths_are_not_reported_twice() {
+        let doc = parse("blueprint: heartbeat\nheartbeat: {urls: ['${X}']}\n").unwrap();
+        let spec = from_node::<CanaryFile>(&doc).0.unwrap();
+        let tainted = [root().key("heartbeat").key("urls").index(0)];
+        assert!(check_canary(&spec, &doc, Path::new("a.yaml"), &tainted).problems.is_empty());
+    }
+
+    #[test]
+    fn project_checks() {
+        assert_eq!(project(""), Vec::<String>::new());
+        let got = project(
+            "server: {listen: '0.0.0.0:9090'}\nbrowser: {max_concurrency: 0}\nrunner: {max_concurrency: 0}\n\
+             channels:\n  a: {type: webhook}\n  b: {type: slack, webhook_url: 'http://h', command: [x]}\n  \
+             c: {type: exec, command: []}\n  d: {type: email, smtp: 'h:25'}\n\
+             dns_providers:\n  lab: {type: rfc2136, zone: z.}\n  aws: {type: route53}\n\
+             failover:\n  - {name: www, provider: lb, record: {name: www.}, primary: ['1.2.3.4'], secondary: [x], \
+             primary_health: h}\n\
+             alarms:\n  - {name: h, metric: Failed, period: 1m, evaluation_periods: 1, comparison: '>', threshold: 0, \
+             actions: {alarm: [opz]}}\n",
+        );
+        assert_eq!(got, [
+            "browser.max_concurrency: max_concurrency must be at least 1",
+            "runner.max_concurrency: max_concurrency must be at least 1",
+            "server.listen: listening on 0.0.0.0:9090 (not loopback) needs `server.token` to guard writes",
+            "channels.a: missing key `url` (needed by type webhook)",
+            "channels.b.command: `command` does not apply to type slack",
+            "channels.c.command: `command` must name a program, e.g. [\"./notify.sh\"]",
+            "channels.d: missing key `from` (needed by type email)",
+            "channels.d: missing key `to` (needed by type email)",
+            "dns_providers.aws: missing key `hosted_zone_id` (needed by type route53)",
+            "dns_providers.lab: missing key `server` (needed by type rfc2136)",
+            "failover[0].provider: unknown DNS provider `lb`; defined providers: aws, lab; did you mean `lab`?",
+            "failover[0].secondary[0]: `x` is not a valid A record value",
+            "alarms[0].actions.alarm[0]: unknown channel `opz`; defined channels: a, b, c, d",
+        ]);
+        assert_eq!(project("server: {listen: 'localhost'}\n"), [
+            "server.listen: `localhost` is not a socket address like 127.0.0.1:9090"
+        ]);
+        assert_eq!(project("server: {listen: '0.0.0.0:9090', token: t}\n"), Vec::<String>::new());
+    }
+}

@@ -1,0 +1,435 @@
+//! YAML text to a tree of nodes that remember where they were written (1-based line and column).
+//!
+//! Built on saphyr-parser's event stream. Aliases are resolved (the copy is placed at the alias),
+//! `<<` merge keys are applied, an empty document is an empty mapping, and more than one document,
+//! a duplicate key or a syntax error is an error with its position.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use saphyr_parser::{Event, Parser, ScalarStyle, Span};
+
+use super::path::{KeyPath, PathSeg};
+
+/// A YAML node and where it starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    pub kind: NodeKind,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column (in characters).
+    pub col: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum NodeKind {
+    /// `null`, `~`, or nothing at all (`key:`).
+    Null,
+    /// Any other scalar; `plain` when it was written without quotes (or block style).
+    Scalar { text: String, plain: bool },
+    Seq(Vec<Node>),
+    /// Entries in the order written.
+    Map(Vec<(Node, Node)>),
+}
+
+/// A YAML error with its position.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{line}:{col}: {message}")]
+pub struct YamlError {
+    pub line: usize,
+    pub col: usize,
+    pub message: String,
+}
+
+impl YamlError {
+    fn at(span: Span, message: impl Into<String>) -> Self {
+        Self { line: span.start.line(), col: span.start.col() + 1, message: message.into() }
+    }
+}
+
+impl Node {
+    pub fn new(kind: NodeKind, line: usize, col: usize) -> Self {
+        Self { kind, line, col }
+    }
+
+    /// The text of a scalar (not of null).
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.kind {
+            NodeKind::Scalar { text, .. } => Some(text),
+            _ => None,
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self.kind, NodeKind::Null)
+    }
+
+    /// The entries of a mapping.
+    pub fn entries(&self) -> Option<&[(Node, Node)]> {
+        match &self.kind {
+            NodeKind::Map(entries) => Some(entries),
+            _ => None,
+        }
+    }
+
+    /// The items of a sequence.
+    pub fn items(&self) -> Option<&[Node]> {
+        match &self.kind {
+            NodeKind::Seq(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    /// The value under a key of a mapping.
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.entries()?.iter().find(|(k, _)| k.as_str() == Some(key)).map(|(_, v)| v)
+    }
+
+    /// The key node of an entry of a mapping.
+    pub fn get_key(&self, key: &str) -> Option<&Node> {
+        self.entries()?.iter().find(|(k, _)| k.as_str() == Some(key)).map(|(k, _)| k)
+    }
+
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Node> {
+        match &mut self.kind {
+            NodeKind::Map(entries) => {
+                entries.iter_mut().find(|(k, _)| k.as_str() == Some(key)).map(|(_, v)| v)
+            }
+            _ => None,
+        }
+    }
+
+    /// The node a key path points to.
+    pub fn get_path(&self, path: &KeyPath) -> Option<&Node> {
+        path.0.iter().try_fold(self, |node, seg| match seg {
+            PathSeg::Key(k) => node.get(k),
+            PathSeg::Index(i) => node.items()?.get(*i),
+        })
+    }
+
+    /// Where a key path points: the node itself, else its nearest existing ancestor.
+    pub fn locate(&self, path: &KeyPath) -> (usize, usize) {
+        let mut node = self;
+        for seg in &path.0 {
+            let next = match seg {
+                PathSeg::Key(k) => node.get(k),
+                PathSeg::Index(i) => node.items().and_then(|items| items.get(*i)),
+            };
+            match next {
+                Some(n) => node = n,
+                None => break,
+            }
+        }
+        (node.line, node.col)
+    }
+
+    /// A short description of what this node is, for "expected X, found Y" messages.
+    pub fn describe(&self) -> String {
+        match &self.kind {
+            NodeKind::Null => "nothing (null)".to_string(),
+            NodeKind::Scalar { text, plain: true } if looks_like_number_or_bool(text) => text.clone(),
+            NodeKind::Scalar { text, .. } => format!("{text:?}"),
+            NodeKind::Seq(_) => "a list".to_string(),
+            NodeKind::Map(_) => "a mapping".to_string(),
+        }
+    }
+}
+
+fn looks_like_number_or_bool(text: &str) -> bool {
+    matches!(text, "true" | "false" | "True" | "False" | "TRUE" | "FALSE")
+        || (!text.is_empty() && text.parse::<f64>().is_ok())
+}
+
+impl fmt::Display for NodeKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NodeKind::Null => f.write_str("null"),
+            NodeKind::Scalar { text, .. } => f.write_str(text),
+            NodeKind::Seq(_) => f.write_str("[...]"),
+            NodeKind::Map(_) => f.write_str("{...}"),
+        }
+    }
+}
+
+/// Whether a plain scalar is null in the YAML 1.2 core schema.
+pub fn is_null_text(text: &str) -> bool {
+    matches!(text, "" | "~" | "null" | "Null" | "NULL")
+}
+
+/// Parses one YAML document. An empty document (or only comments) is an empty mapping.
+pub fn parse(text: &str) -> Result<Node, YamlError> {
+    let mut builder = Builder { anchors: HashMap::new(), stack: Vec::new(), root: None, documents: 0 };
+    let mut parser = Parser::new_from_str(text);
+    while let Some(event) = parser.next_event() {
+        let (event, span) =
+            event.map_err(|e| YamlError { line: e.marker().line(), col: e.marker().col() + 1, message: e.info().to_string() })?;
+        builder.event(event, span)?;
+    }
+    match builder.root {
+        Some(root) if !root.is_null() => Ok(root),
+        _ => Ok(Node::new(NodeKind::Map(Vec::new()), 1, 1)),
+    }
+}
+
+enum Open {
+    Seq { node: Node, anchor: usize },
+    /// `merged`: which entries came from a `<<` merge (a key written here overrides them).
+    Map { node: Node, anchor: usize, pending_key: Option<Node>, merged: Vec<bool> },
+}
+
+struct Builder {
+    anchors: HashMap<usize, Node>,
+    stack: Vec<Open>,
+    root: Option<Node>,
+    documents: usize,
+}
+
+impl Builder {
+    fn event(&mut self, event: Event<'_>, span: Span) -> Result<(), YamlError> {
+        let (line, col) = (span.start.line(), span.start.col() + 1);
+        match event {
+            Event::DocumentStart(_) => {
+                self.documents += 1;
+                if self.documents > 1 {
+                    return Err(YamlError::at(
+                        span,
+                        "a second YAML document (`---`): a file holds exactly one document",
+                    ));
+                }
+            }
+            Event::Scalar(text, style, anchor, tag) => {
+                // Block scalars (`|`, `>`) and `!!str` count as quoted: always strings.
+                let plain = style == ScalarStyle::Plain && !tag.as_ref().is_some_and(|t| t.suffix == "str");
+                let kind = if plain && is_null_text(&text) {
+                    NodeKind::Null
+                } else {
+                    NodeKind::Scalar { text: text.into_owned(), plain }
+                };
+                let node = Node::new(kind, line, col);
+                self.finish(node, anchor)?;
+            }
+            Event::Alias(id) => {
+                let Some(target) = self.anchors.get(&id) else {
+                    return Err(YamlError::at(span, "alias to an unknown anchor"));
+                };
+                let mut node = target.clone();
+                node.line = line;
+                node.col = col;
+                self.finish(node, 0)?;
+            }
+            Event::SequenceStart(anchor, _) => {
+                self.stack.push(Open::Seq { node: Node::new(NodeKind::Seq(Vec::new()), line, col), anchor });
+            }
+            Event::MappingStart(anchor, _) => self.stack.push(Open::Map {
+                node: Node::new(NodeKind::Map(Vec::new()), line, col),
+                anchor,
+                pending_key: None,
+                merged: Vec::new(),
+            }),
+            Event::SequenceEnd | Event::MappingEnd => match self.stack.pop() {
+                Some(Open::Seq { node, anchor }) | Some(Open::Map { node, anchor, .. }) => {
+                    self.finish(node, anchor)?;
+                }
+                None => return Err(YamlError::at(span, "unbalanced collection end")),
+            },
+            Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => {}
+        }
+        Ok(())
+    }
+
+    /// A complete node: remember its anchor and attach it to its parent.
+    fn finish(&mut self, node: Node, anchor: usize) -> Result<(), YamlError> {
+        if anchor != 0 {
+            self.anchors.insert(anchor, node.clone());
+        }
+        match self.stack.last_mut() {
+            None => self.root = Some(node),
+            Some(Open::Seq { node: seq, .. }) => {
+                if let NodeKind::Seq(items) = &mut seq.kind {
+                    items.push(node);
+                }
+            }
+            Some(Open::Map { node: map, pending_key, merged, .. }) => match pending_key.take() {
+                None => *pending_key = Some(node),
+                Some(key) => {
+                    let NodeKind::Map(entries) = &mut map.kind else { unreachable!() };
+                    let mut value = node;
+                    // `key:` with nothing after it: point at the key, not at the end of the line.
+                    if value.is_null() && value.line == key.line && value.col > key.col {
+                        value.line = key.line;
+                        value.col = key.col;
+                    }
+                    insert_entry(entries, merged, key, value)?;
+                }
+            },
+        }
+        Ok(())
+    }
+}
+
+fn insert_entry(
+    entries: &mut Vec<(Node, Node)>,
+    merged: &mut Vec<bool>,
+    key: Node,
+    value: Node,
+) -> Result<(), YamlError> {
+    if key.as_str() == Some("<<") && matches!(key.kind, NodeKind::Scalar { plain: true, .. }) {
+        // Merge key: entries of the merged mapping(s) that are not written here.
+        let sources: Vec<Node> = match value.kind {
+            NodeKind::Map(_) => vec![value],
+            NodeKind::Seq(items) => items,
+            _ => {
+                return Err(YamlError {
+                    line: value.line,
+                    col: value.col,
+                    message: "`<<` merges a mapping or a list of mappings".to_string(),
+                });
+            }
+        };
+        for source in sources {
+            let NodeKind::Map(source_entries) = source.kind else {
+                return Err(YamlError {
+                    line: source.line,
+                    col: source.col,
+                    message: "`<<` merges a mapping or a list of mappings".to_string(),
+                });
+            };
+            for (k, v) in source_entries {
+                if !entries.iter().any(|(existing, _)| same_key(existing, &k)) {
+                    entries.push((k, v));
+                    merged.push(true);
+                }
+            }
+        }
+        return Ok(());
+    }
+    if let Some(index) = entries.iter().position(|(existing, _)| same_key(existing, &key)) {
+        // A key that came from a merge is overridden by one written here.
+        if merged[index] {
+            entries[index] = (key, value);
+            merged[index] = false;
+            return Ok(());
+        }
+        let (first, _) = &entries[index];
+        return Err(YamlError {
+            line: key.line,
+            col: key.col,
+            message: format!("duplicate key `{}` (first at line {})", key.kind, first.line),
+        });
+    }
+    entries.push((key, value));
+    merged.push(false);
+    Ok(())
+}
+
+fn same_key(a: &Node, b: &Node) -> bool {
+    match (&a.kind, &b.kind) {
+        (NodeKind::Scalar { text: x, .. }, NodeKind::Scalar { text: y, .. }) => x == y,
+        (NodeKind::Null, NodeKind::Null) => true,
+        (x, y) => x == y && !matches!(x, NodeKind::Scalar { .. }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scalar(node: &Node) -> (&str, bool) {
+        match &node.kind {
+            NodeKind::Scalar { text, plain } => (text, *plain),
+            other => panic!("not a scalar: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn positions_are_one_based() {
+        let doc = parse("a: 1\nb:\n  - x\n  - {c: 'd'}\ne:\n").unwrap();
+        assert_eq!((doc.line, doc.col), (1, 1));
+        let a = doc.get("a").unwrap();
+        assert_eq!((a.line, a.col), (1, 4));
+        assert_eq!(scalar(a), ("1", true));
+        let b = doc.get("b").unwrap();
+        assert_eq!((b.line, b.col), (3, 3));
+        let c = doc.get_path(&KeyPath::root().key("b").index(1).key("c")).unwrap();
+        assert_eq!(scalar(c), ("d", false));
+        assert_eq!((c.line, c.col), (4, 9));
+        let e = doc.get("e").unwrap();
+        assert!(e.is_null());
+        assert_eq!((e.line, e.col), (5, 1));
+    }
+
+    #[test]
+    fn locate_falls_back_to_the_nearest_ancestor() {
+        let doc = parse("top:\n  inner: 1\n").unwrap();
+        assert_eq!(doc.locate(&KeyPath::root().key("top").key("missing")), (2, 3));
+        assert_eq!(doc.locate(&KeyPath::root().key("top").key("inner")), (2, 10));
+        assert_eq!(doc.locate(&KeyPath::root().key("nope").index(3)), (1, 1));
+    }
+
+    #[test]
+    fn empty_document_is_an_empty_map() {
+        for text in ["", "# just a comment\n", "---\n"] {
+            let doc = parse(text).unwrap();
+            assert_eq!(doc.entries().map(<[_]>::len), Some(0), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn null_forms() {
+        let doc = parse("a: ~\nb: null\nc:\nd: 'null'\n").unwrap();
+        assert!(doc.get("a").unwrap().is_null());
+        assert!(doc.get("b").unwrap().is_null());
+        assert!(doc.get("c").unwrap().is_null());
+        assert_eq!(scalar(doc.get("d").unwrap()), ("null", false));
+    }
+
+    #[test]
+    fn two_documents_are_an_error() {
+        let err = parse("a: 1\n---\nb: 2\n").unwrap_err();
+        assert_eq!((err.line, err.col), (2, 1));
+        assert!(err.message.contains("second YAML document"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_key_is_an_error_at_the_second_key() {
+        let err = parse("a: 1\nb: 2\n  \na: 3\n").unwrap_err();
+        assert_eq!((err.line, err.col), (4, 1));
+        assert_eq!(err.message, "duplicate key `a` (first at line 1)");
+        let err = parse("x:\n  y: 1\n  y: 2\n").unwrap_err();
+        assert_eq!((err.line, err.col), (3, 3));
+    }
+
+    #[test]
+    fn syntax_error_has_a_position() {
+        let err = parse("a: [1\n").unwrap_err();
+        assert_eq!((err.line, err.col), (2, 1));
+        let err = parse("a: 'x'\n  b: 2\n").unwrap_err();
+        assert_eq!((err.line, err.col), (2, 3));
+        assert_eq!(err.to_string(), format!("2:3: {}", err.message));
+    }
+
+    #[test]
+    fn aliases_are_resolved_at_the_alias() {
+        let doc = parse("base: &b [1, 2]\ncopy: *b\n").unwrap();
+        let copy = doc.get("copy").unwrap();
+        assert_eq!(copy.items().unwrap().len(), 2);
+        assert_eq!((copy.line, copy.col), (2, 7));
+    }
+
+    #[test]
+    fn merge_keys() {
+        let doc = parse("d: &d {a: 1, b: 2}\nx:\n  <<: *d\n  b: 3\n").unwrap();
+        let x = doc.get("x").unwrap();
+        assert_eq!(scalar(x.get("a").unwrap()).0, "1");
+        assert_eq!(scalar(x.get("b").unwrap()).0, "3");
+        assert_eq!(x.entries().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn quoted_and_tagged_scalars_are_not_plain() {
+        let doc = parse("a: \"1\"\nb: !!str 2\nc: |\n  text\n").unwrap();
+        assert_eq!(scalar(doc.get("a").unwrap()), ("1", false));
+        assert_eq!(scalar(doc.get("b").unwrap()), ("2", false));
+        assert_eq!(scalar(doc.get("c").unwrap()), ("text\n", false));
+    }
+}

@@ -1,0 +1,79 @@
+//! Where a run's artifacts live (SPEC §3), like CloudWatch's bucket layout:
+//! `<artifacts>/<canary>/<YYYY>/<MM>/<DD>/<HH>/<mm-ss-SSS>-<run_id>/`, in UTC.
+
+use std::io;
+use std::path::{Component, Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+
+/// The run's folder, relative to the artifacts root, with `/` separators (as reports and the
+/// database record it): `<canary>/<YYYY>/<MM>/<DD>/<HH>/<mm-ss-SSS>-<run_id>`.
+pub fn run_dir_relative(canary: &str, start: DateTime<Utc>, run_id: &str) -> String {
+    format!("{canary}/{}-{run_id}", start.format("%Y/%m/%d/%H/%M-%S-%3f"))
+}
+
+/// The run's folder under `artifacts_root`:
+/// `<artifacts_root>/<canary>/<YYYY>/<MM>/<DD>/<HH>/<mm-ss-SSS>-<run_id>`.
+pub fn run_dir(artifacts_root: &Path, canary: &str, start: DateTime<Utc>, run_id: &str) -> PathBuf {
+    let mut dir = artifacts_root.to_path_buf();
+    dir.extend(run_dir_relative(canary, start, run_id).split('/'));
+    dir
+}
+
+/// Removes a run's folder (`relative` to `artifacts_root`, as [`run_dir_relative`] makes it),
+/// then every parent folder this leaves empty, up to but not including the canary's folder.
+///
+/// Refuses (`InvalidInput`) a path that is absolute, uses `..`, names less than a folder inside
+/// a canary's folder, or leads outside the root through a symbolic link. A folder that is
+/// already gone is not an error.
+pub fn remove_run_dir(artifacts_root: &Path, relative: &str) -> io::Result<()> {
+    let refuse = |why: &str| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("refusing to remove run folder `{relative}` under {}: {why}", artifacts_root.display()),
+        )
+    };
+    let mut parts = Vec::new();
+    for component in Path::new(relative).components() {
+        match component {
+            Component::Normal(part) => parts.push(part),
+            Component::CurDir => {}
+            Component::ParentDir => return Err(refuse("it contains `..`")),
+            Component::RootDir | Component::Prefix(_) => return Err(refuse("it is not relative")),
+        }
+    }
+    if parts.len() < 2 {
+        return Err(refuse("it is not a folder inside a canary's folder"));
+    }
+    let canary_dir = artifacts_root.join(parts[0]);
+    let target: PathBuf = parts.iter().fold(artifacts_root.to_path_buf(), |path, part| path.join(part));
+
+    let metadata = match std::fs::symlink_metadata(&target) {
+        Ok(metadata) => metadata,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    // The folder's parent, resolved, must still be under the resolved root: a symbolic link
+    // on the way must not lead the removal elsewhere.
+    let root = artifacts_root.canonicalize()?;
+    let parent = target.parent().map(Path::canonicalize).transpose()?.unwrap_or_default();
+    if !parent.starts_with(&root) || parent == root {
+        return Err(refuse("it leads outside the artifacts root"));
+    }
+    if metadata.is_dir() {
+        std::fs::remove_dir_all(&target)?;
+    } else {
+        // A file or a symbolic link: remove it, never what a link points to.
+        std::fs::remove_file(&target)?;
+    }
+
+    let mut dir = target.parent();
+    while let Some(current) = dir {
+        if current == canary_dir || !current.starts_with(&canary_dir) || std::fs::remove_dir(current).is_err()
+        {
+            break;
+        }
+        dir = current.parent();
+    }
+    Ok(())
+}

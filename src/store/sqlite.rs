@@ -1,0 +1,452 @@
+//! The SQLite store: one database file in WAL mode, written by one connection behind a mutex.
+//!
+//! Times are stored as integer milliseconds since the Unix epoch (UTC), so they sort and compare
+//! as numbers; summaries and datapoints therefore come back with millisecond precision, while
+//! [`Store::run`] returns the report exactly as saved (it is kept whole as JSON).
+//!
+//! The schema is versioned with `PRAGMA user_version`: [`MIGRATIONS`] holds one script per
+//! version, applied in order, each in its own transaction. Later versions append scripts; a
+//! script is never edited once released.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+
+use super::{MIN_RUN_ID_PREFIX, MetricQuery, RunPage, RunSummary, Store, StoreError};
+use crate::runner::report::{Datapoint, RunReport, RunStatus};
+
+/// Schema scripts; version N is `MIGRATIONS[N - 1]`. Append only.
+const MIGRATIONS: &[&str] = &[
+    // 1: run history and metric datapoints.
+    "CREATE TABLE runs (
+        run_id      TEXT PRIMARY KEY NOT NULL,
+        canary      TEXT NOT NULL,
+        attempt     INTEGER NOT NULL,
+        blueprint   TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        reason      TEXT,
+        started_at  INTEGER NOT NULL,
+        ended_at    INTEGER NOT NULL,
+        duration_ms REAL NOT NULL,
+        artifacts   TEXT NOT NULL,
+        report_json TEXT NOT NULL
+    );
+    CREATE INDEX runs_by_canary ON runs (canary, started_at);
+    CREATE TABLE steps (
+        run_id      TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+        idx         INTEGER NOT NULL,
+        name        TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        reason      TEXT,
+        started_at  INTEGER NOT NULL,
+        duration_ms REAL NOT NULL
+    );
+    CREATE INDEX steps_by_run ON steps (run_id, idx);
+    CREATE TABLE datapoints (
+        run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+        metric TEXT NOT NULL,
+        canary TEXT NOT NULL,
+        step   TEXT,
+        ts     INTEGER NOT NULL,
+        value  REAL NOT NULL
+    );
+    CREATE INDEX datapoints_by_series ON datapoints (canary, metric, step, ts);
+    CREATE INDEX datapoints_by_run ON datapoints (run_id);",
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+const SUMMARY_COLUMNS: &str = "run_id, canary, attempt, status, reason, started_at, duration_ms, artifacts";
+
+/// Run history in one SQLite file.
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+    db: String,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the database at `path`, creating its parent folders, switching it to
+    /// WAL mode and bringing its schema up to date.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let db = path.display().to_string();
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|source| StoreError::CreateDir {
+                db: db.clone(),
+                path: parent.to_path_buf(),
+                source,
+            })?;
+        }
+        let open_err = |source: rusqlite::Error| StoreError::Open { db: db.clone(), source: source.into() };
+        let mut conn = Connection::open(path).map_err(open_err)?;
+        conn.busy_timeout(Duration::from_secs(5)).map_err(open_err)?;
+        let mode: String =
+            conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0)).map_err(open_err)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Open {
+                db,
+                source: format!("expected journal_mode wal, SQLite kept `{mode}`").into(),
+            });
+        }
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(open_err)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(open_err)?;
+        migrate(&mut conn, &db)?;
+        Ok(SqliteStore { conn: Mutex::new(conn), path: path.to_path_buf(), db })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `PRAGMA integrity_check`: `true` when SQLite reports the database `ok`.
+    pub fn integrity_check(&self) -> Result<bool, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare("PRAGMA integrity_check").map_err(self.query_err("check integrity"))?;
+        let rows: Vec<String> = stmt
+            .query_map([], |row| row.get(0))
+            .and_then(Iterator::collect)
+            .map_err(self.query_err("check integrity"))?;
+        Ok(rows.len() == 1 && rows[0] == "ok")
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves no open transaction behind (it rolls back on
+        // drop), so the connection is still sound.
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn query_err(&self, what: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> StoreError + '_ {
+        let what = what.into();
+        move |source| StoreError::Query { db: self.db.clone(), what, source: source.into() }
+    }
+
+    fn corrupt(&self, what: String) -> StoreError {
+        StoreError::Corrupt { db: self.db.clone(), what }
+    }
+
+    fn summaries(&self, rows: Vec<SummaryRow>) -> Result<Vec<RunSummary>, StoreError> {
+        rows.into_iter().map(|row| row.into_summary(self)).collect()
+    }
+
+    fn query_summaries(
+        &self,
+        what: &str,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<RunSummary>, StoreError> {
+        let conn = self.lock();
+        let rows: Vec<SummaryRow> = conn
+            .prepare_cached(sql)
+            .and_then(|mut stmt| stmt.query_map(params, SummaryRow::read)?.collect())
+            .map_err(self.query_err(what))?;
+        drop(conn);
+        self.summaries(rows)
+    }
+
+    fn decode_report(&self, run_id: &str, json: &str) -> Result<RunReport, StoreError> {
+        serde_json::from_str(json)
+            .map_err(|e| self.corrupt(format!("run {run_id}: its stored report does not decode: {e}")))
+    }
+}
+
+/// Brings the schema from its `user_version` to [`SCHEMA_VERSION`].
+fn migrate(conn: &mut Connection, db: &str) -> Result<(), StoreError> {
+    let open_err = |source: rusqlite::Error| StoreError::Open { db: db.to_string(), source: source.into() };
+    let found: u32 = conn.pragma_query_value(None, "user_version", |row| row.get(0)).map_err(open_err)?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew { db: db.to_string(), found, supported: SCHEMA_VERSION });
+    }
+    for (version, script) in (1..=SCHEMA_VERSION).zip(MIGRATIONS).skip(found as usize) {
+        let migrate_err = |source: rusqlite::Error| StoreError::Migrate {
+            db: db.to_string(),
+            version,
+            source: source.into(),
+        };
+        // IMMEDIATE takes the write lock first, so two processes opening a fresh database at
+        // once apply each script exactly once.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(migrate_err)?;
+        let current: u32 =
+            tx.pragma_query_value(None, "user_version", |row| row.get(0)).map_err(migrate_err)?;
+        if current >= version {
+            continue;
+        }
+        tx.execute_batch(script).map_err(migrate_err)?;
+        tx.pragma_update(None, "user_version", version).map_err(migrate_err)?;
+        tx.commit().map_err(migrate_err)?;
+    }
+    Ok(())
+}
+
+fn millis(time: DateTime<Utc>) -> i64 {
+    time.timestamp_millis()
+}
+
+fn delete_run_rows(tx: &Transaction<'_>, run_id: &str) -> rusqlite::Result<usize> {
+    tx.prepare_cached("DELETE FROM datapoints WHERE run_id = ?1")?.execute([run_id])?;
+    tx.prepare_cached("DELETE FROM steps WHERE run_id = ?1")?.execute([run_id])?;
+    tx.prepare_cached("DELETE FROM runs WHERE run_id = ?1")?.execute([run_id])
+}
+
+/// A `runs` row as read, before its text is checked.
+struct SummaryRow {
+    run_id: String,
+    canary: String,
+    attempt: i64,
+    status: String,
+    reason: Option<String>,
+    started_at: i64,
+    duration_ms: f64,
+    artifacts: String,
+}
+
+impl SummaryRow {
+    fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(SummaryRow {
+            run_id: row.get(0)?,
+            canary: row.get(1)?,
+            attempt: row.get(2)?,
+            status: row.get(3)?,
+            reason: row.get(4)?,
+            started_at: row.get(5)?,
+            duration_ms: row.get(6)?,
+            artifacts: row.get(7)?,
+        })
+    }
+
+    fn into_summary(self, store: &SqliteStore) -> Result<RunSummary, StoreError> {
+        let status = RunStatus::parse(&self.status)
+            .ok_or_else(|| store.corrupt(format!("run {}: unknown status `{}`", self.run_id, self.status)))?;
+        let start = DateTime::from_timestamp_millis(self.started_at).ok_or_else(|| {
+            store.corrupt(format!("run {}: start {} ms is out of range", self.run_id, self.started_at))
+        })?;
+        let attempt = u32::try_from(self.attempt).map_err(|_| {
+            store.corrupt(format!("run {}: attempt {} is out of range", self.run_id, self.attempt))
+        })?;
+        Ok(RunSummary {
+            run_id: self.run_id,
+            canary: self.canary,
+            attempt,
+            status,
+            reason: self.reason,
+            start,
+            duration_ms: self.duration_ms,
+            artifacts: self.artifacts,
+        })
+    }
+}
+
+impl Store for SqliteStore {
+    fn save_run(&self, report: &RunReport, datapoints: &[Datapoint]) -> Result<(), StoreError> {
+        let what = format!("save run {} of canary `{}`", report.run_id, report.canary);
+        let json = serde_json::to_string(report).map_err(|e| StoreError::Query {
+            db: self.db.clone(),
+            what: what.clone(),
+            source: e.into(),
+        })?;
+        let mut conn = self.lock();
+        let write = |conn: &mut Connection| -> rusqlite::Result<()> {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            delete_run_rows(&tx, &report.run_id)?;
+            tx.prepare_cached(
+                "INSERT INTO runs (run_id, canary, attempt, blueprint, status, reason, started_at,
+                                   ended_at, duration_ms, artifacts, report_json)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?
+            .execute(params![
+                report.run_id,
+                report.canary,
+                report.attempt,
+                report.blueprint,
+                report.status.as_str(),
+                report.reason,
+                millis(report.start),
+                millis(report.end),
+                report.duration_ms,
+                report.artifacts,
+                json,
+            ])?;
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO steps (run_id, idx, name, status, reason, started_at, duration_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )?;
+                for step in &report.steps {
+                    insert.execute(params![
+                        report.run_id,
+                        step.index,
+                        step.name,
+                        step.status.as_str(),
+                        step.reason,
+                        millis(step.start),
+                        step.duration_ms,
+                    ])?;
+                }
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO datapoints (run_id, metric, canary, step, ts, value)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?;
+                for point in datapoints {
+                    insert.execute(params![
+                        report.run_id,
+                        point.metric,
+                        point.canary,
+                        point.step,
+                        millis(point.timestamp),
+                        point.value,
+                    ])?;
+                }
+            }
+            tx.commit()
+        };
+        write(&mut conn).map_err(self.query_err(what))
+    }
+
+    fn runs(&self, canary: &str, page: RunPage) -> Result<Vec<RunSummary>, StoreError> {
+        let limit = i64::try_from(page.limit).unwrap_or(i64::MAX);
+        let before = page.before.map_or(i64::MAX, millis);
+        self.query_summaries(
+            &format!("list the runs of canary `{canary}`"),
+            &format!(
+                "SELECT {SUMMARY_COLUMNS} FROM runs WHERE canary = ?1 AND started_at < ?2
+                 ORDER BY started_at DESC, run_id DESC LIMIT ?3"
+            ),
+            params![canary, before, limit],
+        )
+    }
+
+    fn run(&self, run_id: &str) -> Result<Option<RunReport>, StoreError> {
+        let what = || format!("read run {run_id}");
+        let conn = self.lock();
+        let exact: Option<String> = conn
+            .prepare_cached("SELECT report_json FROM runs WHERE run_id = ?1")
+            .and_then(|mut stmt| stmt.query_row([run_id], |row| row.get(0)).optional())
+            .map_err(self.query_err(what()))?;
+        if let Some(json) = exact {
+            drop(conn);
+            return self.decode_report(run_id, &json).map(Some);
+        }
+        if run_id.chars().count() < MIN_RUN_ID_PREFIX {
+            return Ok(None);
+        }
+        // Every id starting with the prefix sorts in [prefix, prefix + U+10FFFF): a range the
+        // primary key index answers; `substr` keeps the match exact.
+        let upper = format!("{run_id}\u{10FFFF}");
+        let mut found: Vec<(String, String)> = conn
+            .prepare_cached(
+                "SELECT run_id, report_json FROM runs
+                 WHERE run_id >= ?1 AND run_id < ?2 AND substr(run_id, 1, length(?1)) = ?1
+                 ORDER BY run_id LIMIT 11",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_map([run_id, &upper], |row| Ok((row.get(0)?, row.get(1)?)))?.collect()
+            })
+            .map_err(self.query_err(what()))?;
+        drop(conn);
+        match found.len() {
+            0 => Ok(None),
+            1 => {
+                let (id, json) = found.remove(0);
+                self.decode_report(&id, &json).map(Some)
+            }
+            _ => Err(StoreError::AmbiguousRunId {
+                db: self.db.clone(),
+                prefix: run_id.to_string(),
+                matches: found.into_iter().map(|(id, _)| id).collect(),
+            }),
+        }
+    }
+
+    fn latest_runs(&self) -> Result<Vec<RunSummary>, StoreError> {
+        // SQLite takes the bare columns from the row holding MAX(started_at) in each group.
+        self.query_summaries(
+            "list the latest run of every canary",
+            &format!("SELECT {SUMMARY_COLUMNS}, MAX(started_at) FROM runs GROUP BY canary ORDER BY canary"),
+            [],
+        )
+    }
+
+    fn datapoints(&self, query: &MetricQuery) -> Result<Vec<Datapoint>, StoreError> {
+        let what = format!(
+            "read datapoints of metric `{}` of canary `{}`{}",
+            query.metric,
+            query.canary,
+            query.step.as_deref().map(|s| format!(" step `{s}`")).unwrap_or_default()
+        );
+        let conn = self.lock();
+        let rows: Vec<(Option<String>, i64, f64)> = conn
+            .prepare_cached(
+                "SELECT step, ts, value FROM datapoints
+                 WHERE canary = ?1 AND metric = ?2 AND step IS ?3 AND ts >= ?4 AND ts < ?5
+                 ORDER BY ts, rowid",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_map(
+                    params![query.canary, query.metric, query.step, millis(query.since), millis(query.until)],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                )?
+                .collect()
+            })
+            .map_err(self.query_err(what))?;
+        drop(conn);
+        rows.into_iter()
+            .map(|(step, ts, value)| {
+                let timestamp = DateTime::from_timestamp_millis(ts).ok_or_else(|| {
+                    self.corrupt(format!("datapoint of `{}`: time {ts} ms is out of range", query.metric))
+                })?;
+                Ok(Datapoint {
+                    metric: query.metric.clone(),
+                    canary: query.canary.clone(),
+                    step,
+                    timestamp,
+                    value,
+                })
+            })
+            .collect()
+    }
+
+    fn expired_runs(
+        &self,
+        canary: &str,
+        status_passed: bool,
+        older_than: DateTime<Utc>,
+    ) -> Result<Vec<RunSummary>, StoreError> {
+        let op = if status_passed { "=" } else { "<>" };
+        self.query_summaries(
+            &format!("list expired runs of canary `{canary}`"),
+            &format!(
+                "SELECT {SUMMARY_COLUMNS} FROM runs
+                 WHERE canary = ?1 AND started_at < ?2 AND status {op} 'PASSED'
+                 ORDER BY started_at, run_id"
+            ),
+            params![canary, millis(older_than)],
+        )
+    }
+
+    fn delete_runs(&self, run_ids: &[String]) -> Result<usize, StoreError> {
+        if run_ids.is_empty() {
+            return Ok(0);
+        }
+        let mut conn = self.lock();
+        let delete = |conn: &mut Connection| -> rusqlite::Result<usize> {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut deleted = 0;
+            for run_id in run_ids {
+                deleted += delete_run_rows(&tx, run_id)?;
+            }
+            tx.commit()?;
+            Ok(deleted)
+        };
+        delete(&mut conn).map_err(self.query_err(format!("delete {} runs", run_ids.len())))
+    }
+}

@@ -1,0 +1,178 @@
+//! The local fixture site and helpers shared by the integration tests: a real HTTP server on
+//! 127.0.0.1 (axum), a scratch project folder, and a way to run the `aviary` binary.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Path as UrlPath, RawQuery};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+
+/// A 1×1 PNG, for subresource requests.
+const PIXEL_PNG: &[u8] = &[
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00,
+    0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4, 0x89, 0x00, 0x00, 0x00,
+    0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8, 0xcf, 0xc0, 0xf0, 0x1f, 0x00, 0x05, 0x00, 0x01, 0xff,
+    0x89, 0x99, 0x3d, 0x1d, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+];
+
+/// The fixture site, served until the test process ends.
+pub struct Site {
+    pub addr: SocketAddr,
+}
+
+impl Site {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+}
+
+/// Starts the fixture site on a free port of 127.0.0.1 in a thread of its own.
+pub fn start_site() -> Site {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            axum::serve(listener, routes()).await.unwrap();
+        });
+    });
+    Site { addr: rx.recv_timeout(Duration::from_secs(10)).expect("fixture site started") }
+}
+
+fn routes() -> Router {
+    Router::new()
+        .route("/", get(|| async { page("Home", "<h1>Welcome to the fixture site</h1><img src=\"/pixel.png\"><a href=\"/about\">About</a>") }))
+        .route("/about", get(|| async { page("About", "<h1>About us</h1><p>We test canaries.</p>") }))
+        .route("/pixel.png", get(|| async { ([(header::CONTENT_TYPE, "image/png")], PIXEL_PNG) }))
+        .route("/status/{code}", get(|UrlPath(code): UrlPath<u16>| async move {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST);
+            (status, page("Status", &format!("<h1>Status {code}</h1>")))
+        }))
+        .route("/tall", get(|| async { page("Tall", "<div style=\"height:3000px\">tall page</div><p>bottom</p>") }))
+        .route("/redirect", get(|| async { Redirect::temporary("/about") }))
+        .route("/redirect-loop", get(|| async { Redirect::temporary("/redirect-loop") }))
+        .route("/hang", get(|| async {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            "never"
+        }))
+        .route("/hang-subresource", get(|| async {
+            page("Hanging image", "<h1>Loading forever</h1><img src=\"/hang\">")
+        }))
+        .route("/big", get(|| async {
+            // About 50 MB of text in one page.
+            let chunk = "<p>".to_string() + &"lorem ipsum dolor sit amet ".repeat(40) + "</p>\n";
+            let body = chunk.repeat(50 * 1024 * 1024 / chunk.len());
+            Html(format!("<!doctype html><title>Big</title><body>{body}</body>"))
+        }))
+        .route("/echo", get(|headers: HeaderMap, RawQuery(query): RawQuery| async move {
+            let mut text = format!("query={}\n", query.unwrap_or_default());
+            for (name, value) in &headers {
+                text.push_str(&format!("{name}: {}\n", value.to_str().unwrap_or("?")));
+            }
+            page("Echo", &format!("<pre>{}</pre>", text.replace('<', "&lt;")))
+        }))
+        .route("/cookie", get(|| async {
+            Response::builder()
+                .header(header::SET_COOKIE, "session=cookie-secret-value; Path=/")
+                .header(header::CONTENT_TYPE, "text/html")
+                .body(Body::from("<h1>cookie set</h1>"))
+                .unwrap()
+        }))
+}
+
+fn page(title: &str, body: &str) -> Html<String> {
+    Html(format!("<!doctype html><html><head><title>{title}</title></head><body>{body}</body></html>"))
+}
+
+/// A scratch project folder with a `canaries/` folder.
+pub struct Project {
+    pub dir: tempfile::TempDir,
+}
+
+impl Project {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("canaries")).unwrap();
+        Self { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes `canaries/<name>.yaml`.
+    pub fn canary(&self, name: &str, yaml: &str) -> PathBuf {
+        let path = self.path().join("canaries").join(format!("{name}.yaml"));
+        std::fs::write(&path, yaml).unwrap();
+        path
+    }
+
+    pub fn file(&self, relative: &str, text: &str) -> PathBuf {
+        let path = self.path().join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// Runs `aviary ARGS` in the project folder.
+    pub fn aviary(&self, args: &[&str]) -> Output {
+        self.aviary_env(args, &[])
+    }
+
+    pub fn aviary_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_aviary"));
+        command.args(args).current_dir(self.path()).env_remove("AVIARY_LOG");
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        command.output().unwrap()
+    }
+
+    /// Every file under the data folder, recursively.
+    pub fn data_files(&self) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        let mut stack = vec![self.path().join(".aviary")];
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else {
+                    out.push(path);
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// The run folders holding a report.json.
+    pub fn run_dirs(&self) -> Vec<PathBuf> {
+        self.data_files()
+            .into_iter()
+            .filter(|p| p.file_name().is_some_and(|n| n == "report.json"))
+            .map(|p| p.parent().unwrap().to_path_buf())
+            .collect()
+    }
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+pub fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
