@@ -6,7 +6,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use regex::Regex;
-use support::{read_json, start_site, stderr, stdout, Project};
+use support::{Project, read_json, start_site, stderr, stdout};
 
 fn heartbeat(urls: &[String], extra: &str) -> String {
     let list: Vec<String> = urls.iter().map(|u| format!("\"{u}\"")).collect();
@@ -40,10 +40,9 @@ fn passing_page_leaves_report_screenshot_har_and_history() {
     assert!(stdout(&output).contains("✓ home › load"), "{}", stdout(&output));
 
     let (dir, report) = only_run(&project);
-    let layout = Regex::new(
-        r"\.aviary/artifacts/home/\d{4}/\d{2}/\d{2}/\d{2}/\d{2}-\d{2}-\d{3}-[0-9a-f-]{36}$",
-    )
-    .unwrap();
+    let layout =
+        Regex::new(r"\.aviary/artifacts/home/\d{4}/\d{2}/\d{2}/\d{2}/\d{2}-\d{2}-\d{3}-[0-9a-f-]{36}$")
+            .unwrap();
     assert!(layout.is_match(&dir.to_string_lossy()), "run folder {dir:?} does not follow the layout");
     assert_eq!(report["status"], "PASSED");
     assert_eq!(report["canary"], "home");
@@ -59,7 +58,12 @@ fn passing_page_leaves_report_screenshot_har_and_history() {
     assert!(dir.join("log.txt").is_file());
 
     let har = read_json(&dir.join("home.har"));
-    let urls: Vec<&str> = har["log"]["entries"].as_array().unwrap().iter().map(|e| e["request"]["url"].as_str().unwrap()).collect();
+    let urls: Vec<&str> = har["log"]["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["request"]["url"].as_str().unwrap())
+        .collect();
     assert!(urls.contains(&site.url("/").as_str()), "{urls:?}");
     assert!(urls.contains(&site.url("/pixel.png").as_str()), "{urls:?}");
 
@@ -81,7 +85,8 @@ fn failing_status_and_missing_text_fail_with_reasons() {
     project.canary("broken", &heartbeat(&[site.url("/status/500")], ""));
     project.canary(
         "wording",
-        &heartbeat(&[site.url("/about")], "").replace("heartbeat:\n", "heartbeat:\n  expect: {text: \"Welcome\"}\n"),
+        &heartbeat(&[site.url("/about")], "")
+            .replace("heartbeat:\n", "heartbeat:\n  expect: {text: \"Welcome\"}\n"),
     );
     let output = project.aviary(&["run"]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
@@ -147,7 +152,8 @@ fn retries_keep_every_attempt() {
     let output = project.aviary(&["run", "--reporter", "json"]);
     assert_eq!(output.status.code(), Some(1));
     let document: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
-    let attempts: Vec<u64> = document["runs"].as_array().unwrap().iter().map(|r| r["attempt"].as_u64().unwrap()).collect();
+    let attempts: Vec<u64> =
+        document["runs"].as_array().unwrap().iter().map(|r| r["attempt"].as_u64().unwrap()).collect();
     assert_eq!(attempts, vec![1, 2, 3]);
     assert_eq!(project.run_dirs().len(), 3);
     assert_eq!(document["summary"]["failed"], 1);
@@ -219,7 +225,8 @@ fn har_follows_the_har_1_2_schema() {
     let har = read_json(&dir.join("har.har"));
     let schema = serde_json::from_str(include_str!("support/har-1.2.schema.json")).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
-    let problems: Vec<String> = validator.iter_errors(&har).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    let problems: Vec<String> =
+        validator.iter_errors(&har).map(|e| format!("{} at {}", e, e.instance_path())).collect();
     assert!(problems.is_empty(), "{problems:#?}");
     let entries = har["log"]["entries"].as_array().unwrap();
     let redirect = entries.iter().find(|e| e["request"]["url"] == site.url("/redirect")).unwrap();
@@ -251,13 +258,19 @@ fn killed_browser_ends_the_run_as_error() {
         std::thread::sleep(Duration::from_millis(500));
         let hanging = site_has_hanging_request(&child);
         if hanging {
-            let status = std::process::Command::new("pkill").args(["-KILL", "-P", &child.id().to_string()]).status().unwrap();
+            let status = std::process::Command::new("pkill")
+                .args(["-KILL", "-P", &child.id().to_string()])
+                .status()
+                .unwrap();
             killed = status.success();
         }
     }
     assert!(killed, "no browser process to kill");
     let output = child.wait_with_output().unwrap();
-    assert!(started.elapsed() < Duration::from_secs(45), "the run waited for its timeout instead of noticing the crash");
+    assert!(
+        started.elapsed() < Duration::from_secs(45),
+        "the run waited for its timeout instead of noticing the crash"
+    );
     assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
     let (_, report) = only_run(&project);
     assert_eq!(report["status"], "ERROR", "{report}");
@@ -290,7 +303,8 @@ fn big_page_and_full_page_screenshot() {
     let project = Project::new();
     project.canary(
         "tall",
-        &heartbeat(&[site.url("/tall")], "").replace("heartbeat:\n", "heartbeat:\n  full_page_screenshot: true\n"),
+        &heartbeat(&[site.url("/tall")], "")
+            .replace("heartbeat:\n", "heartbeat:\n  full_page_screenshot: true\n"),
     );
     project.canary("big", &heartbeat(&[site.url("/big")], "").replace("timeout: 30s", "timeout: 50s"));
     let output = project.aviary(&["run"]);

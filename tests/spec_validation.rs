@@ -94,7 +94,8 @@ fn unknown_key_with_a_suggestion() {
     assert!(canaries.is_empty());
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert!(
-        problems[0].starts_with("typo.yaml:4:1: timout: unknown key `timout`; expected one of: name, blueprint, "),
+        problems[0]
+            .starts_with("typo.yaml:4:1: timout: unknown key `timout`; expected one of: name, blueprint, "),
         "{problems:?}"
     );
     assert!(problems[0].ends_with("did you mean `timeout`?"), "{problems:?}");
@@ -111,12 +112,17 @@ fn a_wrong_type() {
 #[test]
 fn an_unset_variable() {
     let repo = Repo::new();
-    let file = repo.write("unset.yaml", "blueprint: heartbeat\nheartbeat:\n  urls:\n    - \"http://${NOT_SET_ANYWHERE}/\"\n");
+    let file = repo.write(
+        "unset.yaml",
+        "blueprint: heartbeat\nheartbeat:\n  urls:\n    - \"http://${NOT_SET_ANYWHERE}/\"\n",
+    );
     let (canaries, problems) = repo.load(&[file]);
     assert!(canaries.is_empty());
     assert_eq!(
         problems,
-        ["unset.yaml:4:7: heartbeat.urls[0]: `${NOT_SET_ANYWHERE}` is not set: add it to `env:` or the environment"],
+        [
+            "unset.yaml:4:7: heartbeat.urls[0]: `${NOT_SET_ANYWHERE}` is not set: add it to `env:` or the environment"
+        ],
         "one problem: the URL check does not also complain about the unexpanded text"
     );
 }
@@ -124,7 +130,8 @@ fn an_unset_variable() {
 #[test]
 fn the_process_environment_is_used() {
     let repo = Repo::new();
-    let file = repo.write("proc.yaml", "blueprint: heartbeat\nheartbeat:\n  urls: [\"http://h/${CARGO_PKG_NAME}\"]\n");
+    let file = repo
+        .write("proc.yaml", "blueprint: heartbeat\nheartbeat:\n  urls: [\"http://h/${CARGO_PKG_NAME}\"]\n");
     let (canaries, problems) = load_canaries(&repo.project(), &[file]);
     assert_eq!(repo.show(&problems), Vec::<String>::new());
     assert_eq!(canaries[0].spec.heartbeat.as_ref().unwrap().urls, ["http://h/aviary"]);
@@ -196,8 +203,11 @@ fn a_file_that_is_not_yaml() {
         "text.yaml:1:1: expected a mapping of canary settings (`key: value` lines), found \"Just some notes about \
          canaries.\""
     );
-    assert_eq!(problems[2], "list.yaml:1:1: expected a mapping of canary settings (`key: value` lines), found a list");
-    assert_eq!(problems[3], "binary.yaml: not a YAML file: the content is not UTF-8 text");
+    assert_eq!(
+        problems[2],
+        "list.yaml:1:1: expected a mapping of canary settings (`key: value` lines), found a list"
+    );
+    assert_eq!(problems[3], "binary.yaml:1:1: not a YAML file: the content is not UTF-8 text");
 }
 
 #[test]
@@ -210,8 +220,8 @@ fn a_folder_without_canaries_and_a_missing_path() {
     assert_eq!(
         problems,
         [
-            "empty: no canary files (*.yaml) in empty".to_string(),
-            "nope.yaml: no such file or folder".to_string(),
+            "empty:1:1: no canary files (*.yaml) in empty".to_string(),
+            "nope.yaml:1:1: no such file or folder".to_string(),
         ]
     );
 }
@@ -289,9 +299,13 @@ heartbeat:
     assert_eq!(c.spec.browser.extra_headers["x-api-key"], "k3y-s3cr3t");
     assert_eq!(c.spec.heartbeat.as_ref().unwrap().urls, ["http://127.0.0.1:8080/?key=k3y-s3cr3t"]);
 
-    let missing = repo.write("missing.yaml", "blueprint: heartbeat\nheartbeat: {urls: [\"http://h/${secret:NOPE}\"]}\n");
+    let missing = repo
+        .write("missing.yaml", "blueprint: heartbeat\nheartbeat: {urls: [\"http://h/${secret:NOPE}\"]}\n");
     let (_, problems) = repo.load(&[missing]);
-    assert_eq!(problems, ["missing.yaml:2:20: heartbeat.urls[0]: `${secret:NOPE}` is not set: export NOPE in the environment"]);
+    assert_eq!(
+        problems,
+        ["missing.yaml:2:20: heartbeat.urls[0]: `${secret:NOPE}` is not set: export NOPE in the environment"]
+    );
 }
 
 #[test]
@@ -303,7 +317,10 @@ fn double_dollar_is_a_literal() {
     );
     let (canaries, problems) = repo.load(&[file]);
     assert_eq!(problems, Vec::<String>::new());
-    assert_eq!(canaries[0].spec.heartbeat.as_ref().unwrap().expect.text.as_deref(), Some("costs ${PRICE} and $5"));
+    assert_eq!(
+        canaries[0].spec.heartbeat.as_ref().unwrap().expect.text.as_deref(),
+        Some("costs ${PRICE} and $5")
+    );
 }
 
 const API: &str = "\
@@ -324,7 +341,7 @@ api:
 fn api_steps_may_use_names_extracted_by_earlier_steps() {
     let repo = Repo::new();
     let file = repo.write("items.yaml", API);
-    let (canaries, problems) = repo.load(&[file.clone()]);
+    let (canaries, problems) = repo.load(&[file]);
     let problems: Vec<&String> = problems.iter().filter(|p| !p.contains("is not implemented yet")).collect();
     assert_eq!(problems, Vec::<&String>::new());
     if aviary::blueprints::is_implemented(BlueprintKind::Api) {
@@ -337,18 +354,27 @@ fn api_steps_may_use_names_extracted_by_earlier_steps() {
     let env = |name: &str| (name == "HOST").then(|| "h".to_string());
     let expansion = aviary::spec::expand::expand_canary(&mut doc, &env);
     assert!(expansion.problems.is_empty());
-    let url = doc.get("api").unwrap().get("steps").unwrap().items().unwrap()[1].get("request").unwrap().get("url");
+    let url =
+        doc.get("api").unwrap().get("steps").unwrap().items().unwrap()[1].get("request").unwrap().get("url");
     assert_eq!(url.unwrap().as_str(), Some("http://h/api/items/${item_id}"));
     let vars = |name: &str| (name == "item_id").then(|| "7".to_string());
-    assert_eq!(aviary::spec::expand::substitute(url.unwrap().as_str().unwrap(), vars).unwrap(), "http://h/api/items/7");
+    assert_eq!(
+        aviary::spec::expand::substitute(url.unwrap().as_str().unwrap(), vars).unwrap(),
+        "http://h/api/items/7"
+    );
 }
 
 #[test]
 fn api_steps_cannot_use_names_before_they_are_extracted() {
     let repo = Repo::new();
-    let text = API.replace("{url: \"${BASE}/api/items/${item_id}\"}", "{url: \"${BASE}/api/items/${item_id}/${etag}\"}")
-        + "      extract: {etag: header etag}\n    - name: delete\n      request: {method: DELETE, url: \"${BASE}/${gone}\"}\n";
-    let text = text.replace("{method: POST, url: \"${BASE}/api/items\"", "{method: POST, url: \"${BASE}/api/items?after=${item_id}\"");
+    let text = API.replace(
+        "{url: \"${BASE}/api/items/${item_id}\"}",
+        "{url: \"${BASE}/api/items/${item_id}/${etag}\"}",
+    ) + "      extract: {etag: header etag}\n    - name: delete\n      request: {method: DELETE, url: \"${BASE}/${gone}\"}\n";
+    let text = text.replace(
+        "{method: POST, url: \"${BASE}/api/items\"",
+        "{method: POST, url: \"${BASE}/api/items?after=${item_id}\"",
+    );
     let file = repo.write("order.yaml", &text);
     let (canaries, problems) = repo.load(&[file]);
     assert!(canaries.is_empty());

@@ -1,6 +1,7 @@
 //! One file per blueprint; each implements [`Blueprint`]. Adding a blueprint is one new file
 //! plus one line in [`for_canary`] and [`is_implemented`].
 
+pub mod api;
 pub mod heartbeat;
 
 use futures::future::BoxFuture;
@@ -20,14 +21,16 @@ pub trait Blueprint: Send + Sync {
 /// Whether runs of this blueprint are implemented yet; validation rejects the others with
 /// "not implemented yet".
 pub fn is_implemented(kind: BlueprintKind) -> bool {
-    matches!(kind, BlueprintKind::Heartbeat)
+    matches!(kind, BlueprintKind::Heartbeat | BlueprintKind::Api)
 }
 
 /// Blueprint-specific checks of a canary's section, beyond what the types enforce (for example
 /// that an API assertion parses). Paths are from the file's root.
 pub fn check(canary: &CanaryFile) -> Vec<Problem> {
-    let _ = canary;
-    Vec::new()
+    match canary.blueprint {
+        BlueprintKind::Api => api::check(canary),
+        _ => Vec::new(),
+    }
 }
 
 /// The blueprint that runs this canary.
@@ -37,6 +40,10 @@ pub fn for_canary(canary: &Canary) -> Result<Box<dyn Blueprint>, String> {
         BlueprintKind::Heartbeat => {
             let spec = canary.spec.heartbeat.as_ref().ok_or_else(missing)?;
             Ok(Box::new(heartbeat::Heartbeat::new(spec)?))
+        }
+        BlueprintKind::Api => {
+            let spec = canary.spec.api.as_ref().ok_or_else(missing)?;
+            Ok(Box::new(api::Api::new(spec, &canary.spec)?))
         }
         other => Err(format!("blueprint `{other}` is not implemented yet")),
     }

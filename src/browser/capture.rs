@@ -44,6 +44,7 @@ struct Tracked {
     failed: Option<Arc<EventLoadingFailed>>,
     decoded_bytes: i64,
     body: Option<(String, bool)>,
+    body_unavailable: bool,
 }
 
 /// What the page's main document response said.
@@ -153,10 +154,7 @@ impl Capture {
         self.drain();
         let tracked = self.requests.get(request_id)?;
         let response = &tracked.response.as_ref()?.response;
-        Some(DocumentResponse {
-            status: status_code(response.status),
-            status_text: status_text(response),
-        })
+        Some(DocumentResponse { status: status_code(response.status), status_text: status_text(response) })
     }
 
     /// Requests whose bodies should be fetched: finished, not a redirect, small enough.
@@ -164,10 +162,9 @@ impl Capture {
         self.drain();
         self.requests
             .iter()
-            .filter(|(_, t)| t.body.is_none() && t.finished.is_some() && t.failed.is_none())
-            .filter(|(_, t)| {
-                t.response.as_ref().is_some_and(|r| !(300..400).contains(&r.response.status))
-            })
+            .filter(|(_, t)| t.body.is_none() && !t.body_unavailable)
+            .filter(|(_, t)| t.finished.is_some() && t.failed.is_none())
+            .filter(|(_, t)| t.response.as_ref().is_some_and(|r| !(300..400).contains(&r.response.status)))
             .filter(|(_, t)| {
                 let encoded = t.finished.as_ref().map_or(0.0, |f| f.encoded_data_length);
                 t.decoded_bytes <= MAX_BODY_BYTES as i64 && encoded <= MAX_BODY_BYTES as f64
@@ -176,13 +173,21 @@ impl Capture {
             .collect()
     }
 
+    /// Chromium no longer has this body: do not ask again.
+    pub fn body_unavailable(&mut self, request_id: &str) {
+        if let Some(tracked) = self.requests.get_mut(request_id) {
+            tracked.body_unavailable = true;
+        }
+    }
+
     pub fn set_body(&mut self, request_id: &str, body: String, base64_encoded: bool) {
         let size = if base64_encoded { body.len() / 4 * 3 } else { body.len() };
-        if size > MAX_BODY_BYTES {
-            return;
-        }
         if let Some(tracked) = self.requests.get_mut(request_id) {
-            tracked.body = Some((body, base64_encoded));
+            if size > MAX_BODY_BYTES {
+                tracked.body_unavailable = true;
+            } else {
+                tracked.body = Some((body, base64_encoded));
+            }
         }
     }
 
@@ -209,18 +214,19 @@ impl Capture {
 }
 
 /// A hop that was answered with a redirect; the next hop's start is its end.
-fn redirect_entry(tracked: &Tracked, hop: &EventRequestWillBeSent, next: &EventRequestWillBeSent) -> har::Entry {
+fn redirect_entry(
+    tracked: &Tracked,
+    hop: &EventRequestWillBeSent,
+    next: &EventRequestWillBeSent,
+) -> har::Entry {
     let mut entry = base_entry(tracked, hop);
     if let Some(response) = next.redirect_response.as_ref() {
         entry.response = response_of(response, 0, &next.request.url);
         entry.request.http_version = entry.response.http_version.clone();
         entry.server_ip_address = response.remote_ip_address.clone();
         entry.connection = connection_of(response);
-        entry.timings = timings(
-            *hop.timestamp.inner(),
-            response.timing.as_ref(),
-            Some(*next.timestamp.inner()),
-        );
+        entry.timings =
+            timings(*hop.timestamp.inner(), response.timing.as_ref(), Some(*next.timestamp.inner()));
     } else {
         entry.response.redirect_url = next.request.url.clone();
     }
@@ -238,15 +244,13 @@ fn final_entry(tracked: &Tracked, hop: &EventRequestWillBeSent) -> har::Entry {
         .or_else(|| tracked.failed.as_ref().map(|f| *f.timestamp.inner()));
     if let Some(received) = tracked.response.as_ref() {
         let response = &received.response;
-        let body_size = tracked.finished.as_ref().map_or(-1, |f| {
-            (f.encoded_data_length - response.encoded_data_length).max(0.0).round() as i64
-        });
+        let body_size = tracked
+            .finished
+            .as_ref()
+            .map_or(-1, |f| (f.encoded_data_length - response.encoded_data_length).max(0.0).round() as i64);
         entry.response = response_of(response, body_size, "");
-        entry.response.content.size = if tracked.decoded_bytes > 0 {
-            tracked.decoded_bytes
-        } else {
-            body_size.max(0)
-        };
+        entry.response.content.size =
+            if tracked.decoded_bytes > 0 { tracked.decoded_bytes } else { body_size.max(0) };
         entry.request.http_version = entry.response.http_version.clone();
         entry.server_ip_address = response.remote_ip_address.clone();
         entry.connection = connection_of(response);
@@ -309,12 +313,7 @@ fn base_entry(tracked: &Tracked, hop: &EventRequestWillBeSent) -> har::Entry {
             http_version: String::new(),
             cookies: Vec::new(),
             headers: Vec::new(),
-            content: har::Content {
-                size: 0,
-                mime_type: "x-unknown".to_string(),
-                text: None,
-                encoding: None,
-            },
+            content: har::Content { size: 0, mime_type: "x-unknown".to_string(), text: None, encoding: None },
             redirect_url: String::new(),
             headers_size: -1,
             body_size: -1,
@@ -397,10 +396,13 @@ fn timings(issued: f64, timing: Option<&ResourceTiming>, end: Option<f64>) -> ha
     };
     let span = |start: f64, stop: f64| if start >= 0.0 && stop >= 0.0 { round(stop - start) } else { -1.0 };
     let queued = ((t.request_time - issued) * 1000.0).max(0.0);
-    let blocked_start =
-        [t.dns_start, t.connect_start, t.send_start].into_iter().filter(|v| *v >= 0.0).fold(f64::INFINITY, f64::min);
+    let blocked_start = [t.dns_start, t.connect_start, t.send_start]
+        .into_iter()
+        .filter(|v| *v >= 0.0)
+        .fold(f64::INFINITY, f64::min);
     let blocked_start = if blocked_start.is_finite() { blocked_start } else { 0.0 };
-    let send = if t.send_start >= 0.0 && t.send_end >= 0.0 { (t.send_end - t.send_start).max(0.0) } else { 0.0 };
+    let send =
+        if t.send_start >= 0.0 && t.send_end >= 0.0 { (t.send_end - t.send_start).max(0.0) } else { 0.0 };
     let headers_end = t.receive_headers_end;
     let wait = if headers_end >= 0.0 { (headers_end - t.send_end.max(blocked_start)).max(0.0) } else { 0.0 };
     let receive = match end {

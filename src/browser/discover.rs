@@ -62,10 +62,11 @@ pub fn find_chromium(explicit: Option<&Path>) -> Result<PathBuf, BrowserError> {
 
 /// A path (used as is) or a bare name (looked up on `PATH`), if it names an executable file.
 fn resolve(path: &Path) -> Option<PathBuf> {
-    if path.components().count() == 1 && !path.is_absolute() {
-        if let Some(found) = path.to_str().and_then(on_path) {
-            return Some(found);
-        }
+    if path.components().count() == 1
+        && !path.is_absolute()
+        && let Some(found) = path.to_str().and_then(on_path)
+    {
+        return Some(found);
     }
     is_executable(path).then(|| path.to_path_buf())
 }

@@ -51,7 +51,8 @@ const BASE_ARGS: &[&str] = &[
     "--disable-search-engine-choice-screen",
     "--disable-features=Translate,MediaRouter,DialMediaRouteProvider,OptimizationHints,PaintHolding,\
      AcceptCHFrame,CertificateTransparencyComponentUpdater,HttpsUpgrades,LensOverlay,\
-     DestroyProfileOnBrowserClose",
+     DestroyProfileOnBrowserClose,PreloadTopChromeWebUI,SpareRendererForSitePerProcess,\
+     WebUIOmniboxPopup,WebUIOmniboxAimPopup",
     "--no-service-autorun",
     "--metrics-recording-only",
     "--password-store=basic",
@@ -60,6 +61,8 @@ const BASE_ARGS: &[&str] = &[
     "--hide-scrollbars",
     "--mute-audio",
     "--remote-debugging-port=0",
+    // No initial tab: every page lives in its own context, created on demand.
+    "--no-startup-window",
 ];
 
 /// How many trailing stderr lines are kept for error messages.
@@ -161,7 +164,6 @@ pub(crate) async fn launch(spec: LaunchSpec<'_>) -> Result<Launched, BrowserErro
         .args(BASE_ARGS)
         .arg(format!("--user-data-dir={}", data_dir.display()))
         .args(spec.extra_args.iter().map(|a| normalize_arg(a)))
-        .arg("about:blank")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -215,9 +217,11 @@ pub(crate) async fn launch(spec: LaunchSpec<'_>) -> Result<Launched, BrowserErro
         request_intercept: false,
         cache_enabled: true,
     };
-    let connected =
-        tokio::time::timeout(spec.launch_timeout, Browser::connect_with_config(ws_url.clone(), handler_config))
-            .await;
+    let connected = tokio::time::timeout(
+        spec.launch_timeout,
+        Browser::connect_with_config(ws_url.clone(), handler_config),
+    )
+    .await;
     let (browser, mut handler) = match connected {
         Ok(Ok(pair)) => pair,
         Ok(Err(e)) => {
@@ -260,9 +264,9 @@ pub(crate) async fn launch(spec: LaunchSpec<'_>) -> Result<Launched, BrowserErro
                 tracing::warn!(pid, "{reason}");
             }
             life.mark_gone(reason);
+            on_exit(!intended);
             remove_dir(&data_dir).await;
             let _ = exited_tx.send(true);
-            on_exit(!intended);
         });
     }
 

@@ -17,9 +17,12 @@
 //! # let _ = (png, pages, entries); Ok(()) }
 //! ```
 //!
-//! How it is fast: browsers stay warm, and each keeps one spare context + page ready (created in
-//! the background after one is handed out, with the last options already applied), so `acquire`
-//! usually costs no CDP round trip at all. How it stays safe: every CDP call has a deadline and
+//! How it is fast: the browser stays warm and keeps one spare context + page ready (prepared in
+//! the background when a page is closed, with the latest options already applied), so `acquire`
+//! usually costs no CDP round trip, and `close` returns at once (the context is disposed in the
+//! background). Chromium is started without the per-window browser UI it would otherwise build
+//! for every new context (WebUI omnibox popups, preloaded top-chrome WebUI, spare renderers):
+//! that alone halves the CPU a run costs. How it stays safe: every CDP call has a deadline and
 //! races a "browser gone" signal fed by a task that waits on the Chromium process, so a crash
 //! fails in-flight calls at once with [`BrowserError::Crashed`].
 

@@ -50,6 +50,12 @@ pub(crate) struct Tab {
     life: Life,
 }
 
+impl Tab {
+    pub fn is_gone(&self) -> bool {
+        self.life.is_gone()
+    }
+}
+
 /// Runs `fut` with a deadline, failing at once if the browser or the page's renderer dies.
 async fn guarded<T>(
     browser: &Life,
@@ -255,6 +261,8 @@ struct PageState {
     /// A `goto` timed out: chromiumoxide keeps waiting for that navigation, so the next
     /// `goto` swaps in a new tab (same context: cookies stay).
     stuck: bool,
+    /// The URL of the latest `goto`.
+    last_url: Option<String>,
 }
 
 impl std::fmt::Debug for BrowserPage {
@@ -280,6 +288,7 @@ impl BrowserPage {
                 tab: prepared.tab,
                 capture: prepared.capture,
                 stuck: false,
+                last_url: None,
             }),
             browser,
             shared,
@@ -289,6 +298,11 @@ impl BrowserPage {
             permit: Some(permit),
             released: false,
         }
+    }
+
+    /// Process id of the Chromium that serves this page.
+    pub fn browser_pid(&self) -> u32 {
+        self.browser.launched.pid
     }
 
     fn life(&self) -> &Life {
@@ -302,12 +316,16 @@ impl BrowserPage {
     /// Loads `url` and waits for its `load` event, all within `timeout`.
     pub async fn goto(&self, url: &str, timeout: Duration) -> Result<Navigation, BrowserError> {
         let deadline = Instant::now() + timeout;
+        let started = chrono::Utc::now();
         let (tab, page_number) = {
             let mut state = self.state.lock().await;
             if state.stuck {
                 self.replace_tab(&mut state).await?;
             }
-            let number = state.capture.begin_page(url, chrono::Utc::now());
+            let left = deadline.saturating_duration_since(Instant::now());
+            self.fetch_bodies(&mut state, left / 4).await;
+            state.last_url = Some(url.to_string());
+            let number = state.capture.begin_page(url, started);
             (state.tab.clone(), number)
         };
         let remaining = deadline.saturating_duration_since(Instant::now());
@@ -320,17 +338,30 @@ impl BrowserPage {
         )
         .await;
         let navigated = match navigate {
-            Ok(response) => response.result,
+            Ok(response) => Some(response.result),
+            // chromiumoxide gives up on a navigation after 30 s: wait out the rest ourselves.
+            Err(BrowserError::Timeout(_)) if deadline > Instant::now() + Duration::from_millis(100) => {
+                if !self.wait_for_load(&tab, started, deadline).await? {
+                    self.state.lock().await.stuck = true;
+                    return Err(BrowserError::Timeout(format!(
+                        "{url} did not finish loading within {timeout:?}"
+                    )));
+                }
+                None
+            }
             Err(BrowserError::Timeout(_)) => {
                 self.state.lock().await.stuck = true;
-                return Err(BrowserError::Timeout(format!("{url} did not finish loading within {timeout:?}")));
+                return Err(BrowserError::Timeout(format!(
+                    "{url} did not finish loading within {timeout:?}"
+                )));
             }
             Err(BrowserError::Cdp(message)) => {
                 return Err(BrowserError::Navigation(format!("{message} loading {url}")));
             }
             Err(e) => return Err(e),
         };
-        if let Some(error) = navigated.error_text.filter(|e| !e.is_empty()) {
+        if let Some(error) = navigated.as_ref().and_then(|n| n.error_text.as_ref()).filter(|e| !e.is_empty())
+        {
             return Err(BrowserError::Navigation(format!("{error} loading {url}")));
         }
 
@@ -341,7 +372,8 @@ impl BrowserPage {
         let document = {
             let mut state = self.state.lock().await;
             state.capture.set_page_timings(page_number, dom_content_loaded_ms, load_ms);
-            navigated.loader_id.as_ref().and_then(|id| state.capture.document_response(id.inner()))
+            let loader = navigated.as_ref().and_then(|n| n.loader_id.as_ref());
+            loader.and_then(|id| state.capture.document_response(id.inner()))
         };
         let (status, status_text) = match document {
             Some(doc) => (Some(doc.status).filter(|s| *s > 0), doc.status_text),
@@ -354,6 +386,31 @@ impl BrowserPage {
         Ok(Navigation { status, status_text, url: final_url, dom_content_loaded_ms, load_ms })
     }
 
+    /// Polls until a document that started after `started` has loaded; false at `deadline`.
+    async fn wait_for_load(
+        &self,
+        tab: &Tab,
+        started: chrono::DateTime<chrono::Utc>,
+        deadline: Instant,
+    ) -> Result<bool, BrowserError> {
+        let since = started.timestamp_millis() as f64 - 5.0;
+        while Instant::now() < deadline {
+            let probe = self.evaluate_on(tab, "[document.readyState, performance.timeOrigin]").await;
+            if let Ok(serde_json::Value::Array(values)) = probe {
+                let complete = values.first().and_then(serde_json::Value::as_str) == Some("complete");
+                let origin = values.get(1).and_then(serde_json::Value::as_f64).unwrap_or_default();
+                if complete && origin >= since {
+                    return Ok(true);
+                }
+            } else if let Err(e @ BrowserError::Crashed(_)) = probe {
+                return Err(e);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            tokio::time::sleep(left.min(Duration::from_millis(100))).await;
+        }
+        Ok(false)
+    }
+
     /// After a timed-out navigation: a new tab in the same context, options and capture kept.
     async fn replace_tab(&self, state: &mut PageState) -> Result<(), BrowserError> {
         let life = self.life();
@@ -363,8 +420,10 @@ impl BrowserPage {
             .browser_context_id(self.context_id.clone())
             .build()
             .map_err(BrowserError::Cdp)?;
-        let page = guarded(life, None, "Target.createTarget", self.command_timeout, cdp.new_page(params)).await?;
-        let capture = guarded(life, None, "Network listeners", self.command_timeout, Capture::attach(&page)).await?;
+        let page =
+            guarded(life, None, "Target.createTarget", self.command_timeout, cdp.new_page(params)).await?;
+        let capture =
+            guarded(life, None, "Network listeners", self.command_timeout, Capture::attach(&page)).await?;
         let tab = Tab { life: watch_renderer(&page).await, page };
         let mut prepared =
             Prepared { context_id: self.context_id.clone(), tab: tab.clone(), capture, applied: None };
@@ -401,7 +460,8 @@ impl BrowserPage {
         let shot = self.call(&tab, "Page.captureScreenshot", params).await;
         if full_page {
             // Capturing beyond the viewport resets the device metrics override.
-            self.call(&tab, "Emulation.setDeviceMetricsOverride", device_metrics(self.options.viewport)).await?;
+            self.call(&tab, "Emulation.setDeviceMetricsOverride", device_metrics(self.options.viewport))
+                .await?;
         }
         let shot = shot?;
         let data: &str = shot.data.as_ref();
@@ -419,7 +479,14 @@ impl BrowserPage {
     /// The page's current URL.
     pub async fn current_url(&self) -> Result<String, BrowserError> {
         let value = self.evaluate("location.href").await?;
-        Ok(value.as_str().unwrap_or_default().to_string())
+        let href = value.as_str().unwrap_or_default().to_string();
+        if href.starts_with("chrome-error:") {
+            // Chromium's error page stands in for the URL that failed to load.
+            if let Some(url) = self.state.lock().await.last_url.clone() {
+                return Ok(url);
+            }
+        }
+        Ok(href)
     }
 
     /// Evaluates `js` in the page (promises are awaited) and returns its JSON value
@@ -438,11 +505,8 @@ impl BrowserPage {
             .map_err(BrowserError::Cdp)?;
         let result = self.call(tab, "Runtime.evaluate", params).await?;
         if let Some(exception) = result.exception_details {
-            let detail = exception
-                .exception
-                .as_ref()
-                .and_then(|e| e.description.clone())
-                .unwrap_or(exception.text);
+            let detail =
+                exception.exception.as_ref().and_then(|e| e.description.clone()).unwrap_or(exception.text);
             let first_line = detail.lines().next().unwrap_or_default().to_string();
             return Err(BrowserError::Cdp(format!("JavaScript error: {first_line}")));
         }
@@ -453,36 +517,51 @@ impl BrowserPage {
     /// as they got); the log starts empty again.
     pub async fn take_har(&self) -> (Vec<har::Page>, Vec<har::Entry>) {
         let mut state = self.state.lock().await;
-        if self.options.capture_response_bodies && !self.life().is_gone() {
-            let tab = state.tab.clone();
-            let ids = state.capture.body_candidates();
-            let fetches = ids.into_iter().map(|id| {
-                let tab = tab.clone();
-                async move {
-                    let body = self
-                        .call(&tab, "Network.getResponseBody", GetResponseBodyParams::new(id.clone()))
-                        .await;
-                    (id, body)
-                }
-            });
-            let budget = self.command_timeout.min(BODIES_TIMEOUT);
-            if let Ok(bodies) = tokio::time::timeout(budget, futures::future::join_all(fetches)).await {
-                for (id, body) in bodies {
-                    if let Ok(body) = body {
-                        state.capture.set_body(&id, body.body, body.base64_encoded);
-                    }
-                }
-            }
-        }
+        self.fetch_bodies(&mut state, BODIES_TIMEOUT).await;
         state.capture.take()
     }
 
-    /// Disposes the browser context (bounded time) and frees the slot.
+    /// Keeps the bodies of finished responses (when asked to), before Chromium forgets them:
+    /// it drops a document's resources when the next document loads.
+    async fn fetch_bodies(&self, state: &mut PageState, budget: Duration) {
+        if !self.options.capture_response_bodies || self.life().is_gone() {
+            return;
+        }
+        let tab = state.tab.clone();
+        let ids = state.capture.body_candidates();
+        if ids.is_empty() {
+            return;
+        }
+        let fetches = ids.into_iter().map(|id| {
+            let tab = tab.clone();
+            async move {
+                let body =
+                    self.call(&tab, "Network.getResponseBody", GetResponseBodyParams::new(id.clone())).await;
+                (id, body)
+            }
+        });
+        let budget = budget.min(self.command_timeout);
+        if let Ok(bodies) = tokio::time::timeout(budget, futures::future::join_all(fetches)).await {
+            for (id, body) in bodies {
+                match body {
+                    Ok(body) => state.capture.set_body(&id, body.body, body.base64_encoded),
+                    Err(_) => state.capture.body_unavailable(&id),
+                }
+            }
+        }
+    }
+
+    /// Frees the slot and disposes the browser context (in the background, bounded time).
     pub async fn close(mut self) {
-        self.released = true;
-        dispose(&self.browser, self.context_id.clone()).await;
-        self.shared.release(&self.browser);
-        drop(self.permit.take());
+        self.release();
+    }
+
+    fn release(&mut self) {
+        if !self.released {
+            self.released = true;
+            self.shared.page_closed(self.browser.clone(), self.context_id.clone());
+            drop(self.permit.take());
+        }
     }
 
     /// One CDP command on the page, bounded by the command timeout and the browser's life.
@@ -500,23 +579,7 @@ impl BrowserPage {
 
 impl Drop for BrowserPage {
     fn drop(&mut self) {
-        if self.released {
-            return;
-        }
-        self.released = true;
-        let permit = self.permit.take();
-        let browser = self.browser.clone();
-        let shared = self.shared.clone();
-        let context_id = self.context_id.clone();
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            shared.release(&browser);
-            return;
-        };
-        runtime.spawn(async move {
-            dispose(&browser, context_id).await;
-            shared.release(&browser);
-            drop(permit);
-        });
+        self.release();
     }
 }
 

@@ -5,15 +5,15 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering}
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chromiumoxide::cdp::browser_protocol::browser::CloseParams;
+use chromiumoxide::cdp::browser_protocol::browser::BrowserContextId;
 use tokio::sync::Semaphore;
 
 use super::launch::{LaunchSpec, Launched, launch};
-use super::page::{BrowserPage, Prepared, apply_options, dispose_in_background, prepare};
+use super::page::{BrowserPage, Prepared, apply_options, dispose, dispose_in_background, prepare};
 use super::{BrowserError, PageOptions, PoolConfig, PoolStats, find_chromium};
 
-/// Pages one browser serves before the pool prefers starting another one (when
-/// `max_concurrency` allows more than one browser at all).
+/// Pages one browser serves before the pool starts another one (contexts are isolated, so one
+/// browser is enough for small pools; a second was measured not to make sequential runs faster).
 const PAGES_PER_BROWSER: usize = 4;
 
 /// One Chromium process in the pool.
@@ -47,6 +47,8 @@ pub(crate) struct Shared {
     pages_in_use: AtomicUsize,
     next_id: AtomicU64,
     shut_down: AtomicBool,
+    /// The options of the latest acquire: spares are prepared with them.
+    last_options: Mutex<Option<PageOptions>>,
 }
 
 /// A pool of warm Chromium browsers. Cheap to clone (all clones share the pool).
@@ -78,6 +80,7 @@ impl BrowserPool {
                 pages_in_use: AtomicUsize::new(0),
                 next_id: AtomicU64::new(1),
                 shut_down: AtomicBool::new(false),
+                last_options: Mutex::new(None),
             }),
         }
     }
@@ -87,6 +90,7 @@ impl BrowserPool {
     pub async fn acquire(&self, options: &PageOptions) -> Result<BrowserPage, BrowserError> {
         let shared = &self.shared;
         let permit = shared.semaphore.clone().acquire_owned().await.map_err(|_| shut_down_error())?;
+        *shared.last_options.lock().expect("options lock") = Some(options.clone());
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -149,7 +153,10 @@ impl Shared {
     }
 
     /// A browser for one more page (launching one if needed), with the page already counted.
-    async fn browser_for_page(self: &Arc<Self>, options: &PageOptions) -> Result<Arc<PooledBrowser>, BrowserError> {
+    async fn browser_for_page(
+        self: &Arc<Self>,
+        options: &PageOptions,
+    ) -> Result<Arc<PooledBrowser>, BrowserError> {
         if let Some(browser) = self.pick(options) {
             return Ok(browser);
         }
@@ -165,7 +172,8 @@ impl Shared {
         }
     }
 
-    /// The least busy usable browser, unless all are busy and another may be started.
+    /// The usable browser with a spare page ready and the fewest pages in use; `None` when all
+    /// are busy and another may be started.
     fn pick(self: &Arc<Self>, options: &PageOptions) -> Option<Arc<PooledBrowser>> {
         if self.shut_down.load(Ordering::SeqCst) {
             return None;
@@ -174,7 +182,17 @@ impl Shared {
         browsers.retain(|b| !b.launched.life.is_gone());
         let usable = browsers.iter().filter(|b| b.usable());
         let count = usable.clone().count();
-        let browser = usable.min_by_key(|b| b.active.load(Ordering::SeqCst))?.clone();
+        let browser = usable
+            .min_by_key(|b| {
+                // `try_lock` fails while a spare is being prepared: that one is not ready yet.
+                let ready = b.spare.try_lock().map(|spare| spare.is_some()).unwrap_or(false);
+                (
+                    b.active.load(Ordering::SeqCst) >= PAGES_PER_BROWSER,
+                    !ready,
+                    b.active.load(Ordering::SeqCst),
+                )
+            })?
+            .clone();
         if browser.active.load(Ordering::SeqCst) >= PAGES_PER_BROWSER && count < self.max_browsers() {
             return None;
         }
@@ -229,7 +247,11 @@ impl Shared {
             spare: tokio::sync::Mutex::new(None),
         });
         if !browser.launched.life.is_gone() {
-            self.browsers.lock().expect("pool lock").push(browser);
+            self.browsers.lock().expect("pool lock").push(browser.clone());
+        }
+        if let Some(options) = self.last_options.lock().expect("options lock").clone() {
+            let shared = self.clone();
+            tokio::spawn(async move { shared.fill_spare(browser, options).await });
         }
         Ok(())
     }
@@ -237,28 +259,20 @@ impl Shared {
     /// Launches a replacement for a retiring browser (unless there is a usable one) and gets a
     /// spare page ready on it.
     async fn prelaunch(self: Arc<Self>, options: PageOptions) {
-        let target = {
-            let mut executable = self.launching.lock().await;
-            if self.shut_down.load(Ordering::SeqCst) {
-                return;
-            }
-            let has_usable = self.browsers.lock().expect("pool lock").iter().any(|b| b.usable());
-            if !has_usable {
-                if let Err(e) = self.launch_browser(&mut executable).await {
-                    tracing::warn!("could not start a replacement browser: {e}");
-                    return;
-                }
-            }
-            let browsers = self.browsers.lock().expect("pool lock");
-            browsers.iter().filter(|b| b.usable()).min_by_key(|b| b.active.load(Ordering::SeqCst)).cloned()
-        };
-        if let Some(browser) = target {
-            self.fill_spare(browser, options).await;
+        let mut executable = self.launching.lock().await;
+        if self.shut_down.load(Ordering::SeqCst) {
+            return;
+        }
+        *self.last_options.lock().expect("options lock") = Some(options);
+        let usable = self.browsers.lock().expect("pool lock").iter().filter(|b| b.usable()).count();
+        if usable == 0
+            && let Err(e) = self.launch_browser(&mut executable).await
+        {
+            tracing::warn!("could not start a replacement browser: {e}");
         }
     }
 
-    /// The spare page of `browser` if there is one, else a new one; then `options` applied, and
-    /// the next spare started in the background.
+    /// The spare page of `browser` if there is one, else a new one; then `options` applied.
     async fn open_page(
         self: &Arc<Self>,
         browser: &Arc<PooledBrowser>,
@@ -266,20 +280,15 @@ impl Shared {
     ) -> Result<Prepared, BrowserError> {
         let timeout = self.config.command_timeout;
         let spare = browser.spare.lock().await.take();
-        let mut prepared = match spare {
-            Some(prepared) => prepared,
-            None => prepare(browser, None, timeout).await?,
-        };
-        if browser.usable() {
-            let shared = self.clone();
-            let (browser, options) = (browser.clone(), options.clone());
-            tokio::spawn(async move { shared.fill_spare(browser, options).await });
+        if let Some(mut prepared) = spare {
+            // A spare can have died while it waited (renderer crash): then make a new one.
+            match apply_options(browser, &mut prepared, options, timeout).await {
+                Ok(()) if !prepared.tab.is_gone() => return Ok(prepared),
+                Err(e) if browser.launched.life.is_gone() => return Err(e),
+                _ => dispose_in_background(browser, prepared.context_id.clone()),
+            }
         }
-        if let Err(e) = apply_options(browser, &mut prepared, options, timeout).await {
-            dispose_in_background(browser, prepared.context_id.clone());
-            return Err(e);
-        }
-        Ok(prepared)
+        prepare(browser, Some(options), timeout).await
     }
 
     /// Makes a spare context + page (with `options` applied) on `browser`, if it has none.
@@ -294,11 +303,30 @@ impl Shared {
         }
     }
 
-    /// A page of `browser` was closed (or dropped).
-    pub(crate) fn release(&self, browser: &Arc<PooledBrowser>) {
+    /// A page of `browser` was closed (or dropped): its context is disposed and the browser's
+    /// next spare prepared in the background, off the next run's critical path.
+    pub(crate) fn page_closed(self: &Arc<Self>, browser: Arc<PooledBrowser>, context_id: BrowserContextId) {
         self.pages_in_use.fetch_sub(1, Ordering::SeqCst);
-        browser.active.fetch_sub(1, Ordering::SeqCst);
-        self.close_if_done(browser);
+        let shared = self.clone();
+        let released = browser.clone();
+        let task = async move {
+            dispose(&browser, context_id).await;
+            browser.active.fetch_sub(1, Ordering::SeqCst);
+            shared.close_if_done(&browser);
+            let options = shared.last_options.lock().expect("options lock").clone();
+            if let Some(options) = options {
+                shared.fill_spare(browser, options).await;
+            }
+        };
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            drop(runtime.spawn(task));
+        } else {
+            // No runtime (dropped at exit): the context goes when the browser does.
+            drop(task);
+            let browser = released;
+            browser.active.fetch_sub(1, Ordering::SeqCst);
+            self.close_if_done(&browser);
+        }
     }
 
     /// Closes a retiring browser once its last page is gone.
@@ -306,22 +334,20 @@ impl Shared {
         if browser.retiring.load(Ordering::SeqCst)
             && browser.active.load(Ordering::SeqCst) == 0
             && !browser.launched.closing.swap(true, Ordering::SeqCst)
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
         {
-            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                runtime.spawn(close_browser(browser.clone()));
-            }
+            runtime.spawn(close_browser(browser.clone()));
         }
     }
 }
 
-/// Asks Chromium to close, then makes sure the process is gone and its profile removed.
+/// Stops a browser: its pages fail at once, the CDP connection is dropped from our side, the
+/// process is killed (the profile is deleted anyway, so nothing is lost) and its profile removed.
 async fn close_browser(browser: Arc<PooledBrowser>) {
     let launched = &browser.launched;
     launched.closing.store(true, Ordering::SeqCst);
+    launched.life.mark_gone("the browser was closed".to_string());
     drop(browser.spare.lock().await.take());
-    if !launched.life.is_gone() {
-        let _ = tokio::time::timeout(Duration::from_secs(2), launched.browser.execute(CloseParams::default())).await;
-    }
     launched.kill_and_wait(Duration::from_secs(5)).await;
     tracing::debug!(pid = launched.pid, "closed Chromium");
 }

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::{Globals, EXIT_BAD_INPUT, EXIT_OK};
+use super::{EXIT_BAD_INPUT, EXIT_OK, Globals};
 use crate::runner::RunReport;
 use crate::store::{RunPage, Store};
 
@@ -30,7 +30,10 @@ pub fn runs(globals: &Globals, canary: &str, limit: usize, as_json: bool) -> i32
         println!("{}", serde_json::to_string_pretty(&runs).unwrap_or_default());
         return EXIT_OK;
     }
-    println!("{:<36}  {:<24}  {:<7}  {:>3}  {:>9}  REASON", "RUN", "START (UTC)", "STATUS", "TRY", "DURATION");
+    println!(
+        "{:<36}  {:<24}  {:<7}  {:>3}  {:>9}  REASON",
+        "RUN", "START (UTC)", "STATUS", "TRY", "DURATION"
+    );
     for run in &runs {
         println!(
             "{:<36}  {:<24}  {:<7}  {:>3}  {:>7.0}ms  {}",
@@ -92,7 +95,8 @@ fn describe(report: &RunReport, folder: &str) -> String {
     let _ = writeln!(out, "artifacts {folder}");
     let _ = writeln!(out, "steps");
     for step in &report.steps {
-        let _ = writeln!(out, "  {:>2}. {} {} ({:.0} ms)", step.index, step.name, step.status, step.duration_ms);
+        let _ =
+            writeln!(out, "  {:>2}. {} {} ({:.0} ms)", step.index, step.name, step.status, step.duration_ms);
         if let Some(reason) = &step.reason {
             let _ = writeln!(out, "      {reason}");
         }

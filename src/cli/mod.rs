@@ -19,7 +19,11 @@ pub const EXIT_FAILED: i32 = 1;
 pub const EXIT_BAD_INPUT: i32 = 2;
 
 #[derive(Parser, Debug)]
-#[command(name = "aviary", version, about = "Synthetic monitoring: canaries in headless Chromium or over HTTP")]
+#[command(
+    name = "aviary",
+    version,
+    about = "Synthetic monitoring: canaries in headless Chromium or over HTTP"
+)]
 pub struct Cli {
     /// Project file (default: ./aviary.yaml if present).
     #[arg(long, global = true, value_name = "FILE")]

@@ -1,10 +1,13 @@
 //! `aviary new BLUEPRINT NAME`: writes `canaries/NAME.yaml` from the blueprint's template.
 
-use super::{Globals, EXIT_BAD_INPUT, EXIT_OK};
+use super::{EXIT_BAD_INPUT, EXIT_OK, Globals};
 
 /// The commented templates under `blueprints/`, built into the binary so `aviary new` works
 /// wherever it is installed.
-const TEMPLATES: &[(&str, &str)] = &[("heartbeat", include_str!("../../blueprints/heartbeat.yaml"))];
+const TEMPLATES: &[(&str, &str)] = &[
+    ("heartbeat", include_str!("../../blueprints/heartbeat.yaml")),
+    ("api", include_str!("../../blueprints/api.yaml")),
+];
 
 pub fn template(blueprint: &str) -> Option<&'static str> {
     TEMPLATES.iter().find(|(name, _)| *name == blueprint).map(|(_, text)| *text)
@@ -16,8 +19,9 @@ pub fn new_canary(globals: &Globals, blueprint: &str, name: &str, force: bool) -
         eprintln!("error: no template for blueprint `{blueprint}`; available: {}", known.join(", "));
         return EXIT_BAD_INPUT;
     };
-    let valid_name =
-        !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let valid_name = !name.is_empty()
+        && name.len() <= 64
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     if !valid_name {
         eprintln!("error: canary name {name:?} must match [A-Za-z0-9_-]{{1,64}}");
         return EXIT_BAD_INPUT;

@@ -67,7 +67,8 @@ pub fn junit(finals: &[&RunReport]) -> String {
                 Some(StepStatus::Passed) | None => cases.push_str("/>\n"),
                 Some(StepStatus::Skipped) => {
                     s_skipped += 1;
-                    let _ = write!(cases, ">\n      <skipped message=\"{}\"/>\n    </testcase>\n", xml(reason));
+                    let _ =
+                        write!(cases, ">\n      <skipped message=\"{}\"/>\n    </testcase>\n", xml(reason));
                 }
                 Some(StepStatus::Failed) => {
                     s_failures += 1;
@@ -89,15 +90,23 @@ pub fn junit(finals: &[&RunReport]) -> String {
             }
         };
         for step in &report.steps {
-            case(&step.name, step.duration_ms / 1000.0, Some(step.status), step.reason.as_deref().unwrap_or(""));
+            case(
+                &step.name,
+                step.duration_ms / 1000.0,
+                Some(step.status),
+                step.reason.as_deref().unwrap_or(""),
+            );
         }
-        let steps_explain_failure = report.steps.iter().any(|s| !matches!(s.status, StepStatus::Passed | StepStatus::Skipped));
+        let steps_explain_failure =
+            report.steps.iter().any(|s| !matches!(s.status, StepStatus::Passed | StepStatus::Skipped));
         if report.status != RunStatus::Passed && !steps_explain_failure {
             // The run failed outside any step (e.g. it could not start): one testcase says why.
-            let status = if report.status == RunStatus::Failed { StepStatus::Failed } else { StepStatus::Error };
+            let status =
+                if report.status == RunStatus::Failed { StepStatus::Failed } else { StepStatus::Error };
             case("run", report.duration_ms / 1000.0, Some(status), report.reason.as_deref().unwrap_or(""));
         }
-        let count = report.steps.len() + usize::from(report.status != RunStatus::Passed && !steps_explain_failure);
+        let count =
+            report.steps.len() + usize::from(report.status != RunStatus::Passed && !steps_explain_failure);
         let seconds = report.duration_ms / 1000.0;
         let _ = write!(
             suites,

@@ -8,7 +8,7 @@ use regex::Regex;
 use tokio::sync::Semaphore;
 
 use super::progress::Progress;
-use super::{Globals, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK};
+use super::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, Globals};
 use crate::browser::{BrowserPool, PoolConfig};
 use crate::runner::{self, RunReport, RunStatus, Services};
 use crate::spec::{Canary, Project};
@@ -85,7 +85,8 @@ fn select(canaries: Vec<Canary>, grep: Option<&str>) -> Result<Vec<Canary>, Stri
     let canaries = match grep {
         None => canaries,
         Some(pattern) => {
-            let re = Regex::new(pattern).map_err(|e| format!("--grep {pattern:?} is not a valid regex: {e}"))?;
+            let re =
+                Regex::new(pattern).map_err(|e| format!("--grep {pattern:?} is not a valid regex: {e}"))?;
             let matched: Vec<Canary> = canaries.into_iter().filter(|c| re.is_match(&c.name)).collect();
             if matched.is_empty() {
                 return Err(format!("no canary name matches --grep {pattern:?}"));

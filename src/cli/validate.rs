@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::{Globals, EXIT_BAD_INPUT, EXIT_OK};
+use super::{EXIT_BAD_INPUT, EXIT_OK, Globals};
 
 pub fn validate(globals: &Globals, paths: &[PathBuf]) -> i32 {
     let project = match super::load_project(globals) {

@@ -37,7 +37,8 @@ pub fn build_har(pages: Vec<har::Page>, mut entries: Vec<har::Entry>) -> Har {
 }
 
 fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(), String> {
-    let bytes = serde_json::to_vec_pretty(value).map_err(|e| format!("could not encode {}: {e}", path.display()))?;
+    let bytes =
+        serde_json::to_vec_pretty(value).map_err(|e| format!("could not encode {}: {e}", path.display()))?;
     write_file(path, &bytes)
 }
 

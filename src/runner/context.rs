@@ -108,6 +108,7 @@ impl RunContext {
         attempt: u32,
         start: DateTime<Utc>,
         dir: PathBuf,
+        page: Option<BrowserPage>,
     ) -> Self {
         let started = Instant::now();
         let deadline = started + canary.timeout;
@@ -123,7 +124,7 @@ impl RunContext {
             redactor,
             full_page_screenshots: false,
             details: Map::new(),
-            page: None,
+            page,
             steps: Vec::new(),
             current: None,
             log: Vec::new(),
@@ -178,7 +179,8 @@ impl RunContext {
         let index = self.steps.len() as u32 + 1;
         let name = self.redactor.redact_message(name).into_owned();
         self.log(format!("step {index} `{name}` starting"));
-        let mut open = OpenStep { index, name, start: Utc::now(), started: Instant::now(), screenshots: vec![] };
+        let mut open =
+            OpenStep { index, name, start: Utc::now(), started: Instant::now(), screenshots: vec![] };
         if self.canary.spec.screenshots.on_step_start {
             if let Some(file) = self.step_screenshot(&open, "starting").await {
                 open.screenshots.push(file);
@@ -231,7 +233,11 @@ impl RunContext {
         let duration_ms = open.started.elapsed().as_secs_f64() * 1000.0;
         let (status, reason, outcome) = match result {
             Ok(outcome) => (StepStatus::Passed, None, outcome),
-            Err(e) => (e.status(), Some(self.redactor.redact_message(e.reason()).into_owned()), StepOutcome::default()),
+            Err(e) => (
+                e.status(),
+                Some(self.redactor.redact_message(e.reason()).into_owned()),
+                StepOutcome::default(),
+            ),
         };
         if matches!(status, StepStatus::Failed | StepStatus::Error | StepStatus::Timeout)
             && !self.canary.spec.continue_on_step_failure
@@ -253,7 +259,11 @@ impl RunContext {
             url: outcome.url,
             details: outcome.details,
         };
-        self.services.progress(ProgressEvent::Step { canary: &self.canary.name, attempt: self.attempt, step: &step });
+        self.services.progress(ProgressEvent::Step {
+            canary: &self.canary.name,
+            attempt: self.attempt,
+            step: &step,
+        });
         self.steps.push(step);
     }
 
@@ -355,7 +365,7 @@ pub(crate) struct RunParts {
     pub duration: Duration,
 }
 
-fn page_options(canary: &Canary) -> PageOptions {
+pub(crate) fn page_options(canary: &Canary) -> PageOptions {
     let browser = &canary.spec.browser;
     PageOptions {
         viewport: (browser.viewport.width, browser.viewport.height),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::Utc;
 
 use super::artifacts;
-use super::context::{RunContext, StepError};
+use super::context::{page_options, RunContext, StepError};
 use super::redact::Redactor;
 use super::report::{RequestCounts, RunReport, RunStatus, StepReport, StepStatus};
 use super::services::{ProgressEvent, Services};
@@ -32,6 +32,12 @@ pub async fn run_with_retries(canary: Arc<Canary>, services: Arc<Services>) -> V
 /// One attempt: runs the blueprint under the canary's timeout, writes the run folder, then the
 /// database row (after the artifacts are on disk).
 pub async fn run_attempt(canary: Arc<Canary>, services: Arc<Services>, attempt: u32) -> RunReport {
+    // A browser run's clock starts once it has its page: waiting for a free browser slot is
+    // neither its Duration nor part of its timeout.
+    let page = match canary.blueprint.uses_browser() {
+        true => Some(services.browser.acquire(&page_options(&canary)).await),
+        false => None,
+    };
     services.progress(ProgressEvent::RunStarted { canary: &canary.name, attempt });
     let run_id = uuid::Uuid::new_v4().to_string();
     let start = Utc::now();
@@ -43,14 +49,31 @@ pub async fn run_attempt(canary: Arc<Canary>, services: Arc<Services>, attempt: 
         &canary.spec.report.restricted_url_parameters,
     ));
 
-    let mut ctx =
-        RunContext::new(canary.clone(), services.clone(), redactor.clone(), run_id.clone(), attempt, start, dir.clone());
+    let mut run_failure: Option<(RunStatus, String)> = None;
+    let page = match page {
+        Some(Err(e)) => {
+            run_failure = Some((RunStatus::Error, e.to_string()));
+            None
+        }
+        Some(Ok(page)) => Some(page),
+        None => None,
+    };
+    let mut ctx = RunContext::new(
+        canary.clone(),
+        services.clone(),
+        redactor.clone(),
+        run_id.clone(),
+        attempt,
+        start,
+        dir.clone(),
+        page,
+    );
     ctx.log(format!("run {run_id} of canary `{}` attempt {attempt} starting", canary.name));
 
-    let mut run_failure: Option<(RunStatus, String)> = None;
     if let Err(e) = std::fs::create_dir_all(&dir) {
-        run_failure = Some((RunStatus::Error, format!("could not create artifact folder {}: {e}", dir.display())));
-    } else {
+        run_failure =
+            Some((RunStatus::Error, format!("could not create artifact folder {}: {e}", dir.display())));
+    } else if run_failure.is_none() {
         match blueprints::for_canary(&canary) {
             Err(reason) => run_failure = Some((RunStatus::Error, reason)),
             Ok(blueprint) => match tokio::time::timeout(canary.timeout, blueprint.run(&mut ctx)).await {

@@ -169,7 +169,11 @@ fn unknown_key_message(key: &str, expected: &[&str]) -> String {
     if expected.is_empty() {
         return format!("unknown key `{key}`; no keys are allowed here");
     }
-    format!("unknown key `{key}`; expected one of: {}{}", expected.join(", "), did_you_mean(key, expected.iter().copied()))
+    format!(
+        "unknown key `{key}`; expected one of: {}{}",
+        expected.join(", "),
+        did_you_mean(key, expected.iter().copied())
+    )
 }
 
 /// State shared by all deserializers of one [`from_node`] call.
@@ -264,7 +268,11 @@ impl<'a> NodeDe<'a> {
                     match &k.kind {
                         NodeKind::Scalar { text, .. } if fields.contains(&text.as_str()) => {}
                         NodeKind::Scalar { text, .. } => {
-                            self.ctx.push(Located::at(k, self.path.key(text.clone()), unknown_key_message(text, fields)));
+                            self.ctx.push(Located::at(
+                                k,
+                                self.path.key(text.clone()),
+                                unknown_key_message(text, fields),
+                            ));
                             continue;
                         }
                         _ => {
@@ -381,7 +389,8 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
 
     fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         let text = self.place(self.text("true or false"))?;
-        let value = self.place(parse_bool(text).ok_or_else(|| Error::expected("true or false", self.node)))?;
+        let value =
+            self.place(parse_bool(text).ok_or_else(|| Error::expected("true or false", self.node)))?;
         self.place(visitor.visit_bool(value))
     }
 
@@ -451,7 +460,11 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
         }
     }
 
-    fn deserialize_unit_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value, Error> {
+    fn deserialize_unit_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, Error> {
         self.deserialize_unit(visitor)
     }
 
@@ -514,7 +527,9 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
         visitor: V,
     ) -> Result<V::Value, Error> {
         let access = match &self.node.kind {
-            NodeKind::Scalar { .. } => EnumAcc { variant: self.node, value: None, path: self.path.clone(), ctx: self.ctx },
+            NodeKind::Scalar { .. } => {
+                EnumAcc { variant: self.node, value: None, path: self.path.clone(), ctx: self.ctx }
+            }
             NodeKind::Map(entries) if entries.len() == 1 => {
                 let (k, v) = &entries[0];
                 EnumAcc { variant: k, value: Some(v), path: self.path.clone(), ctx: self.ctx }
@@ -527,7 +542,8 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
                 ))));
             }
             _ => {
-                return self.place(Err(Error::expected(&format!("one of: {}", variants.join(", ")), self.node)));
+                return self
+                    .place(Err(Error::expected(&format!("one of: {}", variants.join(", ")), self.node)));
             }
         };
         self.place(visitor.visit_enum(access))
@@ -572,7 +588,8 @@ impl<'de> de::MapAccess<'de> for MapAcc<'_> {
     fn next_value_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<S::Value, Error> {
         let (k, v) = self.current.take().expect("next_value_seed called before next_key_seed");
         let path = child_path(&self.path, k);
-        seed.deserialize(NodeDe::new(v, path.clone(), self.ctx, false)).map_err(|e| self.ctx.fail(e, v, &path, v))
+        seed.deserialize(NodeDe::new(v, path.clone(), self.ctx, false))
+            .map_err(|e| self.ctx.fail(e, v, &path, v))
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -726,8 +743,10 @@ mod tests {
         let (v, problems) = de::<Outer>("name: x\ntimout: 5s\n");
         assert_eq!(
             problems,
-            ["2:1: timout: unknown key `timout`; expected one of: name, timeout, retries, inner, list, flag, \
-              ratio; did you mean `timeout`?"]
+            [
+                "2:1: timout: unknown key `timout`; expected one of: name, timeout, retries, inner, list, flag, \
+              ratio; did you mean `timeout`?"
+            ]
         );
         assert!(v.is_some(), "unknown keys are skipped, the rest still deserializes");
     }
@@ -775,8 +794,9 @@ mod tests {
 
     #[test]
     fn any_follows_the_core_schema() {
-        let (v, problems) =
-            de::<serde_json::Value>("a: 1\nb: '1'\nc: true\nd: ~\ne: 1.5\nf: text\ng: [x]\n1: key is a string\n");
+        let (v, problems) = de::<serde_json::Value>(
+            "a: 1\nb: '1'\nc: true\nd: ~\ne: 1.5\nf: text\ng: [x]\n1: key is a string\n",
+        );
         assert!(problems.is_empty(), "{problems:?}");
         assert_eq!(
             v.unwrap(),
@@ -814,8 +834,10 @@ mod tests {
         let (_, problems) = de::<BlueprintKind>("visaul");
         assert_eq!(
             problems,
-            ["1:1: unknown value `visaul`; expected one of: heartbeat, api, broken-links, visual, flow, workflow, \
-              script; did you mean `visual`?"]
+            [
+                "1:1: unknown value `visaul`; expected one of: heartbeat, api, broken-links, visual, flow, workflow, \
+              script; did you mean `visual`?"
+            ]
         );
     }
 
@@ -833,7 +855,8 @@ mod tests {
 
     #[test]
     fn canary_file_collects_problems_after_a_bad_required_value() {
-        let (v, problems) = de::<CanaryFile>("blueprint: nope\nretries: x\nheartbeat: {urls: [a], expct: {}}\n");
+        let (v, problems) =
+            de::<CanaryFile>("blueprint: nope\nretries: x\nheartbeat: {urls: [a], expct: {}}\n");
         assert!(v.is_none());
         assert_eq!(problems.len(), 3, "{problems:?}");
         assert!(problems[0].starts_with("1:12: blueprint: unknown value `nope`"), "{problems:?}");

@@ -47,7 +47,10 @@ enum Piece<'t> {
     Text(&'t str),
     /// `$${`, a literal `${`.
     Escape,
-    Var { name: &'t str, secret: bool },
+    Var {
+        name: &'t str,
+        secret: bool,
+    },
 }
 
 fn is_name(name: &str) -> bool {
@@ -61,12 +64,12 @@ fn tokenize(text: &str) -> Result<Vec<Piece<'_>>, String> {
     let mut rest = text;
     while let Some(at) = rest.find('$') {
         let after = &rest[at..];
-        if after.starts_with("$${") {
+        if let Some(tail) = after.strip_prefix("$${") {
             if at > 0 {
                 pieces.push(Piece::Text(&rest[..at]));
             }
             pieces.push(Piece::Escape);
-            rest = &after[3..];
+            rest = tail;
         } else if let Some(body) = after.strip_prefix("${") {
             if at > 0 {
                 pieces.push(Piece::Text(&rest[..at]));
@@ -109,9 +112,14 @@ pub fn substitute(template: &str, vars: impl Fn(&str) -> Option<String>) -> Resu
             Piece::Text(t) => out.push_str(t),
             Piece::Escape => out.push_str("${"),
             Piece::Var { name, secret: false } => {
-                out.push_str(&vars(name).ok_or_else(|| format!("`${{{name}}}` has no value: no earlier step extracted it"))?);
+                out.push_str(
+                    &vars(name)
+                        .ok_or_else(|| format!("`${{{name}}}` has no value: no earlier step extracted it"))?,
+                );
             }
-            Piece::Var { name, secret: true } => return Err(format!("`${{secret:{name}}}` left in a template")),
+            Piece::Var { name, secret: true } => {
+                return Err(format!("`${{secret:{name}}}` left in a template"));
+            }
         }
     }
     Ok(out)
@@ -156,7 +164,9 @@ fn expand_text(text: &str, scope: &Scope<'_>, out: &mut Expansion) -> Result<Opt
                     out.secret(&value);
                     put(&mut result, &value);
                 }
-                None => errors.push(format!("`${{secret:{name}}}` is not set: export {name} in the environment")),
+                None => {
+                    errors.push(format!("`${{secret:{name}}}` is not set: export {name} in the environment"))
+                }
             },
             Piece::Var { name, secret: false } => {
                 if scope.deferred.is_some_and(|d| d.contains(name)) {
@@ -187,9 +197,12 @@ fn walk(node: &mut Node, path: &KeyPath, scope: &Scope<'_>, out: &mut Expansion)
         NodeKind::Scalar { text, .. } => match expand_text(text, scope, out) {
             Ok(Some(expanded)) => *text = expanded,
             Ok(None) => {}
-            Err(messages) => out.problems.extend(
-                messages.into_iter().map(|message| Located { path: path.clone(), line, col, message }),
-            ),
+            Err(messages) => out.problems.extend(messages.into_iter().map(|message| Located {
+                path: path.clone(),
+                line,
+                col,
+                message,
+            })),
         },
         NodeKind::Seq(items) => {
             for (i, item) in items.iter_mut().enumerate() {
@@ -287,14 +300,20 @@ fn walk_api(
             continue;
         }
         for (i, step) in steps.iter_mut().enumerate() {
-            let deferred: HashSet<String> = extracts[..i].iter().flat_map(|(_, names)| names.clone()).collect();
+            let deferred: HashSet<String> =
+                extracts[..i].iter().flat_map(|(_, names)| names.clone()).collect();
             let mut later: HashMap<String, (usize, String)> = HashMap::new();
             for (j, (step_name, names)) in extracts.iter().enumerate().skip(i) {
                 for name in names {
                     later.entry(name.clone()).or_insert_with(|| (j + 1, step_name.clone()));
                 }
             }
-            let scope = Scope { local: base.local, process: base.process, deferred: Some(&deferred), later: Some(&later) };
+            let scope = Scope {
+                local: base.local,
+                process: base.process,
+                deferred: Some(&deferred),
+                later: Some(&later),
+            };
             walk(step, &child.index(i), &scope, out);
         }
     }
@@ -365,7 +384,8 @@ mod tests {
 
     #[test]
     fn unset_names_are_errors_at_the_scalar() {
-        let mut doc = parse("blueprint: heartbeat\nheartbeat:\n  urls:\n    - \"${NOPE}/${ALSO_NOPE}\"\n").unwrap();
+        let mut doc =
+            parse("blueprint: heartbeat\nheartbeat:\n  urls:\n    - \"${NOPE}/${ALSO_NOPE}\"\n").unwrap();
         let e = expand_canary(&mut doc, &env);
         assert_eq!(
             problems(&e),
@@ -385,7 +405,10 @@ mod tests {
         let e = expand_canary(&mut doc, &env);
         assert_eq!(e.secrets, ["s3cr3t"]);
         assert_eq!(text(&doc, "heartbeat.urls.0"), "https://h/?k=s3cr3t");
-        assert_eq!(problems(&e), ["6:4: x: `${secret:MISSING}` is not set: export MISSING in the environment"]);
+        assert_eq!(
+            problems(&e),
+            ["6:4: x: `${secret:MISSING}` is not set: export MISSING in the environment"]
+        );
     }
 
     #[test]

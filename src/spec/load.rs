@@ -15,8 +15,8 @@ use super::schedule::Schedule;
 use super::validate::{check_actions, check_canary, check_project};
 use super::yaml::{self, Node, NodeKind};
 
-/// A problem in a file. `line` and `column` are 1-based; 0 when the problem is about the whole
-/// file (it cannot be read, it is missing, ...).
+/// A problem in a file. `line` and `column` are 1-based (1:1 when the problem is about the whole
+/// file: it cannot be read, it is missing, ...).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
     pub file: PathBuf,
@@ -28,9 +28,9 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    /// A problem about a whole file.
+    /// A problem about a whole file (placed at 1:1).
     pub fn file(file: &Path, message: impl Into<String>) -> Self {
-        Self { file: file.to_path_buf(), line: 0, column: 0, path: String::new(), message: message.into() }
+        Self { file: file.to_path_buf(), line: 1, column: 1, path: String::new(), message: message.into() }
     }
 
     fn located(file: &Path, problem: Located) -> Self {
@@ -45,18 +45,20 @@ impl Diagnostic {
 
     fn placed(file: &Path, doc: &Node, problem: Problem) -> Self {
         let (line, column) = doc.locate(&problem.path);
-        Self { file: file.to_path_buf(), line, column, path: problem.path.to_string(), message: problem.message }
+        Self {
+            file: file.to_path_buf(),
+            line,
+            column,
+            path: problem.path.to_string(),
+            message: problem.message,
+        }
     }
 }
 
-/// `file:line:col: path: message` (`file: message` for a whole file).
+/// `file:line:col: path: message` (`file:line:col: message` when the path is empty).
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file.display())?;
-        if self.line > 0 {
-            write!(f, ":{}:{}", self.line, self.column)?;
-        }
-        f.write_str(": ")?;
+        write!(f, "{}:{}:{}: ", self.file.display(), self.line, self.column)?;
         if !self.path.is_empty() {
             write!(f, "{}: ", self.path)?;
         }
@@ -149,7 +151,10 @@ fn resolve(root: &Path, path: &Path) -> PathBuf {
 /// Loads the project file: `config`, else `./aviary.yaml` if present, else the defaults with the
 /// current folder as root. `data_dir_override` (`--data-dir`) replaces `data_dir`. Strings are
 /// expanded against the process environment.
-pub fn load_project(config: Option<&Path>, data_dir_override: Option<&Path>) -> Result<Project, Vec<Diagnostic>> {
+pub fn load_project(
+    config: Option<&Path>,
+    data_dir_override: Option<&Path>,
+) -> Result<Project, Vec<Diagnostic>> {
     load_project_with(config, data_dir_override, &process_env)
 }
 
@@ -163,7 +168,13 @@ pub fn load_project_with(
         Some(path) => path.to_path_buf(),
         None if Path::new("aviary.yaml").is_file() => PathBuf::from("aviary.yaml"),
         None => {
-            return Ok(Project::build(None, PathBuf::from("."), ProjectFile::default(), data_dir_override, Vec::new()));
+            return Ok(Project::build(
+                None,
+                PathBuf::from("."),
+                ProjectFile::default(),
+                data_dir_override,
+                Vec::new(),
+            ));
         }
     };
     let root = match file.parent() {
@@ -176,9 +187,11 @@ pub fn load_project_with(
     let mut located = expansion.problems;
     located.extend(de_problems);
     let tainted = tainted_paths(&located);
-    let mut diagnostics: Vec<Diagnostic> = located.into_iter().map(|p| Diagnostic::located(&file, p)).collect();
+    let mut diagnostics: Vec<Diagnostic> =
+        located.into_iter().map(|p| Diagnostic::located(&file, p)).collect();
     if let Some(config) = &config {
-        diagnostics.extend(check_project(config, &tainted).into_iter().map(|p| Diagnostic::placed(&file, &doc, p)));
+        diagnostics
+            .extend(check_project(config, &tainted).into_iter().map(|p| Diagnostic::placed(&file, &doc, p)));
     }
     match config {
         Some(config) if diagnostics.is_empty() => {
@@ -196,7 +209,11 @@ pub fn load_canaries(project: &Project, paths: &[PathBuf]) -> (Vec<Canary>, Vec<
 }
 
 /// [`load_canaries`] with a stand-in for the process environment.
-pub fn load_canaries_with(project: &Project, paths: &[PathBuf], env: Lookup<'_>) -> (Vec<Canary>, Vec<Diagnostic>) {
+pub fn load_canaries_with(
+    project: &Project,
+    paths: &[PathBuf],
+    env: Lookup<'_>,
+) -> (Vec<Canary>, Vec<Diagnostic>) {
     let targets: Vec<PathBuf> = if paths.is_empty() {
         project.config.canaries.iter().map(|c| project.resolve(c)).collect()
     } else {
@@ -336,7 +353,8 @@ fn load_canary_file(file: &Path, project: &Project, env: Lookup<'_>) -> LoadedFi
     let mut located = expansion.problems;
     located.extend(de_problems);
     let tainted = tainted_paths(&located);
-    let mut diagnostics: Vec<Diagnostic> = located.into_iter().map(|p| Diagnostic::located(file, p)).collect();
+    let mut diagnostics: Vec<Diagnostic> =
+        located.into_iter().map(|p| Diagnostic::located(file, p)).collect();
     let Some(spec) = spec else { return LoadedFile { canary: None, name: None, diagnostics } };
 
     let check = check_canary(&spec, &doc, file, &tainted);
@@ -386,7 +404,7 @@ mod tests {
         assert_eq!(d.to_string(), "canaries/a.yaml:3:5: heartbeat.urls[0]: bad");
         let d = Diagnostic { path: String::new(), ..d };
         assert_eq!(d.to_string(), "canaries/a.yaml:3:5: bad");
-        assert_eq!(Diagnostic::file(Path::new("x"), "no such file").to_string(), "x: no such file");
+        assert_eq!(Diagnostic::file(Path::new("x"), "no such file").to_string(), "x:1:1: no such file");
     }
 
     #[test]
@@ -427,13 +445,18 @@ mod tests {
         let file = dir.path().join("aviary.yaml");
         fs::write(&file, "runner: {max_concurency: 2}\nserver:\n  listen: nowhere\n").unwrap();
         let errs = load_project_with(Some(&file), None, &|_: &str| None).unwrap_err();
-        let shown: Vec<String> = errs.iter().map(|d| format!("{}:{}: {}: {}", d.line, d.column, d.path, d.message)).collect();
-        assert_eq!(shown, [
-            "1:10: runner.max_concurency: unknown key `max_concurency`; expected one of: max_concurrency; did you \
+        let shown: Vec<String> =
+            errs.iter().map(|d| format!("{}:{}: {}: {}", d.line, d.column, d.path, d.message)).collect();
+        assert_eq!(
+            shown,
+            [
+                "1:10: runner.max_concurency: unknown key `max_concurency`; expected one of: max_concurrency; did you \
              mean `max_concurrency`?",
-            "3:11: server.listen: `nowhere` is not a socket address like 127.0.0.1:9090",
-        ]);
-        let missing = load_project_with(Some(&dir.path().join("nope.yaml")), None, &|_: &str| None).unwrap_err();
+                "3:11: server.listen: `nowhere` is not a socket address like 127.0.0.1:9090",
+            ]
+        );
+        let missing =
+            load_project_with(Some(&dir.path().join("nope.yaml")), None, &|_: &str| None).unwrap_err();
         assert_eq!(missing[0].message, "no such file");
     }
 }

@@ -36,6 +36,88 @@ impl fmt::Display for HumanDuration {
     }
 }
 
+/// A size in bytes: an integer, or a string with a unit — `512B`, `64KB`, `10MB`, `1GB` (powers of
+/// 1000) or `64KiB`, `10MiB`, `1GiB` (powers of 1024). Case-insensitive; spaces allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ByteSize(pub u64);
+
+impl ByteSize {
+    /// Parses `10MB`, `512 KiB`, `1048576`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let split = text.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(text.len());
+        let (number, unit) = (&text[..split], text[split..].trim());
+        let factor: u64 = match unit.to_ascii_lowercase().as_str() {
+            "" | "b" => 1,
+            "kb" | "k" => 1_000,
+            "mb" | "m" => 1_000_000,
+            "gb" | "g" => 1_000_000_000,
+            "kib" => 1 << 10,
+            "mib" => 1 << 20,
+            "gib" => 1 << 30,
+            _ => {
+                return Err(format!(
+                    "invalid size {text:?}: unknown unit `{unit}`; expected e.g. 512KB, 10MB, 1MiB"
+                ));
+            }
+        };
+        let value: f64 = number.parse().map_err(|_| {
+            format!("invalid size {text:?}; expected a number of bytes or e.g. 512KB, 10MB, 1MiB")
+        })?;
+        let bytes = value * factor as f64;
+        if !bytes.is_finite() || bytes < 0.0 || bytes > u64::MAX as f64 {
+            return Err(format!("invalid size {text:?}: out of range"));
+        }
+        Ok(Self(bytes.round() as u64))
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct SizeVisitor;
+        impl de::Visitor<'_> for SizeVisitor {
+            type Value = ByteSize;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a size such as 1048576, 512KB, 10MB or 1MiB")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<ByteSize, E> {
+                Ok(ByteSize(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<ByteSize, E> {
+                u64::try_from(v)
+                    .map(ByteSize)
+                    .map_err(|_| E::custom(format!("invalid size {v}: must not be negative")))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<ByteSize, E> {
+                ByteSize::parse(&v.to_string()).map_err(E::custom)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ByteSize, E> {
+                ByteSize::parse(v).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(SizeVisitor)
+    }
+}
+
+impl fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0;
+        for (unit, size) in [
+            ("GiB", 1u64 << 30),
+            ("MiB", 1 << 20),
+            ("KiB", 1 << 10),
+            ("GB", 1_000_000_000),
+            ("MB", 1_000_000),
+            ("KB", 1_000),
+        ] {
+            if n >= size && n.is_multiple_of(size) {
+                return write!(f, "{}{unit}", n / size);
+            }
+        }
+        write!(f, "{n} bytes")
+    }
+}
+
 /// The blueprint a canary is built from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -272,8 +354,10 @@ pub struct ApiRequest {
     pub follow_redirects: bool,
     #[serde(default = "yes")]
     pub verify_tls: bool,
-    /// Largest response body read, e.g. `10MB`; past it the step fails.
-    pub max_response_bytes: Option<u64>,
+    /// Largest response body read, e.g. `10MB` (default 10MB); past it the step fails.
+    pub max_response_bytes: Option<ByteSize>,
+    /// Largest request body sent, e.g. `1MB` (default 10MB); past it the step fails unsent.
+    pub max_request_bytes: Option<ByteSize>,
 }
 
 impl ApiRequest {

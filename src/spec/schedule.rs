@@ -100,7 +100,9 @@ fn strip_call<'t>(text: &'t str, name: &str) -> Option<&'t str> {
 }
 
 fn parse_rate(inner: &str) -> Result<Duration, String> {
-    let bad = || format!("invalid rate `rate({inner})`; expected rate(N minute|minutes|hour|hours|day|days), N ≥ 1");
+    let bad = || {
+        format!("invalid rate `rate({inner})`; expected rate(N minute|minutes|hour|hours|day|days), N ≥ 1")
+    };
     let mut parts = inner.split_whitespace();
     let (Some(n), Some(unit), None) = (parts.next(), parts.next(), parts.next()) else {
         return Err(bad());
@@ -278,7 +280,10 @@ mod tests {
     fn aws_cron_nearest_weekday() {
         // 2024-06-15 is a Saturday → Friday 14th; 2024-09-15 is a Sunday → Monday 16th.
         let got = fires("cron(0 8 15W * ? *)", "2024-06-01T00:00:00Z", 4);
-        assert_eq!(got, ["2024-06-14 Fri 08:00", "2024-07-15 Mon 08:00", "2024-08-15 Thu 08:00", "2024-09-16 Mon 08:00"]);
+        assert_eq!(
+            got,
+            ["2024-06-14 Fri 08:00", "2024-07-15 Mon 08:00", "2024-08-15 Thu 08:00", "2024-09-16 Mon 08:00"]
+        );
     }
 
     #[test]

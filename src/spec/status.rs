@@ -104,9 +104,13 @@ mod tests {
 
     #[test]
     fn display() {
-        for (text, shown) in
-            [("200-399", "200-399"), ("200", "200"), ("200,301-302", "200,301-302"), ("2xx", "2xx"), ("2xx, 404", "2xx,404")]
-        {
+        for (text, shown) in [
+            ("200-399", "200-399"),
+            ("200", "200"),
+            ("200,301-302", "200,301-302"),
+            ("2xx", "2xx"),
+            ("2xx, 404", "2xx,404"),
+        ] {
             assert_eq!(StatusRanges::parse(text).unwrap().to_string(), shown);
         }
     }

@@ -26,8 +26,16 @@ pub const MAX_RETRIES: u8 = 5;
 /// Most areas a visual canary ignores.
 pub const MAX_IGNORE_AREAS: usize = 20;
 /// Metrics an alarm can watch (SPEC §3).
-pub const METRICS: [&str; 8] =
-    ["SuccessPercent", "Duration", "2xx", "4xx", "5xx", "Failed", "FailedRequests", "VisualMonitoringSuccessPercent"];
+pub const METRICS: [&str; 8] = [
+    "SuccessPercent",
+    "Duration",
+    "2xx",
+    "4xx",
+    "5xx",
+    "Failed",
+    "FailedRequests",
+    "VisualMonitoringSuccessPercent",
+];
 pub const COMPARISONS: [&str; 4] = ["<", "<=", ">", ">="];
 pub const STATISTICS: [&str; 5] = ["Average", "Sum", "Minimum", "Maximum", "SampleCount"];
 
@@ -145,7 +153,10 @@ fn check_name(spec: &CanaryFile, file: &Path, p: &mut Problems<'_>) -> Option<St
     match &spec.name {
         Some(name) if is_valid_name(name) => Some(name.clone()),
         Some(name) => {
-            p.add(root().key("name"), format!("invalid canary name `{name}`: use 1 to 64 of A-Z a-z 0-9 _ -"));
+            p.add(
+                root().key("name"),
+                format!("invalid canary name `{name}`: use 1 to 64 of A-Z a-z 0-9 _ -"),
+            );
             None
         }
         None => {
@@ -198,7 +209,10 @@ fn check_common(spec: &CanaryFile, p: &mut Problems<'_>) {
     }
     for (name, value) in &spec.browser.extra_headers {
         if !TOKEN_RE.is_match(name) {
-            p.add(root().key("browser").key("extra_headers").key(name), format!("`{name}` is not a header name"));
+            p.add(
+                root().key("browser").key("extra_headers").key(name),
+                format!("`{name}` is not a header name"),
+            );
         }
         if value.contains(['\r', '\n']) {
             p.add(root().key("browser").key("extra_headers").key(name), "header values cannot span lines");
@@ -274,7 +288,10 @@ fn check_blueprint_section(spec: &CanaryFile, file: &Path, p: &mut Problems<'_>)
             .filter_map(|(k, set)| set.then_some(k))
             .collect();
             if bodies.len() > 1 {
-                p.add(at.key("request"), format!("use only one of `json`, `body`, `form` (found {})", bodies.join(", ")));
+                p.add(
+                    at.key("request"),
+                    format!("use only one of `json`, `body`, `form` (found {})", bodies.join(", ")),
+                );
             }
             if request.timeout.is_some_and(|t| t.0.is_zero()) {
                 p.add(at.key("request").key("timeout"), "timeout must be greater than 0");
@@ -300,7 +317,10 @@ fn check_blueprint_section(spec: &CanaryFile, file: &Path, p: &mut Problems<'_>)
         }
         for (i, pattern) in bl.exclude.iter().enumerate() {
             if let Err(e) = Regex::new(pattern) {
-                p.add(path.key("exclude").index(i), format!("invalid regex `{pattern}`: {}", one_line(&e.to_string())));
+                p.add(
+                    path.key("exclude").index(i),
+                    format!("invalid regex `{pattern}`: {}", one_line(&e.to_string())),
+                );
             }
         }
     }
@@ -308,7 +328,10 @@ fn check_blueprint_section(spec: &CanaryFile, file: &Path, p: &mut Problems<'_>)
         let path = root().key("visual");
         check_url(&v.url, path.key("url"), p);
         if !(0.0..=100.0).contains(&v.threshold_percent) {
-            p.add(path.key("threshold_percent"), format!("threshold_percent must be 0..100, found {}", v.threshold_percent));
+            p.add(
+                path.key("threshold_percent"),
+                format!("threshold_percent must be 0..100, found {}", v.threshold_percent),
+            );
         }
         if v.ignore.len() > MAX_IGNORE_AREAS {
             p.add(
@@ -324,12 +347,19 @@ fn check_blueprint_section(spec: &CanaryFile, file: &Path, p: &mut Problems<'_>)
                 (Some(_), 0) => p.add(at.key("selector"), "empty selector"),
                 (None, 4) if area.width != Some(0) && area.height != Some(0) => {}
                 (None, 4) => p.add(at, "an ignore area needs a width and a height above 0"),
-                (Some(_), _) => p.add(at, "an ignore area is either a rectangle (x, y, width, height) or a selector"),
-                (None, _) => p.add(at, "an ignore rectangle needs all of x, y, width and height (or use `selector`)"),
+                (Some(_), _) => {
+                    p.add(at, "an ignore area is either a rectangle (x, y, width, height) or a selector")
+                }
+                (None, _) => {
+                    p.add(at, "an ignore rectangle needs all of x, y, width and height (or use `selector`)")
+                }
             }
         }
         if !COLOR_RE.is_match(&v.highlight_color) {
-            p.add(path.key("highlight_color"), format!("`{}` is not a color like #fafa00", v.highlight_color));
+            p.add(
+                path.key("highlight_color"),
+                format!("`{}` is not a color like #fafa00", v.highlight_color),
+            );
         }
     }
     if let (BlueprintKind::Flow, Some(flow)) = (spec.blueprint, &spec.flow) {
@@ -344,7 +374,10 @@ fn check_blueprint_section(spec: &CanaryFile, file: &Path, p: &mut Problems<'_>)
     if let (BlueprintKind::Script, Some(script)) = (spec.blueprint, &spec.script) {
         check_file(&script.file, dir, root().key("script").key("file"), p);
         if !IDENT_RE.is_match(&script.handler) {
-            p.add(root().key("script").key("handler"), format!("`{}` is not a Python function name", script.handler));
+            p.add(
+                root().key("script").key("handler"),
+                format!("`{}` is not a Python function name", script.handler),
+            );
         }
     }
 }
@@ -375,7 +408,10 @@ fn check_alarms(alarms: &[AlarmSpec], path: &KeyPath, p: &mut Problems<'_>) {
 
 fn check_alarm(alarm: &AlarmSpec, at: &KeyPath, p: &mut Problems<'_>) {
     if alarm.name.is_empty() || alarm.name.contains(|c: char| c.is_whitespace() || "(),".contains(c)) {
-        p.add(at.key("name"), format!("invalid alarm name `{}`: no spaces, commas or parentheses", alarm.name));
+        p.add(
+            at.key("name"),
+            format!("invalid alarm name `{}`: no spaces, commas or parentheses", alarm.name),
+        );
     }
     if !METRICS.contains(&alarm.metric.as_str()) {
         p.add(
@@ -409,11 +445,17 @@ fn check_alarm(alarm: &AlarmSpec, at: &KeyPath, p: &mut Problems<'_>) {
     {
         p.add(
             at.key("datapoints_to_alarm"),
-            format!("datapoints_to_alarm must be 1..{} (evaluation_periods), found {m}", alarm.evaluation_periods),
+            format!(
+                "datapoints_to_alarm must be 1..{} (evaluation_periods), found {m}",
+                alarm.evaluation_periods
+            ),
         );
     }
     if !COMPARISONS.contains(&alarm.comparison.as_str()) {
-        p.add(at.key("comparison"), format!("invalid comparison `{}`; expected one of: < <= > >=", alarm.comparison));
+        p.add(
+            at.key("comparison"),
+            format!("invalid comparison `{}`; expected one of: < <= > >=", alarm.comparison),
+        );
     }
     if !alarm.threshold.is_finite() {
         p.add(at.key("threshold"), "threshold must be a finite number");
@@ -427,7 +469,8 @@ pub fn check_actions(
     channels: &BTreeMap<String, ChannelSpec>,
     problems: &mut Vec<Problem>,
 ) {
-    for (key, list) in [("alarm", &actions.alarm), ("ok", &actions.ok), ("insufficient_data", &actions.insufficient_data)]
+    for (key, list) in
+        [("alarm", &actions.alarm), ("ok", &actions.ok), ("insufficient_data", &actions.insufficient_data)]
     {
         for (i, name) in list.iter().enumerate() {
             if !channels.contains_key(name) {
@@ -478,7 +521,12 @@ pub fn check_project(config: &ProjectFile, tainted: &[KeyPath]) -> Vec<Problem> 
     check_alarms(&config.alarms, &root().key("alarms"), &mut p);
     let mut actions = Vec::new();
     for (i, alarm) in config.alarms.iter().enumerate() {
-        check_actions(&alarm.actions, &root().key("alarms").index(i).key("actions"), &config.channels, &mut actions);
+        check_actions(
+            &alarm.actions,
+            &root().key("alarms").index(i).key("actions"),
+            &config.channels,
+            &mut actions,
+        );
     }
     let mut composite_names = HashSet::new();
     for (i, composite) in config.composite_alarms.iter().enumerate() {
@@ -596,7 +644,11 @@ fn check_provider(d: &DnsProviderSpec, at: &KeyPath, p: &mut Problems<'_>) {
                 if !ALGORITHMS.contains(&tsig.algorithm.to_ascii_lowercase().as_str()) {
                     p.add(
                         at.key("tsig").key("algorithm"),
-                        format!("unknown TSIG algorithm `{}`; expected one of: {}", tsig.algorithm, ALGORITHMS.join(", ")),
+                        format!(
+                            "unknown TSIG algorithm `{}`; expected one of: {}",
+                            tsig.algorithm,
+                            ALGORITHMS.join(", ")
+                        ),
                     );
                 }
             }
@@ -639,7 +691,10 @@ fn check_failover(config: &ProjectFile, p: &mut Problems<'_>) {
         }
         let kind = f.record.kind.to_ascii_uppercase();
         if !["A", "AAAA", "CNAME"].contains(&kind.as_str()) {
-            p.add(at.key("record").key("type"), format!("record type `{}`: expected A, AAAA or CNAME", f.record.kind));
+            p.add(
+                at.key("record").key("type"),
+                format!("record type `{}`: expected A, AAAA or CNAME", f.record.kind),
+            );
         }
         if f.record.name.trim().is_empty() {
             p.add(at.key("record").key("name"), "empty record name");
@@ -699,11 +754,16 @@ mod tests {
         assert!(!is_valid_name("home page"));
         assert!(!is_valid_name(""));
         assert!(!is_valid_name(&"a".repeat(65)));
-        assert_eq!(canary(&format!("name: 'a b'\n{HB}")), ["name: invalid canary name `a b`: use 1 to 64 of A-Z a-z 0-9 _ -"]);
+        assert_eq!(
+            canary(&format!("name: 'a b'\n{HB}")),
+            ["name: invalid canary name `a b`: use 1 to 64 of A-Z a-z 0-9 _ -"]
+        );
         let doc = parse(HB).unwrap();
         let spec = from_node::<CanaryFile>(&doc).0.unwrap();
         let check = check_canary(&spec, &doc, Path::new("my canary.yaml"), &[]);
-        assert!(check.problems[0].message.starts_with("the file name `my canary` is not a valid canary name"));
+        assert!(
+            check.problems[0].message.starts_with("the file name `my canary` is not a valid canary name")
+        );
         assert_eq!(check_canary(&spec, &doc, Path::new("x/home.yaml"), &[]).name.as_deref(), Some("home"));
     }
 
@@ -722,18 +782,20 @@ mod tests {
 
     #[test]
     fn schedule_and_timeout() {
-        assert_eq!(canary(&format!("{HB}schedule: rate(5 minutes)\ntimeout: 10m\n")), [
-            "timeout: timeout 10m exceeds the schedule period 5m"
-        ]);
+        assert_eq!(
+            canary(&format!("{HB}schedule: rate(5 minutes)\ntimeout: 10m\n")),
+            ["timeout: timeout 10m exceeds the schedule period 5m"]
+        );
         assert_eq!(canary(&format!("{HB}schedule: '*/15 * * * *'\ntimeout: 15m\n")), Vec::<String>::new());
         assert_eq!(canary(&format!("{HB}schedule: once\ntimeout: 2h\n")), Vec::<String>::new());
         assert_eq!(canary(&format!("{HB}timeout: 0s\n")), ["timeout: timeout must be greater than 0"]);
         let got = canary(&format!("{HB}schedule: every 5 minutes\ntimeout: 1h\n"));
         assert_eq!(got.len(), 1, "a bad schedule does not also report the timeout: {got:?}");
         assert!(got[0].starts_with("schedule: invalid schedule"));
-        assert_eq!(canary(&format!("{HB}schedule: cron(0 0 1 1 ? 2001)\n")), [
-            "schedule: schedule `cron(0 0 1 1 ? 2001)` never fires again"
-        ]);
+        assert_eq!(
+            canary(&format!("{HB}schedule: cron(0 0 1 1 ? 2001)\n")),
+            ["schedule: schedule `cron(0 0 1 1 ? 2001)` never fires again"]
+        );
         assert_eq!(canary(&format!("{HB}retries: 6\n")), ["retries: retries must be 0..5, found 6"]);
     }
 
@@ -748,7 +810,10 @@ mod tests {
         assert!(got[1].starts_with("heartbeat.urls[0]: `/relative` is not an absolute http(s) URL"));
         assert!(got[2].starts_with("heartbeat.urls[1]: `ftp://h/` is not an http(s) URL"));
         assert!(got[3].starts_with("heartbeat.expect.status: `ok` is not a status code"));
-        assert_eq!(canary("blueprint: heartbeat\nheartbeat: {urls: []}\n"), ["heartbeat.urls: `urls` must list at least one URL"]);
+        assert_eq!(
+            canary("blueprint: heartbeat\nheartbeat: {urls: []}\n"),
+            ["heartbeat.urls: `urls` must list at least one URL"]
+        );
     }
 
     #[test]
@@ -764,11 +829,14 @@ mod tests {
             "blueprint: visual\nvisual:\n  url: http://h/\n  threshold_percent: 120\n  ignore:\n    - {x: 1, y: 2}\n    - {selector: '#a'}\n    - {x: 0, y: 0, width: 10, height: 10}\n    - {selector: '#a', x: 1}\n",
         );
         let got: Vec<&String> = got.iter().filter(|g| !g.contains("not implemented")).collect();
-        assert_eq!(got, [
-            "visual.threshold_percent: threshold_percent must be 0..100, found 120",
-            "visual.ignore[0]: an ignore rectangle needs all of x, y, width and height (or use `selector`)",
-            "visual.ignore[3]: an ignore area is either a rectangle (x, y, width, height) or a selector",
-        ]);
+        assert_eq!(
+            got,
+            [
+                "visual.threshold_percent: threshold_percent must be 0..100, found 120",
+                "visual.ignore[0]: an ignore rectangle needs all of x, y, width and height (or use `selector`)",
+                "visual.ignore[3]: an ignore area is either a rectangle (x, y, width, height) or a selector",
+            ]
+        );
 
         let got = canary("blueprint: flow\nflow: {file: flows/nope.json}\n");
         assert!(got.iter().any(|g| g.starts_with("flow.file: file `flows/nope.json` not found")), "{got:?}");
@@ -781,16 +849,19 @@ mod tests {
              datapoints_to_alarm: 4, comparison: '=<', threshold: 90}}\n  - {{name: a, metric: Duration, statistic: \
              Median, period: 1m, evaluation_periods: 0, comparison: '<', threshold: 1}}\n"
         ));
-        assert_eq!(got, [
-            "alarms[0].metric: unknown metric `SucessPercent`; expected one of: SuccessPercent, Duration, 2xx, 4xx, \
+        assert_eq!(
+            got,
+            [
+                "alarms[0].metric: unknown metric `SucessPercent`; expected one of: SuccessPercent, Duration, 2xx, 4xx, \
              5xx, Failed, FailedRequests, VisualMonitoringSuccessPercent; did you mean `SuccessPercent`?",
-            "alarms[0].datapoints_to_alarm: datapoints_to_alarm must be 1..3 (evaluation_periods), found 4",
-            "alarms[0].comparison: invalid comparison `=<`; expected one of: < <= > >=",
-            "alarms[1].name: alarm name `a` is used twice",
-            "alarms[1].statistic: invalid statistic `Median`; expected Average, Sum, Minimum, Maximum, SampleCount \
+                "alarms[0].datapoints_to_alarm: datapoints_to_alarm must be 1..3 (evaluation_periods), found 4",
+                "alarms[0].comparison: invalid comparison `=<`; expected one of: < <= > >=",
+                "alarms[1].name: alarm name `a` is used twice",
+                "alarms[1].statistic: invalid statistic `Median`; expected Average, Sum, Minimum, Maximum, SampleCount \
              or a percentile like p90 or p99.9",
-            "alarms[1].evaluation_periods: evaluation_periods must be at least 1",
-        ]);
+                "alarms[1].evaluation_periods: evaluation_periods must be at least 1",
+            ]
+        );
         for ok in ["Average", "p90", "p99.9", "p100", "p0"] {
             assert!(is_valid_statistic(ok), "{ok}");
         }
@@ -820,24 +891,28 @@ mod tests {
              alarms:\n  - {name: h, metric: Failed, period: 1m, evaluation_periods: 1, comparison: '>', threshold: 0, \
              actions: {alarm: [opz]}}\n",
         );
-        assert_eq!(got, [
-            "browser.max_concurrency: max_concurrency must be at least 1",
-            "runner.max_concurrency: max_concurrency must be at least 1",
-            "server.listen: listening on 0.0.0.0:9090 (not loopback) needs `server.token` to guard writes",
-            "channels.a: missing key `url` (needed by type webhook)",
-            "channels.b.command: `command` does not apply to type slack",
-            "channels.c.command: `command` must name a program, e.g. [\"./notify.sh\"]",
-            "channels.d: missing key `from` (needed by type email)",
-            "channels.d: missing key `to` (needed by type email)",
-            "dns_providers.aws: missing key `hosted_zone_id` (needed by type route53)",
-            "dns_providers.lab: missing key `server` (needed by type rfc2136)",
-            "failover[0].provider: unknown DNS provider `lb`; defined providers: aws, lab; did you mean `lab`?",
-            "failover[0].secondary[0]: `x` is not a valid A record value",
-            "alarms[0].actions.alarm[0]: unknown channel `opz`; defined channels: a, b, c, d",
-        ]);
-        assert_eq!(project("server: {listen: 'localhost'}\n"), [
-            "server.listen: `localhost` is not a socket address like 127.0.0.1:9090"
-        ]);
+        assert_eq!(
+            got,
+            [
+                "browser.max_concurrency: max_concurrency must be at least 1",
+                "runner.max_concurrency: max_concurrency must be at least 1",
+                "server.listen: listening on 0.0.0.0:9090 (not loopback) needs `server.token` to guard writes",
+                "channels.a: missing key `url` (needed by type webhook)",
+                "channels.b.command: `command` does not apply to type slack",
+                "channels.c.command: `command` must name a program, e.g. [\"./notify.sh\"]",
+                "channels.d: missing key `from` (needed by type email)",
+                "channels.d: missing key `to` (needed by type email)",
+                "dns_providers.aws: missing key `hosted_zone_id` (needed by type route53)",
+                "dns_providers.lab: missing key `server` (needed by type rfc2136)",
+                "failover[0].provider: unknown DNS provider `lb`; defined providers: aws, lab; did you mean `lab`?",
+                "failover[0].secondary[0]: `x` is not a valid A record value",
+                "alarms[0].actions.alarm[0]: unknown channel `opz`; defined channels: a, b, c, d",
+            ]
+        );
+        assert_eq!(
+            project("server: {listen: 'localhost'}\n"),
+            ["server.listen: `localhost` is not a socket address like 127.0.0.1:9090"]
+        );
         assert_eq!(project("server: {listen: '0.0.0.0:9090', token: t}\n"), Vec::<String>::new());
     }
 }

@@ -26,7 +26,10 @@ pub enum NodeKind {
     /// `null`, `~`, or nothing at all (`key:`).
     Null,
     /// Any other scalar; `plain` when it was written without quotes (or block style).
-    Scalar { text: String, plain: bool },
+    Scalar {
+        text: String,
+        plain: bool,
+    },
     Seq(Vec<Node>),
     /// Entries in the order written.
     Map(Vec<(Node, Node)>),
@@ -161,8 +164,11 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
     let mut builder = Builder { anchors: HashMap::new(), stack: Vec::new(), root: None, documents: 0 };
     let mut parser = Parser::new_from_str(text);
     while let Some(event) = parser.next_event() {
-        let (event, span) =
-            event.map_err(|e| YamlError { line: e.marker().line(), col: e.marker().col() + 1, message: e.info().to_string() })?;
+        let (event, span) = event.map_err(|e| YamlError {
+            line: e.marker().line(),
+            col: e.marker().col() + 1,
+            message: e.info().to_string(),
+        })?;
         builder.event(event, span)?;
     }
     match builder.root {
@@ -172,9 +178,17 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
 }
 
 enum Open {
-    Seq { node: Node, anchor: usize },
+    Seq {
+        node: Node,
+        anchor: usize,
+    },
     /// `merged`: which entries came from a `<<` merge (a key written here overrides them).
-    Map { node: Node, anchor: usize, pending_key: Option<Node>, merged: Vec<bool> },
+    Map {
+        node: Node,
+        anchor: usize,
+        pending_key: Option<Node>,
+        merged: Vec<bool>,
+    },
 }
 
 struct Builder {
@@ -199,7 +213,7 @@ impl Builder {
             }
             Event::Scalar(text, style, anchor, tag) => {
                 // Block scalars (`|`, `>`) and `!!str` count as quoted: always strings.
-                let plain = style == ScalarStyle::Plain && !tag.as_ref().is_some_and(|t| t.suffix == "str");
+                let plain = style == ScalarStyle::Plain && tag.as_ref().is_none_or(|t| t.suffix != "str");
                 let kind = if plain && is_null_text(&text) {
                     NodeKind::Null
                 } else {

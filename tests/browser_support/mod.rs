@@ -15,8 +15,8 @@ use tokio::net::{TcpListener, TcpStream};
 /// A 2×2 red PNG.
 pub const PNG: &[u8] = &[
     137, 80, 78, 71, 13, 10, 26, 10, 0, 0, 0, 13, 73, 72, 68, 82, 0, 0, 0, 2, 0, 0, 0, 2, 8, 2, 0, 0, 0, 253,
-    212, 154, 115, 0, 0, 0, 16, 73, 68, 65, 84, 120, 156, 99, 248, 207, 192, 0, 68, 12, 16, 10, 0, 31, 238, 3,
-    253, 139, 95, 20, 212, 0, 0, 0, 0, 73, 69, 78, 68, 174, 66, 96, 130,
+    212, 154, 115, 0, 0, 0, 16, 73, 68, 65, 84, 120, 156, 99, 248, 207, 192, 0, 68, 12, 16, 10, 0, 31, 238,
+    3, 253, 139, 95, 20, 212, 0, 0, 0, 0, 73, 69, 78, 68, 174, 66, 96, 130,
 ];
 
 pub struct Fixture {
@@ -107,7 +107,9 @@ async fn serve(mut stream: TcpStream, closed_port: u16) {
         }
         "/redirect" => ("302 Found", "text/plain", Vec::new(), vec!["Location: /redirect2".to_string()]),
         "/redirect2" => ("301 Moved Permanently", "text/plain", Vec::new(), vec!["Location: /".to_string()]),
-        "/missing" => ("404 Not Found", "text/html", b"<!doctype html><body>not here</body>".to_vec(), Vec::new()),
+        "/missing" => {
+            ("404 Not Found", "text/html", b"<!doctype html><body>not here</body>".to_vec(), Vec::new())
+        }
         "/broken-sub" => html(&format!(
             "<!doctype html><body>broken image below<img src=\"http://127.0.0.1:{closed_port}/gone.png\"></body>"
         )),
