@@ -14,6 +14,7 @@
 # each check on a fresh connection. Prints the median of ROUNDS alternating rounds.
 #
 # usage: bench/api.sh [ROUNDS] [CHECKS]     (needs: cargo, python3, prometheus-blackbox-exporter)
+#        AVIARY_BIN=path/to/aviary bench/api.sh   measures that binary instead of building this tree
 set -euo pipefail
 cd "$(dirname "$0")"
 rounds=${1:-3}
@@ -22,8 +23,13 @@ root=$(pwd)/..
 blackbox=${BLACKBOX_EXPORTER:-/usr/bin/prometheus-blackbox-exporter}
 [ -x "$blackbox" ] || { echo "blackbox_exporter not found at $blackbox (apt-get install prometheus-blackbox-exporter)" >&2; exit 2; }
 
-(cd "$root" && cargo build --release --locked -q)
-aviary="$root/target/release/aviary"
+# AVIARY_BIN: measure another build (e.g. an experiment) instead of building this tree.
+if [ -n "${AVIARY_BIN:-}" ]; then
+  aviary=$AVIARY_BIN
+else
+  (cd "$root" && cargo build --release --locked -q)
+  aviary="$root/target/release/aviary"
+fi
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 did not open" >&2; exit 1; }

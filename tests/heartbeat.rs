@@ -251,13 +251,12 @@ fn killed_browser_ends_the_run_as_error() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait for the browser to be up and loading, then kill every Chromium the run started.
+    // Wait until the page's request reaches the site, then kill every Chromium the run started.
     let started = Instant::now();
     let mut killed = false;
     while started.elapsed() < Duration::from_secs(30) && !killed {
         std::thread::sleep(Duration::from_millis(500));
-        let hanging = site_has_hanging_request(&child);
-        if hanging {
+        if site.hang_hits.load(std::sync::atomic::Ordering::SeqCst) > 0 {
             let status = std::process::Command::new("pkill")
                 .args(["-KILL", "-P", &child.id().to_string()])
                 .status()
@@ -276,12 +275,6 @@ fn killed_browser_ends_the_run_as_error() {
     assert_eq!(report["status"], "ERROR", "{report}");
     let reason = report["reason"].as_str().unwrap();
     assert!(reason.to_lowercase().contains("browser"), "{reason}");
-}
-
-/// Whether the aviary process has a Chromium child yet (the page is then on its way).
-fn site_has_hanging_request(child: &std::process::Child) -> bool {
-    let out = std::process::Command::new("pgrep").args(["-P", &child.id().to_string()]).output().unwrap();
-    !out.stdout.is_empty()
 }
 
 #[test]

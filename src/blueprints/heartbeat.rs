@@ -1,14 +1,14 @@
 //! Heartbeat: load each URL in the browser (one step per URL), check the status and, optionally,
 //! a text in the rendered page; screenshot and HAR come from the step API.
 
-use futures::future::BoxFuture;
 use futures::FutureExt;
-use serde_json::{json, Map};
+use futures::future::BoxFuture;
+use serde_json::{Map, json};
 
 use super::Blueprint;
 use crate::runner::{RunContext, StepError, StepOutcome};
-use crate::spec::model::HeartbeatSpec;
 use crate::spec::StatusRanges;
+use crate::spec::model::HeartbeatSpec;
 
 pub struct Heartbeat {
     urls: Vec<String>,
@@ -19,8 +19,8 @@ pub struct Heartbeat {
 
 impl Heartbeat {
     pub fn new(spec: &HeartbeatSpec) -> Result<Self, String> {
-        let status = StatusRanges::parse(&spec.expect.status)
-            .map_err(|e| format!("heartbeat.expect.status: {e}"))?;
+        let status =
+            StatusRanges::parse(&spec.expect.status).map_err(|e| format!("heartbeat.expect.status: {e}"))?;
         Ok(Self {
             urls: spec.urls.clone(),
             status,
@@ -41,7 +41,8 @@ impl Heartbeat {
             .status
             .ok_or_else(|| StepError::Failed(format!("GET {url}: no HTTP response for the page")))?;
         if !self.status.contains(status) {
-            let text = if nav.status_text.is_empty() { String::new() } else { format!(" {}", nav.status_text) };
+            let text =
+                if nav.status_text.is_empty() { String::new() } else { format!(" {}", nav.status_text) };
             return Err(StepError::Failed(format!(
                 "GET {url}: expected status {}, got {status}{text}",
                 self.status

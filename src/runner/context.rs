@@ -179,21 +179,20 @@ impl RunContext {
         let index = self.steps.len() as u32 + 1;
         let name = self.redactor.redact_message(name).into_owned();
         self.log(format!("step {index} `{name}` starting"));
-        let mut open =
-            OpenStep { index, name, start: Utc::now(), started: Instant::now(), screenshots: vec![] };
+        self.current =
+            Some(OpenStep { index, name, start: Utc::now(), started: Instant::now(), screenshots: vec![] });
         if self.canary.spec.screenshots.on_step_start {
-            if let Some(file) = self.step_screenshot(&open, "starting").await {
-                open.screenshots.push(file);
-            }
+            self.step_screenshot("starting").await;
         }
-        self.current = Some(open);
     }
 
     /// Ends the current step; returns whether the blueprint should go on with the next one.
     pub async fn end_step(&mut self, result: Result<StepOutcome, StepError>) -> bool {
-        let Some(mut open) = self.current.take() else {
+        if self.current.is_none() {
             return !self.stopped;
-        };
+        }
+        // The step stays open until it is recorded, so a run timeout during its screenshot
+        // still reports it.
         let settings = self.canary.spec.screenshots;
         let state = match &result {
             Ok(_) if settings.on_step_success => Some("succeeded"),
@@ -202,9 +201,7 @@ impl RunContext {
             Err(_) => None,
         };
         if let Some(state) = state {
-            if let Some(file) = self.step_screenshot(&open, state).await {
-                open.screenshots.push(file);
-            }
+            self.step_screenshot(state).await;
         }
         let result = match result {
             Ok(mut outcome) if outcome.url.is_none() => {
@@ -213,7 +210,9 @@ impl RunContext {
             }
             other => other,
         };
-        self.close_step(open, result);
+        if let Some(open) = self.current.take() {
+            self.close_step(open, result);
+        }
         !self.stopped
     }
 
@@ -287,23 +286,26 @@ impl RunContext {
         Ok(bytes)
     }
 
-    async fn step_screenshot(&mut self, open: &OpenStep, state: &str) -> Option<String> {
-        self.page.as_ref()?;
-        match self.capture().await {
-            Ok(bytes) => {
-                let file = screenshot_file_name(open.index, &open.name, Some(state));
-                match self.write_artifact(&file, &bytes) {
-                    Ok(()) => Some(file),
-                    Err(e) => {
-                        self.log(format!("could not write screenshot {file}: {e}"));
-                        None
-                    }
-                }
-            }
-            Err(e) => {
-                self.log(format!("screenshot of step {} failed: {}", open.index, e.reason()));
-                None
-            }
+    /// Screenshots the page into the open step's `NN-<step>-<state>.png`.
+    async fn step_screenshot(&mut self, state: &str) {
+        let Some((index, file)) = self
+            .current
+            .as_ref()
+            .map(|open| (open.index, screenshot_file_name(open.index, &open.name, Some(state))))
+        else {
+            return;
+        };
+        if self.page.is_none() {
+            return;
+        }
+        let written = match self.capture().await {
+            Ok(bytes) => self.write_artifact(&file, &bytes),
+            Err(e) => Err(format!("screenshot of step {index} failed: {}", e.reason())),
+        };
+        match (written, self.current.as_mut()) {
+            (Ok(()), Some(open)) => open.screenshots.push(file),
+            (Ok(()), None) => {}
+            (Err(e), _) => self.log(e),
         }
     }
 
@@ -318,7 +320,15 @@ impl RunContext {
     }
 
     /// Ends the run's open step as timed out (the run's timeout fired inside it).
-    pub(crate) fn close_open_step_as_timeout(&mut self) {
+    /// Takes the failure screenshot (bounded: the run is already over time) so the report
+    /// shows what the page looked like when time ran out.
+    pub(crate) async fn close_open_step_as_timeout(&mut self) {
+        if self.current.is_none() {
+            return;
+        }
+        if self.canary.spec.screenshots.on_step_failure {
+            let _ = tokio::time::timeout(Duration::from_secs(3), self.step_screenshot("failed")).await;
+        }
         if let Some(open) = self.current.take() {
             let reason = format!("run timed out after {}", humantime::format_duration(self.canary.timeout));
             self.close_step(open, Err(StepError::Timeout(reason)));

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::Utc;
 
 use super::artifacts;
-use super::context::{page_options, RunContext, StepError};
+use super::context::{RunContext, StepError, page_options};
 use super::redact::Redactor;
 use super::report::{RequestCounts, RunReport, RunStatus, StepReport, StepStatus};
 use super::services::{ProgressEvent, Services};
@@ -43,11 +43,7 @@ pub async fn run_attempt(canary: Arc<Canary>, services: Arc<Services>, attempt: 
     let start = Utc::now();
     let dir = layout::run_dir(&services.artifacts_root, &canary.name, start, &run_id);
     let relative = layout::run_dir_relative(&canary.name, start, &run_id);
-    let redactor = Arc::new(Redactor::new(
-        &canary.secrets,
-        &canary.spec.report.restricted_headers,
-        &canary.spec.report.restricted_url_parameters,
-    ));
+    let redactor = Arc::new(redactor_for(&canary));
 
     let mut run_failure: Option<(RunStatus, String)> = None;
     let page = match page {
@@ -86,7 +82,7 @@ pub async fn run_attempt(canary: Arc<Canary>, services: Arc<Services>, attempt: 
                     }
                 }
                 Err(_) => {
-                    ctx.close_open_step_as_timeout();
+                    ctx.close_open_step_as_timeout().await;
                     let reason =
                         format!("run timed out after {}", humantime::format_duration(canary.timeout));
                     run_failure = Some((RunStatus::Timeout, reason));
@@ -146,6 +142,45 @@ pub async fn run_attempt(canary: Arc<Canary>, services: Arc<Services>, attempt: 
     }
     services.progress(ProgressEvent::RunFinished { report: &report });
     report
+}
+
+/// The canary's redaction rules. Values the canary itself sends in restricted headers and URL
+/// parameters count as secrets too, so a page or API that echoes them back cannot leak them into bodies or logs.
+fn redactor_for(canary: &Canary) -> Redactor {
+    let report = &canary.spec.report;
+    let rules = Redactor::new(&[], &report.restricted_headers, &[]);
+    let browser_headers = canary.spec.browser.extra_headers.iter();
+    let api_headers =
+        canary.spec.api.iter().flat_map(|api| api.steps.iter()).flat_map(|s| s.request.headers.iter());
+    let mut secrets = canary.secrets.clone();
+    for (name, value) in browser_headers.chain(api_headers) {
+        if rules.is_restricted_header(name) && !value.contains("${") {
+            // `Bearer abc`: the token alone is what a page would echo.
+            secrets.extend(value.split_whitespace().filter(|part| part.len() >= 6).map(str::to_string));
+            secrets.push(value.clone());
+        }
+    }
+    let params = Redactor::new(&[], &[], &report.restricted_url_parameters);
+    for url in canary_urls(canary).filter_map(|u| url::Url::parse(u).ok()) {
+        let restricted = url
+            .query_pairs()
+            .filter(|(name, value)| params.is_restricted_parameter(name) && !value.is_empty());
+        secrets.extend(restricted.map(|(_, value)| value.into_owned()));
+    }
+    Redactor::new(&secrets, &report.restricted_headers, &report.restricted_url_parameters)
+}
+
+/// Every URL a canary's file names.
+fn canary_urls(canary: &Canary) -> impl Iterator<Item = &str> {
+    let spec = &canary.spec;
+    let heartbeat = spec.heartbeat.iter().flat_map(|h| h.urls.iter());
+    let api = spec.api.iter().flat_map(|a| a.steps.iter()).map(|s| &s.request.url);
+    let single = [
+        spec.broken_links.as_ref().map(|b| &b.url),
+        spec.visual.as_ref().map(|v| &v.url),
+        spec.workflow.as_ref().map(|w| &w.url),
+    ];
+    heartbeat.chain(api).chain(single.into_iter().flatten()).map(String::as_str)
 }
 
 /// Secrets out of every string of the report (reasons, details, step names), before it is

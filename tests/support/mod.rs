@@ -5,6 +5,8 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -26,6 +28,8 @@ const PIXEL_PNG: &[u8] = &[
 /// The fixture site, served until the test process ends.
 pub struct Site {
     pub addr: SocketAddr,
+    /// Requests the `/hang` route has received.
+    pub hang_hits: Arc<AtomicUsize>,
 }
 
 impl Site {
@@ -37,19 +41,21 @@ impl Site {
 /// Starts the fixture site on a free port of 127.0.0.1 in a thread of its own.
 pub fn start_site() -> Site {
     let (tx, rx) = std::sync::mpsc::channel();
+    let hang_hits = Arc::new(AtomicUsize::new(0));
+    let hits = hang_hits.clone();
     std::thread::spawn(move || {
         let runtime =
             tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         runtime.block_on(async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             tx.send(listener.local_addr().unwrap()).unwrap();
-            axum::serve(listener, routes()).await.unwrap();
+            axum::serve(listener, routes(hits)).await.unwrap();
         });
     });
-    Site { addr: rx.recv_timeout(Duration::from_secs(10)).expect("fixture site started") }
+    Site { addr: rx.recv_timeout(Duration::from_secs(10)).expect("fixture site started"), hang_hits }
 }
 
-fn routes() -> Router {
+fn routes(hang_hits: Arc<AtomicUsize>) -> Router {
     Router::new()
         .route("/", get(|| async { page("Home", "<h1>Welcome to the fixture site</h1><img src=\"/pixel.png\"><a href=\"/about\">About</a>") }))
         .route("/about", get(|| async { page("About", "<h1>About us</h1><p>We test canaries.</p>") }))
@@ -61,7 +67,8 @@ fn routes() -> Router {
         .route("/tall", get(|| async { page("Tall", "<div style=\"height:3000px\">tall page</div><p>bottom</p>") }))
         .route("/redirect", get(|| async { Redirect::temporary("/about") }))
         .route("/redirect-loop", get(|| async { Redirect::temporary("/redirect-loop") }))
-        .route("/hang", get(|| async {
+        .route("/hang", get(move || async move {
+            hang_hits.fetch_add(1, Ordering::SeqCst);
             tokio::time::sleep(Duration::from_secs(3600)).await;
             "never"
         }))
