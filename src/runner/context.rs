@@ -99,17 +99,23 @@ pub struct RunContext {
     stopped: bool,
 }
 
+/// Which run a context is for: its id, attempt number, start time and folder.
+pub(crate) struct RunIdentity {
+    pub run_id: String,
+    pub attempt: u32,
+    pub start: DateTime<Utc>,
+    pub dir: PathBuf,
+}
+
 impl RunContext {
     pub(crate) fn new(
         canary: Arc<Canary>,
         services: Arc<Services>,
         redactor: Arc<Redactor>,
-        run_id: String,
-        attempt: u32,
-        start: DateTime<Utc>,
-        dir: PathBuf,
+        run: RunIdentity,
         page: Option<BrowserPage>,
     ) -> Self {
+        let RunIdentity { run_id, attempt, start, dir } = run;
         let started = Instant::now();
         let deadline = started + canary.timeout;
         Self {

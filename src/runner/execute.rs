@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::Utc;
 
 use super::artifacts;
-use super::context::{RunContext, StepError, page_options};
+use super::context::{RunContext, RunIdentity, StepError, page_options};
 use super::redact::Redactor;
 use super::report::{RequestCounts, RunReport, RunStatus, StepReport, StepStatus};
 use super::services::{ProgressEvent, Services};
@@ -58,10 +58,7 @@ pub async fn run_attempt(canary: Arc<Canary>, services: Arc<Services>, attempt: 
         canary.clone(),
         services.clone(),
         redactor.clone(),
-        run_id.clone(),
-        attempt,
-        start,
-        dir.clone(),
+        RunIdentity { run_id: run_id.clone(), attempt, start, dir: dir.clone() },
         page,
     );
     ctx.log(format!("run {run_id} of canary `{}` attempt {attempt} starting", canary.name));
@@ -187,10 +184,10 @@ fn canary_urls(canary: &Canary) -> impl Iterator<Item = &str> {
 /// written anywhere.
 fn redact_report(report: &mut RunReport, redactor: &Redactor) {
     let Ok(mut value) = serde_json::to_value(&*report) else { return };
-    if redactor.redact_json(&mut value) {
-        if let Ok(redacted) = serde_json::from_value(value) {
-            *report = redacted;
-        }
+    if redactor.redact_json(&mut value)
+        && let Ok(redacted) = serde_json::from_value(value)
+    {
+        *report = redacted;
     }
 }
 
