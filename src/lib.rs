@@ -7,8 +7,10 @@
 pub mod blueprints;
 pub mod browser;
 pub mod cli;
+pub mod daemon;
 pub mod fetch;
 pub mod har;
 pub mod runner;
+pub mod server;
 pub mod spec;
 pub mod store;

@@ -1,0 +1,1 @@
+//! `aviary daemon`: the scheduler loop, hot reload, retention and graceful drain.

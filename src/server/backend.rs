@@ -1,0 +1,98 @@
+//! What the HTTP server asks of the daemon. The daemon (`crate::daemon`) implements
+//! [`Backend`]; the server (`crate::server`) only reads through it, so each can change alone.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::browser::PoolStats;
+use crate::runner::{RunReport, RunStatus};
+use crate::store::Store;
+
+/// One canary as the daemon sees it now.
+#[derive(Debug, Clone, Serialize)]
+pub struct CanaryStatus {
+    pub name: String,
+    pub blueprint: String,
+    pub file: PathBuf,
+    pub enabled: bool,
+    /// As written (`rate(5 minutes)`, `cron(...)`, `once`).
+    pub schedule: String,
+    pub next_fire: Option<DateTime<Utc>>,
+    pub running: bool,
+    pub tags: BTreeMap<String, String>,
+    /// The final attempt of the latest finished run.
+    pub last_run: Option<RunReport>,
+}
+
+/// A Prometheus-style histogram: cumulative bucket counts by upper bound (seconds).
+#[derive(Debug, Clone, Serialize)]
+pub struct Histogram {
+    /// `(le, cumulative count)`, ascending; `+Inf` is implied by `count`.
+    pub buckets: Vec<(f64, u64)>,
+    pub sum: f64,
+    pub count: u64,
+}
+
+impl Histogram {
+    /// A histogram with these upper bounds (seconds).
+    pub fn new(bounds: &[f64]) -> Self {
+        Self { buckets: bounds.iter().map(|b| (*b, 0)).collect(), sum: 0.0, count: 0 }
+    }
+
+    pub fn observe(&mut self, value: f64) {
+        for (le, count) in &mut self.buckets {
+            if value <= *le {
+                *count += 1;
+            }
+        }
+        self.sum += value;
+        self.count += 1;
+    }
+}
+
+/// Counters and histograms of the daemon, snapshotted for `/metrics`.
+#[derive(Debug, Clone)]
+pub struct DaemonMetrics {
+    /// Finished runs (every attempt) by canary and status.
+    pub runs_total: BTreeMap<(String, RunStatus), u64>,
+    /// Run durations by canary.
+    pub run_duration_seconds: BTreeMap<String, Histogram>,
+    /// How late runs started against their scheduled fire time.
+    pub start_lateness_seconds: Histogram,
+    /// Fires skipped because the canary's previous run was still going, by canary.
+    pub skipped_fires_total: BTreeMap<String, u64>,
+    /// Runs due but waiting for a free slot.
+    pub queued_runs: usize,
+    pub running_runs: usize,
+    pub browser: PoolStats,
+}
+
+/// Why a run-now request was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RunNowError {
+    #[error("no canary named `{0}`")]
+    UnknownCanary(String),
+    #[error("canary `{0}` is already running")]
+    AlreadyRunning(String),
+    #[error("the daemon is shutting down")]
+    ShuttingDown,
+}
+
+/// The daemon as the server sees it.
+pub trait Backend: Send + Sync + 'static {
+    /// Every loaded canary, sorted by name.
+    fn canaries(&self) -> Vec<CanaryStatus>;
+    /// Problems of files that no longer validate (their previous version keeps running), as
+    /// `file:line:col: message` lines.
+    fn load_errors(&self) -> Vec<String>;
+    /// Starts a run of the canary now (outside its schedule).
+    fn run_now(&self, canary: &str) -> Result<(), RunNowError>;
+    fn store(&self) -> Arc<dyn Store>;
+    /// The artifacts root: run folders are relative to it.
+    fn artifacts_root(&self) -> PathBuf;
+    fn metrics(&self) -> DaemonMetrics;
+}
