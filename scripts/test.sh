@@ -6,5 +6,4 @@ cd "$(dirname "$0")/.."
 AVIARY_SETUP_TESTS=1 bash scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 export PYO3_PYTHON="${PYO3_PYTHON:-/usr/bin/python3}"
-cargo build --all-targets --locked
-cargo test --all-targets --locked -- --test-threads "${AVIARY_TEST_THREADS:-4}"
+cargo test --locked

@@ -181,6 +181,20 @@ fn network_failures_fail_with_one_line_reasons() {
 }
 
 #[test]
+fn dns_failure_fails_with_chromiums_reason() {
+    let project = Project::new();
+    // Chromium answers NXDOMAIN itself for this name, so the test sends no DNS query anywhere.
+    project.file("aviary.yaml", "browser:\n  args: [\"host-resolver-rules=MAP nowhere.test ~NOTFOUND\"]\n");
+    project.canary("nxdomain", &heartbeat(&["http://nowhere.test/".to_string()], ""));
+    let output = project.aviary(&["run"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let (_, report) = only_run(&project);
+    assert_eq!(report["status"], "FAILED");
+    let reason = report["reason"].as_str().unwrap();
+    assert!(reason.contains("ERR_NAME_NOT_RESOLVED"), "{reason}");
+}
+
+#[test]
 fn secrets_and_restricted_values_never_reach_the_data_dir() {
     let site = start_site();
     let project = Project::new();
