@@ -111,7 +111,6 @@ impl Blueprint for Api {
                     }
                     Err(Unresolved::Invalid(why)) => {
                         ctx.begin_step(&step.name).await;
-                        record_details(ctx, number, false, Map::new());
                         ctx.end_step(Err(StepError::Error(why))).await;
                         lost(&mut missing, format!("step {number} `{}` could not be sent", step.name));
                         if !self.continue_on_failure {
@@ -414,7 +413,8 @@ async fn execute(ctx: &mut RunContext, mut resolved: Resolved) -> StepRun {
 pub fn check(canary: &CanaryFile) -> Vec<Problem> {
     let mut problems = Vec::new();
     let Some(api) = &canary.api else { return problems };
-    let probe = |text: &str| substitute(text, |_| Some("1".to_string())).unwrap_or_else(|_| text.to_string());
+    let probe =
+        |text: &str| substitute(text, |_| Some("200".to_string())).unwrap_or_else(|_| text.to_string());
     let steps = KeyPath::root().key("api").key("steps");
     for (i, step) in api.steps.iter().enumerate() {
         let at = steps.index(i);
@@ -452,4 +452,65 @@ pub fn check(canary: &CanaryFile) -> Vec<Problem> {
         }
     }
     problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::model::ByteSize;
+
+    #[test]
+    fn sizes() {
+        for (text, bytes) in [
+            ("1048576", 1_048_576),
+            ("10MB", 10_000_000),
+            ("10 mb", 10_000_000),
+            ("512KB", 512_000),
+            ("1MiB", 1 << 20),
+            ("64KiB", 64 << 10),
+            ("1.5GB", 1_500_000_000),
+            ("2GiB", 2 << 30),
+            ("0", 0),
+        ] {
+            assert_eq!(ByteSize::parse(text), Ok(ByteSize(bytes)), "{text}");
+        }
+        assert!(ByteSize::parse("10 parsecs").unwrap_err().contains("unknown unit `parsecs`"));
+        assert!(ByteSize::parse("MB").is_err());
+        assert!(ByteSize::parse("-1").is_err());
+        assert_eq!(ByteSize(10_000_000).to_string(), "10MB");
+        assert_eq!(ByteSize(1 << 20).to_string(), "1MiB");
+        assert_eq!(ByteSize(1234).to_string(), "1234 bytes");
+    }
+
+    fn problems(yaml_steps: &str) -> Vec<String> {
+        let doc = crate::spec::yaml::parse(&format!("blueprint: api\napi:\n  steps:\n{yaml_steps}")).unwrap();
+        let (spec, de) = crate::spec::de::from_node::<CanaryFile>(&doc);
+        assert!(de.is_empty(), "{de:?}");
+        check(&spec.unwrap()).into_iter().map(|p| format!("{}: {}", p.path, p.message)).collect()
+    }
+
+    #[test]
+    fn check_places_problems_at_their_key_path() {
+        let found = problems(
+            "    - name: a\n      request: {url: \"http://h/\", headers: {\"x y\": v}, max_request_bytes: 0}\n      \
+             assert: [status == 200, \"json $.id == ${id}\", status = 1]\n      extract: {id: json id, ok: header etag}\n",
+        );
+        assert_eq!(
+            found,
+            [
+                "api.steps[0].assert[2]: invalid assertion `status = 1`: use `==` to compare, not `=`",
+                "api.steps[0].extract.id: invalid extraction `json id`: invalid JSON path `id`: it must start \
+                 with `$` (use $, .key, ['key'] and [N], e.g. $.items[0].id)",
+                "api.steps[0].request.headers.x y: `x y` is not a header name",
+                "api.steps[0].request.max_request_bytes: max_request_bytes must be greater than 0",
+            ]
+        );
+        // A value left for run time stands in for any value: `status == ${code}` is fine.
+        assert!(
+            problems(
+                "    - name: a\n      request: {url: \"http://h/\"}\n      assert: [\"status == ${code}\"]\n"
+            )
+            .is_empty()
+        );
+    }
 }
