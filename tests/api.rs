@@ -60,14 +60,9 @@ fn reason(report: &Value, name: &str) -> String {
     step(report, name)["reason"].as_str().unwrap_or_default().to_string()
 }
 
-/// A step's details: its own when it passed, else the run's `details.step_details[N]`.
+/// A step's details (timings, assertions), whether it passed or not.
 fn details<'r>(report: &'r Value, name: &str) -> &'r Value {
-    let step = step(report, name);
-    if step["status"] == "PASSED" {
-        &step["details"]
-    } else {
-        &report["details"]["step_details"][step["index"].to_string()]
-    }
+    &step(report, name)["details"]
 }
 
 fn metric(project: &Project, canary: &str, metric: &str, step: Option<&str>) -> Vec<f64> {

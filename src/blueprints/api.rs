@@ -137,16 +137,8 @@ impl Blueprint for Api {
                     }
                 }
                 let passed = run.result.is_ok();
-                let result = match run.result {
-                    Ok(mut outcome) => {
-                        outcome.details = record_details(ctx, number, true, run.details).unwrap_or_default();
-                        Ok(outcome)
-                    }
-                    Err(e) => {
-                        record_details(ctx, number, false, run.details);
-                        Err(e)
-                    }
-                };
+                ctx.add_step_details(run.details);
+                let result = run.result;
                 ctx.end_step(result).await;
                 if !passed && !self.continue_on_failure {
                     stopped = Some(format!("not run: step {number} `{}` did not pass", step.name));
@@ -156,26 +148,6 @@ impl Blueprint for Api {
         }
         .boxed()
     }
-}
-
-/// Where a step's details go: its own `details` when it passed; the run's
-/// `details.step_details["N"]` otherwise (a failed step carries only its reason).
-fn record_details(
-    ctx: &mut RunContext,
-    number: usize,
-    passed: bool,
-    details: Map<String, Value>,
-) -> Option<Map<String, Value>> {
-    if passed {
-        return Some(details);
-    }
-    if !details.is_empty() {
-        let all = ctx.details.entry("step_details").or_insert_with(|| Value::Object(Map::new()));
-        if let Value::Object(all) = all {
-            all.insert(number.to_string(), Value::Object(details));
-        }
-    }
-    None
 }
 
 /// Fills `${name}` references from extracted values and builds the request and checks.

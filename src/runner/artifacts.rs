@@ -1,7 +1,6 @@
 //! Writes a run's folder: `report.json` (already redacted), `<canary>.har` and `log.txt`
 //! (redacted here).
 
-use std::io::Write;
 use std::path::Path;
 
 use super::redact::Redactor;
@@ -42,14 +41,8 @@ fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(), String> 
     write_file(path, &bytes)
 }
 
-/// Writes via a temporary file and a rename, so a reader never sees half a file.
+/// Writes a file whole. Readers find runs through the database, whose row is written after
+/// every file, so no reader sees a file being written; a process killed mid-run leaves no row.
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    let tmp = path.with_extension("tmp");
-    let result = std::fs::File::create(&tmp).and_then(|mut f| {
-        f.write_all(bytes)?;
-        f.sync_data()
-    });
-    result
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| format!("could not write {}: {e}", path.display()))
+    std::fs::write(path, bytes).map_err(|e| format!("could not write {}: {e}", path.display()))
 }

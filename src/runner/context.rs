@@ -70,6 +70,8 @@ struct OpenStep {
     start: DateTime<Utc>,
     started: Instant,
     screenshots: Vec<String>,
+    /// Figures recorded while the step ran; kept whether or not it passes.
+    details: Map<String, Value>,
 }
 
 /// One run of one canary, handed to the blueprint.
@@ -185,8 +187,14 @@ impl RunContext {
         let index = self.steps.len() as u32 + 1;
         let name = self.redactor.redact_message(name).into_owned();
         self.log(format!("step {index} `{name}` starting"));
-        self.current =
-            Some(OpenStep { index, name, start: Utc::now(), started: Instant::now(), screenshots: vec![] });
+        self.current = Some(OpenStep {
+            index,
+            name,
+            start: Utc::now(),
+            started: Instant::now(),
+            screenshots: vec![],
+            details: Map::new(),
+        });
         if self.canary.spec.screenshots.on_step_start {
             self.step_screenshot("starting").await;
         }
@@ -222,6 +230,14 @@ impl RunContext {
         !self.stopped
     }
 
+    /// Adds figures (timings, assertion results) to the open step's `details`; they are kept
+    /// whether the step passes or not.
+    pub fn add_step_details(&mut self, details: Map<String, Value>) {
+        if let Some(open) = self.current.as_mut() {
+            open.details.extend(details);
+        }
+    }
+
     /// Records a step that was never started (e.g. skipped because its inputs are missing).
     pub fn skip_step(&mut self, name: &str, reason: impl Into<String>) {
         let open = OpenStep {
@@ -230,6 +246,7 @@ impl RunContext {
             start: Utc::now(),
             started: Instant::now(),
             screenshots: vec![],
+            details: Map::new(),
         };
         self.close_step(open, Err(StepError::Skipped(reason.into())));
     }
@@ -253,6 +270,8 @@ impl RunContext {
             Some(r) => self.log(format!("step {} `{}` {status}: {r}", open.index, open.name)),
             None => self.log(format!("step {} `{}` {status} in {duration_ms:.0} ms", open.index, open.name)),
         }
+        let mut details = open.details;
+        details.extend(outcome.details);
         let step = StepReport {
             index: open.index,
             name: open.name,
@@ -262,7 +281,7 @@ impl RunContext {
             duration_ms,
             screenshots: open.screenshots,
             url: outcome.url,
-            details: outcome.details,
+            details,
         };
         self.services.progress(ProgressEvent::Step {
             canary: &self.canary.name,

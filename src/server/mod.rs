@@ -1,5 +1,126 @@
 //! The daemon's HTTP server (axum): dashboard, JSON API, `/metrics`, `/healthz`.
+//!
+//! The server only reads through [`Backend`], which the daemon implements; [`serve`] runs it
+//! until a shutdown future resolves and [`router`] gives the routes alone (for tests).
+//! Endpoints, metrics and the token guard are described in `docs/server.md`.
+//!
+//! | module | job |
+//! |---|---|
+//! | [`api`] | the JSON API under `/api/v1` |
+//! | [`artifacts`] | listing and safely serving a run's artifact files |
+//! | [`metrics`] | the Prometheus text exposition |
+//! | [`auth`] | the bearer-token guard on every write |
+//! | [`dashboard`] | the HTML page at `/` |
 
+pub mod api;
+pub mod artifacts;
+pub mod auth;
 pub mod backend;
+pub mod dashboard;
+mod error;
+pub mod metrics;
 
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{FromRef, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 pub use backend::{Backend, CanaryStatus, DaemonMetrics, Histogram, RunNowError};
+pub use error::ApiError;
+use tokio::net::TcpListener;
+
+/// What every handler can reach.
+#[derive(Clone)]
+struct AppState {
+    backend: Arc<dyn Backend>,
+    token: auth::Token,
+}
+
+impl FromRef<AppState> for Arc<dyn Backend> {
+    fn from_ref(state: &AppState) -> Self {
+        state.backend.clone()
+    }
+}
+
+impl FromRef<AppState> for auth::Token {
+    fn from_ref(state: &AppState) -> Self {
+        state.token.clone()
+    }
+}
+
+/// Every route, behind the token guard. `token` guards every write; without one (or with an
+/// empty one) writes are refused with 403.
+pub fn router(backend: Arc<dyn Backend>, token: Option<String>) -> Router {
+    let state = AppState { backend, token: auth::Token::new(token) };
+    Router::new()
+        .route("/", get(dashboard::page))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics_handler))
+        .route("/api/v1/canaries", get(api::canaries))
+        .route("/api/v1/canaries/{name}", get(api::canary))
+        .route("/api/v1/canaries/{name}/runs", get(api::canary_runs))
+        .route("/api/v1/canaries/{name}/run", post(api::run_now))
+        .route("/api/v1/runs/{id}", get(api::run))
+        .route("/api/v1/runs/{id}/artifacts", get(artifacts::list_handler))
+        .route("/api/v1/runs/{id}/artifacts/{*file}", get(artifacts::file_handler))
+        .route("/api/v1/config/errors", get(api::config_errors))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::guard))
+        .with_state(state)
+}
+
+/// Binds `addr` and serves until `shutdown` resolves, then stops gracefully (no new
+/// connections; requests in progress finish). A bind failure is an error naming the address.
+pub async fn serve(
+    addr: SocketAddr,
+    backend: Arc<dyn Backend>,
+    token: Option<String>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("could not listen on {addr} (`server.listen`): {e}"))?;
+    serve_on(listener, backend, token, shutdown).await
+}
+
+/// [`serve`] on a listener already bound (e.g. to port 0 in tests).
+pub async fn serve_on(
+    listener: TcpListener,
+    backend: Arc<dyn Backend>,
+    token: Option<String>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
+    let addr = listener.local_addr().map_err(|e| format!("the HTTP listener has no address: {e}"))?;
+    let guarded = token.as_deref().is_some_and(|t| !t.is_empty());
+    tracing::info!(%addr, writes = if guarded { "token" } else { "refused" }, "HTTP server listening");
+    axum::serve(listener, router(backend, token))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|e| format!("the HTTP server on {addr} failed: {e}"))?;
+    tracing::info!(%addr, "HTTP server stopped");
+    Ok(())
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn metrics_handler(State(backend): State<Arc<dyn Backend>>) -> Response {
+    let body = metrics::render(&backend.canaries(), backend.load_errors().len(), &backend.metrics());
+    let mut response = body.into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(metrics::CONTENT_TYPE));
+    response
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint; see docs/server.md")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed on this endpoint")
+}

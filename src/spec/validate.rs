@@ -239,8 +239,18 @@ fn check_common(spec: &CanaryFile, p: &mut Problems<'_>) {
 /// An absolute http(s) URL. `${name}` references left for run time stand for a path segment.
 fn check_url(url: &str, path: KeyPath, p: &mut Problems<'_>) {
     static REF_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}").unwrap());
-    let probe = REF_RE.replace_all(url, "x");
-    match url::Url::parse(&probe) {
+    if let Some(found) = REF_RE.find(url) {
+        // Completed at run time from an earlier step's extraction: only a scheme written out
+        // can be checked now; the step reports a bad URL when it runs.
+        let prefix = &url[..found.start()];
+        if let Some((scheme, _)) = prefix.split_once("://")
+            && !matches!(scheme, "http" | "https")
+        {
+            p.add(path, format!("`{url}` is not an http(s) URL (scheme `{scheme}`)"));
+        }
+        return;
+    }
+    match url::Url::parse(url) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty()) => {}
         Ok(u) => p.add(path, format!("`{url}` is not an http(s) URL (scheme `{}`)", u.scheme())),
         Err(e) => p.add(path, format!("`{url}` is not an absolute http(s) URL ({e})")),

@@ -1,0 +1,224 @@
+//! The JSON API under `/api/v1`: canaries, their runs (paged), run reports, load errors, and
+//! run-now. Artifact files are in [`super::artifacts`].
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+
+use super::backend::{Backend, CanaryStatus, RunNowError};
+use super::error::{ApiError, blocking};
+use crate::runner::{RunReport, RunStatus};
+use crate::store::{RunPage, RunSummary};
+
+/// Runs in a page when `limit` is not given.
+pub const DEFAULT_PAGE: usize = 20;
+/// The largest `limit` accepted.
+pub const MAX_PAGE: usize = 1000;
+
+/// The latest run of a canary, as listings show it.
+#[derive(Debug, Serialize)]
+pub struct LastRun<'a> {
+    pub run_id: &'a str,
+    pub attempt: u32,
+    pub status: RunStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'a str>,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub duration_ms: f64,
+    pub artifacts: &'a str,
+}
+
+impl<'a> From<&'a RunReport> for LastRun<'a> {
+    fn from(r: &'a RunReport) -> Self {
+        Self {
+            run_id: &r.run_id,
+            attempt: r.attempt,
+            status: r.status,
+            reason: r.reason.as_deref(),
+            start: r.start,
+            end: r.end,
+            duration_ms: r.duration_ms,
+            artifacts: &r.artifacts,
+        }
+    }
+}
+
+/// A canary in the `GET /canaries` listing: its status with a summary of its last run.
+#[derive(Debug, Serialize)]
+pub struct CanaryItem<'a> {
+    pub name: &'a str,
+    pub blueprint: &'a str,
+    pub file: &'a std::path::Path,
+    pub enabled: bool,
+    pub schedule: &'a str,
+    pub next_fire: Option<DateTime<Utc>>,
+    pub running: bool,
+    pub tags: &'a std::collections::BTreeMap<String, String>,
+    pub last_run: Option<LastRun<'a>>,
+}
+
+impl<'a> From<&'a CanaryStatus> for CanaryItem<'a> {
+    fn from(c: &'a CanaryStatus) -> Self {
+        Self {
+            name: &c.name,
+            blueprint: &c.blueprint,
+            file: &c.file,
+            enabled: c.enabled,
+            schedule: &c.schedule,
+            next_fire: c.next_fire,
+            running: c.running,
+            tags: &c.tags,
+            last_run: c.last_run.as_ref().map(LastRun::from),
+        }
+    }
+}
+
+/// `GET /api/v1/canaries`.
+pub async fn canaries(State(backend): State<Arc<dyn Backend>>) -> Json<serde_json::Value> {
+    let canaries = backend.canaries();
+    let items: Vec<CanaryItem<'_>> = canaries.iter().map(CanaryItem::from).collect();
+    Json(serde_json::json!({ "canaries": items }))
+}
+
+/// `GET /api/v1/canaries/{name}`: the canary's status with its whole last report.
+pub async fn canary(
+    State(backend): State<Arc<dyn Backend>>,
+    Path(name): Path<String>,
+) -> Result<Json<CanaryStatus>, ApiError> {
+    find_canary(backend.as_ref(), &name).map(Json)
+}
+
+/// The body of `GET /api/v1/canaries/{name}/runs`.
+#[derive(Debug, Serialize)]
+pub struct RunsPage {
+    pub canary: String,
+    /// Newest first.
+    pub runs: Vec<RunSummary>,
+    /// The `before` of the next page; `null` on the last page.
+    pub next: Option<String>,
+}
+
+/// `GET /api/v1/canaries/{name}/runs?limit=&before=`.
+pub async fn canary_runs(
+    State(backend): State<Arc<dyn Backend>>,
+    Path(name): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<RunsPage>, ApiError> {
+    let page = parse_page(query.as_deref().unwrap_or(""))?;
+    let known = backend.canaries().iter().any(|c| c.name == name);
+    blocking(move || {
+        let runs = backend.store().runs(&name, page)?;
+        if runs.is_empty() && page.before.is_none() && !known {
+            return Err(ApiError::not_found(format!(
+                "no canary named `{name}`, and no runs of it in history"
+            )));
+        }
+        let next = (runs.len() == page.limit)
+            .then(|| runs.last().map(|r| r.start.to_rfc3339_opts(SecondsFormat::Millis, true)))
+            .flatten();
+        Ok(Json(RunsPage { canary: name, runs, next }))
+    })
+    .await
+}
+
+/// Reads `limit` and `before` from a query string.
+pub fn parse_page(query: &str) -> Result<RunPage, ApiError> {
+    let mut page = RunPage::first(DEFAULT_PAGE);
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        match key.as_ref() {
+            "limit" => {
+                page.limit = value.parse().ok().filter(|n| (1..=MAX_PAGE).contains(n)).ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "`limit` must be a whole number from 1 to {MAX_PAGE}, got `{value}`"
+                    ))
+                })?;
+            }
+            "before" if value.is_empty() => {}
+            "before" => {
+                let at = DateTime::parse_from_rfc3339(&value).map_err(|e| {
+                    ApiError::bad_request(format!(
+                        "`before` must be an RFC 3339 time like 2025-03-04T05:06:07.123Z (the `next` of the \
+                         previous page), got `{value}`: {e}"
+                    ))
+                })?;
+                page.before = Some(at.with_timezone(&Utc));
+            }
+            _ => {}
+        }
+    }
+    Ok(page)
+}
+
+/// `GET /api/v1/runs/{id}`: the report, by run id or unique prefix.
+pub async fn run(
+    State(backend): State<Arc<dyn Backend>>,
+    Path(id): Path<String>,
+) -> Result<Json<RunReport>, ApiError> {
+    blocking(move || find_run(backend.as_ref(), &id).map(Json)).await
+}
+
+/// `GET /api/v1/config/errors`.
+pub async fn config_errors(State(backend): State<Arc<dyn Backend>>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "errors": backend.load_errors() }))
+}
+
+/// `POST /api/v1/canaries/{name}/run` (behind the token guard): 202 once the run is started.
+pub async fn run_now(
+    State(backend): State<Arc<dyn Backend>>,
+    Path(name): Path<String>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    match backend.run_now(&name) {
+        Ok(()) => {
+            Ok((StatusCode::ACCEPTED, Json(serde_json::json!({ "canary": name, "status": "started" }))))
+        }
+        Err(e @ RunNowError::UnknownCanary(_)) => Err(ApiError::not_found(e.to_string())),
+        Err(e @ RunNowError::AlreadyRunning(_)) => Err(ApiError::new(StatusCode::CONFLICT, e.to_string())),
+        Err(e @ RunNowError::ShuttingDown) => {
+            Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))
+        }
+    }
+}
+
+/// A canary the daemon has loaded, or 404.
+pub fn find_canary(backend: &dyn Backend, name: &str) -> Result<CanaryStatus, ApiError> {
+    backend
+        .canaries()
+        .into_iter()
+        .find(|c| c.name == name)
+        .ok_or_else(|| ApiError::not_found(format!("no canary named `{name}`")))
+}
+
+/// A stored run by id or unique prefix, or 404 (400 when the prefix is ambiguous). Blocking.
+pub fn find_run(backend: &dyn Backend, id: &str) -> Result<RunReport, ApiError> {
+    backend.store().run(id)?.ok_or_else(|| {
+        ApiError::not_found(format!(
+            "no run `{id}` (give a whole run id or a prefix of at least {} characters)",
+            crate::store::MIN_RUN_ID_PREFIX
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_parameters() {
+        assert_eq!(parse_page("").unwrap(), RunPage::first(DEFAULT_PAGE));
+        let page = parse_page("limit=5&before=2025-03-04T05%3A06%3A07.123Z&other=1").unwrap();
+        assert_eq!(page.limit, 5);
+        assert_eq!(
+            page.before.unwrap().to_rfc3339_opts(SecondsFormat::Millis, true),
+            "2025-03-04T05:06:07.123Z"
+        );
+        assert_eq!(parse_page("before=").unwrap().before, None);
+        for bad in ["limit=0", "limit=-1", "limit=x", "limit=1001", "before=yesterday"] {
+            assert_eq!(parse_page(bad).unwrap_err().status, StatusCode::BAD_REQUEST, "{bad}");
+        }
+    }
+}

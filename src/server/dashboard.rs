@@ -1,0 +1,147 @@
+//! `GET /`: one server-rendered page listing every canary with its last run and next fire time,
+//! links to the run's report, artifacts and screenshots, and the files that no longer validate.
+//! No JavaScript; the page refreshes itself every 30 seconds.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::response::Html;
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use super::backend::{Backend, CanaryStatus};
+use crate::runner::RunStatus;
+
+/// `GET /`.
+pub async fn page(State(backend): State<Arc<dyn Backend>>) -> Html<String> {
+    Html(render(&backend.canaries(), &backend.load_errors(), Utc::now()))
+}
+
+/// The whole page.
+pub fn render(canaries: &[CanaryStatus], load_errors: &[String], now: DateTime<Utc>) -> String {
+    let mut out = String::from(concat!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
+        "<meta http-equiv=\"refresh\" content=\"30\"><title>Aviary</title><style>",
+        "body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse}",
+        "td,th{padding:.3em .8em;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}",
+        ".PASSED{color:#17692b}.FAILED,.ERROR,.TIMEOUT{color:#b3261e;font-weight:bold}",
+        ".errors{color:#b3261e}small{color:#666}",
+        "</style></head><body>\n<h1>Aviary</h1>\n"
+    ));
+    let _ = writeln!(
+        out,
+        "<p><small>{} canaries · {} · <a href=\"/metrics\">metrics</a> · \
+         <a href=\"/api/v1/canaries\">API</a></small></p>",
+        canaries.len(),
+        time(now)
+    );
+    if !load_errors.is_empty() {
+        out.push_str("<h2 class=\"errors\">Files that no longer validate (their previous version keeps running)</h2>\n<ul class=\"errors\">\n");
+        for error in load_errors {
+            let _ = writeln!(out, "<li><code>{}</code></li>", escape(error));
+        }
+        out.push_str("</ul>\n");
+    }
+    out.push_str(
+        "<table>\n<tr><th>canary</th><th>status</th><th>last run</th><th>next fire</th><th>schedule</th>\
+         <th>screenshots</th></tr>\n",
+    );
+    for canary in canaries {
+        row(&mut out, canary);
+    }
+    out.push_str("</table>\n</body></html>\n");
+    out
+}
+
+fn row(out: &mut String, canary: &CanaryStatus) {
+    let name = escape(&canary.name);
+    let _ = write!(
+        out,
+        "<tr><td><a href=\"/api/v1/canaries/{}\">{name}</a><br><small>{}</small></td>",
+        segment(&canary.name),
+        escape(&canary.blueprint)
+    );
+    let status = match (&canary.last_run, canary.running) {
+        (_, true) => "<td>running…</td>".to_string(),
+        (Some(run), false) => format!("<td class=\"{0}\">{0}</td>", run.status),
+        (None, false) => "<td>–</td>".to_string(),
+    };
+    out.push_str(&status);
+    match &canary.last_run {
+        Some(run) => {
+            let id = segment(&run.run_id);
+            let _ = write!(
+                out,
+                "<td><a href=\"/api/v1/runs/{id}\">{}</a> · {:.0} ms · <a href=\"/api/v1/runs/{id}/artifacts\">files</a>",
+                time(run.start),
+                run.duration_ms
+            );
+            if run.status != RunStatus::Passed
+                && let Some(reason) = &run.reason
+            {
+                let _ = write!(out, "<br><small>{}</small>", escape(reason));
+            }
+            out.push_str("</td>");
+        }
+        None => out.push_str("<td>never</td>"),
+    }
+    let next = match (canary.enabled, canary.next_fire) {
+        (false, _) => "disabled".to_string(),
+        (true, Some(at)) => time(at),
+        (true, None) => "–".to_string(),
+    };
+    let _ = write!(out, "<td>{next}</td><td><code>{}</code></td><td>", escape(&canary.schedule));
+    if let Some(run) = &canary.last_run {
+        let id = segment(&run.run_id);
+        for shot in run.steps.iter().flat_map(|s| &s.screenshots) {
+            let href = shot.split('/').map(segment).collect::<Vec<_>>().join("/");
+            let _ = write!(out, "<a href=\"/api/v1/runs/{id}/artifacts/{href}\">{}</a><br>", escape(shot));
+        }
+    }
+    out.push_str("</td></tr>\n");
+}
+
+fn time(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// Text for HTML content and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// One URL path segment, percent-encoded (everything but RFC 3986 unreserved characters).
+pub fn segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            let _ = write!(out, "%{byte:02X}");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping() {
+        assert_eq!(escape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(segment("home page/ü"), "home%20page%2F%C3%BC");
+        assert_eq!(segment("api-orders_1.x~"), "api-orders_1.x~");
+    }
+}

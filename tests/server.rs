@@ -1,0 +1,713 @@
+//! The HTTP server (`aviary::server`) against a fake-but-real backend: canned canary statuses, a
+//! real SQLite store in a temporary folder holding real saved reports, real artifact files on
+//! disk, a real TCP listener on 127.0.0.1 and a real HTTP/1.1 client (hyper).
+
+#[path = "support/server_prom.rs"]
+mod prom;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aviary::browser::PoolStats;
+use aviary::runner::report::{RequestCounts, RunReport, RunStatus, StepReport, StepStatus};
+use aviary::server::{self, Backend, CanaryStatus, DaemonMetrics, Histogram, RunNowError};
+use aviary::store::layout::{run_dir, run_dir_relative};
+use aviary::store::{SqliteStore, Store};
+use bytes::Bytes;
+use chrono::{DateTime, TimeZone, Utc};
+use http_body_util::{BodyExt, Empty};
+use hyper::header::{HeaderMap, HeaderValue};
+use hyper::{Method, Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+use tokio::net::{TcpListener, TcpStream};
+
+const TOKEN: &str = "s3cret-token";
+const SECRET: &str = "TOP SECRET outside the run folder";
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+/// A step name that needs escaping in Prometheus labels and HTML.
+const ODD_STEP: &str = "say \"hi\" \\ <b>";
+
+fn at(seconds: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 3, 4, 5, 6, 7).unwrap() + chrono::Duration::seconds(seconds)
+}
+
+fn step(index: u32, name: &str, status: StepStatus, start: DateTime<Utc>, ms: f64) -> StepReport {
+    StepReport {
+        index,
+        name: name.to_string(),
+        status,
+        reason: (status != StepStatus::Passed).then(|| format!("{name}: expected status == 200, got 500")),
+        start,
+        duration_ms: ms,
+        screenshots: vec![format!(
+            "{index:02}-step-{}.png",
+            if status == StepStatus::Passed { "succeeded" } else { "failed" }
+        )],
+        url: Some("http://127.0.0.1:8080/".into()),
+        details: serde_json::Map::new(),
+    }
+}
+
+fn report(canary: &str, run_id: &str, start: DateTime<Utc>, status: RunStatus) -> RunReport {
+    let second = if status == RunStatus::Passed { StepStatus::Passed } else { StepStatus::Failed };
+    RunReport {
+        canary: canary.to_string(),
+        run_id: run_id.to_string(),
+        attempt: if status == RunStatus::Passed { 1 } else { 2 },
+        blueprint: "heartbeat".into(),
+        status,
+        reason: (status != RunStatus::Passed).then(|| "step 2: expected status == 200, got 500".into()),
+        start,
+        end: start + chrono::Duration::milliseconds(1500),
+        duration_ms: 1500.5,
+        steps: vec![
+            step(1, "home", StepStatus::Passed, start, 250.0),
+            step(2, ODD_STEP, second, start, 1250.5),
+            step(3, "never", StepStatus::Skipped, start, 0.0),
+        ],
+        artifacts: run_dir_relative(canary, start, run_id),
+        requests: RequestCounts { ok_2xx: 7, redirect_3xx: 1, client_4xx: 2, server_5xx: 3, failed: 1 },
+        details: serde_json::Map::new(),
+    }
+}
+
+/// The daemon as the server sees it: canned statuses and metrics, a real store and real files.
+struct FakeBackend {
+    canaries: Vec<CanaryStatus>,
+    store: Arc<SqliteStore>,
+    root: PathBuf,
+    errors: Vec<String>,
+    started: Mutex<Vec<String>>,
+}
+
+impl Backend for FakeBackend {
+    fn canaries(&self) -> Vec<CanaryStatus> {
+        self.canaries.clone()
+    }
+    fn load_errors(&self) -> Vec<String> {
+        self.errors.clone()
+    }
+    fn run_now(&self, canary: &str) -> Result<(), RunNowError> {
+        match self.canaries.iter().find(|c| c.name == canary) {
+            None => Err(RunNowError::UnknownCanary(canary.into())),
+            Some(c) if c.running => Err(RunNowError::AlreadyRunning(canary.into())),
+            Some(_) => {
+                self.started.lock().unwrap().push(canary.into());
+                Ok(())
+            }
+        }
+    }
+    fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+    fn artifacts_root(&self) -> PathBuf {
+        self.root.clone()
+    }
+    fn metrics(&self) -> DaemonMetrics {
+        let mut durations = Histogram::new(&[0.5, 1.0, 2.5]);
+        for seconds in [0.2, 1.5, 1.5] {
+            durations.observe(seconds);
+        }
+        let mut lateness = Histogram::new(&[0.01, 0.1, 1.0]);
+        for seconds in [0.005, 0.05, 0.05, 3.0] {
+            lateness.observe(seconds);
+        }
+        DaemonMetrics {
+            runs_total: BTreeMap::from([
+                (("home".to_string(), RunStatus::Passed), 2),
+                (("home".to_string(), RunStatus::Failed), 1),
+            ]),
+            run_duration_seconds: BTreeMap::from([("home".to_string(), durations)]),
+            start_lateness_seconds: lateness,
+            skipped_fires_total: BTreeMap::from([("orders".to_string(), 4)]),
+            queued_runs: 3,
+            running_runs: 1,
+            browser: PoolStats { browsers_alive: 2, pages_in_use: 1, launches: 5, crashes: 1 },
+        }
+    }
+}
+
+/// Runs of `home`, oldest first: two passed, then the latest (failed). Ids share a 6-character
+/// prefix so that prefix lookups can be ambiguous.
+const HOME_RUNS: [&str; 3] = [
+    "abcdef01-0000-4000-8000-000000000001",
+    "abcdef02-0000-4000-8000-000000000002",
+    "abc12345-0000-4000-8000-000000000003",
+];
+const RETIRED_RUN: &str = "feed0001-0000-4000-8000-000000000009";
+
+struct Fixture {
+    _tmp: tempfile::TempDir,
+    backend: Arc<FakeBackend>,
+    /// The latest `home` run's folder.
+    run_folder: PathBuf,
+    secret_file: PathBuf,
+}
+
+fn write_run_files(root: &Path, report: &RunReport) -> PathBuf {
+    let dir = run_dir(root, &report.canary, report.start, &report.run_id);
+    std::fs::create_dir_all(dir.join("visual")).unwrap();
+    std::fs::write(dir.join("report.json"), serde_json::to_vec_pretty(report).unwrap()).unwrap();
+    std::fs::write(dir.join(format!("{}.har", report.canary)), br#"{"log":{"version":"1.2","entries":[]}}"#)
+        .unwrap();
+    std::fs::write(dir.join("log.txt"), format!("run {} log\n", report.run_id)).unwrap();
+    std::fs::write(dir.join("01-step-succeeded.png"), PNG).unwrap();
+    std::fs::write(dir.join("visual/diff.png"), PNG).unwrap();
+    dir
+}
+
+fn fixture() -> Fixture {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("artifacts");
+    let store = Arc::new(SqliteStore::open(&tmp.path().join("aviary.db")).unwrap());
+    let statuses = [RunStatus::Passed, RunStatus::Passed, RunStatus::Failed];
+    let mut last = None;
+    let mut run_folder = PathBuf::new();
+    for (i, (id, status)) in HOME_RUNS.iter().zip(statuses).enumerate() {
+        let report = report("home", id, at(60 * i as i64), status);
+        store.save_run(&report, &report.datapoints()).unwrap();
+        run_folder = write_run_files(&root, &report);
+        last = Some(report);
+    }
+    let retired = report("retired", RETIRED_RUN, at(0), RunStatus::Passed);
+    store.save_run(&retired, &retired.datapoints()).unwrap();
+
+    // A file outside every run folder, and links to it (and to a sibling run) from the run folder.
+    let secret_file = tmp.path().join("secret.txt");
+    std::fs::write(&secret_file, SECRET).unwrap();
+    std::os::unix::fs::symlink(&secret_file, run_folder.join("escape.txt")).unwrap();
+    std::os::unix::fs::symlink("../../../../../../../secret.txt", run_folder.join("relative-escape.txt"))
+        .unwrap();
+    std::os::unix::fs::symlink(tmp.path(), run_folder.join("up")).unwrap();
+    std::os::unix::fs::symlink("log.txt", run_folder.join("alias.txt")).unwrap();
+
+    let status =
+        |name: &str, enabled: bool, running: bool, next: Option<i64>, last_run: Option<RunReport>| {
+            CanaryStatus {
+                name: name.into(),
+                blueprint: "heartbeat".into(),
+                file: PathBuf::from(format!("canaries/{name}.yaml")),
+                enabled,
+                schedule: "rate(5 minutes)".into(),
+                next_fire: next.map(at),
+                running,
+                tags: BTreeMap::from([("team".to_string(), "web".to_string())]),
+                last_run,
+            }
+        };
+    let canaries = vec![
+        status("disabled", false, false, None, None),
+        status("home", true, false, Some(420), last),
+        status("orders", true, true, Some(300), None),
+    ];
+    let backend = Arc::new(FakeBackend {
+        canaries,
+        store,
+        root,
+        errors: vec!["canaries/broken.yaml:3:7: schedule: `rate(0 minutes)` is not a schedule".into()],
+        started: Mutex::new(Vec::new()),
+    });
+    Fixture { _tmp: tmp, backend, run_folder, secret_file }
+}
+
+/// A server on 127.0.0.1:0 over the fixture; stops when the returned sender is dropped or sent.
+async fn start(
+    backend: Arc<FakeBackend>,
+    token: Option<&str>,
+) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server::serve_on(listener, backend, token.map(str::to_string), async move {
+        let _ = stopped.await;
+    }));
+    (addr, stop)
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+    fn text(&self) -> String {
+        String::from_utf8(self.body.to_vec()).unwrap()
+    }
+    fn content_type(&self) -> &str {
+        self.headers.get("content-type").map(|v| v.to_str().unwrap()).unwrap_or("")
+    }
+    /// The JSON `{"error": "..."}` message.
+    fn error(&self) -> String {
+        self.json()["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error message: {}", self.text()))
+            .to_string()
+    }
+}
+
+/// One request on a fresh connection; the path is sent exactly as given (no normalization).
+async fn send(addr: SocketAddr, method: Method, path: &str, authorization: Option<&str>) -> Reply {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+    tokio::spawn(connection);
+    let mut request = Request::builder().method(method).uri(path).header("host", addr.to_string());
+    if let Some(value) = authorization {
+        request = request.header("authorization", HeaderValue::from_str(value).unwrap());
+    }
+    let response = tokio::time::timeout(
+        Duration::from_secs(10),
+        sender.send_request(request.body(Empty::<Bytes>::new()).unwrap()),
+    )
+    .await
+    .expect("the server answers within 10 s")
+    .unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    Reply { status, headers, body }
+}
+
+async fn get(addr: SocketAddr, path: &str) -> Reply {
+    send(addr, Method::GET, path, None).await
+}
+
+#[tokio::test]
+async fn healthz_says_ok() {
+    let f = fixture();
+    let (addr, _stop) = start(f.backend.clone(), None).await;
+    let reply = get(addr, "/healthz").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.text(), "ok");
+}
+
+#[tokio::test]
+async fn metrics_are_valid_prometheus_text_with_every_series() {
+    let f = fixture();
+    let (addr, _stop) = start(f.backend.clone(), None).await;
+    let reply = get(addr, "/metrics").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.content_type(), "text/plain; version=0.0.4; charset=utf-8");
+    let text = reply.text();
+    let m = prom::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+
+    // Every family is documented and typed.
+    for (family, kind) in &m.types {
+        assert!(m.help.get(family).is_some_and(|h| !h.is_empty()), "{family} has no HELP");
+        let documented =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/server.md")).unwrap();
+        assert!(documented.contains(&format!("`{family}`")), "{family} ({kind}) is not in docs/server.md");
+    }
+
+    // The last run of `home` (failed) and its steps; skipped steps are left out; labels escaped.
+    let home = [("canary", "home")];
+    assert_eq!(m.get("aviary_success_percent", &home), Some(0.0));
+    assert_eq!(m.get("aviary_duration_ms", &home), Some(1500.5));
+    assert_eq!(m.get("aviary_step_success_percent", &[("canary", "home"), ("step", "home")]), Some(100.0));
+    assert_eq!(m.get("aviary_step_success_percent", &[("canary", "home"), ("step", ODD_STEP)]), Some(0.0));
+    assert_eq!(m.get("aviary_step_duration_ms", &[("canary", "home"), ("step", ODD_STEP)]), Some(1250.5));
+    assert_eq!(m.get("aviary_step_duration_ms", &[("canary", "home"), ("step", "never")]), None);
+    assert!(text.contains(r#"step="say \"hi\" \\ <b>""#), "{text}");
+    for (class, count) in [("2xx", 7.0), ("3xx", 1.0), ("4xx", 2.0), ("5xx", 3.0), ("failed", 1.0)] {
+        assert_eq!(m.get("aviary_requests", &[("canary", "home"), ("class", class)]), Some(count), "{class}");
+    }
+    assert_eq!(m.get("aviary_last_run_timestamp_seconds", &home), Some(at(120).timestamp() as f64 + 1.5));
+    // Canaries without a run have no last-run series.
+    assert_eq!(m.get("aviary_success_percent", &[("canary", "orders")]), None);
+
+    // Counters and histograms of the daemon.
+    assert_eq!(m.get("aviary_runs_total", &[("canary", "home"), ("status", "PASSED")]), Some(2.0));
+    assert_eq!(m.get("aviary_runs_total", &[("canary", "home"), ("status", "FAILED")]), Some(1.0));
+    assert_eq!(m.types["aviary_run_duration_seconds"], "histogram");
+    assert_eq!(m.get("aviary_run_duration_seconds_bucket", &[("canary", "home"), ("le", "0.5")]), Some(1.0));
+    assert_eq!(m.get("aviary_run_duration_seconds_bucket", &[("canary", "home"), ("le", "2.5")]), Some(3.0));
+    assert_eq!(m.get("aviary_run_duration_seconds_bucket", &[("canary", "home"), ("le", "+Inf")]), Some(3.0));
+    assert_eq!(m.get("aviary_run_duration_seconds_sum", &home), Some(3.2));
+    assert_eq!(m.get("aviary_run_duration_seconds_count", &home), Some(3.0));
+    assert_eq!(m.get("aviary_scheduler_start_lateness_seconds_bucket", &[("le", "0.01")]), Some(1.0));
+    assert_eq!(m.get("aviary_scheduler_start_lateness_seconds_bucket", &[("le", "1")]), Some(3.0));
+    assert_eq!(m.get("aviary_scheduler_start_lateness_seconds_bucket", &[("le", "+Inf")]), Some(4.0));
+    assert_eq!(m.get("aviary_scheduler_start_lateness_seconds_count", &[]), Some(4.0));
+    assert_eq!(m.get("aviary_scheduler_skipped_fires_total", &[("canary", "orders")]), Some(4.0));
+    assert_eq!(m.get("aviary_scheduler_queued_runs", &[]), Some(3.0));
+    assert_eq!(m.get("aviary_scheduler_running_runs", &[]), Some(1.0));
+    assert_eq!(m.get("aviary_canary_next_fire_timestamp_seconds", &home), Some(at(420).timestamp() as f64));
+    assert_eq!(m.get("aviary_canary_next_fire_timestamp_seconds", &[("canary", "disabled")]), None);
+    assert_eq!(m.get("aviary_canary_running", &[("canary", "orders")]), Some(1.0));
+    assert_eq!(m.get("aviary_canary_enabled", &[("canary", "disabled")]), Some(0.0));
+    assert_eq!(m.get("aviary_browser_processes", &[]), Some(2.0));
+    assert_eq!(m.get("aviary_browser_pages_in_use", &[]), Some(1.0));
+    assert_eq!(m.get("aviary_browser_launches_total", &[]), Some(5.0));
+    assert_eq!(m.get("aviary_browser_crashes_total", &[]), Some(1.0));
+    assert_eq!(m.get("aviary_config_errors", &[]), Some(1.0));
+    assert_eq!(m.get("aviary_canaries", &[]), Some(3.0));
+    assert_eq!(m.types["aviary_runs_total"], "counter");
+    assert_eq!(m.types["aviary_success_percent"], "gauge");
+}
+
+#[tokio::test]
+async fn canaries_list_their_last_run_and_next_fire() {
+    let f = fixture();
+    let (addr, _stop) = start(f.backend.clone(), None).await;
+    let reply = get(addr, "/api/v1/canaries").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(reply.content_type().starts_with("application/json"));
+    let body = reply.json();
+    let list = body["canaries"].as_array().unwrap();
+    let names: Vec<&str> = list.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["disabled", "home", "orders"]);
+    let home = &list[1];
+    assert_eq!(home["next_fire"], "2025-03-04T05:13:07Z");
+    assert_eq!(home["schedule"], "rate(5 minutes)");
+    assert_eq!(home["tags"]["team"], "web");
+    assert_eq!(home["last_run"]["run_id"], HOME_RUNS[2]);
+    assert_eq!(home["last_run"]["status"], "FAILED");
+    assert_eq!(home["last_run"]["attempt"], 2);
+    assert_eq!(home["last_run"]["reason"], "step 2: expected status == 200, got 500");
+    assert!(home["last_run"].get("steps").is_none(), "the listing summarizes the last run");
+    assert_eq!(list[2]["running"], true);
+    assert!(list[2]["last_run"].is_null());
+    assert!(list[0]["next_fire"].is_null());
+}
+
+#[tokio::test]
+async fn one_canary_has_its_whole_last_report() {
+    let f = fixture();
+    let (addr, _stop) = start(f.backend.clone(), None).await;
+    let body = get(addr, "/api/v1/canaries/home").await.json();
+    assert_eq!(body["name"], "home");
+    assert_eq!(body["file"], "canaries/home.yaml");
+    assert_eq!(body["last_run"]["steps"].as_array().unwrap().len(), 3);
+    let missing = get(addr, "/api/v1/canaries/nope").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert!(missing.error().contains("nope"));
+}
+
+#[tokio::test]
+async fn runs_are_paged_newest_first_with_a_next_cursor() {
+    let f = fixture();
+    let (addr, _stop) = start(f.backend.clone(), None).await;
+    let first = get(addr, "/api/v1/canaries/home/runs?limit=2").await.json();
+    let ids = |page: &Value| {
+        page["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["run_id"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&first), [HOME_RUNS[2], HOME_RUNS[1]]);
+    assert_eq!(first["canary"], "home");
+    assert_eq!(first["runs"][0]["status"], "FAILED");
+    let next = first["next"].as_str().unwrap();
+    assert_eq!(next, "2025-03-04T05:07:07.000Z");
+    let second =
+        get(addr, &format!("/api/v1/canaries/home/runs?limit=2&before={}", next.replace(':', "%3A")))
+            .await
+            .json();
+    assert_eq!(ids(&second), [HOME_RUNS[0]]);
+    assert!(second["next"].is_null());
+    // The default page holds every run here; a `before` before everything is an empty page.
+    let all = get(addr, "/api/v1/canaries/home/runs").await.json();
+    assert_eq!(ids(&all), [HOME_RUNS[2], HOME_RUNS[1], HOME_RUNS[0]]);
+    assert!(all["next"].is_null());
+    let empty = get(addr, "/api/v1/canaries/home/runs?before=2000-01-01T00:00:00Z").await.json();
+    assert_eq!(ids(&empty), Vec::<String>::new());
+
+    // History outlives a canary's file; a canary with neither is unknown.
+    assert_eq!(ids(&get(addr, "/api/v1/canaries/retired/runs").await.json()), [RETIRED_RUN]);
+    assert_eq!(get(addr, "/api/v1/canaries/ghost/runs").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(get(addr, "/api/v1/canaries/orders/runs").await.json()["runs"], serde_json::json!([]));
+
+    for bad in ["limit=0", "limit=abc", "limit=100000", "before=yesterday"] {
+        let reply = get(addr, &format!("/api/v1/canaries/home/runs?{bad}")).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{bad}");
+        assert!(!reply.error().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn run_reports_by_id_or_unique_prefix() {
+    let f = fixture();
+    let (addr, _stop) = start(f.backend.clone(), None).await;
+    let whole = get(addr, &format!("/api/v1/runs/{}", HOME_RUNS[2])).await;
+    assert_eq!(whole.status, StatusCode::OK);
+    let report = whole.json();
+    assert_eq!(report["run_id"], HOME_RUNS[2]);
+    assert_eq!(report["requests"]["5xx"], 3);
+    assert_eq!(report["steps"][1]["name"], ODD_STEP);
+    assert_eq!(get(addr, "/api/v1/runs/abc123").await.json()["run_id"], HOME_RUNS[2]);
+    let ambiguous = get(addr, "/api/v1/runs/abcdef").await;
+    assert_eq!(ambiguous.status, StatusCode::BAD_REQUEST);
+    assert!(ambiguous.error().contains("ambiguous"), "{}", ambiguous.error());
+    let unknown = get(addr, "/api/v1/runs/0123456789").await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    assert!(unknown.error().contains("0123456789"));
+}
+
+#[tokio::test]
+async fn artifact_listing_shows_files_and_safe_links_only() {
+    let f = fixture();
+    let (addr, _stop) = start(f.backend.clone(), None).await;
+    let reply = get(addr, &format!("/api/v1/runs/{}/artifacts", HOME_RUNS[2])).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let body = reply.json();
+    assert_eq!(body["artifacts"], run_dir_relative("home", at(120), HOME_RUNS[2]));
+    let files: Vec<(&str, &str)> = body["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["path"].as_str().unwrap(), f["content_type"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        files,
+        [
+            ("01-step-succeeded.png", "image/png"),
+            ("alias.txt", "text/plain; charset=utf-8"),
+            ("home.har", "application/json"),
+            ("log.txt", "text/plain; charset=utf-8"),
+            ("report.json", "application/json"),
+            ("visual/diff.png", "image/png"),
+        ]
+    );
+    assert_eq!(body["files"][0]["size"], PNG.len());
+
+    // A run whose folder is gone.
+    std::fs::remove_dir_all(&f.run_folder).unwrap();
+    let gone = get(addr, &format!("/api/v1/runs/{}/artifacts", HOME_RUNS[2])).await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+    assert_eq!(get(addr, "/api/v1/runs/0123456789/artifacts").await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn artifact_files_are_served_with_their_content_types() {
+    let f = fixture();
+    let (addr, _stop) = start(f.backend.clone(), None).await;
+    let base = format!("/api/v1/runs/{}/artifacts", HOME_RUNS[2]);
+    for (file, content_type) in [
+        ("01-step-succeeded.png", "image/png"),
+        ("visual/diff.png", "image/png"),
+        ("home.har", "application/json"),
+        ("report.json", "application/json"),
+        ("log.txt", "text/plain; charset=utf-8"),
+        ("alias.txt", "text/plain; charset=utf-8"),
+    ] {
+        let reply = get(addr, &format!("{base}/{file}")).await;
+        assert_eq!(reply.status, StatusCode::OK, "{file}: {}", String::from_utf8_lossy(&reply.body));
+        assert_eq!(reply.content_type(), content_type, "{file}");
+        assert_eq!(reply.headers["x-content-type-options"], "nosniff");
+        assert_eq!(reply.body.as_ref(), std::fs::read(f.run_folder.join(file)).unwrap().as_slice(), "{file}");
+    }
+    // A run id prefix works here too; a missing file is 404 in JSON.
+    assert_eq!(get(addr, "/api/v1/runs/abc123/artifacts/log.txt").await.status, StatusCode::OK);
+    let missing = get(addr, &format!("{base}/nothing.png")).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert!(missing.error().contains("nothing.png"));
+    // A folder is not a file.
+    assert_eq!(get(addr, &format!("{base}/visual")).await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn artifact_path_traversal_is_refused() {
+    let f = fixture();
+    let (addr, _stop) = start(f.backend.clone(), None).await;
+    let base = format!("/api/v1/runs/{}/artifacts", HOME_RUNS[2]);
+    let sibling = run_dir_relative("home", at(60), HOME_RUNS[1]);
+    let sibling_name = sibling.rsplit('/').next().unwrap();
+    let secret = f.secret_file.display().to_string();
+    let attempts: Vec<(String, StatusCode)> = vec![
+        // `..` as text, plain and percent-encoded in every spelling: refused before the disk.
+        ("../../../../../../../secret.txt".into(), StatusCode::BAD_REQUEST),
+        (format!("../{sibling_name}/log.txt"), StatusCode::BAD_REQUEST),
+        ("visual/../../log.txt".into(), StatusCode::BAD_REQUEST),
+        (
+            "%2e%2e%2f%2e%2e%2f%2e%2e%2f%2e%2e%2f%2e%2e%2f%2e%2e%2f%2e%2e%2fsecret.txt".into(),
+            StatusCode::BAD_REQUEST,
+        ),
+        ("%2E%2E/%2E%2E/%2E%2E/%2E%2E/%2E%2E/%2E%2E/%2E%2E/secret.txt".into(), StatusCode::BAD_REQUEST),
+        ("..%2f..%2f..%2f..%2f..%2f..%2f..%2fsecret.txt".into(), StatusCode::BAD_REQUEST),
+        ("..%5c..%5csecret.txt".into(), StatusCode::BAD_REQUEST),
+        ("./log.txt".into(), StatusCode::BAD_REQUEST),
+        ("log.txt%00.png".into(), StatusCode::BAD_REQUEST),
+        // Absolute paths, as a leading slash and percent-encoded.
+        (format!("/{}", secret.trim_start_matches('/')), StatusCode::BAD_REQUEST),
+        (secret.replace('/', "%2F"), StatusCode::BAD_REQUEST),
+        // Double-encoding is a file name with `%` in it, which does not exist.
+        ("%252e%252e%252fsecret.txt".into(), StatusCode::NOT_FOUND),
+        // Symbolic links leading out of the run folder: absolute, relative, and through a folder.
+        ("escape.txt".into(), StatusCode::NOT_FOUND),
+        ("relative-escape.txt".into(), StatusCode::NOT_FOUND),
+        ("up/secret.txt".into(), StatusCode::NOT_FOUND),
+    ];
+    for (attempt, expected) in attempts {
+        let reply = get(addr, &format!("{base}/{attempt}")).await;
+        assert_eq!(reply.status, expected, "{attempt}: {}", String::from_utf8_lossy(&reply.body));
+        assert!(!reply.text().contains(SECRET), "{attempt} leaked the secret");
+        assert!(reply.content_type().starts_with("application/json"), "{attempt}: {}", reply.content_type());
+        assert!(!reply.error().is_empty());
+    }
+    // The links out are not listed either.
+    let listing = get(addr, &base).await.text();
+    assert!(!listing.contains("escape") && !listing.contains("\"up"), "{listing}");
+}
+
+#[tokio::test]
+async fn run_now_is_refused_without_a_configured_token() {
+    let f = fixture();
+    let (addr, _stop) = start(f.backend.clone(), None).await;
+    for authorization in [None, Some("Bearer anything")] {
+        let reply = send(addr, Method::POST, "/api/v1/canaries/home/run", authorization).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN);
+        assert!(reply.error().contains("server.token"), "{}", reply.error());
+    }
+    // An empty token counts as none.
+    let (addr, _stop2) = start(f.backend.clone(), Some("")).await;
+    let reply = send(addr, Method::POST, "/api/v1/canaries/home/run", Some("Bearer ")).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert!(f.backend.started.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn run_now_needs_the_right_token() {
+    let f = fixture();
+    let (addr, _stop) = start(f.backend.clone(), Some(TOKEN)).await;
+    let run = |authorization: Option<String>, canary: &'static str| async move {
+        send(addr, Method::POST, &format!("/api/v1/canaries/{canary}/run"), authorization.as_deref()).await
+    };
+    let missing = run(None, "home").await;
+    assert_eq!(missing.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(missing.headers["www-authenticate"], "Bearer");
+    for wrong in
+        ["Bearer nope", "Bearer s3cret-toke", "Bearer s3cret-token2", "Basic czNjcmV0LXRva2Vu", TOKEN]
+    {
+        let reply = run(Some(wrong.into()), "home").await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{wrong}");
+        assert!(!reply.error().is_empty());
+    }
+    // The guard answers before the canary is looked up.
+    assert_eq!(run(Some("Bearer nope".into()), "nope").await.status, StatusCode::UNAUTHORIZED);
+    assert!(f.backend.started.lock().unwrap().is_empty());
+
+    let right = Some(format!("Bearer {TOKEN}"));
+    let started = run(right.clone(), "home").await;
+    assert_eq!(started.status, StatusCode::ACCEPTED);
+    assert_eq!(started.json()["canary"], "home");
+    assert_eq!(*f.backend.started.lock().unwrap(), ["home"]);
+    let unknown = run(right.clone(), "nope").await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    assert!(unknown.error().contains("nope"));
+    let busy = run(right.clone(), "orders").await;
+    assert_eq!(busy.status, StatusCode::CONFLICT);
+    assert!(busy.error().contains("already running"));
+    // Reading needs no token; GET on the write endpoint is not allowed.
+    assert_eq!(get(addr, "/api/v1/canaries").await.status, StatusCode::OK);
+    assert_eq!(
+        send(addr, Method::GET, "/api/v1/canaries/home/run", None).await.status,
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+}
+
+#[tokio::test]
+async fn every_write_is_guarded_even_on_unknown_paths() {
+    let f = fixture();
+    let (addr, _stop) = start(f.backend.clone(), Some(TOKEN)).await;
+    for (method, path) in [
+        (Method::DELETE, format!("/api/v1/runs/{}", HOME_RUNS[0])),
+        (Method::PUT, "/api/v1/canaries/home".to_string()),
+        (Method::POST, "/api/v1/something/new".to_string()),
+        (Method::PATCH, "/metrics".to_string()),
+    ] {
+        let reply = send(addr, method.clone(), &path, None).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{method} {path}");
+    }
+    // With the token, they are what they are: not found, not allowed.
+    let auth = format!("Bearer {TOKEN}");
+    assert_eq!(
+        send(addr, Method::POST, "/api/v1/something/new", Some(&auth)).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        send(addr, Method::DELETE, "/healthz", Some(&auth)).await.status,
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+    assert_eq!(get(addr, "/api/v1/nothing").await.status, StatusCode::NOT_FOUND);
+    assert!(!get(addr, "/api/v1/nothing").await.error().is_empty());
+}
+
+#[tokio::test]
+async fn config_errors_are_listed() {
+    let f = fixture();
+    let (addr, _stop) = start(f.backend.clone(), None).await;
+    let body = get(addr, "/api/v1/config/errors").await.json();
+    assert_eq!(
+        body["errors"],
+        serde_json::json!(["canaries/broken.yaml:3:7: schedule: `rate(0 minutes)` is not a schedule"])
+    );
+}
+
+#[tokio::test]
+async fn the_dashboard_lists_canaries_with_links() {
+    let f = fixture();
+    let (addr, _stop) = start(f.backend.clone(), None).await;
+    let reply = get(addr, "/").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(reply.content_type().starts_with("text/html"));
+    let html = reply.text();
+    for name in ["disabled", "home", "orders"] {
+        assert!(html.contains(&format!(">{name}</a>")), "{name}\n{html}");
+    }
+    assert!(html.contains(&format!("href=\"/api/v1/runs/{}\"", HOME_RUNS[2])));
+    assert!(
+        html.contains(&format!("href=\"/api/v1/runs/{}/artifacts/01-step-succeeded.png\"", HOME_RUNS[2]))
+    );
+    assert!(html.contains("class=\"FAILED\""));
+    assert!(html.contains("running"));
+    assert!(html.contains("canaries/broken.yaml:3:7"));
+    assert!(html.contains("2025-03-04T05:13:07Z"), "next fire");
+    assert!(!html.contains("<b>"), "step names are escaped");
+}
+
+#[tokio::test]
+async fn serve_binds_answers_and_stops_gracefully() {
+    let f = fixture();
+    // Find a free port, then let `serve` bind it.
+    let addr = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let backend: Arc<dyn Backend> = f.backend.clone();
+    let server = tokio::spawn(server::serve(addr, backend, None, async move {
+        let _ = stopped.await;
+    }));
+    let mut reply = None;
+    for _ in 0..100 {
+        if TcpStream::connect(addr).await.is_ok() {
+            reply = Some(get(addr, "/healthz").await);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(reply.expect("the server listens").text(), "ok");
+    stop.send(()).unwrap();
+    let result =
+        tokio::time::timeout(Duration::from_secs(5), server).await.expect("stops within 5 s").unwrap();
+    assert_eq!(result, Ok(()));
+    assert!(TcpStream::connect(addr).await.is_err(), "nothing listens after shutdown");
+}
+
+#[tokio::test]
+async fn serve_names_the_address_it_cannot_bind() {
+    let f = fixture();
+    let taken = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = taken.local_addr().unwrap();
+    let backend: Arc<dyn Backend> = f.backend.clone();
+    let error = server::serve(addr, backend, None, std::future::pending()).await.unwrap_err();
+    assert!(error.contains(&addr.to_string()), "{error}");
+    assert!(error.contains("server.listen"), "{error}");
+}
