@@ -74,26 +74,31 @@ bb_pid=$!
 pids+=($bb_pid)
 wait_port "$bb_port"
 
-# Runs `aviary run` in the project with a fresh data folder; prints "wall_s cpu_s". (Each round
-# gets its own folder: deleting 10,000 files just before creating as many makes ext4 search
-# past the recently freed inodes, a cost no steady-state run pays.)
+# Runs `aviary run` in the project; prints "wall_s cpu_s". By default each round gets a fresh
+# data folder (first-ever runs: every canary's folder tree is created too). WARM=1 uses one data
+# folder that an uncounted warm-up run has filled, as in steady-state monitoring. Nothing is
+# deleted between rounds: deleting 10,000 files just before creating as many makes ext4 search
+# past the recently freed inodes, a cost no steady-state run pays.
+data_folder() { if [ "${WARM:-0}" = 1 ]; then echo "$data/steady"; else echo "$data/round-$1"; fi; }
 run_aviary() {
-  python3 - "$aviary" "$work/project" "$checks" "$data/round-$1" <<'PY'
+  python3 - "$aviary" "$work/project" "$checks" "$(data_folder "$1")" <<'PY'
 import os, subprocess, sys, time
 aviary, project, checks, data = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+before = sum(1 for d, _, files in os.walk(os.path.join(data, "artifacts")) if "report.json" in files)
 t0, start = os.times(), time.monotonic()
 proc = subprocess.run([aviary, "run", "--data-dir", data], cwd=project, stdout=subprocess.DEVNULL,
                       stderr=subprocess.PIPE)
 wall, t1 = time.monotonic() - start, os.times()
 if proc.returncode != 0:
     sys.exit(f"aviary run failed with exit {proc.returncode}: {proc.stderr.decode()[-2000:]}")
-reports = sum(1 for d, _, files in os.walk(os.path.join(data, "artifacts")) if "report.json" in files)
+reports = sum(1 for d, _, files in os.walk(os.path.join(data, "artifacts")) if "report.json" in files) - before
 if reports != checks:
     sys.exit(f"expected {checks} run folders, found {reports}")
 cpu = (t1.children_user - t0.children_user) + (t1.children_system - t0.children_system)
 print(f"{wall:.3f} {cpu:.3f}")
 PY
 }
+[ "${WARM:-0}" = 1 ] && run_aviary warmup >/dev/null
 
 # Sends the probes to blackbox_exporter; prints "wall_s cpu_s" of the exporter process.
 run_blackbox() {
@@ -145,7 +150,9 @@ aviary, bb = rows[:n], rows[n:]
 med = lambda xs, i: statistics.median(x[i] for x in xs)
 low = lambda xs, i: min(x[i] for x in xs)
 a_cpu, b_cpu = med(aviary, 1), med(bb, 1)
-print(f"{checks} one-step HTTP checks of one local endpoint, {n} rounds")
+import os
+mode = "warm data folder (WARM=1)" if os.environ.get("WARM") == "1" else "fresh data folder each round"
+print(f"{checks} one-step HTTP checks of one local endpoint, {n} rounds, aviary: {mode}")
 print(f"{'':20}{'wall s':>8}{'CPU s':>8}{'CPU ms/check':>14}{'(best round)':>14}")
 for name, rows in (("aviary run", aviary), ("blackbox_exporter", bb)):
     print(f"{name:20}{med(rows, 0):8.2f}{med(rows, 1):8.2f}{med(rows, 1) / checks * 1000:14.3f}"
