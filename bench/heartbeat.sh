@@ -89,19 +89,18 @@ done
 shots=$(find "$work/project/.aviary/artifacts" -name '*.png' | wc -l)
 hars=$(find "$work/project/.aviary/artifacts" -name '*.har' | wc -l)
 
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-col() { printf '%s\n' "$@" | awk -v c="$col" '{print $c}'; }
-report() {
-  local name=$1; shift
-  local wall cpu rss
-  wall=$(printf '%s\n' "$@" | awk '{print $1}' | median)
-  cpu=$(printf '%s\n' "$@" | awk '{print $2}' | median)
-  rss=$(printf '%s\n' "$@" | awk '{print $3}' | median)
-  printf '%-12s wall %6.2f s   cpu %6.2f s   peak RSS (process tree) %5.0f MB\n' "$name" "$wall" "$cpu" "$rss"
-  echo "$wall"
-}
-echo "$checks heartbeat checks of $url, one at a time, median of $rounds rounds"
+echo "$checks heartbeat checks of $url, one at a time, $rounds alternating rounds"
 echo "aviary artifacts of the last round: $shots screenshots, $hars HAR files"
-a=$(report aviary "${aviary_rows[@]}" | tee /dev/stderr | tail -1)
-p=$(report playwright "${pw_rows[@]}" | tee /dev/stderr | tail -1)
-awk -v a="$a" -v p="$p" 'BEGIN {printf "ratio aviary/playwright wall: %.2fx (target <= 0.50x)\n", a/p}'
+python3 - "${#aviary_rows[@]}" "${aviary_rows[@]}" "${pw_rows[@]}" <<'PY'
+import statistics, sys
+n = int(sys.argv[1])
+rows = [tuple(map(float, r.split())) for r in sys.argv[2:]]
+aviary, pw = rows[:n], rows[n:]
+med = lambda xs, i: statistics.median(x[i] for x in xs)
+print(f"{'':12}{'wall s':>8}{'CPU s':>8}{'peak RSS MB':>13}   (medians; RSS of the whole process tree)")
+for name, xs in (("aviary", aviary), ("playwright", pw)):
+    print(f"{name:12}{med(xs, 0):8.2f}{med(xs, 1):8.2f}{med(xs, 2):13.0f}")
+ratios = sorted(a[0] / p[0] for a, p in zip(aviary, pw))
+print(f"wall ratio aviary/playwright: {statistics.median(ratios):.2f}x median of per-round ratios "
+      f"(min {ratios[0]:.2f}x, max {ratios[-1]:.2f}x; target <= 0.50x)")
+PY

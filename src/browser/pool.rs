@@ -280,6 +280,9 @@ impl Shared {
     ) -> Result<Prepared, BrowserError> {
         let timeout = self.config.command_timeout;
         let spare = browser.spare.lock().await.take();
+        // The next run's spare is made now, while this run loads its page, not after it closes.
+        let next = (self.clone(), browser.clone(), options.clone());
+        tokio::spawn(async move { next.0.fill_spare(next.1, next.2).await });
         if let Some(mut prepared) = spare {
             // A spare can have died while it waited (renderer crash): then make a new one.
             match apply_options(browser, &mut prepared, options, timeout).await {
