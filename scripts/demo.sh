@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Sets up the machine, builds Aviary, serves the example site on 127.0.0.1:8080 and runs the
-# example canaries against it — all offline.
+# Sets up the machine, builds Aviary, serves the example site on 127.0.0.1:8080 and starts the
+# daemon on the example canaries against it — all offline. Ctrl-C stops it.
+#   bash scripts/demo.sh          the daemon (every canary runs now, then on its schedule)
+#   bash scripts/demo.sh --once   `aviary run` once instead, and exit
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -15,6 +17,22 @@ for _ in $(seq 50); do
   sleep 0.1
 done
 
-target/release/aviary run canaries/ "$@"
-echo
-echo "Artifacts: .aviary/artifacts/   History: target/release/aviary runs homepage"
+if [ "${1:-}" = "--once" ]; then
+  shift
+  target/release/aviary run canaries/ "$@"
+  echo
+  echo "Artifacts: .aviary/artifacts/   History: target/release/aviary runs homepage"
+  exit
+fi
+
+cat <<'TEXT'
+Aviary daemon on the example canaries (canaries/*.yaml, against the site on 127.0.0.1:8080).
+Every canary runs now, then on its schedule; edit a canary file and it reloads by itself.
+  dashboard  http://127.0.0.1:9090/
+  metrics    curl -s http://127.0.0.1:9090/metrics | grep aviary_
+  API        curl -s http://127.0.0.1:9090/api/v1/canaries
+  history    target/release/aviary runs homepage      artifacts: .aviary/artifacts/
+Ctrl-C stops it (a run in flight finishes first).
+
+TEXT
+target/release/aviary daemon "$@"

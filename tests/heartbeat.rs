@@ -157,6 +157,18 @@ fn retries_keep_every_attempt() {
     assert_eq!(attempts, vec![1, 2, 3]);
     assert_eq!(project.run_dirs().len(), 3);
     assert_eq!(document["summary"]["failed"], 1);
+    // Metrics come from the final attempt only.
+    let store = aviary::store::SqliteStore::open(&project.path().join(".aviary/aviary.db")).unwrap();
+    let query = aviary::store::MetricQuery {
+        canary: "flaky".into(),
+        metric: "SuccessPercent".into(),
+        step: None,
+        since: chrono::Utc::now() - chrono::Duration::hours(1),
+        until: chrono::Utc::now() + chrono::Duration::hours(1),
+    };
+    use aviary::store::Store;
+    let points: Vec<f64> = store.datapoints(&query).unwrap().into_iter().map(|d| d.value).collect();
+    assert_eq!(points, vec![0.0]);
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! The command line: argument model and one module per command. `main.rs` only calls [`main`].
 
+mod daemon;
 mod history;
 mod new;
 mod progress;
@@ -54,6 +55,8 @@ pub enum LogFormat {
 pub enum Command {
     /// Run canaries once, now, in parallel.
     Run(run::RunArgs),
+    /// Schedule every enabled canary and serve /metrics and the API, until SIGINT / SIGTERM.
+    Daemon(daemon::DaemonArgs),
     /// Parse and check canary and project files.
     Validate {
         /// Canary files or folders (default: the project's `canaries`).
@@ -113,6 +116,7 @@ async fn dispatch(cli: Cli) -> i32 {
     let globals = Globals { config: cli.config.clone(), data_dir: cli.data_dir.clone(), quiet: cli.quiet };
     match cli.command {
         Command::Run(args) => run::run(&globals, args).await,
+        Command::Daemon(args) => daemon::daemon(&globals, args).await,
         Command::Validate { paths } => validate::validate(&globals, &paths),
         Command::New { blueprint, name, force } => new::new_canary(&globals, &blueprint, &name, force),
         Command::Runs { canary, limit, json } => history::runs(&globals, &canary, limit, json),
@@ -129,7 +133,10 @@ pub struct Globals {
 
 fn init_logging(cli: &Cli) {
     use tracing_subscriber::EnvFilter;
+    // The daemon logs a line per run and per reload at INFO.
+    let daemon = matches!(cli.command, Command::Daemon(_));
     let default = match (cli.quiet, cli.verbose) {
+        (false, 0) if daemon => "warn,aviary::daemon=info,chromiumoxide=off",
         // chromiumoxide logs CDP messages it cannot parse and the browser's socket closing at
         // shutdown; both are expected and handled in `browser/`.
         (true, _) => "error,chromiumoxide=off",
@@ -139,7 +146,10 @@ fn init_logging(cli: &Cli) {
         _ => "trace",
     };
     let filter = EnvFilter::try_from_env("AVIARY_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colours only on a terminal: a daemon's log goes to files and journald.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     let _ = match cli.log_format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),

@@ -1,1 +1,436 @@
 //! `aviary daemon`: the scheduler loop, hot reload, retention and graceful drain.
+//!
+//! One task owns the timer queue ([`scheduler::Scheduler`], a binary heap of next-fire times):
+//! it sleeps until the earliest fire, queues due runs, skips fires of canaries still busy and
+//! starts queued runs while `runner.max_concurrency` allows. Each run is a task of its own that
+//! tells the loop when it ends. Reloads (file watch, SIGHUP) rebuild the canary set beside it;
+//! a retention sweep runs at start and hourly. SIGTERM / SIGINT stop scheduling and drain.
+//! See `docs/daemon.md`.
+
+pub mod reload;
+pub mod scheduler;
+pub mod state;
+mod watch;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+
+use crate::runner::{self, RunReport, RunStatus, Services};
+use crate::server::Backend;
+use crate::spec::Canary;
+use crate::store::retention::{self, RetentionPolicy};
+use scheduler::{Scheduler, Start, Trigger};
+use state::{DaemonBackend, State, Wake};
+
+/// How often the retention sweep runs (it also runs at start).
+pub const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
+/// Added to the longest canary timeout to make the default drain deadline (writing artifacts
+/// and the database row after a run's timeout).
+pub const DRAIN_GRACE: Duration = Duration::from_secs(10);
+/// How long file events are collected before a reload.
+pub const RELOAD_DEBOUNCE: Duration = Duration::from_millis(300);
+
+/// How the daemon was started.
+pub struct Options {
+    /// `--config` and `--data-dir`, to read the project again on reload.
+    pub config: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
+    /// The drain deadline; default: the longest canary timeout plus [`DRAIN_GRACE`].
+    pub drain_timeout: Option<Duration>,
+    /// Where the HTTP server listens (`server.listen`).
+    pub listen: SocketAddr,
+    pub token: Option<String>,
+}
+
+/// Runs the daemon until SIGTERM / SIGINT, then drains. `services` holds the store and browser
+/// pool of the project as loaded at start.
+pub async fn run(options: Options, services: Arc<Services>, max_concurrency: usize) -> Result<(), String> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut sigterm = signal(SignalKind::terminate()).map_err(|e| format!("cannot handle SIGTERM: {e}"))?;
+    let mut sigint = signal(SignalKind::interrupt()).map_err(|e| format!("cannot handle SIGINT: {e}"))?;
+    let mut sighup = signal(SignalKind::hangup()).map_err(|e| format!("cannot handle SIGHUP: {e}"))?;
+
+    // Bound before anything runs, so a busy port fails the start (and port 0 gets its number).
+    let listener = tokio::net::TcpListener::bind(options.listen)
+        .await
+        .map_err(|e| format!("could not listen on {} (`server.listen`): {e}", options.listen))?;
+    let listen = listener.local_addr().map_err(|e| format!("the HTTP listener has no address: {e}"))?;
+
+    let (wake_tx, wake_rx) = unbounded_channel();
+    let state = Arc::new(State::new(services.clone(), max_concurrency, wake_tx));
+    {
+        // Spread rate canaries over their period; see `Scheduler::spread_rates`.
+        let mut inner = state.lock();
+        inner.scheduler = Scheduler::new(max_concurrency).spread_rates();
+    }
+    load_last_runs(&state).await;
+
+    // The first load: every enabled canary fires now.
+    let (reload_tx, reload_rx) = unbounded_channel::<()>();
+    let first = reload_now(&state, &options, Trigger::Start).await;
+    let mut watch = watch::FileWatch::new(reload_tx.clone());
+    if let Some(project) = &first {
+        watch.update(project);
+    }
+    let loaded = state.lock().canaries.len();
+    tracing::info!(canaries = loaded, listen = %listen, "daemon started");
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut server = {
+        let backend: Arc<dyn Backend> = Arc::new(DaemonBackend(state.clone()));
+        let mut stop = stop_rx.clone();
+        let shutdown = async move {
+            let _ = stop.wait_for(|s| *s).await;
+        };
+        tokio::spawn(crate::server::serve_on(listener, backend, options.token.clone(), shutdown))
+    };
+    let reloader = tokio::spawn(reload_loop(
+        state.clone(),
+        options.config.clone(),
+        options.data_dir.clone(),
+        reload_rx,
+        watch,
+    ));
+    let sweeper = tokio::spawn(retention_loop(state.clone(), stop_rx.clone()));
+    let mut scheduler = tokio::spawn(schedule_loop(state.clone(), wake_rx));
+
+    let signal_name = loop {
+        tokio::select! {
+            _ = sigterm.recv() => break "SIGTERM",
+            _ = sigint.recv() => break "SIGINT",
+            _ = sighup.recv() => {
+                tracing::info!("SIGHUP: reloading the canary files");
+                let _ = reload_tx.send(());
+            }
+            result = &mut server => {
+                // The server stopped on its own (it failed to accept connections).
+                let message = match result {
+                    Ok(Err(e)) => e,
+                    Ok(Ok(())) => "the HTTP server stopped".to_string(),
+                    Err(e) => format!("the HTTP server failed: {e}"),
+                };
+                state.shutting_down.store(true, Ordering::SeqCst);
+                let _ = stop_tx.send(true);
+                reloader.abort();
+                sweeper.abort();
+                scheduler.abort();
+                state.services.browser.shutdown().await;
+                return Err(message);
+            }
+        }
+    };
+
+    // Drain: no new runs; the ones in flight finish (without further retries) up to the deadline.
+    state.shutting_down.store(true, Ordering::SeqCst);
+    reloader.abort();
+    let (dropped, in_flight, longest) = {
+        let mut inner = state.lock();
+        let longest = inner.canaries.values().map(|l| l.canary.timeout).max().unwrap_or_default();
+        let in_flight = inner.scheduler.running();
+        let queued = inner.scheduler.queued();
+        inner.scheduler.clear_queue();
+        (queued, in_flight, longest)
+    };
+    let deadline = options.drain_timeout.unwrap_or(longest + DRAIN_GRACE);
+    tracing::info!(
+        signal = signal_name,
+        in_flight,
+        dropped_queued = dropped,
+        deadline_s = deadline.as_secs_f64(),
+        "stopping: no new runs; waiting for the runs in flight"
+    );
+    let _ = state.wake.send(Wake::Changed);
+    tokio::select! {
+        _ = &mut scheduler => tracing::info!("every run in flight has finished"),
+        () = tokio::time::sleep(deadline) => {
+            let left = state.lock().scheduler.running();
+            tracing::warn!(abandoned = left, "drain deadline passed; runs still in flight are abandoned (nothing half-written is kept)");
+        }
+        _ = sigterm.recv() => tracing::warn!("second SIGTERM: stopping without waiting"),
+        _ = sigint.recv() => tracing::warn!("second SIGINT: stopping without waiting"),
+    }
+    let _ = stop_tx.send(true);
+    sweeper.abort();
+    scheduler.abort();
+    state.services.browser.shutdown().await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+    tracing::info!("daemon stopped");
+    Ok(())
+}
+
+/// The latest finished run of every canary, from the store (for `CanaryStatus::last_run`).
+async fn load_last_runs(state: &Arc<State>) {
+    let store = state.services.store.clone();
+    let found = tokio::task::spawn_blocking(move || {
+        let latest = store.latest_runs().map_err(|e| e.to_string())?;
+        let mut reports = Vec::new();
+        for summary in latest {
+            if let Ok(Some(report)) = store.run(&summary.run_id) {
+                reports.push(report);
+            }
+        }
+        Ok::<_, String>(reports)
+    })
+    .await;
+    match found {
+        Ok(Ok(reports)) => {
+            let mut inner = state.lock();
+            for report in reports {
+                inner.last_runs.insert(report.canary.clone(), Arc::new(report));
+            }
+        }
+        Ok(Err(e)) => tracing::warn!("could not read the latest runs: {e}"),
+        Err(e) => tracing::warn!("could not read the latest runs: {e}"),
+    }
+}
+
+/// Reads the project and canary files again and applies the changes. Returns the project when
+/// it loaded (to update the file watches).
+async fn reload_now(
+    state: &Arc<State>,
+    options_config: &Options,
+    trigger: Trigger,
+) -> Option<crate::spec::Project> {
+    reload_with(state, options_config.config.clone(), options_config.data_dir.clone(), trigger).await
+}
+
+async fn reload_with(
+    state: &Arc<State>,
+    config: Option<PathBuf>,
+    data_dir: Option<PathBuf>,
+    trigger: Trigger,
+) -> Option<crate::spec::Project> {
+    let loaded = tokio::task::spawn_blocking(move || {
+        let project = crate::spec::load_project(config.as_deref(), data_dir.as_deref())?;
+        let (canaries, problems) = crate::spec::load_canaries(&project, &[]);
+        Ok::<_, Vec<crate::spec::Diagnostic>>((project, canaries, problems))
+    })
+    .await;
+    let (project, canaries, problems) = match loaded {
+        Ok(Ok(loaded)) => loaded,
+        Ok(Err(problems)) => {
+            for problem in &problems {
+                tracing::warn!("{problem}");
+            }
+            tracing::warn!("the project file does not validate; every canary keeps its previous version");
+            state.lock().load_errors = problems.iter().map(ToString::to_string).collect();
+            return None;
+        }
+        Err(e) => {
+            tracing::error!("reload failed: {e}");
+            return None;
+        }
+    };
+    for problem in &problems {
+        tracing::warn!("{problem}");
+    }
+    let now = Utc::now();
+    let plan = {
+        let mut inner = state.lock();
+        let plan = reload::plan(&inner.canaries, canaries, &problems);
+        for name in plan.added.iter().chain(&plan.changed) {
+            let canary = &plan.canaries[name].canary;
+            if canary.enabled {
+                inner.scheduler.insert(name, canary.schedule.clone(), now, Some(trigger));
+            } else {
+                inner.scheduler.remove(name);
+            }
+        }
+        for name in &plan.removed {
+            inner.scheduler.remove(name);
+        }
+        inner.scheduler.set_max_concurrency(project.config.runner.max_concurrency);
+        inner.load_errors = problems.iter().map(ToString::to_string).collect();
+        inner.canaries = plan.canaries.clone();
+        plan
+    };
+    if trigger != Trigger::Start {
+        for name in &plan.added {
+            tracing::info!(canary = %name, "canary added");
+        }
+        for name in &plan.changed {
+            tracing::info!(canary = %name, "canary changed; it runs now and then on its schedule");
+        }
+        for name in &plan.removed {
+            tracing::info!(canary = %name, "canary removed");
+        }
+    }
+    for name in &plan.kept {
+        tracing::warn!(canary = %name, "its file does not validate; the previous version keeps running");
+    }
+    let _ = state.wake.send(Wake::Changed);
+    Some(project)
+}
+
+/// Reloads on file events (debounced) and SIGHUP.
+async fn reload_loop(
+    state: Arc<State>,
+    config: Option<PathBuf>,
+    data_dir: Option<PathBuf>,
+    mut events: UnboundedReceiver<()>,
+    mut watch: watch::FileWatch,
+) {
+    while events.recv().await.is_some() {
+        // Collect the burst of events an editor or `git checkout` makes.
+        while let Ok(Some(())) = tokio::time::timeout(RELOAD_DEBOUNCE, events.recv()).await {}
+        if let Some(project) = reload_with(&state, config.clone(), data_dir.clone(), Trigger::Reload).await {
+            watch.update(&project);
+        }
+    }
+}
+
+/// The retention sweep, at start and every [`RETENTION_INTERVAL`].
+async fn retention_loop(state: Arc<State>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        let canaries: Vec<Arc<Canary>> = state.lock().canaries.values().map(|l| l.canary.clone()).collect();
+        let services = state.services.clone();
+        let swept = tokio::task::spawn_blocking(move || {
+            let now = Utc::now();
+            let mut deleted = 0;
+            for canary in canaries {
+                let policy = RetentionPolicy {
+                    success: canary.spec.retention.success.0,
+                    failure: canary.spec.retention.failure.0,
+                };
+                match retention::sweep(&*services.store, &services.artifacts_root, &canary.name, policy, now)
+                {
+                    Ok(outcome) => {
+                        deleted += outcome.runs_deleted;
+                        for error in outcome.errors {
+                            tracing::warn!(canary = %canary.name, "retention: {error}");
+                        }
+                    }
+                    Err(e) => tracing::warn!(canary = %canary.name, "retention sweep failed: {e}"),
+                }
+            }
+            deleted
+        })
+        .await;
+        if let Ok(deleted) = swept
+            && deleted > 0
+        {
+            tracing::info!(runs_deleted = deleted, "retention sweep");
+        }
+        tokio::select! {
+            () = tokio::time::sleep(RETENTION_INTERVAL) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}
+
+/// The scheduler loop: sleeps until the next fire or a wake-up, fires due timers, starts runs.
+/// Returns once the daemon is shutting down and no run is in flight.
+async fn schedule_loop(state: Arc<State>, mut wake: UnboundedReceiver<Wake>) {
+    loop {
+        let draining = state.is_shutting_down();
+        let (starts, skips, running, next) = {
+            let mut inner = state.lock();
+            let now = Utc::now();
+            let skips = if draining { Vec::new() } else { inner.scheduler.fire_due(now) };
+            let starts = if draining { Vec::new() } else { inner.scheduler.start_ready(now) };
+            for start in &starts {
+                if start.trigger == Trigger::Schedule {
+                    inner.start_lateness_seconds.observe(start.lateness.as_secs_f64());
+                }
+            }
+            let starts: Vec<(Start, Option<Arc<Canary>>)> = starts
+                .into_iter()
+                .map(|s| {
+                    let canary = inner.canaries.get(&s.canary).map(|l| l.canary.clone());
+                    (s, canary)
+                })
+                .collect();
+            (starts, skips, inner.scheduler.running(), inner.scheduler.next_wakeup())
+        };
+        for skip in skips {
+            tracing::info!(
+                canary = %skip.canary,
+                due = %skip.due.format("%Y-%m-%dT%H:%M:%S%.3fZ"),
+                "fire skipped: the previous run is still going"
+            );
+        }
+        for (start, canary) in starts {
+            match canary {
+                Some(canary) => spawn_run(state.clone(), canary, start),
+                None => state.lock().scheduler.finished(&start.canary),
+            }
+        }
+        if draining && running == 0 {
+            return;
+        }
+        let sleep = match next {
+            Some(at) if !draining => (at - Utc::now()).to_std().unwrap_or_default(),
+            _ => Duration::from_secs(3600),
+        };
+        tokio::select! {
+            () = tokio::time::sleep(sleep) => {}
+            message = wake.recv() => match message {
+                None => return,
+                Some(Wake::Changed) => {}
+                Some(Wake::Finished { canary, last }) => {
+                    let mut inner = state.lock();
+                    inner.scheduler.finished(&canary);
+                    if let Some(report) = last {
+                        inner.last_runs.insert(canary, Arc::new(*report));
+                    }
+                }
+            },
+        }
+    }
+}
+
+/// Runs a canary with its retries in a task of its own; tells the loop when it ends.
+fn spawn_run(state: Arc<State>, canary: Arc<Canary>, start: Start) {
+    tokio::spawn(async move {
+        let name = canary.name.clone();
+        let attempts = tokio::spawn(run_attempts(state.clone(), canary, start)).await;
+        let last = match attempts {
+            Ok(last) => last.map(Box::new),
+            Err(e) => {
+                tracing::error!(canary = %name, "a run failed unexpectedly: {e}");
+                None
+            }
+        };
+        let _ = state.wake.send(Wake::Finished { canary: name, last });
+    });
+}
+
+/// The attempts of one scheduled run: the first, then up to `retries` more while they fail. No
+/// retry starts once the daemon is shutting down. Returns the final attempt.
+async fn run_attempts(state: Arc<State>, canary: Arc<Canary>, start: Start) -> Option<RunReport> {
+    let mut last = None;
+    let attempts = u32::from(canary.retries) + 1;
+    for attempt in 1..=attempts {
+        if attempt > 1 && state.is_shutting_down() {
+            tracing::info!(canary = %canary.name, "no retry: the daemon is stopping");
+            break;
+        }
+        let report = runner::run_attempt(canary.clone(), state.services.clone(), attempt).await;
+        state.record_attempt(&report);
+        let passed = report.status == RunStatus::Passed;
+        let is_final = passed || attempt == attempts;
+        tracing::info!(
+            canary = %report.canary,
+            status = %report.status,
+            duration_ms = report.duration_ms.round() as u64,
+            attempt,
+            final_attempt = is_final,
+            trigger = %start.trigger.as_str(),
+            late_ms = if attempt == 1 { (start.lateness.as_secs_f64() * 10_000.0).round() / 10.0 } else { 0.0 },
+            run_id = %report.run_id,
+            reason = report.reason.as_deref().unwrap_or(""),
+            "run finished"
+        );
+        last = Some(report);
+        if passed {
+            break;
+        }
+    }
+    last
+}

@@ -130,7 +130,11 @@ pub async fn run_attempt(canary: Arc<Canary>, services: Arc<Services>, attempt: 
             report.reason = Some(redactor.redact_message(&e).into_owned());
         }
     }
-    if let Err(e) = services.store.save_run(&report, &report.datapoints()) {
+    // Metrics come from a run's final attempt only (CloudWatch's view of a retried run): an
+    // attempt that will be retried is kept in history without datapoints.
+    let is_final = report.status == RunStatus::Passed || attempt > u32::from(canary.retries);
+    let datapoints = if is_final { report.datapoints() } else { Vec::new() };
+    if let Err(e) = services.store.save_run(&report, &datapoints) {
         tracing::error!(canary = %report.canary, run = %report.run_id, "could not save run: {e}");
         if report.status == RunStatus::Passed {
             report.status = RunStatus::Error;

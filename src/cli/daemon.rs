@@ -1,0 +1,57 @@
+//! `aviary daemon`: schedules every enabled canary until SIGINT / SIGTERM, then drains.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::{EXIT_BAD_INPUT, EXIT_OK, Globals};
+use crate::browser::BrowserPool;
+use crate::runner::Services;
+
+#[derive(Args, Debug)]
+pub struct DaemonArgs {
+    /// How long runs in flight may take to finish after SIGTERM / SIGINT (default: the longest
+    /// canary timeout plus 10s).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub drain_timeout: Option<Duration>,
+}
+
+pub async fn daemon(globals: &Globals, args: DaemonArgs) -> i32 {
+    let project = match super::load_project(globals) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let listen: SocketAddr = match project.config.server.listen.parse() {
+        Ok(addr) => addr,
+        Err(e) => {
+            eprintln!("error: server.listen `{}`: {e}", project.config.server.listen);
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let store = match super::open_store(&project) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let services = Arc::new(Services {
+        browser: BrowserPool::new(super::run::pool_config(&project)),
+        store: Arc::new(store),
+        artifacts_root: project.artifacts_dir.clone(),
+        progress: None,
+    });
+    let options = crate::daemon::Options {
+        config: globals.config.clone(),
+        data_dir: globals.data_dir.clone(),
+        drain_timeout: args.drain_timeout,
+        listen,
+        token: project.config.server.token.clone(),
+    };
+    match crate::daemon::run(options, services, project.config.runner.max_concurrency).await {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_BAD_INPUT
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! Hot reload: what changes when the canary files are read again. A file that no longer
+//! validates keeps its previous canaries; the others are added, changed or removed.
+
+use std::collections::{BTreeMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::spec::{Canary, Diagnostic};
+
+/// A loaded canary and the fingerprint of its settings (after `${...}` expansion).
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub canary: Arc<Canary>,
+    pub fingerprint: u64,
+}
+
+impl Loaded {
+    pub fn new(canary: Canary) -> Self {
+        let fingerprint = fingerprint(&canary);
+        Self { canary: Arc::new(canary), fingerprint }
+    }
+}
+
+/// A canary's settings, hashed: equal fingerprints mean nothing changed.
+pub fn fingerprint(canary: &Canary) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    format!("{canary:?}").hash(&mut hasher);
+    hasher.finish()
+}
+
+/// What a reload does.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// Every canary after the reload, by name.
+    pub canaries: BTreeMap<String, Loaded>,
+    pub added: Vec<String>,
+    pub changed: Vec<String>,
+    pub removed: Vec<String>,
+    /// Canaries kept at their previous version because their file no longer validates.
+    pub kept: Vec<String>,
+}
+
+/// The canaries after a reload: every valid canary of `loaded`, plus the previous version of
+/// canaries whose file has a problem in `problems` (unless a valid file now uses their name).
+pub fn plan(old: &BTreeMap<String, Loaded>, loaded: Vec<Canary>, problems: &[Diagnostic]) -> Plan {
+    let broken: HashSet<&PathBuf> = problems.iter().map(|d| &d.file).collect();
+    let mut plan = Plan::default();
+    for canary in loaded {
+        let name = canary.name.clone();
+        let new = Loaded::new(canary);
+        match old.get(&name) {
+            None => plan.added.push(name.clone()),
+            Some(previous) if previous.fingerprint != new.fingerprint => plan.changed.push(name.clone()),
+            Some(_) => {}
+        }
+        plan.canaries.insert(name, new);
+    }
+    for (name, previous) in old {
+        if plan.canaries.contains_key(name) {
+            continue;
+        }
+        if broken.contains(&previous.canary.file) {
+            plan.kept.push(name.clone());
+            plan.canaries.insert(name.clone(), previous.clone());
+        } else {
+            plan.removed.push(name.clone());
+        }
+    }
+    plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{Project, load_canaries_with};
+
+    fn load(dir: &std::path::Path) -> (Vec<Canary>, Vec<Diagnostic>) {
+        let project = Project::defaults(dir);
+        load_canaries_with(&project, &[dir.join("canaries")], &|_: &str| None)
+    }
+
+    fn write(dir: &std::path::Path, name: &str, text: &str) {
+        std::fs::write(dir.join("canaries").join(format!("{name}.yaml")), text).unwrap();
+    }
+
+    const API: &str =
+        "blueprint: api\napi:\n  steps:\n    - name: get\n      request: {url: \"http://127.0.0.1:1/\"}\n";
+
+    #[test]
+    fn add_change_break_remove() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("canaries")).unwrap();
+        write(dir.path(), "a", API);
+        write(dir.path(), "b", API);
+        let (canaries, problems) = load(dir.path());
+        let first = plan(&BTreeMap::new(), canaries, &problems);
+        assert_eq!(first.added, ["a", "b"]);
+
+        // Change a, break b, add c.
+        write(dir.path(), "a", &format!("schedule: rate(1 minute)\n{API}"));
+        write(dir.path(), "b", "blueprint: api\nschedule: rate(7 parsecs)\n");
+        write(dir.path(), "c", API);
+        let (canaries, problems) = load(dir.path());
+        assert!(!problems.is_empty());
+        let second = plan(&first.canaries, canaries, &problems);
+        assert_eq!(second.changed, ["a"]);
+        assert_eq!(second.added, ["c"]);
+        assert_eq!(second.kept, ["b"]);
+        assert!(second.removed.is_empty());
+        assert_eq!(second.canaries["b"].fingerprint, first.canaries["b"].fingerprint);
+
+        // Remove b (still broken until then) and c.
+        std::fs::remove_file(dir.path().join("canaries/b.yaml")).unwrap();
+        std::fs::remove_file(dir.path().join("canaries/c.yaml")).unwrap();
+        let (canaries, problems) = load(dir.path());
+        let third = plan(&second.canaries, canaries, &problems);
+        assert_eq!(third.removed, ["b", "c"]);
+        assert!(third.added.is_empty() && third.changed.is_empty());
+        assert_eq!(third.canaries.keys().collect::<Vec<_>>(), ["a"]);
+    }
+}

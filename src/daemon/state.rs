@@ -1,0 +1,164 @@
+//! What the daemon knows, shared by the scheduler loop, the reload task and the HTTP server
+//! (through [`Backend`]).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::Utc;
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::reload::Loaded;
+use super::scheduler::{QueueError, Scheduler};
+use crate::runner::{RunReport, RunStatus, Services};
+use crate::server::{Backend, CanaryStatus, DaemonMetrics, Histogram, RunNowError};
+use crate::store::Store;
+
+/// Upper bounds (seconds) of the run duration histograms.
+pub const DURATION_BUCKETS: &[f64] = &[0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0];
+/// Upper bounds (seconds) of the start lateness histogram.
+pub const LATENESS_BUCKETS: &[f64] =
+    &[0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+
+/// What wakes the scheduler loop.
+#[derive(Debug)]
+pub enum Wake {
+    /// The timers or the queue changed (reload, run-now).
+    Changed,
+    /// A run (with its retries) ended.
+    Finished { canary: String, last: Option<Box<RunReport>> },
+}
+
+pub struct Inner {
+    pub canaries: BTreeMap<String, Loaded>,
+    pub scheduler: Scheduler,
+    pub load_errors: Vec<String>,
+    pub last_runs: BTreeMap<String, Arc<RunReport>>,
+    pub runs_total: BTreeMap<(String, RunStatus), u64>,
+    pub run_duration_seconds: BTreeMap<String, Histogram>,
+    pub start_lateness_seconds: Histogram,
+}
+
+/// The daemon's state. Cheap to share (`Arc`).
+pub struct State {
+    inner: Mutex<Inner>,
+    pub services: Arc<Services>,
+    pub wake: UnboundedSender<Wake>,
+    pub shutting_down: AtomicBool,
+}
+
+impl State {
+    pub fn new(services: Arc<Services>, max_concurrency: usize, wake: UnboundedSender<Wake>) -> Self {
+        Self {
+            inner: Mutex::new(Inner {
+                canaries: BTreeMap::new(),
+                scheduler: Scheduler::new(max_concurrency),
+                load_errors: Vec::new(),
+                last_runs: BTreeMap::new(),
+                runs_total: BTreeMap::new(),
+                run_duration_seconds: BTreeMap::new(),
+                start_lateness_seconds: Histogram::new(LATENESS_BUCKETS),
+            }),
+            services,
+            wake,
+            shutting_down: AtomicBool::new(false),
+        }
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
+    }
+
+    /// Counts one finished attempt.
+    pub fn record_attempt(&self, report: &RunReport) {
+        let mut inner = self.lock();
+        *inner.runs_total.entry((report.canary.clone(), report.status)).or_default() += 1;
+        inner
+            .run_duration_seconds
+            .entry(report.canary.clone())
+            .or_insert_with(|| Histogram::new(DURATION_BUCKETS))
+            .observe(report.duration_ms / 1000.0);
+    }
+}
+
+/// The [`Backend`] the HTTP server reads through.
+#[derive(Clone)]
+pub struct DaemonBackend(pub Arc<State>);
+
+impl Backend for DaemonBackend {
+    fn canaries(&self) -> Vec<CanaryStatus> {
+        let inner = self.0.lock();
+        inner
+            .canaries
+            .iter()
+            .map(|(name, loaded)| {
+                let canary = &loaded.canary;
+                CanaryStatus {
+                    name: name.clone(),
+                    blueprint: canary.blueprint.as_str().to_string(),
+                    file: canary.file.clone(),
+                    enabled: canary.enabled,
+                    schedule: canary.schedule.to_string(),
+                    next_fire: inner.scheduler.next_fire(name),
+                    running: inner.scheduler.is_busy(name),
+                    tags: canary.spec.tags.clone(),
+                    last_run: inner.last_runs.get(name).map(|r| (**r).clone()),
+                }
+            })
+            .collect()
+    }
+
+    fn load_errors(&self) -> Vec<String> {
+        self.0.lock().load_errors.clone()
+    }
+
+    fn run_now(&self, canary: &str) -> Result<(), RunNowError> {
+        if self.0.is_shutting_down() {
+            return Err(RunNowError::ShuttingDown);
+        }
+        let mut inner = self.0.lock();
+        if !inner.canaries.contains_key(canary) {
+            return Err(RunNowError::UnknownCanary(canary.to_string()));
+        }
+        if !inner.scheduler.contains(canary) {
+            // Disabled canaries have no timer; run-now still runs them once.
+            let schedule = crate::spec::Schedule::Once;
+            inner.scheduler.insert(canary, schedule, Utc::now(), None);
+        }
+        match inner.scheduler.run_now(canary, Utc::now()) {
+            Ok(()) => {}
+            Err(QueueError::Busy) => return Err(RunNowError::AlreadyRunning(canary.to_string())),
+            Err(QueueError::Unknown) => return Err(RunNowError::UnknownCanary(canary.to_string())),
+        }
+        drop(inner);
+        tracing::info!(canary, "run requested through the API");
+        let _ = self.0.wake.send(Wake::Changed);
+        Ok(())
+    }
+
+    fn store(&self) -> Arc<dyn Store> {
+        self.0.services.store.clone()
+    }
+
+    fn artifacts_root(&self) -> PathBuf {
+        self.0.services.artifacts_root.clone()
+    }
+
+    fn metrics(&self) -> DaemonMetrics {
+        let inner = self.0.lock();
+        DaemonMetrics {
+            runs_total: inner.runs_total.clone(),
+            run_duration_seconds: inner.run_duration_seconds.clone(),
+            start_lateness_seconds: inner.start_lateness_seconds.clone(),
+            skipped_fires_total: inner.scheduler.skipped().iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            queued_runs: inner.scheduler.queued(),
+            running_runs: inner.scheduler.running(),
+            browser: self.0.services.browser.stats(),
+        }
+    }
+}
