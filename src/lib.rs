@@ -4,6 +4,8 @@
 //! (in headless Chromium through [`browser`], or over plain HTTP through [`fetch`]), and their
 //! results are kept by [`store`]: SQLite plus one artifact folder per run.
 
+pub mod actions;
+pub mod alarms;
 pub mod blueprints;
 pub mod browser;
 pub mod cli;

@@ -1,5 +1,6 @@
 //! The command line: argument model and one module per command. `main.rs` only calls [`main`].
 
+mod alarms;
 mod daemon;
 mod history;
 mod new;
@@ -82,6 +83,15 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Every alarm's state, reason and last change.
+    Alarms {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One alarm: its history, or set its state.
+    #[command(subcommand)]
+    Alarm(alarms::AlarmCommand),
     /// One run's report (a unique prefix of the run id is enough).
     Show {
         run_id: String,
@@ -121,6 +131,8 @@ async fn dispatch(cli: Cli) -> i32 {
         Command::New { blueprint, name, force } => new::new_canary(&globals, &blueprint, &name, force),
         Command::Runs { canary, limit, json } => history::runs(&globals, &canary, limit, json),
         Command::Show { run_id, json } => history::show(&globals, &run_id, json),
+        Command::Alarms { json } => alarms::list(&globals, json).await,
+        Command::Alarm(command) => alarms::alarm(&globals, command).await,
     }
 }
 

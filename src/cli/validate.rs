@@ -9,7 +9,11 @@ pub fn validate(globals: &Globals, paths: &[PathBuf]) -> i32 {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let (canaries, problems) = crate::spec::load_canaries(&project, paths);
+    let (canaries, mut problems) = crate::spec::load_canaries(&project, paths);
+    if paths.is_empty() {
+        // Composite rules may name alarms of any canary: checked against the whole project.
+        problems.extend(crate::spec::check_alarm_references(&project, &canaries));
+    }
     super::print_diagnostics(&problems);
     if problems.is_empty() {
         if !globals.quiet {

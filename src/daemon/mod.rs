@@ -7,6 +7,7 @@
 //! a retention sweep runs at start and hourly. SIGTERM / SIGINT stop scheduling and drain.
 //! See `docs/daemon.md`.
 
+mod alarms;
 pub mod reload;
 pub mod scheduler;
 pub mod state;
@@ -98,6 +99,7 @@ pub async fn run(options: Options, services: Arc<Services>, max_concurrency: usi
         watch,
     ));
     let sweeper = tokio::spawn(retention_loop(state.clone(), stop_rx.clone()));
+    let alarm_ticker = tokio::spawn(alarms::tick_loop(state.clone(), stop_rx.clone()));
     let mut scheduler = tokio::spawn(schedule_loop(state.clone(), wake_rx));
 
     let signal_name = loop {
@@ -119,6 +121,7 @@ pub async fn run(options: Options, services: Arc<Services>, max_concurrency: usi
                 let _ = stop_tx.send(true);
                 reloader.abort();
                 sweeper.abort();
+                alarm_ticker.abort();
                 scheduler.abort();
                 state.services.browser.shutdown().await;
                 return Err(message);
@@ -157,6 +160,7 @@ pub async fn run(options: Options, services: Arc<Services>, max_concurrency: usi
     }
     let _ = stop_tx.send(true);
     sweeper.abort();
+    alarm_ticker.abort();
     scheduler.abort();
     state.services.browser.shutdown().await;
     let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
@@ -264,6 +268,7 @@ async fn reload_with(
     for name in &plan.kept {
         tracing::warn!(canary = %name, "its file does not validate; the previous version keeps running");
     }
+    alarms::apply_project(state, &project);
     let _ = state.wake.send(Wake::Changed);
     Some(project)
 }
@@ -413,6 +418,7 @@ async fn run_attempts(state: Arc<State>, canary: Arc<Canary>, start: Start) -> O
         }
         let report = runner::run_attempt(canary.clone(), state.services.clone(), attempt).await;
         state.record_attempt(&report);
+        alarms::after_run(&state, &report.canary).await;
         let passed = report.status == RunStatus::Passed;
         let is_final = passed || attempt == attempts;
         tracing::info!(

@@ -43,6 +43,9 @@ pub struct Inner {
 /// The daemon's state. Cheap to share (`Arc`).
 pub struct State {
     inner: Mutex<Inner>,
+    /// The alarm engine (definitions set on every reload).
+    pub alarms: Arc<crate::alarms::Engine>,
+    pub notifier: Arc<super::alarms::ChannelNotifier>,
     pub services: Arc<Services>,
     pub wake: UnboundedSender<Wake>,
     pub shutting_down: AtomicBool,
@@ -50,7 +53,15 @@ pub struct State {
 
 impl State {
     pub fn new(services: Arc<Services>, max_concurrency: usize, wake: UnboundedSender<Wake>) -> Self {
+        let notifier = Arc::new(super::alarms::ChannelNotifier::default());
+        let alarms = Arc::new(crate::alarms::Engine::new(
+            services.store.clone(),
+            notifier.clone(),
+            crate::alarms::Definitions::default(),
+        ));
         Self {
+            alarms,
+            notifier,
             inner: Mutex::new(Inner {
                 canaries: BTreeMap::new(),
                 scheduler: Scheduler::new(max_concurrency),
@@ -147,6 +158,31 @@ impl Backend for DaemonBackend {
 
     fn artifacts_root(&self) -> PathBuf {
         self.0.services.artifacts_root.clone()
+    }
+
+    fn alarms(&self) -> Result<Vec<crate::alarms::AlarmStatus>, crate::store::StoreError> {
+        self.0.alarms.statuses()
+    }
+
+    fn alarm_history(
+        &self,
+        name: &str,
+        limit: usize,
+    ) -> Result<Option<Vec<crate::store::AlarmTransition>>, crate::store::StoreError> {
+        if !self.0.alarms.definitions().contains(name) {
+            return Ok(None);
+        }
+        self.0.services.store.alarm_history(name, limit).map(Some)
+    }
+
+    fn set_alarm_state(
+        &self,
+        name: &str,
+        state: crate::alarms::AlarmState,
+        reason: &str,
+    ) -> Result<Vec<crate::store::AlarmTransition>, crate::alarms::SetStateError> {
+        tracing::info!(alarm = name, state = %state, "alarm state set through the API");
+        self.0.alarms.set_state(name, state, reason, Utc::now())
     }
 
     fn metrics(&self) -> DaemonMetrics {

@@ -8,9 +8,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::alarms::{AlarmState, AlarmStatus, SetStateError};
 use crate::browser::PoolStats;
 use crate::runner::{RunReport, RunStatus};
-use crate::store::Store;
+use crate::store::{AlarmTransition, Store, StoreError};
 
 /// One canary as the daemon sees it now.
 #[derive(Debug, Clone, Serialize)]
@@ -95,4 +96,24 @@ pub trait Backend: Send + Sync + 'static {
     /// The artifacts root: run folders are relative to it.
     fn artifacts_root(&self) -> PathBuf;
     fn metrics(&self) -> DaemonMetrics;
+
+    /// Every alarm with its state (blocking: reads the store).
+    fn alarms(&self) -> Result<Vec<AlarmStatus>, StoreError> {
+        Ok(Vec::new())
+    }
+    /// An alarm's transitions, newest first; `None` for an unknown alarm (blocking).
+    fn alarm_history(&self, name: &str, limit: usize) -> Result<Option<Vec<AlarmTransition>>, StoreError> {
+        let _ = (name, limit);
+        Ok(None)
+    }
+    /// `set-state`: holds until the alarm's next evaluation (blocking).
+    fn set_alarm_state(
+        &self,
+        name: &str,
+        state: AlarmState,
+        reason: &str,
+    ) -> Result<Vec<AlarmTransition>, SetStateError> {
+        let _ = (state, reason);
+        Err(SetStateError::UnknownAlarm(name.to_string()))
+    }
 }

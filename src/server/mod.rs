@@ -12,6 +12,7 @@
 //! | [`auth`] | the bearer-token guard on every write |
 //! | [`dashboard`] | the HTML page at `/` |
 
+pub mod alarms;
 pub mod api;
 pub mod artifacts;
 pub mod auth;
@@ -68,6 +69,9 @@ pub fn router(backend: Arc<dyn Backend>, token: Option<String>) -> Router {
         .route("/api/v1/runs/{id}/artifacts", get(artifacts::list_handler))
         .route("/api/v1/runs/{id}/artifacts/{*file}", get(artifacts::file_handler))
         .route("/api/v1/config/errors", get(api::config_errors))
+        .route("/api/v1/alarms", get(alarms::list))
+        .route("/api/v1/alarms/{name}/history", get(alarms::history))
+        .route("/api/v1/alarms/{name}/state", post(alarms::set_state))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::guard))

@@ -12,7 +12,7 @@ use super::expand::{Lookup, expand_canary, expand_document, process_env};
 use super::model::{BlueprintKind, CanaryFile, ProjectFile};
 use super::path::{KeyPath, Problem};
 use super::schedule::Schedule;
-use super::validate::{check_actions, check_canary, check_project};
+use super::validate::{RuleProblem, check_actions, check_canary, check_composite_rules, check_project};
 use super::yaml::{self, Node, NodeKind};
 
 /// A problem in a file. `line` and `column` are 1-based (1:1 when the problem is about the whole
@@ -38,6 +38,25 @@ impl Diagnostic {
             file: file.to_path_buf(),
             line: problem.line,
             column: problem.col,
+            path: problem.path.to_string(),
+            message: problem.message,
+        }
+    }
+
+    /// A problem inside a composite alarm's rule: placed at the column of the rule text when
+    /// the rule is written on one line.
+    fn in_rule(file: &Path, doc: &Node, problem: RuleProblem) -> Self {
+        let (line, mut column) = doc.locate(&problem.path);
+        if let (Some(node), Some(at)) = (doc.get_path(&problem.path), problem.column)
+            && let NodeKind::Scalar { text, plain } = &node.kind
+            && !text.contains('\n')
+        {
+            column = node.col + usize::from(!plain) + at - 1;
+        }
+        Self {
+            file: file.to_path_buf(),
+            line,
+            column,
             path: problem.path.to_string(),
             message: problem.message,
         }
@@ -148,6 +167,76 @@ fn resolve(root: &Path, path: &Path) -> PathBuf {
     }
 }
 
+/// Checks across files, for `aviary validate` after the canaries are loaded: alarm names are
+/// unique over the project, project-level alarms name a loaded canary, and composite rules name
+/// only alarms that exist (placed at their column in the project file).
+pub fn check_alarm_references(project: &Project, canaries: &[Canary]) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    // Alarm names are one namespace: states and history are kept by name.
+    let mut owners: HashMap<&str, &Path> = HashMap::new();
+    let project_file = project.file.clone().unwrap_or_else(|| PathBuf::from("aviary.yaml"));
+    let all = project
+        .config
+        .alarms
+        .iter()
+        .map(|a| (a, project_file.as_path()))
+        .chain(canaries.iter().flat_map(|c| c.spec.alarms.iter().map(move |a| (a, c.file.as_path()))));
+    for (alarm, file) in all {
+        if let Some(first) = owners.insert(&alarm.name, file)
+            && first != file
+        {
+            out.push(Diagnostic::file(
+                file,
+                format!(
+                    "alarm name `{}` is also used in {}; alarm names must be unique",
+                    alarm.name,
+                    first.display()
+                ),
+            ));
+        }
+    }
+    let Some(file) = &project.file else { return out };
+    let Ok(doc) = read_document(file, "project settings") else { return out };
+    let canary_names: Vec<&str> = canaries.iter().map(|c| c.name.as_str()).collect();
+    for (i, alarm) in project.config.alarms.iter().enumerate() {
+        if let Some(canary) = alarm.canary.as_deref()
+            && !canary.is_empty()
+            && !canary_names.contains(&canary)
+        {
+            let path = KeyPath::root().key("alarms").index(i).key("canary");
+            out.push(Diagnostic::placed(
+                file,
+                &doc,
+                Problem::new(
+                    path,
+                    format!(
+                        "unknown canary `{canary}`{}",
+                        crate::spec::suggest::did_you_mean(canary, canary_names.iter().copied())
+                    ),
+                ),
+            ));
+        }
+    }
+    if project.config.composite_alarms.is_empty() {
+        return out;
+    }
+    let names: std::collections::HashSet<String> = project
+        .config
+        .alarms
+        .iter()
+        .map(|a| a.name.clone())
+        .chain(canaries.iter().flat_map(|c| c.spec.alarms.iter().map(|a| a.name.clone())))
+        .collect();
+    out.extend(
+        check_composite_rules(&project.config, Some(&names))
+            .into_iter()
+            .filter(|p| p.message.starts_with("unknown alarm"))
+            .map(|p| Diagnostic::in_rule(file, &doc, p)),
+    );
+    out.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+    out
+}
+
 /// Loads the project file: `config`, else `./aviary.yaml` if present, else the defaults with the
 /// current folder as root. `data_dir_override` (`--data-dir`) replaces `data_dir`. Strings are
 /// expanded against the process environment.
@@ -192,6 +281,9 @@ pub fn load_project_with(
     if let Some(config) = &config {
         diagnostics
             .extend(check_project(config, &tainted).into_iter().map(|p| Diagnostic::placed(&file, &doc, p)));
+        diagnostics.extend(
+            check_composite_rules(config, None).into_iter().map(|p| Diagnostic::in_rule(&file, &doc, p)),
+        );
     }
     match config {
         Some(config) if diagnostics.is_empty() => {

@@ -15,7 +15,8 @@ pub mod validate;
 pub mod yaml;
 
 pub use load::{
-    Canary, Diagnostic, Project, load_canaries, load_canaries_with, load_project, load_project_with,
+    Canary, Diagnostic, Project, check_alarm_references, load_canaries, load_canaries_with, load_project,
+    load_project_with,
 };
 pub use path::{KeyPath, PathSeg, Problem};
 pub use schedule::Schedule;

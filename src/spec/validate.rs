@@ -529,6 +529,17 @@ pub fn check_project(config: &ProjectFile, tainted: &[KeyPath]) -> Vec<Problem> 
     }
     check_failover(config, &mut p);
     check_alarms(&config.alarms, &root().key("alarms"), &mut p);
+    for (i, alarm) in config.alarms.iter().enumerate() {
+        if alarm.canary.as_deref().is_none_or(str::is_empty) {
+            p.add(
+                root().key("alarms").index(i),
+                format!(
+                    "alarm `{}` in the project file needs `canary:` (the canary whose metric it watches)",
+                    alarm.name
+                ),
+            );
+        }
+    }
     let mut actions = Vec::new();
     for (i, alarm) in config.alarms.iter().enumerate() {
         check_actions(
@@ -553,6 +564,81 @@ pub fn check_project(config: &ProjectFile, tainted: &[KeyPath]) -> Vec<Problem> 
         p.add(problem.path, problem.message);
     }
     p.list
+}
+
+/// A problem in a composite alarm's rule: at `path` (the `rule` key), and when known at a
+/// 1-based column inside the rule text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleProblem {
+    pub path: KeyPath,
+    pub column: Option<usize>,
+    pub message: String,
+}
+
+/// Checks the composite alarms' rules: syntax (with the column), cycles between composites and,
+/// when `alarms` (every metric alarm name of the project and its canaries) is given, unknown
+/// names. Kept apart from the field checks because names and cycles span files.
+pub fn check_composite_rules(config: &ProjectFile, alarms: Option<&HashSet<String>>) -> Vec<RuleProblem> {
+    use crate::alarms::composite::{Rule, order};
+    let mut out = Vec::new();
+    let mut graph = BTreeMap::new();
+    let composites: HashSet<&str> = config.composite_alarms.iter().map(|c| c.name.as_str()).collect();
+    for (i, composite) in config.composite_alarms.iter().enumerate() {
+        let path = root().key("composite_alarms").index(i).key("rule");
+        if composite.rule.trim().is_empty() {
+            continue;
+        }
+        let rule = match Rule::parse(&composite.rule) {
+            Ok(rule) => rule,
+            Err(e) => {
+                out.push(RuleProblem {
+                    path,
+                    column: Some(e.column),
+                    message: format!("invalid rule: {}", e.message),
+                });
+                continue;
+            }
+        };
+        let refs = rule.references();
+        if let Some(alarms) = alarms {
+            for (name, column) in &refs {
+                if !alarms.contains(*name) && !composites.contains(name) {
+                    let known: Vec<&str> =
+                        alarms.iter().map(String::as_str).chain(composites.iter().copied()).collect();
+                    out.push(RuleProblem {
+                        path: path.clone(),
+                        column: Some(*column),
+                        message: format!(
+                            "unknown alarm `{name}` in the rule{}",
+                            did_you_mean(name, known.iter().copied())
+                        ),
+                    });
+                }
+            }
+        }
+        if let Some((name, column)) = refs.iter().find(|(name, _)| *name == composite.name) {
+            out.push(RuleProblem {
+                path: path.clone(),
+                column: Some(*column),
+                message: format!("the rule of composite alarm `{name}` names the alarm itself (a cycle)"),
+            });
+            continue;
+        }
+        graph.insert(composite.name.clone(), refs.iter().map(|r| r.0.to_string()).collect::<Vec<_>>());
+    }
+    if let Err(cycle) = order(&graph)
+        && let Some(i) = config.composite_alarms.iter().position(|c| c.name == cycle[0])
+    {
+        let column = Rule::parse(&config.composite_alarms[i].rule)
+            .ok()
+            .and_then(|r| r.references().iter().find(|(n, _)| *n == cycle[1]).map(|r| r.1));
+        out.push(RuleProblem {
+            path: root().key("composite_alarms").index(i).key("rule"),
+            column,
+            message: format!("composite alarms form a cycle: {}", cycle.join(" -> ")),
+        });
+    }
+    out
 }
 
 fn check_server(config: &ProjectFile, p: &mut Problems<'_>) {
@@ -916,6 +1002,7 @@ mod tests {
                 "dns_providers.lab: missing key `server` (needed by type rfc2136)",
                 "failover[0].provider: unknown DNS provider `lb`; defined providers: aws, lab; did you mean `lab`?",
                 "failover[0].secondary[0]: `x` is not a valid A record value",
+                "alarms[0]: alarm `h` in the project file needs `canary:` (the canary whose metric it watches)",
                 "alarms[0].actions.alarm[0]: unknown channel `opz`; defined channels: a, b, c, d",
             ]
         );

@@ -53,6 +53,35 @@ pub trait Store: Send + Sync {
     /// Deletes these runs with their steps and datapoints, in one transaction; returns how many
     /// runs were deleted (unknown ids are ignored).
     fn delete_runs(&self, run_ids: &[String]) -> Result<usize, StoreError>;
+
+    /// The current state of every alarm that has one, ordered by name.
+    fn alarm_states(&self) -> Result<Vec<AlarmRecord>, StoreError>;
+
+    /// Sets an alarm's state and appends the transition to its history, in one transaction.
+    fn record_alarm_transition(&self, transition: &AlarmTransition) -> Result<(), StoreError>;
+
+    /// An alarm's transitions, newest first, at most `limit`.
+    fn alarm_history(&self, alarm: &str, limit: usize) -> Result<Vec<AlarmTransition>, StoreError>;
+}
+
+/// An alarm's current state as stored (`OK`, `ALARM`, `INSUFFICIENT_DATA`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlarmRecord {
+    pub alarm: String,
+    pub state: String,
+    pub reason: String,
+    /// When the alarm entered this state.
+    pub since: DateTime<Utc>,
+}
+
+/// One state change of an alarm.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlarmTransition {
+    pub alarm: String,
+    pub time: DateTime<Utc>,
+    pub old_state: String,
+    pub new_state: String,
+    pub reason: String,
 }
 
 /// Which page of runs [`Store::runs`] returns.

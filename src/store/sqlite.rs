@@ -15,7 +15,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
-use super::{MIN_RUN_ID_PREFIX, MetricQuery, RunPage, RunSummary, Store, StoreError};
+use super::{
+    AlarmRecord, AlarmTransition, MIN_RUN_ID_PREFIX, MetricQuery, RunPage, RunSummary, Store, StoreError,
+};
 use crate::runner::report::{Datapoint, RunReport, RunStatus};
 
 /// Schema scripts; version N is `MIGRATIONS[N - 1]`. Append only.
@@ -55,6 +57,22 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX datapoints_by_series ON datapoints (canary, metric, step, ts);
     CREATE INDEX datapoints_by_run ON datapoints (run_id);",
+    // 2: alarm states and their transition history.
+    "CREATE TABLE alarm_states (
+        alarm      TEXT PRIMARY KEY NOT NULL,
+        state      TEXT NOT NULL,
+        reason     TEXT NOT NULL,
+        since      INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE alarm_history (
+        alarm     TEXT NOT NULL,
+        ts        INTEGER NOT NULL,
+        old_state TEXT NOT NULL,
+        new_state TEXT NOT NULL,
+        reason    TEXT NOT NULL
+    );
+    CREATE INDEX alarm_history_by_alarm ON alarm_history (alarm, ts);",
 ];
 
 /// The schema version this build writes.
@@ -448,5 +466,68 @@ impl Store for SqliteStore {
             Ok(deleted)
         };
         delete(&mut conn).map_err(self.query_err(format!("delete {} runs", run_ids.len())))
+    }
+    fn alarm_states(&self) -> Result<Vec<AlarmRecord>, StoreError> {
+        let conn = self.lock();
+        let rows: Vec<(String, String, String, i64)> = conn
+            .prepare_cached("SELECT alarm, state, reason, since FROM alarm_states ORDER BY alarm")
+            .and_then(|mut stmt| {
+                stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))?.collect()
+            })
+            .map_err(self.query_err("read the alarm states"))?;
+        drop(conn);
+        rows.into_iter()
+            .map(|(alarm, state, reason, since)| {
+                let since = DateTime::from_timestamp_millis(since).ok_or_else(|| {
+                    self.corrupt(format!("alarm `{alarm}`: time {since} ms is out of range"))
+                })?;
+                Ok(AlarmRecord { alarm, state, reason, since })
+            })
+            .collect()
+    }
+
+    fn record_alarm_transition(&self, transition: &AlarmTransition) -> Result<(), StoreError> {
+        let mut conn = self.lock();
+        let write = |conn: &mut Connection| -> rusqlite::Result<()> {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let t = millis(transition.time);
+            tx.execute(
+                "INSERT INTO alarm_states (alarm, state, reason, since, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)
+                 ON CONFLICT (alarm) DO UPDATE SET state = ?2, reason = ?3, since = ?4, updated_at = ?4",
+                params![transition.alarm, transition.new_state, transition.reason, t],
+            )?;
+            tx.execute(
+                "INSERT INTO alarm_history (alarm, ts, old_state, new_state, reason) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![transition.alarm, t, transition.old_state, transition.new_state, transition.reason],
+            )?;
+            tx.commit()
+        };
+        write(&mut conn)
+            .map_err(self.query_err(format!("record a transition of alarm `{}`", transition.alarm)))
+    }
+
+    fn alarm_history(&self, alarm: &str, limit: usize) -> Result<Vec<AlarmTransition>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let conn = self.lock();
+        let rows: Vec<(i64, String, String, String)> = conn
+            .prepare_cached(
+                "SELECT ts, old_state, new_state, reason FROM alarm_history WHERE alarm = ?1
+                 ORDER BY ts DESC, rowid DESC LIMIT ?2",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_map(params![alarm, limit], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                })?
+                .collect()
+            })
+            .map_err(self.query_err(format!("read the history of alarm `{alarm}`")))?;
+        drop(conn);
+        rows.into_iter()
+            .map(|(ts, old_state, new_state, reason)| {
+                let time = DateTime::from_timestamp_millis(ts)
+                    .ok_or_else(|| self.corrupt(format!("alarm `{alarm}`: time {ts} ms is out of range")))?;
+                Ok(AlarmTransition { alarm: alarm.to_string(), time, old_state, new_state, reason })
+            })
+            .collect()
     }
 }

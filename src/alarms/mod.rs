@@ -1,0 +1,478 @@
+//! The alarm engine: metric alarms ([`metric`]), composite alarms ([`composite`]) and their
+//! states ([`state`]), persisted through the [`Store`] (current state + every transition).
+//!
+//! The daemon calls [`Engine::evaluate_canary`] after each saved run and [`Engine::tick`] every
+//! [`TICK`]: a metric alarm is evaluated when a period of its own has completed since its last
+//! evaluation (or its canary saved a run), so a state set with [`Engine::set_state`] holds until
+//! the next evaluation, as in CloudWatch. Composite alarms are evaluated after every change of
+//! their children. Transitions are recorded and handed to a [`Notifier`] (the channels).
+//! See `docs/alarms.md`.
+
+pub mod composite;
+pub mod metric;
+pub mod state;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+pub use state::AlarmState;
+
+use crate::spec::Canary;
+use crate::spec::model::{AlarmActions, ProjectFile};
+use crate::store::{AlarmTransition, MetricQuery, Store, StoreError};
+
+/// The longest the daemon waits between evaluations without new runs (it also wakes when a
+/// period of an alarm completes, plus [`SETTLE`]).
+pub const TICK: Duration = Duration::from_secs(10);
+
+/// Waited after a period boundary before evaluating, for runs that end right at it.
+pub const SETTLE: Duration = Duration::from_millis(200);
+
+/// The reason of an alarm that was never evaluated.
+pub const INITIAL_REASON: &str = "Unchecked: Initial alarm creation";
+
+/// What a transition sends to the alarm's channels.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Notification {
+    pub alarm: String,
+    pub old_state: String,
+    pub new_state: String,
+    pub reason: String,
+    pub time: DateTime<Utc>,
+    pub canary: Option<String>,
+    pub description: Option<String>,
+}
+
+/// Delivers notifications to named channels; must not block.
+pub trait Notifier: Send + Sync {
+    fn notify(&self, channels: &[String], notification: Notification);
+}
+
+/// A [`Notifier`] that only logs (no channels configured, or the CLI).
+pub struct LogNotifier;
+
+impl Notifier for LogNotifier {
+    fn notify(&self, channels: &[String], n: Notification) {
+        tracing::info!(alarm = %n.alarm, to = %n.new_state, channels = ?channels, "alarm notification");
+    }
+}
+
+/// A metric alarm, ready to evaluate.
+#[derive(Debug, Clone)]
+pub struct MetricAlarm {
+    pub name: String,
+    pub canary: String,
+    pub metric: String,
+    pub step: Option<String>,
+    pub rule: metric::Rule,
+    pub actions: AlarmActions,
+    pub actions_enabled: bool,
+    pub description: Option<String>,
+}
+
+/// A composite alarm, ready to evaluate.
+#[derive(Debug, Clone)]
+pub struct CompositeAlarm {
+    pub name: String,
+    pub text: String,
+    pub rule: composite::Rule,
+    pub actions: AlarmActions,
+    pub actions_enabled: bool,
+    pub description: Option<String>,
+}
+
+/// Every alarm of a project. Composites are ordered children first.
+#[derive(Debug, Clone, Default)]
+pub struct Definitions {
+    pub metric: Vec<MetricAlarm>,
+    pub composite: Vec<CompositeAlarm>,
+}
+
+impl Definitions {
+    /// The alarms of the project file and of the canaries (validated files; anything that does
+    /// not parse, and composites on a cycle, are left out with a warning).
+    pub fn build(project: &ProjectFile, canaries: &[Canary]) -> Definitions {
+        let mut metric = Vec::new();
+        let specs = canaries
+            .iter()
+            .flat_map(|c| c.spec.alarms.iter().map(move |a| (Some(c.name.as_str()), a)))
+            .chain(project.alarms.iter().map(|a| (None, a)));
+        for (on, spec) in specs {
+            let Some(canary) = spec.canary.as_deref().or(on) else {
+                tracing::warn!(alarm = %spec.name, "alarm has no canary; skipped");
+                continue;
+            };
+            let Some(rule) = metric::Rule::from_spec(spec) else {
+                tracing::warn!(alarm = %spec.name, "alarm does not parse; skipped");
+                continue;
+            };
+            metric.push(MetricAlarm {
+                name: spec.name.clone(),
+                canary: canary.to_string(),
+                metric: spec.metric.clone(),
+                step: spec.step.clone(),
+                rule,
+                actions: spec.actions.clone(),
+                actions_enabled: spec.actions_enabled,
+                description: spec.description.clone(),
+            });
+        }
+        let mut parsed = BTreeMap::new();
+        for spec in &project.composite_alarms {
+            match composite::Rule::parse(&spec.rule) {
+                Ok(rule) => {
+                    parsed.insert(spec.name.clone(), (spec, rule));
+                }
+                Err(e) => tracing::warn!(alarm = %spec.name, "composite rule does not parse ({e}); skipped"),
+            }
+        }
+        let graph: BTreeMap<String, Vec<String>> = parsed
+            .iter()
+            .map(|(name, (_, rule))| {
+                (name.clone(), rule.references().iter().map(|r| r.0.to_string()).collect())
+            })
+            .collect();
+        let order = composite::order(&graph).unwrap_or_else(|cycle| {
+            tracing::warn!(cycle = %cycle.join(" -> "), "composite alarms form a cycle; skipped");
+            Vec::new()
+        });
+        let composite = order
+            .into_iter()
+            .filter_map(|name| parsed.remove(&name))
+            .map(|(spec, rule)| CompositeAlarm {
+                name: spec.name.clone(),
+                text: spec.rule.clone(),
+                rule,
+                actions: spec.actions.clone(),
+                actions_enabled: spec.actions_enabled,
+                description: spec.description.clone(),
+            })
+            .collect();
+        Definitions { metric, composite }
+    }
+
+    /// Whether an alarm of this name exists.
+    pub fn contains(&self, name: &str) -> bool {
+        self.metric.iter().any(|a| a.name == name) || self.composite.iter().any(|a| a.name == name)
+    }
+}
+
+/// An alarm as `aviary alarms` and the API show it.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct AlarmStatus {
+    pub name: String,
+    /// `metric` or `composite`.
+    pub kind: String,
+    pub state: AlarmState,
+    pub reason: String,
+    /// When the alarm entered its state (`None`: never evaluated).
+    pub since: Option<DateTime<Utc>>,
+    pub canary: Option<String>,
+    pub description: Option<String>,
+}
+
+/// Why `set-state` was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SetStateError {
+    #[error("no alarm named `{0}`")]
+    UnknownAlarm(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Evaluates alarms and keeps their states.
+pub struct Engine {
+    store: Arc<dyn Store>,
+    notifier: Arc<dyn Notifier>,
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    defs: Arc<Definitions>,
+    /// Per metric alarm, the end of the range it was last evaluated on.
+    evaluated: HashMap<String, DateTime<Utc>>,
+    /// Composites not evaluated since the definitions were set.
+    fresh_composites: bool,
+}
+
+impl Engine {
+    pub fn new(store: Arc<dyn Store>, notifier: Arc<dyn Notifier>, defs: Definitions) -> Engine {
+        Engine {
+            store,
+            notifier,
+            inner: Mutex::new(Inner {
+                defs: Arc::new(defs),
+                evaluated: HashMap::new(),
+                fresh_composites: true,
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Replaces the alarm definitions (reload); changed alarms are evaluated at the next tick.
+    pub fn set_definitions(&self, defs: Definitions) {
+        let mut inner = self.lock();
+        inner.defs = Arc::new(defs);
+        inner.evaluated.clear();
+        inner.fresh_composites = true;
+    }
+
+    pub fn definitions(&self) -> Arc<Definitions> {
+        self.lock().defs.clone()
+    }
+
+    /// When the next period of any metric alarm completes after `now` (`None`: no metric alarm).
+    pub fn next_due(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.definitions()
+            .metric
+            .iter()
+            .map(|a| a.rule.range_end(now) + chrono::Duration::seconds(a.rule.period_secs))
+            .min()
+    }
+
+    /// Evaluates every metric alarm with a newly completed period, then the composites.
+    pub fn tick(&self, now: DateTime<Utc>) -> Result<Vec<AlarmTransition>, StoreError> {
+        self.run(now, |_, end, last| last.is_none_or(|l| l < end))
+    }
+
+    /// Evaluates the metric alarms of `canary` (new datapoints), then the composites.
+    pub fn evaluate_canary(
+        &self,
+        canary: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<AlarmTransition>, StoreError> {
+        self.run(now, |alarm, _, _| alarm.canary == canary)
+    }
+
+    /// Evaluates every alarm now, whatever was evaluated before.
+    pub fn evaluate_all(&self, now: DateTime<Utc>) -> Result<Vec<AlarmTransition>, StoreError> {
+        self.run(now, |_, _, _| true)
+    }
+
+    fn run(
+        &self,
+        now: DateTime<Utc>,
+        due: impl Fn(&MetricAlarm, DateTime<Utc>, Option<DateTime<Utc>>) -> bool,
+    ) -> Result<Vec<AlarmTransition>, StoreError> {
+        let mut inner = self.lock();
+        let defs = inner.defs.clone();
+        let mut states = self.states()?;
+        let mut transitions = Vec::new();
+        for alarm in &defs.metric {
+            let end = alarm.rule.range_end(now);
+            if !due(alarm, end, inner.evaluated.get(&alarm.name).copied()) {
+                continue;
+            }
+            let samples: Vec<(DateTime<Utc>, f64)> = self
+                .store
+                .datapoints(&MetricQuery {
+                    canary: alarm.canary.clone(),
+                    metric: alarm.metric.clone(),
+                    step: alarm.step.clone(),
+                    since: alarm.rule.range_start(end),
+                    until: end,
+                })?
+                .into_iter()
+                .map(|d| (d.timestamp, d.value))
+                .collect();
+            let current = states.get(&alarm.name).copied().unwrap_or_default();
+            let outcome = alarm.rule.evaluate(&alarm.rule.slots(&samples, end), current);
+            inner.evaluated.insert(alarm.name.clone(), end);
+            if let Some(new) = outcome.state
+                && new != current
+            {
+                let t = self.transition(&alarm.name, current, new, outcome.reason, now)?;
+                states.insert(alarm.name.clone(), new);
+                self.act(&alarm.actions, alarm.actions_enabled, &t, Some(&alarm.canary), &alarm.description);
+                transitions.push(t);
+            }
+        }
+        let all = std::mem::take(&mut inner.fresh_composites);
+        // The lock is held to the end: two passes never record the same transition twice.
+        let mut changed: HashSet<String> = transitions.iter().map(|t| t.alarm.clone()).collect();
+        transitions.extend(self.composites(&defs, &mut states, &mut changed, all, None, now)?);
+        drop(inner);
+        Ok(transitions)
+    }
+
+    /// Evaluates the composites (children first) against `states`: every one when `all`, else
+    /// those with a child in `changed` (CloudWatch evaluates a composite when a child changes, so
+    /// a composite's set-state holds until then). `skip` is a composite just set by set-state.
+    fn composites(
+        &self,
+        defs: &Definitions,
+        states: &mut HashMap<String, AlarmState>,
+        changed: &mut HashSet<String>,
+        all: bool,
+        skip: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<AlarmTransition>, StoreError> {
+        let mut transitions = Vec::new();
+        for alarm in &defs.composite {
+            if skip == Some(alarm.name.as_str())
+                || !(all || alarm.rule.references().iter().any(|(child, _)| changed.contains(*child)))
+            {
+                continue;
+            }
+            let lookup = |name: &str| states.get(name).copied().unwrap_or_default();
+            let value = alarm.rule.eval(&lookup);
+            let new = if value { AlarmState::Alarm } else { AlarmState::Ok };
+            let current = lookup(&alarm.name);
+            if new == current {
+                continue;
+            }
+            let children: Vec<String> = alarm
+                .rule
+                .references()
+                .iter()
+                .map(|(name, _)| format!("{name} is {}", lookup(name)))
+                .collect();
+            let reason = format!(
+                "Rule `{}` evaluated to {}{}",
+                alarm.text,
+                if value { "TRUE" } else { "FALSE" },
+                if children.is_empty() { String::new() } else { format!(": {}", children.join(", ")) }
+            );
+            let t = self.transition(&alarm.name, current, new, reason, now)?;
+            states.insert(alarm.name.clone(), new);
+            changed.insert(alarm.name.clone());
+            self.act(&alarm.actions, alarm.actions_enabled, &t, None, &alarm.description);
+            transitions.push(t);
+        }
+        Ok(transitions)
+    }
+
+    fn states(&self) -> Result<HashMap<String, AlarmState>, StoreError> {
+        Ok(self
+            .store
+            .alarm_states()?
+            .into_iter()
+            .map(|r| (r.alarm, r.state.parse().unwrap_or_default()))
+            .collect())
+    }
+
+    fn transition(
+        &self,
+        alarm: &str,
+        old: AlarmState,
+        new: AlarmState,
+        reason: String,
+        now: DateTime<Utc>,
+    ) -> Result<AlarmTransition, StoreError> {
+        let t = AlarmTransition {
+            alarm: alarm.to_string(),
+            time: now,
+            old_state: old.to_string(),
+            new_state: new.to_string(),
+            reason,
+        };
+        self.store.record_alarm_transition(&t)?;
+        tracing::info!(alarm, from = %old, to = %new, reason = %t.reason, "alarm state changed");
+        Ok(t)
+    }
+
+    fn act(
+        &self,
+        actions: &AlarmActions,
+        enabled: bool,
+        t: &AlarmTransition,
+        canary: Option<&str>,
+        description: &Option<String>,
+    ) {
+        let channels = match t.new_state.as_str() {
+            "ALARM" => &actions.alarm,
+            "OK" => &actions.ok,
+            _ => &actions.insufficient_data,
+        };
+        if !enabled || channels.is_empty() {
+            return;
+        }
+        self.notifier.notify(
+            channels,
+            Notification {
+                alarm: t.alarm.clone(),
+                old_state: t.old_state.clone(),
+                new_state: t.new_state.clone(),
+                reason: t.reason.clone(),
+                time: t.time,
+                canary: canary.map(str::to_string),
+                description: description.clone(),
+            },
+        );
+    }
+
+    /// Sets an alarm's state like `aws cloudwatch set-alarm-state`: recorded (and acted on) when
+    /// it differs from the current state, held until the alarm's next evaluation; composites
+    /// react at once. Returns every transition it caused.
+    pub fn set_state(
+        &self,
+        name: &str,
+        state: AlarmState,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<AlarmTransition>, SetStateError> {
+        let inner = self.lock();
+        let defs = inner.defs.clone();
+        if !defs.contains(name) {
+            return Err(SetStateError::UnknownAlarm(name.to_string()));
+        }
+        let mut states = self.states()?;
+        let current = states.get(name).copied().unwrap_or_default();
+        let mut transitions = Vec::new();
+        if current != state {
+            let t = self.transition(name, current, state, reason.to_string(), now)?;
+            states.insert(name.to_string(), state);
+            if let Some(a) = defs.metric.iter().find(|a| a.name == name) {
+                self.act(&a.actions, a.actions_enabled, &t, Some(&a.canary), &a.description);
+            } else if let Some(a) = defs.composite.iter().find(|a| a.name == name) {
+                self.act(&a.actions, a.actions_enabled, &t, None, &a.description);
+            }
+            transitions.push(t);
+        }
+        let mut changed: HashSet<String> = transitions.iter().map(|t| t.alarm.clone()).collect();
+        transitions.extend(self.composites(&defs, &mut states, &mut changed, false, Some(name), now)?);
+        drop(inner);
+        Ok(transitions)
+    }
+
+    /// Every defined alarm with its state.
+    pub fn statuses(&self) -> Result<Vec<AlarmStatus>, StoreError> {
+        statuses(&self.definitions(), &*self.store)
+    }
+}
+
+/// Every alarm of `defs` with its stored state (INSUFFICIENT_DATA when never evaluated).
+pub fn statuses(defs: &Definitions, store: &dyn Store) -> Result<Vec<AlarmStatus>, StoreError> {
+    let records: HashMap<String, crate::store::AlarmRecord> =
+        store.alarm_states()?.into_iter().map(|r| (r.alarm.clone(), r)).collect();
+    let status = |name: &str, kind: &str, canary: Option<String>, description: &Option<String>| {
+        let record = records.get(name);
+        AlarmStatus {
+            name: name.to_string(),
+            kind: kind.to_string(),
+            state: record.and_then(|r| r.state.parse().ok()).unwrap_or_default(),
+            reason: record.map_or_else(|| INITIAL_REASON.to_string(), |r| r.reason.clone()),
+            since: record.map(|r| r.since),
+            canary,
+            description: description.clone(),
+        }
+    };
+    let mut out: Vec<AlarmStatus> = defs
+        .metric
+        .iter()
+        .map(|a| status(&a.name, "metric", Some(a.canary.clone()), &a.description))
+        .chain(defs.composite.iter().map(|a| status(&a.name, "composite", None, &a.description)))
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,89 @@
+//! The daemon's side of the alarm engine: evaluation after each saved run and on a tick, and
+//! the adapter from alarm transitions to the notification channels (`crate::actions`).
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use chrono::Utc;
+
+use super::state::State;
+use crate::actions::Dispatcher;
+use crate::alarms::{Definitions, Notification, Notifier, SETTLE, TICK};
+use crate::spec::Project;
+
+/// Hands transitions to the project's channels (rebuilt on reload).
+#[derive(Default)]
+pub struct ChannelNotifier {
+    dispatcher: Mutex<Option<Arc<Dispatcher>>>,
+}
+
+impl ChannelNotifier {
+    pub fn set_project(&self, project: &Project) {
+        let dispatcher = Dispatcher::new(&project.config.channels, &project.root);
+        *self.dispatcher.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(dispatcher));
+    }
+}
+
+impl Notifier for ChannelNotifier {
+    fn notify(&self, channels: &[String], n: Notification) {
+        let dispatcher = self.dispatcher.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let Some(dispatcher) = dispatcher else {
+            tracing::warn!(alarm = %n.alarm, "no channels loaded; notification dropped");
+            return;
+        };
+        dispatcher.dispatch(
+            channels,
+            crate::actions::Notification {
+                alarm: n.alarm,
+                old_state: n.old_state,
+                new_state: n.new_state,
+                reason: n.reason,
+                time: n.time,
+                canary: n.canary,
+                description: n.description,
+                dashboard_url: None,
+            },
+        );
+    }
+}
+
+/// Applies a (re)loaded project: alarm definitions and channels.
+pub fn apply_project(state: &State, project: &Project) {
+    let canaries: Vec<crate::spec::Canary> =
+        state.lock().canaries.values().map(|l| (*l.canary).clone()).collect();
+    state.notifier.set_project(project);
+    state.alarms.set_definitions(Definitions::build(&project.config, &canaries));
+}
+
+/// Evaluates the alarms of `canary` after one of its runs was saved.
+pub async fn after_run(state: &Arc<State>, canary: &str) {
+    let engine = state.alarms.clone();
+    let canary = canary.to_string();
+    let result = tokio::task::spawn_blocking(move || engine.evaluate_canary(&canary, Utc::now())).await;
+    log_failure(result);
+}
+
+/// Evaluates due alarms every [`TICK`] (so missing data is noticed without runs).
+pub async fn tick_loop(state: Arc<State>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        let engine = state.alarms.clone();
+        log_failure(tokio::task::spawn_blocking(move || engine.tick(Utc::now())).await);
+        let now = Utc::now();
+        let wait = state
+            .alarms
+            .next_due(now)
+            .and_then(|at| (at - now).to_std().ok())
+            .map_or(TICK, |d| (d + SETTLE).min(TICK));
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}
+
+fn log_failure<T>(result: Result<Result<T, crate::store::StoreError>, tokio::task::JoinError>) {
+    match result {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::warn!("alarm evaluation failed: {e}"),
+        Err(e) => tracing::warn!("alarm evaluation failed: {e}"),
+    }
+}

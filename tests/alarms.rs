@@ -1,0 +1,286 @@
+//! Alarms end to end: the real `aviary daemon` binary with a failing API canary and a metric
+//! alarm on its SuccessPercent; `aviary alarms`, `aviary alarm set-state` (through the API, with
+//! the token) and `aviary alarm history`; `aviary validate` on bad composite rules; the database
+//! fallback when no daemon runs.
+
+#[path = "support/api_site.rs"]
+mod api_site;
+#[path = "support/daemon.rs"]
+mod daemon_support;
+mod support;
+
+use std::time::{Duration, Instant};
+
+use api_site::start_api_site;
+use daemon_support::{Daemon, http};
+use support::{Project, stderr, stdout};
+
+const TOKEN: &str = "alarm-test-token";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A failing one-step API canary with an alarm on its SuccessPercent (2 s periods, 1 of 1).
+fn failing_canary(base: &str) -> String {
+    format!(
+        "blueprint: api\nschedule: rate(1 minute)\ntimeout: 20s\nenv: {{BASE: \"{base}\"}}\n\
+         alarms:\n  - {{name: failing-down, metric: SuccessPercent, period: 2s, evaluation_periods: 1, \
+         comparison: \"<\", threshold: 90, treat_missing_data: ignore, \
+         actions: {{alarm: [ops], ok: [ops]}}}}\n\
+         api:\n  steps:\n    - name: get\n      request: {{url: \"${{BASE}}/api/status/500\"}}\n      \
+         assert: [status == 200]\n"
+    )
+}
+
+/// A webhook receiver on 127.0.0.1: answers 200 and keeps each request's body.
+fn start_receiver() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = bodies.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut raw = Vec::new();
+            let mut buf = [0u8; 4096];
+            // Read the head, then Content-Length bytes of body.
+            let body = loop {
+                let Ok(n) = stream.read(&mut buf) else { break None };
+                if n == 0 {
+                    break None;
+                }
+                raw.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&raw).to_string();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let len = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().to_string())
+                        })
+                        .and_then(|v| v.parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if body.len() >= len {
+                        break Some(body.to_string());
+                    }
+                }
+            };
+            if let Some(body) = body {
+                seen.lock().unwrap().push(body);
+            }
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    });
+    (port, bodies)
+}
+
+fn project_file(port: u16, hook: u16) -> String {
+    format!(
+        "server: {{listen: \"127.0.0.1:{port}\", token: \"{TOKEN}\"}}\n\
+         channels:\n  ops: {{type: webhook, url: \"http://127.0.0.1:{hook}/hook\"}}\n\
+         composite_alarms:\n  - name: site-down\n    rule: \"ALARM(failing-down) AND NOT ALARM(maintenance)\"\n  \
+         - name: maintenance\n    rule: \"FALSE\"\n    actions: {{alarm: [ops]}}\n"
+    )
+}
+
+#[test]
+fn a_failing_canary_alarms_and_set_state_goes_through_the_api() {
+    let site = start_api_site();
+    let project = Project::new();
+    let port = free_port();
+    let (hook, bodies) = start_receiver();
+    project.file("aviary.yaml", &project_file(port, hook));
+    project.canary("failing", &failing_canary(&site.base()));
+    let mut daemon = Daemon::start(project.path(), "daemon.log", &[]);
+    let addr = format!("127.0.0.1:{port}");
+
+    // The alarm goes to ALARM once the run's period is complete; the composite follows.
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let listing = loop {
+        let out = project.aviary(&["alarms"]);
+        let text = stdout(&out);
+        let alarm_line = text.lines().find(|l| l.starts_with("failing-down")).unwrap_or("").to_string();
+        if alarm_line.contains(" ALARM ")
+            && text.lines().any(|l| l.starts_with("site-down") && l.contains(" ALARM "))
+        {
+            assert!(stderr(&out).contains(&format!("(from the daemon at {addr})")), "{}", stderr(&out));
+            break text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no ALARM in time:\n{text}\n{}\nlog:\n{}",
+            stderr(&out),
+            daemon.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    let line = listing.lines().find(|l| l.starts_with("failing-down")).unwrap();
+    assert!(
+        line.contains("Threshold Crossed: 1 out of the last 1 datapoints [0.0 (")
+            && line.contains("was less than the threshold (90.0)"),
+        "{line}"
+    );
+
+    // The transition was sent to the webhook channel.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while bodies.lock().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "no webhook delivery; log:\n{}", daemon.log_text());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let sent: serde_json::Value = serde_json::from_str(&bodies.lock().unwrap()[0]).unwrap();
+    assert_eq!(sent["alarm"], "failing-down", "{sent}");
+    assert_eq!(sent["new_state"], "ALARM", "{sent}");
+    assert_eq!(sent["old_state"], "INSUFFICIENT_DATA", "{sent}");
+    assert_eq!(sent["canary"], "failing", "{sent}");
+
+    // The API lists alarms; writes need the token.
+    let (status, body) = http(&addr, "GET", "/api/v1/alarms", None);
+    assert_eq!(status, 200, "{body}");
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let names: Vec<&str> =
+        json["alarms"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["failing-down", "maintenance", "site-down"]);
+    let (status, _) = http(&addr, "POST", "/api/v1/alarms/failing-down/state", None);
+    assert_eq!(status, 401);
+    let (status, _) = http(&addr, "POST", "/api/v1/alarms/failing-down/state", Some("wrong"));
+    assert_eq!(status, 401);
+
+    // set-state as in the AWS CLI, through the daemon: a maintenance window. The parent composite
+    // reacts at once; the state holds until a child of `maintenance` changes (it has none).
+    let out = project.aviary(&[
+        "alarm",
+        "set-state",
+        "maintenance",
+        "--state-value",
+        "ALARM",
+        "--state-reason",
+        "testing purposes",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("(from the daemon at"), "{}", stderr(&out));
+    assert!(stdout(&out).contains("maintenance: OK -> ALARM"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("site-down: ALARM -> OK"), "{}", stdout(&out));
+
+    // Actions react to set-state too.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let ok = loop {
+        let found = bodies.lock().unwrap().iter().find(|b| b.contains("testing purposes")).cloned();
+        if let Some(body) = found {
+            break serde_json::from_str::<serde_json::Value>(&body).unwrap();
+        }
+        assert!(Instant::now() < deadline, "no set-state delivery; log:\n{}", daemon.log_text());
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(ok["alarm"], "maintenance", "{ok}");
+    assert_eq!((ok["old_state"].as_str(), ok["new_state"].as_str()), (Some("OK"), Some("ALARM")), "{ok}");
+
+    let out = project.aviary(&["alarm", "history", "maintenance"]);
+    let text = stdout(&out);
+    let first = text.lines().nth(1).unwrap_or_default();
+    assert!(first.contains("OK") && first.contains("ALARM") && first.contains("testing purposes"), "{text}");
+    let out = project.aviary(&["alarm", "history", "failing-down"]);
+    let text = stdout(&out);
+    assert!(text.contains("INSUFFICIENT_DATA") && text.contains("Threshold Crossed"), "{text}");
+    let out = project.aviary(&["alarm", "history", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no alarm named `nope`"), "{}", stderr(&out));
+
+    // SIGKILL: nothing is flushed on the way out, yet every state and transition is kept.
+    daemon.signal("KILL");
+    assert!(daemon.wait_exit(Duration::from_secs(30)).is_some());
+
+    // Without a daemon, the CLI reads the database and says so.
+    let out = project.aviary(&["alarms"]);
+    assert!(stderr(&out).contains("(from the database in"), "{}", stderr(&out));
+    let text = stdout(&out);
+    let state_of = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .map(|l| l.split_whitespace().nth(1).unwrap_or("").to_string())
+    };
+    assert_eq!(state_of("failing-down").as_deref(), Some("ALARM"), "{text}");
+    assert_eq!(state_of("maintenance").as_deref(), Some("ALARM"), "{text}");
+    assert_eq!(state_of("site-down").as_deref(), Some("OK"), "{text}");
+    assert!(text.contains("testing purposes"), "{text}");
+
+    // set-state without a daemon writes the database (and says so).
+    let out = project.aviary(&["alarm", "set-state", "maintenance", "--state", "OK", "--reason", "done"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("(from the database in"), "{}", stderr(&out));
+    assert!(stdout(&out).contains("maintenance: ALARM -> OK"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("site-down: OK -> ALARM"), "{}", stdout(&out));
+}
+
+#[test]
+fn validate_rejects_composite_cycles_unknown_names_and_bad_syntax_with_positions() {
+    let project = Project::new();
+    project.file(
+        "aviary.yaml",
+        "composite_alarms:\n  - name: a\n    rule: \"ALARM(b) OR ALARM(homepage-down)\"\n  - name: b\n    \
+         rule: ALARM(a)\n  - name: c\n    rule: \"ALARM(nope) AND OK(homepage-dwn)\"\n  - name: d\n    \
+         rule: \"ALARM(a) AND\"\n",
+    );
+    project.canary(
+        "homepage",
+        "blueprint: api\nalarms:\n  - {name: homepage-down, metric: SuccessPercent, period: 1m, \
+         evaluation_periods: 1, comparison: '<', threshold: 90}\napi:\n  steps:\n    - name: get\n      \
+         request: {url: \"http://127.0.0.1:1/\"}\n",
+    );
+    let out = project.aviary(&["validate"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    // Project problems (syntax, cycles) stop the load before the canaries are read.
+    assert!(
+        err.contains(
+            "aviary.yaml:3:18: composite_alarms[0].rule: composite alarms form a cycle: a -> b -> a"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("aviary.yaml:9:24: composite_alarms[3].rule: invalid rule: unexpected end of rule"),
+        "{err}"
+    );
+
+    // Without the cycle and the syntax error: unknown names, with their column.
+    project.file(
+        "aviary.yaml",
+        "composite_alarms:\n  - name: a\n    rule: \"ALARM(b) OR ALARM(homepage-down)\"\n  - name: b\n    \
+         rule: ALARM(homepage-down)\n  - name: c\n    rule: \"ALARM(nope) AND OK(homepage-dwn)\"\n\
+         alarms:\n  - {name: slow, canary: homepag, metric: Duration, period: 1m, evaluation_periods: 1, \
+         comparison: '>', threshold: 900}\n",
+    );
+    let out = project.aviary(&["validate"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("aviary.yaml:7:18: composite_alarms[2].rule: unknown alarm `nope` in the rule"),
+        "{err}"
+    );
+    assert!(
+        err.contains("aviary.yaml:7:31: composite_alarms[2].rule: unknown alarm `homepage-dwn` in the rule; did you mean `homepage-down`?"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "aviary.yaml:9:26: alarms[0].canary: unknown canary `homepag`; did you mean `homepage`?"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("composite_alarms[0]"), "{err}");
+
+    // A project-level alarm must say which canary it watches.
+    project.file(
+        "aviary.yaml",
+        "alarms:\n  - {name: slow, metric: Duration, period: 1m, evaluation_periods: 1, comparison: '>', \
+         threshold: 900}\n",
+    );
+    let err = stderr(&project.aviary(&["validate"]));
+    assert!(
+        err.contains("aviary.yaml:2:5: alarms[0]: alarm `slow` in the project file needs `canary:`"),
+        "{err}"
+    );
+}
