@@ -13,23 +13,27 @@ use crate::spec::Project;
 /// Hands transitions to the project's channels (rebuilt on reload).
 #[derive(Default)]
 pub struct ChannelNotifier {
-    dispatcher: Mutex<Option<Arc<Dispatcher>>>,
+    dispatcher: Mutex<Option<(Arc<Dispatcher>, String)>>,
 }
 
 impl ChannelNotifier {
     pub fn set_project(&self, project: &Project) {
         let dispatcher = Dispatcher::new(&project.config.channels, &project.root);
-        *self.dispatcher.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(dispatcher));
+        let base_url = format!("http://{}", project.config.server.listen);
+        *self.dispatcher.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some((Arc::new(dispatcher), base_url));
     }
 }
 
 impl Notifier for ChannelNotifier {
     fn notify(&self, channels: &[String], n: Notification) {
         let dispatcher = self.dispatcher.lock().unwrap_or_else(PoisonError::into_inner).clone();
-        let Some(dispatcher) = dispatcher else {
+        let Some((dispatcher, base_url)) = dispatcher else {
             tracing::warn!(alarm = %n.alarm, "no channels loaded; notification dropped");
             return;
         };
+        // The daemon's own view of the alarm: its state history, on the API.
+        let dashboard_url = format!("{base_url}/api/v1/alarms/{}/history", url_path_segment(&n.alarm));
         dispatcher.dispatch(
             channels,
             crate::actions::Notification {
@@ -40,10 +44,20 @@ impl Notifier for ChannelNotifier {
                 time: n.time,
                 canary: n.canary,
                 description: n.description,
-                dashboard_url: None,
+                dashboard_url: Some(dashboard_url),
             },
         );
     }
+}
+
+/// `name` percent-encoded for one URL path segment.
+fn url_path_segment(name: &str) -> String {
+    name.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// Applies a (re)loaded project: alarm definitions and channels.
