@@ -62,7 +62,7 @@ pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// One alarm state change to tell people about.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Notification {
     pub alarm: String,
     pub old_state: String,

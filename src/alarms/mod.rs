@@ -35,17 +35,8 @@ pub const SETTLE: Duration = Duration::from_millis(200);
 /// The reason of an alarm that was never evaluated.
 pub const INITIAL_REASON: &str = "Unchecked: Initial alarm creation";
 
-/// What a transition sends to the alarm's channels.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Notification {
-    pub alarm: String,
-    pub old_state: String,
-    pub new_state: String,
-    pub reason: String,
-    pub time: DateTime<Utc>,
-    pub canary: Option<String>,
-    pub description: Option<String>,
-}
+/// What a transition sends to the alarm's channels (the notifier adds the dashboard link).
+pub use crate::actions::Notification;
 
 /// Delivers notifications to named channels; must not block.
 pub trait Notifier: Send + Sync {
@@ -404,6 +395,7 @@ impl Engine {
                 time: t.time,
                 canary: canary.map(str::to_string),
                 description: description.clone(),
+                dashboard_url: None,
             },
         );
     }

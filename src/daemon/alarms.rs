@@ -34,19 +34,7 @@ impl Notifier for ChannelNotifier {
         };
         // The daemon's own view of the alarm: its state history, on the API.
         let dashboard_url = format!("{base_url}/api/v1/alarms/{}/history", url_path_segment(&n.alarm));
-        dispatcher.dispatch(
-            channels,
-            crate::actions::Notification {
-                alarm: n.alarm,
-                old_state: n.old_state,
-                new_state: n.new_state,
-                reason: n.reason,
-                time: n.time,
-                canary: n.canary,
-                description: n.description,
-                dashboard_url: Some(dashboard_url),
-            },
-        );
+        dispatcher.dispatch(channels, Notification { dashboard_url: Some(dashboard_url), ..n });
     }
 }
 
