@@ -10,6 +10,7 @@ pub mod blueprints;
 pub mod browser;
 pub mod cli;
 pub mod daemon;
+pub mod dns;
 pub mod fetch;
 pub mod har;
 pub mod runner;

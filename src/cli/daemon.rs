@@ -16,6 +16,9 @@ pub struct DaemonArgs {
     /// canary timeout plus 10s).
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub drain_timeout: Option<Duration>,
+    /// Log the DNS failover changes the daemon would make, and make none.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 pub async fn daemon(globals: &Globals, args: DaemonArgs) -> i32 {
@@ -44,6 +47,7 @@ pub async fn daemon(globals: &Globals, args: DaemonArgs) -> i32 {
         config: globals.config.clone(),
         data_dir: globals.data_dir.clone(),
         drain_timeout: args.drain_timeout,
+        dry_run: args.dry_run,
         listen,
         token: project.config.server.token.clone(),
     };

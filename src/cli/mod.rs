@@ -2,6 +2,7 @@
 
 mod alarms;
 mod daemon;
+mod failover;
 mod history;
 mod new;
 mod progress;
@@ -92,6 +93,9 @@ pub enum Command {
     /// One alarm: its history, or set its state.
     #[command(subcommand)]
     Alarm(alarms::AlarmCommand),
+    /// DNS failover records.
+    #[command(subcommand)]
+    Failover(failover::FailoverCommand),
     /// One run's report (a unique prefix of the run id is enough).
     Show {
         run_id: String,
@@ -133,6 +137,7 @@ async fn dispatch(cli: Cli) -> i32 {
         Command::Show { run_id, json } => history::show(&globals, &run_id, json),
         Command::Alarms { json } => alarms::list(&globals, json).await,
         Command::Alarm(command) => alarms::alarm(&globals, command).await,
+        Command::Failover(command) => failover::failover(&globals, command).await,
     }
 }
 

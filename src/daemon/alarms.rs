@@ -53,6 +53,7 @@ pub fn apply_project(state: &State, project: &Project) {
     let canaries: Vec<crate::spec::Canary> =
         state.lock().canaries.values().map(|l| (*l.canary).clone()).collect();
     state.notifier.set_project(project);
+    state.failover.set_project(&project.config);
     state.alarms.set_definitions(Definitions::build(&project.config, &canaries));
 }
 

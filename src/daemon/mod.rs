@@ -44,6 +44,8 @@ pub struct Options {
     pub data_dir: Option<PathBuf>,
     /// The drain deadline; default: the longest canary timeout plus [`DRAIN_GRACE`].
     pub drain_timeout: Option<Duration>,
+    /// `--dry-run`: DNS failover logs what it would change and changes nothing.
+    pub dry_run: bool,
     /// Where the HTTP server listens (`server.listen`).
     pub listen: SocketAddr,
     pub token: Option<String>,
@@ -65,6 +67,7 @@ pub async fn run(options: Options, services: Arc<Services>, max_concurrency: usi
 
     let (wake_tx, wake_rx) = unbounded_channel();
     let state = Arc::new(State::new(services.clone(), max_concurrency, wake_tx));
+    state.failover.dry_run.store(options.dry_run, Ordering::Relaxed);
     {
         // Spread rate canaries over their period; see `Scheduler::spread_rates`.
         let mut inner = state.lock();
@@ -100,6 +103,7 @@ pub async fn run(options: Options, services: Arc<Services>, max_concurrency: usi
     ));
     let sweeper = tokio::spawn(retention_loop(state.clone(), stop_rx.clone()));
     let alarm_ticker = tokio::spawn(alarms::tick_loop(state.clone(), stop_rx.clone()));
+    let failover = tokio::spawn(state.failover.clone().run(stop_rx.clone()));
     let mut scheduler = tokio::spawn(schedule_loop(state.clone(), wake_rx));
 
     let signal_name = loop {
@@ -122,6 +126,7 @@ pub async fn run(options: Options, services: Arc<Services>, max_concurrency: usi
                 reloader.abort();
                 sweeper.abort();
                 alarm_ticker.abort();
+                failover.abort();
                 scheduler.abort();
                 state.services.browser.shutdown().await;
                 return Err(message);
@@ -161,6 +166,7 @@ pub async fn run(options: Options, services: Arc<Services>, max_concurrency: usi
     let _ = stop_tx.send(true);
     sweeper.abort();
     alarm_ticker.abort();
+    failover.abort();
     scheduler.abort();
     state.services.browser.shutdown().await;
     let _ = tokio::time::timeout(Duration::from_secs(5), server).await;

@@ -49,6 +49,8 @@ pub struct State {
     pub services: Arc<Services>,
     pub wake: UnboundedSender<Wake>,
     pub shutting_down: AtomicBool,
+    /// The DNS failover reconciler (records set on every reload).
+    pub failover: Arc<crate::dns::controller::Controller>,
 }
 
 impl State {
@@ -59,7 +61,9 @@ impl State {
             notifier.clone(),
             crate::alarms::Definitions::default(),
         ));
+        let failover = Arc::new(crate::dns::controller::Controller::new(services.store.clone()));
         Self {
+            failover,
             alarms,
             notifier,
             inner: Mutex::new(Inner {

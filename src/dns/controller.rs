@@ -1,0 +1,243 @@
+//! The daemon's failover reconciler: for each `failover` entry, on every alarm state change and
+//! every [`RESYNC`], reads the record, computes the desired answer and replaces it if different.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::DnsProvider;
+use super::decide::{Answer, Health, decide};
+use super::rfc2136::{Rfc2136, normalize};
+use crate::spec::model::{DnsProviderKind, DnsProviderSpec, FailoverSpec, ProjectFile};
+use crate::store::Store;
+
+/// How often alarm states are read to notice changes.
+pub const POLL: Duration = Duration::from_secs(2);
+/// How often every record is checked even without state changes (drift).
+pub const RESYNC: Duration = Duration::from_secs(30);
+/// Longest wait between retries after errors.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// One failover record's status.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RecordStatus {
+    pub name: String,
+    pub record: String,
+    pub desired: Vec<String>,
+    pub desired_answer: Option<&'static str>,
+    pub actual: Option<Vec<String>>,
+    pub why: String,
+    pub last_change: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    #[serde(skip)]
+    failures: u32,
+    #[serde(skip)]
+    retry_at: Option<Instant>,
+    #[serde(skip)]
+    last_answer: Option<Answer>,
+}
+
+#[derive(Default)]
+struct Config {
+    failover: Vec<FailoverSpec>,
+    providers: BTreeMap<String, DnsProviderSpec>,
+}
+
+pub struct Controller {
+    store: Arc<dyn Store>,
+    pub dry_run: AtomicBool,
+    config: Mutex<Config>,
+    status: Mutex<BTreeMap<String, RecordStatus>>,
+}
+
+impl Controller {
+    pub fn new(store: Arc<dyn Store>) -> Controller {
+        Controller {
+            store,
+            dry_run: AtomicBool::new(false),
+            config: Mutex::new(Config::default()),
+            status: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Takes the (re)loaded project's `failover` and `dns_providers`.
+    pub fn set_project(&self, config: &ProjectFile) {
+        *self.config.lock().unwrap_or_else(PoisonError::into_inner) =
+            Config { failover: config.failover.clone(), providers: config.dns_providers.clone() };
+        let names: Vec<String> = config.failover.iter().map(|f| f.name.clone()).collect();
+        self.status.lock().unwrap_or_else(PoisonError::into_inner).retain(|k, _| names.contains(k));
+    }
+
+    /// Every record's status, by name.
+    pub fn status(&self) -> Vec<RecordStatus> {
+        self.status.lock().unwrap_or_else(PoisonError::into_inner).values().cloned().collect()
+    }
+
+    /// Polls alarm states until `stop`; reconciles on changes, every [`RESYNC`], and on retries.
+    pub async fn run(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let mut last_states: Option<BTreeMap<String, String>> = None;
+        let mut last_full = Instant::now();
+        loop {
+            let states = self.alarm_states().await;
+            let changed = last_states.as_ref() != Some(&states);
+            let full = changed || last_full.elapsed() >= RESYNC;
+            if full {
+                last_full = Instant::now();
+            }
+            self.reconcile(&states, full).await;
+            last_states = Some(states);
+            tokio::select! {
+                _ = tokio::time::sleep(POLL) => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+        }
+    }
+
+    /// Reads the alarm states and checks every record once.
+    pub async fn check_once(&self) {
+        let states = self.alarm_states().await;
+        self.reconcile(&states, true).await;
+    }
+
+    async fn alarm_states(&self) -> BTreeMap<String, String> {
+        let store = self.store.clone();
+        match tokio::task::spawn_blocking(move || store.alarm_states()).await {
+            Ok(Ok(records)) => records.into_iter().map(|r| (r.alarm, r.state)).collect(),
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "failover: cannot read the alarm states");
+                BTreeMap::new()
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "failover: reading the alarm states failed");
+                BTreeMap::new()
+            }
+        }
+    }
+
+    /// Reconciles every record (`full`) or only those whose retry is due.
+    pub async fn reconcile(&self, states: &BTreeMap<String, String>, full: bool) {
+        let (failover, providers) = {
+            let c = self.config.lock().unwrap_or_else(PoisonError::into_inner);
+            (c.failover.clone(), c.providers.clone())
+        };
+        for f in &failover {
+            let (due, last_answer) = {
+                let status = self.status.lock().unwrap_or_else(PoisonError::into_inner);
+                let s = status.get(&f.name);
+                let retry_due = s.and_then(|s| s.retry_at).is_some_and(|t| Instant::now() >= t);
+                (full || retry_due || s.is_none(), s.and_then(|s| s.last_answer))
+            };
+            if !due {
+                continue;
+            }
+            let new = self.reconcile_one(f, providers.get(&f.provider), states, last_answer).await;
+            let mut status = self.status.lock().unwrap_or_else(PoisonError::into_inner);
+            let old = status.remove(&f.name).unwrap_or_default();
+            status.insert(f.name.clone(), merge(old, new));
+        }
+    }
+
+    async fn reconcile_one(
+        &self,
+        f: &FailoverSpec,
+        provider: Option<&DnsProviderSpec>,
+        states: &BTreeMap<String, String>,
+        last_answer: Option<Answer>,
+    ) -> RecordStatus {
+        let primary = Health::parse(states.get(&f.primary_health).map(String::as_str));
+        let secondary = f.secondary_health.as_ref().map(|a| Health::parse(states.get(a).map(String::as_str)));
+        let mut status =
+            RecordStatus { name: f.name.clone(), record: f.record.name.clone(), ..Default::default() };
+        let provider = match provider.map(build_provider) {
+            Some(Ok(p)) => p,
+            Some(Err(e)) => {
+                status.last_error = Some(e);
+                return status;
+            }
+            None => {
+                status.last_error = Some(format!("unknown DNS provider `{}`", f.provider));
+                return status;
+            }
+        };
+        let actual = provider.current(&f.record).await;
+        let primary_values = normalize(&f.record.kind, &f.primary);
+        let secondary_values = normalize(&f.record.kind, &f.secondary);
+        let last_answer = last_answer.or(match &actual {
+            Ok(v) if *v == secondary_values => Some(Answer::Secondary),
+            Ok(v) if *v == primary_values => Some(Answer::Primary),
+            _ => None,
+        });
+        let decision = decide(primary, secondary, f.insufficient_data, last_answer);
+        let desired = match decision.answer {
+            Answer::Primary => primary_values,
+            Answer::Secondary => secondary_values,
+        };
+        status.desired = desired.clone();
+        status.desired_answer = Some(decision.answer.as_str());
+        status.why = decision.why.clone();
+        status.last_answer = Some(decision.answer);
+        let actual = match actual {
+            Ok(v) => v,
+            Err(e) => {
+                status.last_error = Some(e.to_string());
+                return status;
+            }
+        };
+        status.actual = Some(actual.clone());
+        if actual == desired {
+            return status;
+        }
+        let drift = last_answer == Some(decision.answer);
+        let dry_run = self.dry_run.load(Ordering::Relaxed);
+        if dry_run {
+            tracing::info!(failover = %f.name, record = %f.record.name, actual = ?actual, desired = ?desired,
+                why = %decision.why, "failover (dry run): would replace the record");
+            return status;
+        }
+        if drift {
+            tracing::warn!(failover = %f.name, record = %f.record.name, actual = ?actual, desired = ?desired,
+                "failover: the record drifted from the desired answer; putting it back");
+        } else {
+            tracing::info!(failover = %f.name, record = %f.record.name, from = ?actual, to = ?desired,
+                why = %decision.why, "failover: switching the record");
+        }
+        match provider.replace(&f.record, &desired).await {
+            Ok(()) => {
+                status.actual = Some(desired);
+                status.last_change = Some(Utc::now());
+            }
+            Err(e) => status.last_error = Some(e.to_string()),
+        }
+        status
+    }
+}
+
+/// Carries the last change over and schedules retries with backoff after errors.
+fn merge(old: RecordStatus, mut new: RecordStatus) -> RecordStatus {
+    if new.last_change.is_none() {
+        new.last_change = old.last_change;
+    }
+    if let Some(e) = &new.last_error {
+        new.failures = old.failures.saturating_add(1);
+        let backoff = Duration::from_secs(1u64 << new.failures.min(6)).min(MAX_BACKOFF);
+        new.retry_at = Some(Instant::now() + backoff);
+        tracing::error!(failover = %new.name, record = %new.record, retry_in_s = backoff.as_secs(), "failover: {e}");
+    }
+    if new.last_answer.is_none() {
+        new.last_answer = old.last_answer;
+    }
+    new
+}
+
+fn build_provider(spec: &DnsProviderSpec) -> Result<Box<dyn DnsProvider>, String> {
+    match spec.kind {
+        DnsProviderKind::Rfc2136 => {
+            Rfc2136::from_spec(spec).map(|p| Box::new(p) as Box<dyn DnsProvider>).map_err(|e| e.to_string())
+        }
+        DnsProviderKind::Route53 => Err("the route53 provider is not implemented yet".to_string()),
+    }
+}

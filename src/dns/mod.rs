@@ -1,0 +1,45 @@
+//! DNS failover: the providers that change records ([`rfc2136`]), the pure decision of which
+//! answer a failover record should give ([`decide`]), and the daemon's reconciler ([`controller`]).
+
+pub mod controller;
+pub mod decide;
+pub mod rfc2136;
+
+use futures::future::BoxFuture;
+
+use crate::spec::model::RecordSpec;
+
+/// Why a provider call failed: one line each, never containing the TSIG secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DnsError {
+    #[error("DNS server {server} unreachable: {reason}")]
+    Unreachable { server: String, reason: String },
+    #[error("DNS server {server} rejected the TSIG key `{key}`: {code}")]
+    TsigRejected { server: String, key: String, code: &'static str },
+    #[error(
+        "DNS server {server} answered NOTAUTH: it is not authoritative for the zone or does not accept the key"
+    )]
+    NotAuth { server: String },
+    #[error("DNS server {server} answered REFUSED: the update or query is not allowed")]
+    Refused { server: String },
+    #[error("DNS server {server} answered SERVFAIL")]
+    ServFail { server: String },
+    #[error("DNS server {server} answered {code}")]
+    Other { server: String, code: String },
+    #[error("DNS server {server} did not answer within {secs} s")]
+    Timeout { server: String, secs: u64 },
+    #[error("invalid DNS request: {0}")]
+    Invalid(String),
+}
+
+/// Something that can read and replace one record set.
+pub trait DnsProvider: Send + Sync {
+    /// Replaces the whole RRset `record` by `values` with the record's TTL, atomically.
+    fn replace<'a>(
+        &'a self,
+        record: &'a RecordSpec,
+        values: &'a [String],
+    ) -> BoxFuture<'a, Result<(), DnsError>>;
+    /// The RRset's current values, as the server answers them (sorted).
+    fn current<'a>(&'a self, record: &'a RecordSpec) -> BoxFuture<'a, Result<Vec<String>, DnsError>>;
+}

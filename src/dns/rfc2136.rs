@@ -1,0 +1,251 @@
+//! RFC 2136 DNS UPDATE over TCP, signed with TSIG (RFC 8945), for BIND9, Knot, PowerDNS…
+
+use std::str::FromStr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::prelude::{BASE64_STANDARD, Engine};
+use futures::future::BoxFuture;
+use hickory_proto::op::{Message, OpCode, Query, ResponseCode, UpdateMessage};
+use hickory_proto::rr::rdata::tsig::{TsigAlgorithm, TsigError};
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType, TSigner};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::{DnsError, DnsProvider};
+use crate::spec::model::{DnsProviderSpec, RecordSpec};
+
+/// Default deadline for one exchange (connect, send, answer).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A zone on one authoritative server, updated with an optional TSIG key.
+pub struct Rfc2136 {
+    server: String,
+    zone: Name,
+    signer: Option<TSigner>,
+    key_name: String,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for Rfc2136 {
+    // By hand: the signer holds the secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rfc2136")
+            .field("server", &self.server)
+            .field("zone", &self.zone)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Rfc2136 {
+    /// From a validated `dns_providers` entry of type `rfc2136`.
+    pub fn from_spec(spec: &DnsProviderSpec) -> Result<Rfc2136, DnsError> {
+        let server =
+            spec.server.clone().ok_or_else(|| DnsError::Invalid("rfc2136 provider needs `server`".into()))?;
+        let server = if server.parse::<std::net::SocketAddr>().is_ok() || server.contains(':') {
+            server
+        } else {
+            format!("{server}:53")
+        };
+        let zone =
+            spec.zone.as_deref().ok_or_else(|| DnsError::Invalid("rfc2136 provider needs `zone`".into()))?;
+        let zone = parse_name(zone)?;
+        let (signer, key_name) = match &spec.tsig {
+            None => (None, String::new()),
+            Some(tsig) => {
+                let algorithm = match tsig.algorithm.to_ascii_lowercase().as_str() {
+                    "hmac-sha256" => TsigAlgorithm::HmacSha256,
+                    "hmac-sha384" => TsigAlgorithm::HmacSha384,
+                    "hmac-sha512" => TsigAlgorithm::HmacSha512,
+                    other => {
+                        return Err(DnsError::Invalid(format!(
+                            "TSIG algorithm `{other}` is not supported (use hmac-sha256, hmac-sha384 or hmac-sha512)"
+                        )));
+                    }
+                };
+                let key = BASE64_STANDARD.decode(tsig.secret.trim()).map_err(|_| {
+                    DnsError::Invalid(format!("TSIG key `{}`: the secret is not valid base64", tsig.name))
+                })?;
+                let name = parse_name(&tsig.name)?;
+                let signer = TSigner::new(key, algorithm, name, 300)
+                    .map_err(|e| DnsError::Invalid(format!("TSIG key `{}`: {e}", tsig.name)))?;
+                (Some(signer), tsig.name.clone())
+            }
+        };
+        let timeout = spec.timeout.as_ref().map_or(DEFAULT_TIMEOUT, |t| t.0);
+        Ok(Rfc2136 { server, zone, signer, key_name, timeout })
+    }
+
+    fn record_name(&self, record: &RecordSpec) -> Result<(Name, RecordType), DnsError> {
+        let name = parse_name(&record.name)?;
+        if !self.zone.zone_of(&name) {
+            return Err(DnsError::Invalid(format!(
+                "record `{}` is not in zone `{}`",
+                record.name, self.zone
+            )));
+        }
+        let kind = RecordType::from_str(&record.kind.to_ascii_uppercase())
+            .map_err(|_| DnsError::Invalid(format!("unknown record type `{}`", record.kind)))?;
+        Ok((name, kind))
+    }
+
+    /// The update message replacing the RRset: delete it, then add each value, in one message.
+    fn update_message(&self, record: &RecordSpec, values: &[String]) -> Result<Message, DnsError> {
+        let (name, kind) = self.record_name(record)?;
+        let mut zone = Query::new();
+        zone.set_name(self.zone.clone()).set_query_class(DNSClass::IN).set_query_type(RecordType::SOA);
+        let mut message = Message::query();
+        message.metadata.op_code = OpCode::Update;
+        message.metadata.recursion_desired = false;
+        message.add_zone(zone);
+        let mut delete = Record::update0(name.clone(), 0, kind);
+        delete.dns_class = DNSClass::ANY;
+        message.add_update(delete);
+        for value in values {
+            let data = RData::try_from_str(kind, value)
+                .map_err(|e| DnsError::Invalid(format!("`{value}` is not a valid {kind} value: {e}")))?;
+            let mut add = Record::from_rdata(name.clone(), record.ttl, data);
+            add.dns_class = DNSClass::IN;
+            message.add_update(add);
+        }
+        Ok(message)
+    }
+
+    /// Signs (when keyed), sends over TCP and reads one answer, all under the deadline.
+    async fn exchange(&self, mut message: Message) -> Result<Message, DnsError> {
+        if let Some(signer) = &self.signer {
+            let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            message
+                .finalize(signer, now)
+                .map_err(|e| DnsError::Invalid(format!("cannot sign the request: {e}")))?;
+        }
+        let bytes =
+            message.to_vec().map_err(|e| DnsError::Invalid(format!("cannot encode the request: {e}")))?;
+        let id = message.metadata.id;
+        let server = self.server.clone();
+        let unreachable =
+            |e: std::io::Error| DnsError::Unreachable { server: server.clone(), reason: e.to_string() };
+        let io = async {
+            let mut stream = TcpStream::connect(&self.server).await.map_err(unreachable)?;
+            let len =
+                u16::try_from(bytes.len()).map_err(|_| DnsError::Invalid("request too large".into()))?;
+            let mut framed = len.to_be_bytes().to_vec();
+            framed.extend_from_slice(&bytes);
+            stream.write_all(&framed).await.map_err(unreachable)?;
+            loop {
+                let mut len = [0u8; 2];
+                stream.read_exact(&mut len).await.map_err(unreachable)?;
+                let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
+                stream.read_exact(&mut buf).await.map_err(unreachable)?;
+                let answer = Message::from_vec(&buf).map_err(|e| DnsError::Other {
+                    server: server.clone(),
+                    code: format!("an undecodable answer ({e})"),
+                })?;
+                if answer.metadata.id == id {
+                    return Ok(answer);
+                }
+            }
+        };
+        let answer = tokio::time::timeout(self.timeout, io).await.map_err(|_| DnsError::Timeout {
+            server: self.server.clone(),
+            secs: self.timeout.as_secs().max(1),
+        })??;
+        self.check(&answer)?;
+        Ok(answer)
+    }
+
+    /// Maps the answer's RCODE (and TSIG error) to an error.
+    fn check(&self, answer: &Message) -> Result<(), DnsError> {
+        let server = self.server.clone();
+        let tsig_error = answer.signature.as_ref().and_then(|s| s.data.error);
+        if let Some(e) = tsig_error {
+            let code = match e {
+                TsigError::BadSig => "BADSIG (wrong secret or algorithm)",
+                TsigError::BadKey => "BADKEY (key name unknown to the server)",
+                TsigError::BadTime => "BADTIME (clocks differ by more than the fudge)",
+                TsigError::BadTrunc => "BADTRUNC",
+                TsigError::Unknown(_) => "unknown TSIG error",
+            };
+            return Err(DnsError::TsigRejected { server, key: self.key_name.clone(), code });
+        }
+        match answer.metadata.response_code {
+            ResponseCode::NoError => Ok(()),
+            ResponseCode::NotAuth => Err(DnsError::NotAuth { server }),
+            ResponseCode::Refused => Err(DnsError::Refused { server }),
+            ResponseCode::ServFail => Err(DnsError::ServFail { server }),
+            ResponseCode::BADSIG | ResponseCode::BADKEY | ResponseCode::BADTIME => {
+                Err(DnsError::TsigRejected {
+                    server,
+                    key: self.key_name.clone(),
+                    code: match answer.metadata.response_code {
+                        ResponseCode::BADKEY => "BADKEY (key name unknown to the server)",
+                        ResponseCode::BADTIME => "BADTIME (clocks differ by more than the fudge)",
+                        _ => "BADSIG (wrong secret or algorithm)",
+                    },
+                })
+            }
+            other => Err(DnsError::Other { server, code: other.to_str().to_string() }),
+        }
+    }
+}
+
+fn parse_name(s: &str) -> Result<Name, DnsError> {
+    let mut name =
+        Name::from_ascii(s).map_err(|e| DnsError::Invalid(format!("`{s}` is not a DNS name: {e}")))?;
+    name.set_fqdn(true);
+    Ok(name)
+}
+
+/// A record value as a string, normalized so answers can be compared.
+fn value_string(data: &RData) -> String {
+    data.to_string()
+}
+
+impl DnsProvider for Rfc2136 {
+    fn replace<'a>(
+        &'a self,
+        record: &'a RecordSpec,
+        values: &'a [String],
+    ) -> BoxFuture<'a, Result<(), DnsError>> {
+        Box::pin(async move {
+            let message = self.update_message(record, values)?;
+            self.exchange(message).await.map(|_| ())
+        })
+    }
+
+    fn current<'a>(&'a self, record: &'a RecordSpec) -> BoxFuture<'a, Result<Vec<String>, DnsError>> {
+        Box::pin(async move {
+            let (name, kind) = self.record_name(record)?;
+            let mut message = Message::query();
+            message.metadata.recursion_desired = false;
+            message.add_query(Query::query(name.clone(), kind));
+            let answer = self.exchange(message).await;
+            let answer = match answer {
+                Err(DnsError::Other { code, .. }) if code == ResponseCode::NXDomain.to_str() => {
+                    return Ok(Vec::new());
+                }
+                other => other?,
+            };
+            let mut values: Vec<String> = answer
+                .answers
+                .iter()
+                .filter(|r| r.record_type() == kind && r.name == name)
+                .map(|r| value_string(&r.data))
+                .collect();
+            values.sort();
+            Ok(values)
+        })
+    }
+}
+
+/// `values` normalized like [`DnsProvider::current`] answers them (parsed, printed, sorted).
+pub fn normalize(kind: &str, values: &[String]) -> Vec<String> {
+    let kind = RecordType::from_str(&kind.to_ascii_uppercase()).ok();
+    let mut out: Vec<String> = values
+        .iter()
+        .map(|v| {
+            kind.and_then(|k| RData::try_from_str(k, v).ok()).map_or_else(|| v.clone(), |d| value_string(&d))
+        })
+        .collect();
+    out.sort();
+    out
+}
