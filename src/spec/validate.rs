@@ -735,8 +735,8 @@ fn check_provider(d: &DnsProviderSpec, at: &KeyPath, p: &mut Problems<'_>) {
             not_applicable(d.endpoint_url.is_some(), "endpoint_url", "rfc2136", at, p);
             not_applicable(d.region.is_some(), "region", "rfc2136", at, p);
             if let Some(tsig) = &d.tsig {
-                const ALGORITHMS: [&str; 6] =
-                    ["hmac-md5", "hmac-sha1", "hmac-sha224", "hmac-sha256", "hmac-sha384", "hmac-sha512"];
+                // The algorithms the RFC 2136 provider signs with.
+                const ALGORITHMS: [&str; 3] = ["hmac-sha256", "hmac-sha384", "hmac-sha512"];
                 if !ALGORITHMS.contains(&tsig.algorithm.to_ascii_lowercase().as_str()) {
                     p.add(
                         at.key("tsig").key("algorithm"),
@@ -750,6 +750,7 @@ fn check_provider(d: &DnsProviderSpec, at: &KeyPath, p: &mut Problems<'_>) {
             }
         }
         DnsProviderKind::Route53 => {
+            p.add(at.key("type"), "DNS provider type `route53` is not implemented yet (use rfc2136)");
             require(d.hosted_zone_id.as_deref(), "hosted_zone_id", "route53", at, p);
             not_applicable(d.server.is_some(), "server", "route53", at, p);
             not_applicable(d.zone.is_some(), "zone", "route53", at, p);
@@ -998,6 +999,7 @@ mod tests {
                 "channels.c.command: `command` must name a program, e.g. [\"./notify.sh\"]",
                 "channels.d: missing key `from` (needed by type email)",
                 "channels.d: missing key `to` (needed by type email)",
+                "dns_providers.aws.type: DNS provider type `route53` is not implemented yet (use rfc2136)",
                 "dns_providers.aws: missing key `hosted_zone_id` (needed by type route53)",
                 "dns_providers.lab: missing key `server` (needed by type rfc2136)",
                 "failover[0].provider: unknown DNS provider `lb`; defined providers: aws, lab; did you mean `lab`?",
