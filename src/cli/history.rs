@@ -4,15 +4,12 @@ use std::fmt::Write;
 
 use super::{EXIT_BAD_INPUT, EXIT_OK, Globals};
 use crate::runner::RunReport;
-use crate::store::{RunPage, Store};
+use crate::spec::Project;
+use crate::store::{RunPage, SqliteStore, Store};
 
 pub fn runs(globals: &Globals, canary: &str, limit: usize, as_json: bool) -> i32 {
-    let project = match super::load_project(globals) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
-    let store = match super::open_store(&project) {
-        Ok(s) => s,
+    let (project, store) = match project_and_store(globals) {
+        Ok(both) => both,
         Err(code) => return code,
     };
     let runs = match store.runs(canary, RunPage { limit, before: None }) {
@@ -49,12 +46,8 @@ pub fn runs(globals: &Globals, canary: &str, limit: usize, as_json: bool) -> i32
 }
 
 pub fn show(globals: &Globals, run_id: &str, as_json: bool) -> i32 {
-    let project = match super::load_project(globals) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
-    let store = match super::open_store(&project) {
-        Ok(s) => s,
+    let (project, store) = match project_and_store(globals) {
+        Ok(both) => both,
         Err(code) => return code,
     };
     let report = match store.run(run_id) {
@@ -74,6 +67,13 @@ pub fn show(globals: &Globals, run_id: &str, as_json: bool) -> i32 {
         print!("{}", describe(&report, &project.artifacts_dir.join(&report.artifacts).display().to_string()));
     }
     EXIT_OK
+}
+
+/// The project and its database, each failure already printed.
+fn project_and_store(globals: &Globals) -> Result<(Project, SqliteStore), i32> {
+    let project = super::load_project(globals)?;
+    let store = super::open_store(&project)?;
+    Ok((project, store))
 }
 
 fn describe(report: &RunReport, folder: &str) -> String {
