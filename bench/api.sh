@@ -22,20 +22,12 @@ set -euo pipefail
 cd "$(dirname "$0")"
 rounds=${1:-3}
 checks=${2:-1000}
-root=$(pwd)/..
 blackbox=${BLACKBOX_EXPORTER:-/usr/bin/prometheus-blackbox-exporter}
 [ -x "$blackbox" ] || { echo "blackbox_exporter not found at $blackbox (apt-get install prometheus-blackbox-exporter)" >&2; exit 2; }
 
-# AVIARY_BIN: measure another build (e.g. an experiment) instead of building this tree.
-if [ -n "${AVIARY_BIN:-}" ]; then
-  aviary=$AVIARY_BIN
-else
-  (cd "$root" && cargo build --release --locked -q)
-  aviary="$root/target/release/aviary"
-fi
+source ./lib.sh
+aviary=$(aviary_binary)
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 did not open" >&2; exit 1; }
 
 work=$(mktemp -d)
 data=$(mktemp -d "${DATA_ROOT:-${TMPDIR:-/tmp}}/aviary-bench-data.XXXXXX")

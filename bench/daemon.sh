@@ -18,17 +18,10 @@ set -euo pipefail
 cd "$(dirname "$0")"
 canaries=${1:-5000}
 seconds=${2:-180}
-root=$(pwd)/..
 
-if [ -n "${AVIARY_BIN:-}" ]; then
-  aviary=$AVIARY_BIN
-else
-  (cd "$root" && cargo build --release --locked -q)
-  aviary="$root/target/release/aviary"
-fi
+source ./lib.sh
+aviary=$(aviary_binary)
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 did not open" >&2; exit 1; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 

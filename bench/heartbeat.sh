@@ -10,14 +10,9 @@ set -euo pipefail
 cd "$(dirname "$0")"
 rounds=${1:-5}
 checks=20
-root=$(pwd)/..
 
-# AVIARY_BIN: an already built binary (skips the release build).
-aviary=${AVIARY_BIN:-}
-if [ -z "$aviary" ]; then
-  (cd "$root" && cargo build --release --locked -q)
-  aviary="$root/target/release/aviary"
-fi
+source ./lib.sh
+aviary=$(aviary_binary)
 [ -d node_modules/playwright-core ] || npm install --no-audit --no-fund -q >/dev/null
 
 work=$(mktemp -d)

@@ -58,29 +58,13 @@ impl ApiSite {
     }
 }
 
-/// Runs `serve` on a runtime of its own thread; returns the address it listens on.
-fn spawn_server<F, Fut>(serve: F) -> SocketAddr
-where
-    F: FnOnce(tokio::net::TcpListener) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = ()>,
-{
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let runtime =
-            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            serve(listener).await;
-        });
-    });
-    rx.recv_timeout(Duration::from_secs(10)).expect("fixture server started")
-}
-
 pub fn start_api_site() -> ApiSite {
     let state = Arc::new(Items::default());
     let routes = routes(state.clone());
-    let addr = spawn_server(move |listener| async move { axum::serve(listener, routes).await.unwrap() });
+    let addr =
+        crate::support::spawn_server(
+            move |listener| async move { axum::serve(listener, routes).await.unwrap() },
+        );
     ApiSite { addr, state }
 }
 
@@ -264,7 +248,7 @@ pub fn start_tls_site() -> TlsSite {
             .unwrap();
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let addr = spawn_server(move |listener| async move {
+    let addr = crate::support::spawn_server(move |listener| async move {
         loop {
             let Ok((tcp, _)) = listener.accept().await else { continue };
             let acceptor = acceptor.clone();

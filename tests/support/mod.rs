@@ -40,19 +40,30 @@ impl Site {
 
 /// Starts the fixture site on a free port of 127.0.0.1 in a thread of its own.
 pub fn start_site() -> Site {
-    let (tx, rx) = std::sync::mpsc::channel();
     let hang_hits = Arc::new(AtomicUsize::new(0));
     let hits = hang_hits.clone();
+    let addr =
+        spawn_server(move |listener| async move { axum::serve(listener, routes(hits)).await.unwrap() });
+    Site { addr, hang_hits }
+}
+
+/// Runs `serve` on a runtime of its own thread; returns the address it listens on.
+pub fn spawn_server<F, Fut>(serve: F) -> SocketAddr
+where
+    F: FnOnce(tokio::net::TcpListener) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let runtime =
             tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         runtime.block_on(async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             tx.send(listener.local_addr().unwrap()).unwrap();
-            axum::serve(listener, routes(hits)).await.unwrap();
+            serve(listener).await;
         });
     });
-    Site { addr: rx.recv_timeout(Duration::from_secs(10)).expect("fixture site started"), hang_hits }
+    rx.recv_timeout(Duration::from_secs(10)).expect("fixture server started")
 }
 
 fn routes(hang_hits: Arc<AtomicUsize>) -> Router {
