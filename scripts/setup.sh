@@ -3,6 +3,7 @@
 # headers (script canaries), a C toolchain, and Rust (through rustup) when cargo is missing.
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 packages=()
 have() { command -v "$1" >/dev/null 2>&1; }
@@ -14,10 +15,12 @@ have cc || packages+=(build-essential)
 have pkg-config || packages+=(pkg-config)
 have curl || packages+=(curl ca-certificates)
 have pkill || packages+=(procps)
-# Test-only tools: a real BIND9 for DNS failover tests, dig to query it.
+# Test-only tools: a real BIND9 for DNS failover tests, dig to query it, and Python's venv for
+# moto (the local Route 53 stand-in, below).
 if [ "${AVIARY_SETUP_TESTS:-0}" = 1 ]; then
   have named || packages+=(bind9)
   have dig || packages+=(bind9-dnsutils)
+  python3 -c 'import ensurepip, venv' 2>/dev/null || packages+=(python3-venv)
 fi
 
 if [ ${#packages[@]} -gt 0 ]; then
@@ -35,4 +38,12 @@ if ! have cargo; then
     echo "setup: installing Rust with rustup"
     curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
   fi
+fi
+
+# moto's server mode stands in for Route 53 in the tests (tests/route53.rs looks here).
+if [ "${AVIARY_SETUP_TESTS:-0}" = 1 ] && [ ! -x target/moto-venv/bin/moto_server ]; then
+  echo "setup: installing moto (Route 53 stand-in for the tests) into target/moto-venv"
+  rm -rf target/moto-venv
+  python3 -m venv target/moto-venv
+  target/moto-venv/bin/pip install --quiet --disable-pip-version-check 'moto[server]==5.*'
 fi

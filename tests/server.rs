@@ -127,8 +127,21 @@ impl Backend for FakeBackend {
             queued_runs: 3,
             running_runs: 1,
             browser: PoolStats { browsers_alive: 2, pages_in_use: 1, launches: 5, crashes: 1 },
+            failover: vec![failover_record()],
         }
     }
+}
+
+/// A failover record failing over to its secondary, whose last change was refused.
+fn failover_record() -> aviary::dns::controller::RecordStatus {
+    let mut record = aviary::dns::controller::RecordStatus::default();
+    record.name = "www".into();
+    record.desired = vec!["198.51.100.20".into()];
+    record.desired_answer = Some("secondary");
+    record.actual = Some(vec!["192.0.2.10".into()]);
+    record.last_error = Some("DNS server 127.0.0.1:53 answered REFUSED".into());
+    record.errors_total = 3;
+    record
 }
 
 /// Runs of `home`, oldest first: two passed, then the latest (failed). Ids share a 6-character
@@ -347,6 +360,11 @@ async fn metrics_are_valid_prometheus_text_with_every_series() {
     assert_eq!(m.get("aviary_browser_pages_in_use", &[]), Some(1.0));
     assert_eq!(m.get("aviary_browser_launches_total", &[]), Some(5.0));
     assert_eq!(m.get("aviary_browser_crashes_total", &[]), Some(1.0));
+    assert_eq!(m.get("aviary_failover_answer", &[("failover", "www"), ("answer", "secondary")]), Some(1.0));
+    assert_eq!(m.get("aviary_failover_answer", &[("failover", "www"), ("answer", "primary")]), Some(0.0));
+    assert_eq!(m.get("aviary_failover_in_sync", &[("failover", "www")]), Some(0.0));
+    assert_eq!(m.get("aviary_failover_error", &[("failover", "www")]), Some(1.0));
+    assert_eq!(m.get("aviary_failover_errors_total", &[("failover", "www")]), Some(3.0));
     assert_eq!(m.get("aviary_config_errors", &[]), Some(1.0));
     assert_eq!(m.get("aviary_canaries", &[]), Some(3.0));
     assert_eq!(m.types["aviary_runs_total"], "counter");

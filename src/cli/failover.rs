@@ -18,10 +18,89 @@ pub enum FailoverCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The changes Aviary made to a failover record, newest first.
+    History {
+        /// The failover entry's `name`.
+        name: String,
+        /// At most this many changes.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub async fn failover(globals: &Globals, command: FailoverCommand) -> i32 {
-    let FailoverCommand::Status { json } = command;
+    match command {
+        FailoverCommand::Status { json } => status(globals, json).await,
+        FailoverCommand::History { name, limit, json } => history(globals, &name, limit, json),
+    }
+}
+
+fn history(globals: &Globals, name: &str, limit: usize, json: bool) -> i32 {
+    let project = match super::load_project(globals) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    if !project.config.failover.iter().any(|f| f.name == name) {
+        let known: Vec<&str> = project.config.failover.iter().map(|f| f.name.as_str()).collect();
+        eprintln!("error: no failover record named `{name}` (defined: {})", list_or_none(&known));
+        return EXIT_BAD_INPUT;
+    }
+    let store = match super::open_store(&project) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let changes = match store.failover_history(name, limit) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    if json {
+        return print_json(&changes);
+    }
+    if changes.is_empty() {
+        println!("no changes of `{name}` yet");
+    }
+    for c in &changes {
+        println!(
+            "{}  {}  {} -> {} ({})  why: {}",
+            c.time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            c.record,
+            list_or_none(&c.from),
+            list_or_none(&c.to),
+            c.answer,
+            c.why
+        );
+    }
+    EXIT_OK
+}
+
+fn list_or_none<S: AsRef<str>>(values: &[S]) -> String {
+    if values.is_empty() {
+        "(none)".to_string()
+    } else {
+        values.iter().map(AsRef::as_ref).collect::<Vec<_>>().join(",")
+    }
+}
+
+fn print_json<T: serde::Serialize>(value: &T) -> i32 {
+    match serde_json::to_string_pretty(value) {
+        Ok(s) => {
+            println!("{s}");
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_BAD_INPUT
+        }
+    }
+}
+
+async fn status(globals: &Globals, json: bool) -> i32 {
     let project = match super::load_project(globals) {
         Ok(p) => p,
         Err(code) => return code,
@@ -36,14 +115,7 @@ pub async fn failover(globals: &Globals, command: FailoverCommand) -> i32 {
     controller.check_once().await;
     let status = controller.status();
     if json {
-        match serde_json::to_string_pretty(&status) {
-            Ok(s) => println!("{s}"),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return EXIT_BAD_INPUT;
-            }
-        }
-        return EXIT_OK;
+        return print_json(&status);
     }
     if status.is_empty() {
         println!("no failover records");

@@ -199,6 +199,7 @@ impl Backend for DaemonBackend {
             queued_runs: inner.scheduler.queued(),
             running_runs: inner.scheduler.running(),
             browser: self.0.services.browser.stats(),
+            failover: self.0.failover.status(),
         }
     }
 }

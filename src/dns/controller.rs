@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::DnsProvider;
 use super::decide::{Answer, Health, decide};
-use super::rfc2136::{Rfc2136, normalize};
+use super::rfc2136::Rfc2136;
+use super::{DnsProvider, normalize};
 use crate::spec::model::{DnsProviderKind, DnsProviderSpec, FailoverSpec, ProjectFile};
-use crate::store::Store;
+use crate::store::{FailoverChange, Store};
 
 /// How often alarm states are read to notice changes.
 pub const POLL: Duration = Duration::from_secs(2);
@@ -33,6 +33,8 @@ pub struct RecordStatus {
     pub why: String,
     pub last_change: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
+    /// Failed checks or changes since the daemon started.
+    pub errors_total: u64,
     #[serde(skip)]
     failures: u32,
     #[serde(skip)]
@@ -44,7 +46,8 @@ pub struct RecordStatus {
 #[derive(Default)]
 struct Config {
     failover: Vec<FailoverSpec>,
-    providers: BTreeMap<String, DnsProviderSpec>,
+    /// Built once per (re)load, so clients and connections are reused between checks.
+    providers: BTreeMap<String, Result<Arc<dyn DnsProvider>, String>>,
 }
 
 pub struct Controller {
@@ -66,8 +69,10 @@ impl Controller {
 
     /// Takes the (re)loaded project's `failover` and `dns_providers`.
     pub fn set_project(&self, config: &ProjectFile) {
+        let providers =
+            config.dns_providers.iter().map(|(name, spec)| (name.clone(), build_provider(spec))).collect();
         *self.config.lock().unwrap_or_else(PoisonError::into_inner) =
-            Config { failover: config.failover.clone(), providers: config.dns_providers.clone() };
+            Config { failover: config.failover.clone(), providers };
         let names: Vec<String> = config.failover.iter().map(|f| f.name.clone()).collect();
         self.status.lock().unwrap_or_else(PoisonError::into_inner).retain(|k, _| names.contains(k));
     }
@@ -134,7 +139,11 @@ impl Controller {
             if !due {
                 continue;
             }
-            let new = self.reconcile_one(f, providers.get(&f.provider), states, last_answer).await;
+            let mut new = self.reconcile_one(f, providers.get(&f.provider), states, last_answer).await;
+            let known = self.status.lock().unwrap_or_else(PoisonError::into_inner).contains_key(&f.name);
+            if !known && new.last_change.is_none() {
+                new.last_change = self.stored_last_change(&f.name).await;
+            }
             let mut status = self.status.lock().unwrap_or_else(PoisonError::into_inner);
             let old = status.remove(&f.name).unwrap_or_default();
             status.insert(f.name.clone(), merge(old, new));
@@ -144,7 +153,7 @@ impl Controller {
     async fn reconcile_one(
         &self,
         f: &FailoverSpec,
-        provider: Option<&DnsProviderSpec>,
+        provider: Option<&Result<Arc<dyn DnsProvider>, String>>,
         states: &BTreeMap<String, String>,
         last_answer: Option<Answer>,
     ) -> RecordStatus {
@@ -152,10 +161,10 @@ impl Controller {
         let secondary = f.secondary_health.as_ref().map(|a| Health::parse(states.get(a).map(String::as_str)));
         let mut status =
             RecordStatus { name: f.name.clone(), record: f.record.name.clone(), ..Default::default() };
-        let provider = match provider.map(build_provider) {
+        let provider = match provider {
             Some(Ok(p)) => p,
             Some(Err(e)) => {
-                status.last_error = Some(e);
+                status.last_error = Some(e.clone());
                 return status;
             }
             None => {
@@ -207,12 +216,51 @@ impl Controller {
         }
         match provider.replace(&f.record, &desired).await {
             Ok(()) => {
+                let why = if drift {
+                    format!("put back after an edit by hand; {}", decision.why)
+                } else {
+                    decision.why.clone()
+                };
+                let change = FailoverChange {
+                    failover: f.name.clone(),
+                    record: f.record.name.clone(),
+                    time: Utc::now(),
+                    from: actual,
+                    to: desired.clone(),
+                    answer: decision.answer.as_str().to_string(),
+                    why,
+                };
                 status.actual = Some(desired);
-                status.last_change = Some(Utc::now());
+                status.last_change = Some(change.time);
+                self.record_change(change).await;
             }
             Err(e) => status.last_error = Some(e.to_string()),
         }
         status
+    }
+
+    async fn record_change(&self, change: FailoverChange) {
+        let store = self.store.clone();
+        let name = change.failover.clone();
+        match tokio::task::spawn_blocking(move || store.record_failover_change(&change)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(failover = %name, error = %e, "failover: cannot record the change"),
+            Err(e) => tracing::error!(failover = %name, error = %e, "failover: recording the change failed"),
+        }
+    }
+
+    /// When the record last changed, from the history (a fresh controller, e.g. after a restart).
+    async fn stored_last_change(&self, failover: &str) -> Option<DateTime<Utc>> {
+        let store = self.store.clone();
+        let name = failover.to_string();
+        match tokio::task::spawn_blocking(move || store.failover_history(&name, 1)).await {
+            Ok(Ok(changes)) => changes.first().map(|c| c.time),
+            Ok(Err(e)) => {
+                tracing::error!(failover, error = %e, "failover: cannot read the history");
+                None
+            }
+            Err(_) => None,
+        }
     }
 }
 
@@ -221,7 +269,9 @@ fn merge(old: RecordStatus, mut new: RecordStatus) -> RecordStatus {
     if new.last_change.is_none() {
         new.last_change = old.last_change;
     }
+    new.errors_total = old.errors_total;
     if let Some(e) = &new.last_error {
+        new.errors_total += 1;
         new.failures = old.failures.saturating_add(1);
         let backoff = Duration::from_secs(1u64 << new.failures.min(6)).min(MAX_BACKOFF);
         new.retry_at = Some(Instant::now() + backoff);
@@ -233,11 +283,17 @@ fn merge(old: RecordStatus, mut new: RecordStatus) -> RecordStatus {
     new
 }
 
-fn build_provider(spec: &DnsProviderSpec) -> Result<Box<dyn DnsProvider>, String> {
-    match spec.kind {
-        DnsProviderKind::Rfc2136 => {
-            Rfc2136::from_spec(spec).map(|p| Box::new(p) as Box<dyn DnsProvider>).map_err(|e| e.to_string())
+fn build_provider(spec: &DnsProviderSpec) -> Result<Arc<dyn DnsProvider>, String> {
+    let provider: Arc<dyn DnsProvider> = match spec.kind {
+        DnsProviderKind::Rfc2136 => Arc::new(Rfc2136::from_spec(spec).map_err(|e| e.to_string())?),
+        #[cfg(feature = "route53")]
+        DnsProviderKind::Route53 => {
+            Arc::new(super::route53::Route53::from_spec(spec).map_err(|e| e.to_string())?)
         }
-        DnsProviderKind::Route53 => Err("the route53 provider is not implemented yet".to_string()),
-    }
+        #[cfg(not(feature = "route53"))]
+        DnsProviderKind::Route53 => {
+            return Err("this aviary was built without the `route53` feature".to_string());
+        }
+    };
+    Ok(provider)
 }

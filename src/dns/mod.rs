@@ -1,11 +1,17 @@
-//! DNS failover: the providers that change records ([`rfc2136`]), the pure decision of which
-//! answer a failover record should give ([`decide`]), and the daemon's reconciler ([`controller`]).
+//! DNS failover: the providers that change records ([`rfc2136`], `route53`), the pure decision of
+//! which answer a failover record should give ([`decide`]), and the daemon's reconciler
+//! ([`controller`]).
 
 pub mod controller;
 pub mod decide;
 pub mod rfc2136;
+#[cfg(feature = "route53")]
+pub mod route53;
+
+use std::str::FromStr;
 
 use futures::future::BoxFuture;
+use hickory_proto::rr::{RData, RecordType};
 
 use crate::spec::model::RecordSpec;
 
@@ -28,6 +34,10 @@ pub enum DnsError {
     Other { server: String, code: String },
     #[error("DNS server {server} did not answer within {secs} s")]
     Timeout { server: String, secs: u64 },
+    #[error("{service} throttled the request: {reason}")]
+    Throttled { service: String, reason: String },
+    #[error("{service}: {reason}")]
+    Api { service: String, reason: String },
     #[error("invalid DNS request: {0}")]
     Invalid(String),
 }
@@ -42,4 +52,18 @@ pub trait DnsProvider: Send + Sync {
     ) -> BoxFuture<'a, Result<(), DnsError>>;
     /// The RRset's current values, as the server answers them (sorted).
     fn current<'a>(&'a self, record: &'a RecordSpec) -> BoxFuture<'a, Result<Vec<String>, DnsError>>;
+}
+
+/// `values` normalized like [`DnsProvider::current`] answers them (parsed, printed, sorted), so
+/// answers and configured values compare equal whatever their spelling.
+pub fn normalize(kind: &str, values: &[String]) -> Vec<String> {
+    let kind = RecordType::from_str(&kind.to_ascii_uppercase()).ok();
+    let mut out: Vec<String> = values
+        .iter()
+        .map(|v| {
+            kind.and_then(|k| RData::try_from_str(k, v).ok()).map_or_else(|| v.clone(), |d| d.to_string())
+        })
+        .collect();
+    out.sort();
+    out
 }

@@ -195,11 +195,6 @@ fn parse_name(s: &str) -> Result<Name, DnsError> {
     Ok(name)
 }
 
-/// A record value as a string, normalized so answers can be compared.
-fn value_string(data: &RData) -> String {
-    data.to_string()
-}
-
 impl DnsProvider for Rfc2136 {
     fn replace<'a>(
         &'a self,
@@ -229,23 +224,10 @@ impl DnsProvider for Rfc2136 {
                 .answers
                 .iter()
                 .filter(|r| r.record_type() == kind && r.name == name)
-                .map(|r| value_string(&r.data))
+                .map(|r| r.data.to_string())
                 .collect();
             values.sort();
             Ok(values)
         })
     }
-}
-
-/// `values` normalized like [`DnsProvider::current`] answers them (parsed, printed, sorted).
-pub fn normalize(kind: &str, values: &[String]) -> Vec<String> {
-    let kind = RecordType::from_str(&kind.to_ascii_uppercase()).ok();
-    let mut out: Vec<String> = values
-        .iter()
-        .map(|v| {
-            kind.and_then(|k| RData::try_from_str(k, v).ok()).map_or_else(|| v.clone(), |d| value_string(&d))
-        })
-        .collect();
-    out.sort();
-    out
 }

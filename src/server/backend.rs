@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::alarms::{AlarmState, AlarmStatus, SetStateError};
 use crate::browser::PoolStats;
+use crate::dns::controller::RecordStatus;
 use crate::runner::{RunReport, RunStatus};
 use crate::store::{AlarmTransition, Store, StoreError};
 
@@ -70,6 +71,8 @@ pub struct DaemonMetrics {
     pub queued_runs: usize,
     pub running_runs: usize,
     pub browser: PoolStats,
+    /// Each DNS failover record's last check.
+    pub failover: Vec<RecordStatus>,
 }
 
 /// Why a run-now request was refused.

@@ -7,6 +7,7 @@
 use std::fmt::Write as _;
 
 use super::backend::{CanaryStatus, DaemonMetrics, Histogram};
+use crate::dns::controller::RecordStatus;
 use crate::runner::RunStatus;
 use crate::runner::report::StepStatus;
 
@@ -184,6 +185,8 @@ pub fn render(canaries: &[CanaryStatus], load_errors: usize, metrics: &DaemonMet
     );
     out.sample("aviary_browser_crashes_total", &[], count_value(pool.crashes));
 
+    render_failover(&mut out, &metrics.failover);
+
     out.family(
         "aviary_config_errors",
         "gauge",
@@ -193,6 +196,46 @@ pub fn render(canaries: &[CanaryStatus], load_errors: usize, metrics: &DaemonMet
     out.family("aviary_canaries", "gauge", "Canaries loaded.");
     out.sample("aviary_canaries", &[], usize_value(canaries.len()));
     out.0
+}
+
+fn render_failover(out: &mut Exposition, records: &[RecordStatus]) {
+    let flag = |b: bool| if b { 1.0 } else { 0.0 };
+    out.family(
+        "aviary_failover_answer",
+        "gauge",
+        "1 for the answer (primary or secondary) the failover record should give now, else 0.",
+    );
+    for r in records {
+        for answer in ["primary", "secondary"] {
+            let value = flag(r.desired_answer == Some(answer));
+            out.sample("aviary_failover_answer", &[("failover", &r.name), ("answer", answer)], value);
+        }
+    }
+    out.family(
+        "aviary_failover_in_sync",
+        "gauge",
+        "1 when the DNS server answers what the failover record should give, else 0.",
+    );
+    for r in records {
+        let value = flag(r.actual.as_ref().is_some_and(|a| *a == r.desired));
+        out.sample("aviary_failover_in_sync", &[("failover", &r.name)], value);
+    }
+    out.family(
+        "aviary_failover_error",
+        "gauge",
+        "1 when the last check or change of the failover record failed (see `aviary failover status`).",
+    );
+    for r in records {
+        out.sample("aviary_failover_error", &[("failover", &r.name)], flag(r.last_error.is_some()));
+    }
+    out.family(
+        "aviary_failover_errors_total",
+        "counter",
+        "Failed checks or changes of the failover record since the daemon started.",
+    );
+    for r in records {
+        out.sample("aviary_failover_errors_total", &[("failover", &r.name)], count_value(r.errors_total));
+    }
 }
 
 #[allow(clippy::cast_precision_loss)] // Counts stay far below 2^53.

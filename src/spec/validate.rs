@@ -750,7 +750,9 @@ fn check_provider(d: &DnsProviderSpec, at: &KeyPath, p: &mut Problems<'_>) {
             }
         }
         DnsProviderKind::Route53 => {
-            p.add(at.key("type"), "DNS provider type `route53` is not implemented yet (use rfc2136)");
+            if !cfg!(feature = "route53") {
+                p.add(at.key("type"), "this aviary was built without the `route53` feature (use rfc2136)");
+            }
             require(d.hosted_zone_id.as_deref(), "hosted_zone_id", "route53", at, p);
             not_applicable(d.server.is_some(), "server", "route53", at, p);
             not_applicable(d.zone.is_some(), "zone", "route53", at, p);
@@ -999,7 +1001,6 @@ mod tests {
                 "channels.c.command: `command` must name a program, e.g. [\"./notify.sh\"]",
                 "channels.d: missing key `from` (needed by type email)",
                 "channels.d: missing key `to` (needed by type email)",
-                "dns_providers.aws.type: DNS provider type `route53` is not implemented yet (use rfc2136)",
                 "dns_providers.aws: missing key `hosted_zone_id` (needed by type route53)",
                 "dns_providers.lab: missing key `server` (needed by type rfc2136)",
                 "failover[0].provider: unknown DNS provider `lb`; defined providers: aws, lab; did you mean `lab`?",

@@ -62,6 +62,26 @@ pub trait Store: Send + Sync {
 
     /// An alarm's transitions, newest first, at most `limit`.
     fn alarm_history(&self, alarm: &str, limit: usize) -> Result<Vec<AlarmTransition>, StoreError>;
+
+    /// Appends a change the failover controller made to a DNS record.
+    fn record_failover_change(&self, change: &FailoverChange) -> Result<(), StoreError>;
+
+    /// A failover record's changes, newest first, at most `limit`.
+    fn failover_history(&self, failover: &str, limit: usize) -> Result<Vec<FailoverChange>, StoreError>;
+}
+
+/// One change of a failover record's answer (or a drift put back).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailoverChange {
+    pub failover: String,
+    pub record: String,
+    pub time: DateTime<Utc>,
+    /// What the server answered before (sorted values).
+    pub from: Vec<String>,
+    pub to: Vec<String>,
+    /// `primary` or `secondary`.
+    pub answer: String,
+    pub why: String,
 }
 
 /// An alarm's current state as stored (`OK`, `ALARM`, `INSUFFICIENT_DATA`).

@@ -16,7 +16,8 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::{
-    AlarmRecord, AlarmTransition, MIN_RUN_ID_PREFIX, MetricQuery, RunPage, RunSummary, Store, StoreError,
+    AlarmRecord, AlarmTransition, FailoverChange, MIN_RUN_ID_PREFIX, MetricQuery, RunPage, RunSummary, Store,
+    StoreError,
 };
 use crate::runner::report::{Datapoint, RunReport, RunStatus};
 
@@ -73,6 +74,17 @@ const MIGRATIONS: &[&str] = &[
         reason    TEXT NOT NULL
     );
     CREATE INDEX alarm_history_by_alarm ON alarm_history (alarm, ts);",
+    // 3: changes the DNS failover controller made.
+    "CREATE TABLE failover_history (
+        failover    TEXT NOT NULL,
+        record      TEXT NOT NULL,
+        ts          INTEGER NOT NULL,
+        from_values TEXT NOT NULL,
+        to_values   TEXT NOT NULL,
+        answer      TEXT NOT NULL,
+        why         TEXT NOT NULL
+    );
+    CREATE INDEX failover_history_by_name ON failover_history (failover, ts);",
 ];
 
 /// The schema version this build writes.
@@ -527,6 +539,65 @@ impl Store for SqliteStore {
                 let time = DateTime::from_timestamp_millis(ts)
                     .ok_or_else(|| self.corrupt(format!("alarm `{alarm}`: time {ts} ms is out of range")))?;
                 Ok(AlarmTransition { alarm: alarm.to_string(), time, old_state, new_state, reason })
+            })
+            .collect()
+    }
+
+    fn record_failover_change(&self, change: &FailoverChange) -> Result<(), StoreError> {
+        let values = |v: &[String]| serde_json::to_string(v).unwrap_or_else(|_| "[]".to_string());
+        self.lock()
+            .execute(
+                "INSERT INTO failover_history (failover, record, ts, from_values, to_values, answer, why)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    change.failover,
+                    change.record,
+                    millis(change.time),
+                    values(&change.from),
+                    values(&change.to),
+                    change.answer,
+                    change.why
+                ],
+            )
+            .map(|_| ())
+            .map_err(self.query_err(format!("record a change of failover `{}`", change.failover)))
+    }
+
+    fn failover_history(&self, failover: &str, limit: usize) -> Result<Vec<FailoverChange>, StoreError> {
+        type Row = (String, i64, String, String, String, String);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let conn = self.lock();
+        let rows: Vec<Row> = conn
+            .prepare_cached(
+                "SELECT record, ts, from_values, to_values, answer, why FROM failover_history
+                 WHERE failover = ?1 ORDER BY ts DESC, rowid DESC LIMIT ?2",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_map(params![failover, limit], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?))
+                })?
+                .collect()
+            })
+            .map_err(self.query_err(format!("read the history of failover `{failover}`")))?;
+        drop(conn);
+        let values = |json: &str| {
+            serde_json::from_str::<Vec<String>>(json)
+                .map_err(|e| self.corrupt(format!("failover `{failover}`: values {json}: {e}")))
+        };
+        rows.into_iter()
+            .map(|(record, ts, from, to, answer, why)| {
+                let time = DateTime::from_timestamp_millis(ts).ok_or_else(|| {
+                    self.corrupt(format!("failover `{failover}`: time {ts} ms is out of range"))
+                })?;
+                Ok(FailoverChange {
+                    failover: failover.to_string(),
+                    record,
+                    time,
+                    from: values(&from)?,
+                    to: values(&to)?,
+                    answer,
+                    why,
+                })
             })
             .collect()
     }

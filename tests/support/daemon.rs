@@ -18,12 +18,18 @@ impl Daemon {
     /// Starts `aviary daemon --log-format json ARGS` in `dir`, its log in `dir/<log_name>`, and
     /// waits for its "daemon started" line.
     pub fn start(dir: &Path, log_name: &str, args: &[&str]) -> Daemon {
+        Daemon::start_env(dir, log_name, args, &[])
+    }
+
+    /// [`Daemon::start`] with more environment variables.
+    pub fn start_env(dir: &Path, log_name: &str, args: &[&str], env: &[(&str, &str)]) -> Daemon {
         let log = dir.join(log_name);
         let file = std::fs::File::create(&log).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_aviary"))
             .args(["daemon", "--log-format", "json"])
             .args(args)
             .current_dir(dir)
+            .envs(env.iter().copied())
             .env_remove("AVIARY_LOG")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
