@@ -12,7 +12,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use api_site::start_api_site;
-use daemon_support::{Daemon, http};
+use daemon_support::{Daemon, http, message};
 use support::{Project, stderr, stdout};
 
 const TOKEN: &str = "alarm-test-token";
@@ -193,6 +193,19 @@ fn a_failing_canary_alarms_and_set_state_goes_through_the_api() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("no alarm named `nope`"), "{}", stderr(&out));
 
+    // A file save (a reload) evaluates nothing early: the set state holds and no action fires.
+    let delivered = bodies.lock().unwrap().len();
+    project.file("aviary.yaml", &format!("{}# saved again\n", project_file(port, hook)));
+    daemon.signal("HUP");
+    daemon.wait_for("the SIGHUP reload", Duration::from_secs(10), |e| message(e).contains("SIGHUP"));
+    // The reload's debounce, then several ticks of the 2 s alarm.
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(maintenance_history(&project), 2, "log:\n{}", daemon.log_text());
+    let text = stdout(&project.aviary(&["alarms"]));
+    assert!(text.lines().any(|l| l.starts_with("maintenance") && l.contains(" ALARM ")), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("site-down") && l.contains(" OK ")), "{text}");
+    assert_eq!(bodies.lock().unwrap().len(), delivered, "{:?}", bodies.lock().unwrap());
+
     // SIGKILL: nothing is flushed on the way out, yet every state and transition is kept.
     daemon.signal("KILL");
     assert!(daemon.wait_exit(Duration::from_secs(30)).is_some());
@@ -211,12 +224,34 @@ fn a_failing_canary_alarms_and_set_state_goes_through_the_api() {
     assert_eq!(state_of("site-down").as_deref(), Some("OK"), "{text}");
     assert!(text.contains("testing purposes"), "{text}");
 
+    // A restart does not evaluate the composites again either.
+    let mut daemon = Daemon::start(project.path(), "daemon2.log", &[]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !stderr(&project.aviary(&["alarms"])).contains("(from the daemon at") {
+        assert!(Instant::now() < deadline, "the daemon did not answer; log:\n{}", daemon.log_text());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(maintenance_history(&project), 2, "log:\n{}", daemon.log_text());
+    let text = stdout(&project.aviary(&["alarms"]));
+    assert!(text.lines().any(|l| l.starts_with("maintenance") && l.contains(" ALARM ")), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("site-down") && l.contains(" OK ")), "{text}");
+    daemon.signal("KILL");
+    assert!(daemon.wait_exit(Duration::from_secs(30)).is_some());
+
     // set-state without a daemon writes the database (and says so).
     let out = project.aviary(&["alarm", "set-state", "maintenance", "--state", "OK", "--reason", "done"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stderr(&out).contains("(from the database in"), "{}", stderr(&out));
     assert!(stdout(&out).contains("maintenance: ALARM -> OK"), "{}", stdout(&out));
     assert!(stdout(&out).contains("site-down: OK -> ALARM"), "{}", stdout(&out));
+}
+
+/// How many transitions `maintenance` has (its first evaluation, then the set-state).
+fn maintenance_history(project: &Project) -> usize {
+    let out = project.aviary(&["alarm", "history", "maintenance", "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    json.as_array().unwrap_or_else(|| panic!("{json}")).len()
 }
 
 #[test]

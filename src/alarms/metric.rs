@@ -4,9 +4,11 @@
 //! Unix epoch, UTC). Only complete periods are evaluated. The *evaluation range* is the last
 //! `evaluation_periods + 2` complete periods ([`EXTRA_RANGE_PERIODS`]); when it holds at least N
 //! periods with data, the most recent N of those decide (missing periods are skipped, never
-//! filled). Only when fewer than N periods have data does `treat_missing_data` fill the gaps of
-//! the last N periods (`breaching`, `not_breaching`) or leave them out (`missing`, `ignore`, with
-//! CloudWatch's rule that avoids premature alarms). See `docs/alarms.md`.
+//! filled). When fewer than N periods have data, every real datapoint of the range counts and
+//! `treat_missing_data` decides the rest: `breaching` / `not_breaching` add as few filled
+//! datapoints as reach N; `missing` evaluates the real datapoints alone, with CloudWatch's
+//! premature-alarm rule; `ignore` does the same but keeps the current state where that rule
+//! would decide (and when there is no data at all). See `docs/alarms.md`.
 
 use chrono::{DateTime, TimeZone, Utc};
 
@@ -185,114 +187,171 @@ impl Rule {
     }
 
     /// Decides the state from the range's slots (oldest first), given the current state.
+    ///
+    /// With at least N real datapoints in the range, the N most recent decide. With fewer, every
+    /// real datapoint of the range counts, and `breaching` / `not_breaching` add as few filled
+    /// datapoints as reach N; `missing` and `ignore` evaluate the real datapoints alone, with the
+    /// premature-alarm rule for `missing` (where it would decide, `ignore` keeps the state).
     pub fn evaluate(&self, slots: &[Slot], current: AlarmState) -> Outcome {
         let n = self.evaluation_periods;
-        let m = self.datapoints_to_alarm;
         let real: Vec<(DateTime<Utc>, f64)> = slots.iter().flatten().copied().collect();
-        let breaching = |v: f64| self.comparison.breaches(v, self.threshold);
         if real.len() >= n {
-            let last = &real[real.len() - n..];
-            return self.verdict(last, last.iter().filter(|(_, v)| breaching(*v)).count(), current);
+            return self.verdict(&real[real.len() - n..], 0, current);
         }
         if real.is_empty() {
-            let (state, what) = match self.missing {
-                MissingData::Missing => (Some(AlarmState::InsufficientData), "treated as missing"),
-                MissingData::Ignore => (None, "ignored: the state is kept"),
-                MissingData::Breaching => (Some(AlarmState::Alarm), "treated as breaching"),
-                MissingData::NotBreaching => (Some(AlarmState::Ok), "treated as not breaching"),
+            let (state, prefix) = match self.missing {
+                MissingData::Missing => (Some(AlarmState::InsufficientData), "Insufficient Data"),
+                MissingData::Ignore => (None, "Unchanged"),
+                MissingData::Breaching => (Some(AlarmState::Alarm), "Threshold Crossed"),
+                MissingData::NotBreaching => (Some(AlarmState::Ok), "Threshold Crossed"),
             };
             return Outcome {
                 state,
                 reason: format!(
-                    "no datapoints were received for the last {} periods; missing data is {what}",
-                    self.range_periods()
+                    "{prefix}: no datapoints were received for {n} period{} and {}.",
+                    plural(n),
+                    self.filled_note(n, true)
                 ),
             };
         }
-        // Fewer than N periods with data: the last N periods decide, gaps by treat_missing_data.
-        let window = &slots[slots.len().saturating_sub(n)..];
+        let filled = n - real.len();
         match self.missing {
-            MissingData::Breaching | MissingData::NotBreaching => {
-                let fill = self.missing == MissingData::Breaching;
-                let count = window.iter().filter(|s| s.map_or(fill, |(_, v)| breaching(v))).count();
-                let shown: Vec<_> = window.iter().flatten().copied().collect();
-                self.verdict(&shown, count, current)
-            }
+            MissingData::Breaching | MissingData::NotBreaching => self.verdict(&real, filled, current),
             MissingData::Missing | MissingData::Ignore => {
-                let count = real.iter().filter(|(_, v)| breaching(*v)).count();
-                if count >= m || premature_alarm(window, m, &breaching) {
-                    let shown: Vec<_> = window.iter().flatten().copied().collect();
-                    let count = count.max(shown.iter().filter(|(_, v)| breaching(*v)).count());
-                    self.verdict_forced(&shown, count, current)
-                } else {
-                    self.verdict(&real, count, current)
+                let breaching = real.iter().filter(|(_, v)| self.breaches(*v)).count();
+                let window = &slots[slots.len().saturating_sub(n)..];
+                match premature_alarm(window, self.datapoints_to_alarm, &|v| self.breaches(v)) {
+                    Some(age) if breaching < self.datapoints_to_alarm => {
+                        let bad: Vec<_> = real.iter().filter(|(_, v)| self.breaches(*v)).copied().collect();
+                        Outcome {
+                            state: (self.missing == MissingData::Missing).then_some(AlarmState::Alarm),
+                            reason: format!(
+                                "Threshold Crossed: {breaching} out of the last {} datapoints {} {} {} the \
+                                 threshold ({}) and {}, the oldest breaching datapoint being {age} periods \
+                                 old (premature-alarm rule; minimum {} for {current} -> ALARM transition).",
+                                n,
+                                list(&bad),
+                                was(breaching),
+                                self.comparison.words(),
+                                number(self.threshold),
+                                self.filled_note(filled, true),
+                                datapoints(self.datapoints_to_alarm),
+                            ),
+                        }
+                    }
+                    _ => self.verdict(&real, filled, current),
                 }
             }
         }
     }
 
-    fn verdict(&self, shown: &[(DateTime<Utc>, f64)], breaching: usize, current: AlarmState) -> Outcome {
-        if breaching >= self.datapoints_to_alarm {
-            self.verdict_forced(shown, breaching, current)
+    fn breaches(&self, value: f64) -> bool {
+        self.comparison.breaches(value, self.threshold)
+    }
+
+    /// `3 missing datapoints were treated as [Breaching]` (without `were` unless `verb`).
+    fn filled_note(&self, filled: usize, verb: bool) -> String {
+        let how = match self.missing {
+            MissingData::Missing => "Missing",
+            MissingData::Ignore => "Ignore",
+            MissingData::Breaching => "Breaching",
+            MissingData::NotBreaching => "NonBreaching",
+        };
+        let noun = format!("{filled} missing datapoint{}", plural(filled));
+        if verb {
+            format!("{noun} {} treated as [{how}]", was(filled))
         } else {
-            let good: Vec<_> = shown
-                .iter()
-                .filter(|(_, v)| !self.comparison.breaches(*v, self.threshold))
-                .copied()
-                .collect();
-            let k = self.evaluation_periods - breaching.min(self.evaluation_periods);
-            Outcome {
-                state: Some(AlarmState::Ok),
-                reason: format!(
-                    "Threshold Crossed: {k} out of the last {} datapoints {} {} not {} the threshold ({}) \
-                     (minimum 1 datapoint for {current} -> OK transition).",
-                    self.evaluation_periods,
-                    list(&good),
-                    if good.len() == 1 { "was" } else { "were" },
-                    self.comparison.words(),
-                    number(self.threshold),
-                ),
-            }
+            format!("{noun} treated as [{how}]")
         }
     }
 
-    fn verdict_forced(
-        &self,
-        shown: &[(DateTime<Utc>, f64)],
-        breaching: usize,
-        current: AlarmState,
-    ) -> Outcome {
-        let bad: Vec<_> =
-            shown.iter().filter(|(_, v)| self.comparison.breaches(*v, self.threshold)).copied().collect();
+    /// The state from the evaluated real datapoints `points` and the `filled` missing ones that
+    /// complete them to N: counted as breaching or not for `breaching` / `not_breaching`, only
+    /// named in the reason for `missing` / `ignore`. The reason counts exactly the datapoints it
+    /// lists plus the filled ones it names.
+    fn verdict(&self, points: &[(DateTime<Utc>, f64)], filled: usize, current: AlarmState) -> Outcome {
+        let (bad, good): (Vec<_>, Vec<_>) = points.iter().copied().partition(|(_, v)| self.breaches(*v));
+        let counted = match self.missing {
+            MissingData::Breaching | MissingData::NotBreaching => filled,
+            MissingData::Missing | MissingData::Ignore => 0,
+        };
+        let fill_bad = if self.missing == MissingData::Breaching { counted } else { 0 };
+        let fill_good = counted - fill_bad;
+        let breaching = bad.len() + fill_bad;
+        let including = |k: usize| {
+            if k == 0 { String::new() } else { format!(", including {}", self.filled_note(k, false)) }
+        };
         let m = self.datapoints_to_alarm;
-        Outcome {
-            state: Some(AlarmState::Alarm),
-            reason: format!(
-                "Threshold Crossed: {breaching} out of the last {} datapoints {} {} {} the threshold ({}) \
-                 (minimum {m} datapoint{} for {current} -> ALARM transition).",
+        if breaching >= m {
+            return Outcome {
+                state: Some(AlarmState::Alarm),
+                reason: format!(
+                    "Threshold Crossed: {breaching} out of the last {} datapoints {} {} {} the threshold \
+                     ({}){} (minimum {} for {current} -> ALARM transition).",
+                    self.evaluation_periods,
+                    list(&bad),
+                    was(breaching),
+                    self.comparison.words(),
+                    number(self.threshold),
+                    including(fill_bad),
+                    datapoints(m),
+                ),
+            };
+        }
+        let ok = good.len() + fill_good;
+        let reason = if ok > 0 {
+            format!(
+                "Threshold Crossed: {ok} out of the last {} datapoints {} {} not {} the threshold ({}){} \
+                 (minimum 1 datapoint for {current} -> OK transition).",
                 self.evaluation_periods,
-                list(&bad),
-                if breaching == 1 { "was" } else { "were" },
+                list(&good),
+                was(ok),
                 self.comparison.words(),
                 number(self.threshold),
-                if m == 1 { "" } else { "s" },
-            ),
-        }
+                including(fill_good),
+            )
+        } else {
+            // Only with `missing` / `ignore`: every datapoint breaches, but there are fewer than M.
+            format!(
+                "Threshold Crossed: {breaching} out of the last {} datapoints {} {} {} the threshold ({}) \
+                 and {}, fewer than the minimum {} for {current} -> ALARM transition.",
+                self.evaluation_periods,
+                list(&bad),
+                was(breaching),
+                self.comparison.words(),
+                number(self.threshold),
+                self.filled_note(filled, true),
+                datapoints(m),
+            )
+        };
+        Outcome { state: Some(AlarmState::Ok), reason }
     }
 }
 
 /// One period of the evaluation range: its start and statistic, or `None` when it had no data.
 pub type Slot = Option<(DateTime<Utc>, f64)>;
 
-/// CloudWatch's rule against premature alarms (for `missing` and `ignore`): the alarm goes to
-/// ALARM when the oldest breaching datapoint in the last N periods is at least M periods old and
-/// every more recent period is breaching or missing, even with fewer than M datapoints.
-fn premature_alarm(window: &[Slot], m: usize, breaching: &dyn Fn(f64) -> bool) -> bool {
-    let Some(oldest) = window.iter().position(|s| s.is_some_and(|(_, v)| breaching(v))) else {
-        return false;
-    };
+/// CloudWatch's rule against premature alarms (applied for `missing`; `ignore` keeps the state
+/// where it would decide): the alarm goes to ALARM when the oldest breaching datapoint in the
+/// last N periods is at least M periods old and every more recent period is breaching or
+/// missing, even with fewer than M datapoints. Returns that datapoint's age in periods.
+fn premature_alarm(window: &[Slot], m: usize, breaching: &dyn Fn(f64) -> bool) -> Option<usize> {
+    let oldest = window.iter().position(|s| s.is_some_and(|(_, v)| breaching(v)))?;
     let age = window.len() - oldest;
-    age >= m && window[oldest..].iter().all(|s| s.is_none_or(|(_, v)| breaching(v)))
+    (age >= m && window[oldest..].iter().all(|s| s.is_none_or(|(_, v)| breaching(v)))).then_some(age)
+}
+
+fn plural(k: usize) -> &'static str {
+    if k == 1 { "" } else { "s" }
+}
+
+fn was(k: usize) -> &'static str {
+    if k == 1 { "was" } else { "were" }
+}
+
+/// `1 datapoint`, `2 datapoints`.
+fn datapoints(k: usize) -> String {
+    format!("{k} datapoint{}", plural(k))
 }
 
 /// `[0.0 (25/11/26 12:01:00), 0.0 (25/11/26 12:02:00)]`, as CloudWatch writes datapoints.

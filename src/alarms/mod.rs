@@ -3,9 +3,11 @@
 //!
 //! The daemon calls [`Engine::evaluate_canary`] after each saved run and [`Engine::tick`] every
 //! [`TICK`]: a metric alarm is evaluated when a period of its own has completed since its last
-//! evaluation (or its canary saved a run), so a state set with [`Engine::set_state`] holds until
-//! the next evaluation, as in CloudWatch. Composite alarms are evaluated after every change of
-//! their children. Transitions are recorded and handed to a [`Notifier`] (the channels).
+//! evaluation (the periodic evaluation) or its canary saved a run, and a state set with
+//! [`Engine::set_state`] holds until the next periodic evaluation, as in CloudWatch. Composite alarms are evaluated when they have no state
+//! yet, when a reload changes their rule, and after every change of their children; nothing
+//! else (a reload, a restart) evaluates an alarm early, so stored states — set-state included —
+//! survive both. Transitions are recorded and handed to a [`Notifier`] (the channels).
 //! See `docs/alarms.md`.
 
 pub mod composite;
@@ -184,10 +186,19 @@ pub struct Engine {
 
 struct Inner {
     defs: Arc<Definitions>,
-    /// Per metric alarm, the end of the range it was last evaluated on.
+    /// Per metric alarm, the end of the range it was last evaluated on (or of set-state's time).
+    /// An alarm missing here (a new engine: a restart) counts as evaluated on the range that
+    /// ended before its stored state was entered, so only a period completed since then makes it
+    /// due; without a stored state it is due at once.
     evaluated: HashMap<String, DateTime<Utc>>,
-    /// Composites not evaluated since the definitions were set.
-    fresh_composites: bool,
+    /// Composites whose rule a reload added or changed: evaluated at the next pass.
+    pending: HashSet<String>,
+    /// Metric alarms set by set-state and not periodically evaluated since: runs of their canary
+    /// do not evaluate them.
+    held: HashSet<String>,
+    /// Created without definitions and none set since (the daemon's start): the first
+    /// [`Engine::set_definitions`] is a start, not a reload, and marks no composite pending.
+    empty: bool,
 }
 
 impl Engine {
@@ -196,9 +207,11 @@ impl Engine {
             store,
             notifier,
             inner: Mutex::new(Inner {
+                empty: defs.metric.is_empty() && defs.composite.is_empty(),
                 defs: Arc::new(defs),
                 evaluated: HashMap::new(),
-                fresh_composites: true,
+                pending: HashSet::new(),
+                held: HashSet::new(),
             }),
         }
     }
@@ -207,12 +220,25 @@ impl Engine {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Replaces the alarm definitions (reload); changed alarms are evaluated at the next tick.
+    /// Replaces the alarm definitions (start or reload). Every alarm keeps its stored state: a
+    /// metric alarm (even one whose settings changed) is evaluated when its next period completes,
+    /// as usual; a composite when one of its children changes state, or at the next pass if this
+    /// reload added it or changed its rule (or it has no state yet).
     pub fn set_definitions(&self, defs: Definitions) {
         let mut inner = self.lock();
+        if !inner.empty {
+            let old = inner.defs.clone();
+            for alarm in &defs.composite {
+                if !old.composite.iter().any(|o| o.name == alarm.name && o.text == alarm.text) {
+                    inner.pending.insert(alarm.name.clone());
+                }
+            }
+        }
+        inner.evaluated.retain(|name, _| defs.metric.iter().any(|a| &a.name == name));
+        inner.pending.retain(|name| defs.composite.iter().any(|a| &a.name == name));
+        inner.held.retain(|name| defs.metric.iter().any(|a| &a.name == name));
+        inner.empty = false;
         inner.defs = Arc::new(defs);
-        inner.evaluated.clear();
-        inner.fresh_composites = true;
     }
 
     pub fn definitions(&self) -> Arc<Definitions> {
@@ -228,38 +254,55 @@ impl Engine {
             .min()
     }
 
-    /// Evaluates every metric alarm with a newly completed period, then the composites.
+    /// The periodic evaluation: every metric alarm with a newly completed period, then the
+    /// composites.
     pub fn tick(&self, now: DateTime<Utc>) -> Result<Vec<AlarmTransition>, StoreError> {
-        self.run(now, |_, end, last| last.is_none_or(|l| l < end))
+        self.run(now, true, |_, end, last, _| last.is_none_or(|l| l < end))
     }
 
-    /// Evaluates the metric alarms of `canary` (new datapoints), then the composites.
+    /// Evaluates the metric alarms of `canary` (new datapoints), then the composites. An alarm
+    /// held by set-state is left to its next periodic evaluation.
     pub fn evaluate_canary(
         &self,
         canary: &str,
         now: DateTime<Utc>,
     ) -> Result<Vec<AlarmTransition>, StoreError> {
-        self.run(now, |alarm, _, _| alarm.canary == canary)
+        self.run(now, false, |alarm, _, _, held| alarm.canary == canary && !held)
     }
 
-    /// Evaluates every alarm now, whatever was evaluated before.
+    /// Evaluates every metric alarm now, whatever was evaluated before, then the composites (as
+    /// always: those with a changed child, a new rule or no state).
     pub fn evaluate_all(&self, now: DateTime<Utc>) -> Result<Vec<AlarmTransition>, StoreError> {
-        self.run(now, |_, _, _| true)
+        self.run(now, true, |_, _, _, _| true)
     }
 
+    /// Evaluates the metric alarms for which `due(alarm, range end, last evaluated range end,
+    /// held by set-state)`, then the composites. `periodic`: an evaluation that ends a hold.
     fn run(
         &self,
         now: DateTime<Utc>,
-        due: impl Fn(&MetricAlarm, DateTime<Utc>, Option<DateTime<Utc>>) -> bool,
+        periodic: bool,
+        due: impl Fn(&MetricAlarm, DateTime<Utc>, Option<DateTime<Utc>>, bool) -> bool,
     ) -> Result<Vec<AlarmTransition>, StoreError> {
         let mut inner = self.lock();
         let defs = inner.defs.clone();
-        let mut states = self.states()?;
+        let records = self.records()?;
+        let mut states: HashMap<String, AlarmState> =
+            records.iter().map(|(name, (state, _))| (name.clone(), *state)).collect();
         let mut transitions = Vec::new();
         for alarm in &defs.metric {
             let end = alarm.rule.range_end(now);
-            if !due(alarm, end, inner.evaluated.get(&alarm.name).copied()) {
+            let stored = records.get(&alarm.name).map(|(_, since)| alarm.rule.range_end(*since));
+            let last = inner.evaluated.get(&alarm.name).copied().or(stored);
+            // Not evaluated by this engine yet (a restart) and its state entered in this period:
+            // it may come from a set-state, so it is held like one.
+            let held = inner.held.contains(&alarm.name)
+                || (!inner.evaluated.contains_key(&alarm.name) && stored.is_some_and(|l| l >= end));
+            if !due(alarm, end, last, held) {
                 continue;
+            }
+            if periodic {
+                inner.held.remove(&alarm.name);
             }
             let samples: Vec<(DateTime<Utc>, f64)> = self
                 .store
@@ -285,31 +328,34 @@ impl Engine {
                 transitions.push(t);
             }
         }
-        let all = std::mem::take(&mut inner.fresh_composites);
+        let pending = std::mem::take(&mut inner.pending);
         // The lock is held to the end: two passes never record the same transition twice.
         let mut changed: HashSet<String> = transitions.iter().map(|t| t.alarm.clone()).collect();
-        transitions.extend(self.composites(&defs, &mut states, &mut changed, all, None, now)?);
+        transitions.extend(self.composites(&defs, &mut states, &mut changed, &pending, None, now)?);
         drop(inner);
         Ok(transitions)
     }
 
-    /// Evaluates the composites (children first) against `states`: every one when `all`, else
-    /// those with a child in `changed` (CloudWatch evaluates a composite when a child changes, so
-    /// a composite's set-state holds until then). `skip` is a composite just set by set-state.
+    /// Evaluates the composites (children first) against `states`: those with a child in
+    /// `changed`, those in `pending` (rule added or changed by a reload) and those without a
+    /// state yet. CloudWatch evaluates a composite when a child changes, so a composite's
+    /// set-state holds until then, across reloads and restarts. `skip` is a composite just set by
+    /// set-state. Only a change of state is recorded and acted on.
     fn composites(
         &self,
         defs: &Definitions,
         states: &mut HashMap<String, AlarmState>,
         changed: &mut HashSet<String>,
-        all: bool,
+        pending: &HashSet<String>,
         skip: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Vec<AlarmTransition>, StoreError> {
         let mut transitions = Vec::new();
         for alarm in &defs.composite {
-            if skip == Some(alarm.name.as_str())
-                || !(all || alarm.rule.references().iter().any(|(child, _)| changed.contains(*child)))
-            {
+            let due = pending.contains(&alarm.name)
+                || !states.contains_key(&alarm.name)
+                || alarm.rule.references().iter().any(|(child, _)| changed.contains(*child));
+            if skip == Some(alarm.name.as_str()) || !due {
                 continue;
             }
             let lookup = |name: &str| states.get(name).copied().unwrap_or_default();
@@ -340,12 +386,13 @@ impl Engine {
         Ok(transitions)
     }
 
-    fn states(&self) -> Result<HashMap<String, AlarmState>, StoreError> {
+    /// Every stored state, with when it was entered.
+    fn records(&self) -> Result<HashMap<String, (AlarmState, DateTime<Utc>)>, StoreError> {
         Ok(self
             .store
             .alarm_states()?
             .into_iter()
-            .map(|r| (r.alarm, r.state.parse().unwrap_or_default()))
+            .map(|r| (r.alarm, (r.state.parse().unwrap_or_default(), r.since)))
             .collect())
     }
 
@@ -401,8 +448,9 @@ impl Engine {
     }
 
     /// Sets an alarm's state like `aws cloudwatch set-alarm-state`: recorded (and acted on) when
-    /// it differs from the current state, held until the alarm's next evaluation; composites
-    /// react at once. Returns every transition it caused.
+    /// it differs from the current state, held until the alarm's next evaluation (for a metric
+    /// alarm, when its next period completes; for a composite, when a child changes state);
+    /// composites react at once. Returns every transition it caused.
     pub fn set_state(
         &self,
         name: &str,
@@ -410,12 +458,21 @@ impl Engine {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<Vec<AlarmTransition>, SetStateError> {
-        let inner = self.lock();
+        let mut inner = self.lock();
         let defs = inner.defs.clone();
         if !defs.contains(name) {
             return Err(SetStateError::UnknownAlarm(name.to_string()));
         }
-        let mut states = self.states()?;
+        if let Some(alarm) = defs.metric.iter().find(|a| a.name == name) {
+            // Held until the tick's evaluation when its next period completes, whatever the last
+            // evaluation was; runs in between do not evaluate it.
+            let end = alarm.rule.range_end(now);
+            let last = inner.evaluated.entry(name.to_string()).or_insert(end);
+            *last = (*last).max(end);
+            inner.held.insert(name.to_string());
+        }
+        let mut states: HashMap<String, AlarmState> =
+            self.records()?.into_iter().map(|(name, (state, _))| (name, state)).collect();
         let current = states.get(name).copied().unwrap_or_default();
         let mut transitions = Vec::new();
         if current != state {
@@ -429,7 +486,8 @@ impl Engine {
             transitions.push(t);
         }
         let mut changed: HashSet<String> = transitions.iter().map(|t| t.alarm.clone()).collect();
-        transitions.extend(self.composites(&defs, &mut states, &mut changed, false, Some(name), now)?);
+        let pending = HashSet::new();
+        transitions.extend(self.composites(&defs, &mut states, &mut changed, &pending, Some(name), now)?);
         drop(inner);
         Ok(transitions)
     }

@@ -46,33 +46,56 @@ fn slots(pattern: &str) -> Vec<Slot> {
         .collect()
 }
 
-fn show(s: Option<AlarmState>) -> &'static str {
-    s.map_or("retain", AlarmState::as_str)
-}
-
+/// Checks every row of a table for the four treatments, from each current state: a cell is the
+/// state the alarm ends in, or `retain` for "retain current state".
 fn check_table(n: usize, m: usize, table: &[(&str, [&str; 4])]) {
     use MissingData::*;
     for (pattern, expected) in table {
         for (treatment, want) in [Missing, Ignore, Breaching, NotBreaching].into_iter().zip(expected) {
-            let got = rule(n, m, treatment).evaluate(&slots(pattern), AlarmState::Ok);
-            assert_eq!(show(got.state), *want, "{m} of {n}, `{pattern}`, {treatment:?}: {}", got.reason);
+            for current in [AlarmState::Ok, AlarmState::Alarm, AlarmState::InsufficientData] {
+                let got = rule(n, m, treatment).evaluate(&slots(pattern), current);
+                let want = if *want == "retain" { current.as_str() } else { want };
+                assert_eq!(
+                    got.state.unwrap_or(current).as_str(),
+                    want,
+                    "{m} of {n}, `{pattern}`, {treatment:?}, from {current}: {}",
+                    got.reason
+                );
+            }
         }
     }
 }
 
+/// CloudWatch's documented table ("Configuring how CloudWatch alarms treat missing data"), whole.
 #[test]
-fn missing_data_three_of_three() {
+fn missing_data_cloudwatch_table_three_of_three() {
     check_table(
         3,
         3,
         &[
             ("0 - X - X", ["OK", "OK", "OK", "OK"]),
-            ("- - - - 0", ["OK", "OK", "OK", "OK"]),
+            // One real datapoint, within the threshold: it counts, and only two periods are filled
+            // (2 breaching of 3 < M for `breaching`).
+            ("0 - - - -", ["OK", "OK", "OK", "OK"]),
             ("- - - - -", ["INSUFFICIENT_DATA", "retain", "ALARM", "OK"]),
             ("0 X X - X", ["ALARM", "ALARM", "ALARM", "ALARM"]),
-            // Premature-alarm rule: the breaching point is 3 periods old, the later ones missing.
-            ("- - X - -", ["ALARM", "ALARM", "ALARM", "OK"]),
+            // Premature-alarm rule for `missing` only: the breaching point is 3 periods old.
+            ("- - X - -", ["ALARM", "retain", "ALARM", "OK"]),
+        ],
+    );
+}
+
+#[test]
+fn missing_data_three_of_three_more_rows() {
+    check_table(
+        3,
+        3,
+        &[
+            ("- - - - 0", ["OK", "OK", "OK", "OK"]),
+            // 1 period old: too young for the premature-alarm rule.
             ("- - - - X", ["OK", "OK", "ALARM", "OK"]),
+            ("X - - - -", ["OK", "OK", "ALARM", "OK"]),
+            ("0 - X - -", ["ALARM", "retain", "OK", "OK"]),
         ],
     );
 }
@@ -86,11 +109,46 @@ fn missing_data_two_of_three() {
             ("0 - X - X", ["ALARM", "ALARM", "ALARM", "ALARM"]),
             ("0 0 X 0 X", ["ALARM", "ALARM", "ALARM", "ALARM"]),
             ("0 - - - -", ["OK", "OK", "ALARM", "OK"]),
-            ("- - - X -", ["ALARM", "ALARM", "ALARM", "OK"]),
+            ("- - - X -", ["ALARM", "retain", "ALARM", "OK"]),
             ("- - - - X", ["OK", "OK", "ALARM", "OK"]),
             ("X 0 0 - -", ["OK", "OK", "OK", "OK"]),
+            ("0 0 - - -", ["OK", "OK", "OK", "OK"]),
         ],
     );
+}
+
+#[test]
+fn missing_data_one_of_three_uses_every_real_point_of_the_range() {
+    check_table(
+        3,
+        1,
+        &[
+            // The breaching point is outside the last N periods but inside the range: it counts.
+            ("X - - - -", ["ALARM", "ALARM", "ALARM", "ALARM"]),
+            ("0 - - - -", ["OK", "OK", "ALARM", "OK"]),
+            ("0 0 - - -", ["OK", "OK", "ALARM", "OK"]),
+        ],
+    );
+}
+
+#[test]
+fn a_real_point_keeps_breaching_fill_from_alarming_until_it_leaves_the_range() {
+    // N = M = 3, `breaching`, one datapoint within the threshold at 12:00 and nothing after: it
+    // counts while it is in the 5-period range, so only two periods are filled; once it leaves
+    // the range, all three are.
+    let r = rule(3, 3, MissingData::Breaching);
+    let samples = [(t(12, 0) + chrono::Duration::seconds(30), 100.0)];
+    let states: Vec<_> = (1..=6)
+        .map(|minute| {
+            let out = r.evaluate(&r.slots(&samples, r.range_end(t(12, minute))), AlarmState::Ok);
+            show(out.state)
+        })
+        .collect();
+    assert_eq!(states, ["OK", "OK", "OK", "OK", "OK", "ALARM"]);
+}
+
+fn show(s: Option<AlarmState>) -> &'static str {
+    s.map_or("retain", AlarmState::as_str)
 }
 
 #[test]
@@ -113,9 +171,115 @@ fn reason_reads_like_cloudwatch() {
         "Threshold Crossed: 2 out of the last 3 datapoints [0.0 (25/11/26 12:01:00), 0.0 (25/11/26 12:02:00)] \
          were less than the threshold (90.0) (minimum 2 datapoints for OK -> ALARM transition)."
     );
-    let out = r.evaluate(&slots("0 0 0"), AlarmState::Alarm);
-    assert!(out.reason.contains("were not less than the threshold (90.0)"), "{}", out.reason);
-    assert!(out.reason.contains("ALARM -> OK"), "{}", out.reason);
+    let reason = |n, m, missing, pattern, current| {
+        let out = rule(n, m, missing).evaluate(&slots(pattern), current);
+        (show(out.state), out.reason)
+    };
+    use AlarmState::{Alarm, InsufficientData, Ok};
+    use MissingData::*;
+    let cases = [
+        (
+            reason(3, 2, Missing, "X 0 0", Alarm),
+            "OK",
+            "Threshold Crossed: 2 out of the last 3 datapoints [100.0 (25/11/26 12:01:00), 100.0 (25/11/26 \
+             12:02:00)] were not less than the threshold (90.0) (minimum 1 datapoint for ALARM -> OK transition).",
+        ),
+        // Two real datapoints only: the count is of those listed, not N minus the breaching ones.
+        (
+            reason(3, 2, Missing, "- - - 0 X", Alarm),
+            "OK",
+            "Threshold Crossed: 1 out of the last 3 datapoints [100.0 (25/11/26 12:03:00)] was not less than \
+             the threshold (90.0) (minimum 1 datapoint for ALARM -> OK transition).",
+        ),
+        (
+            reason(3, 3, Breaching, "0 - - - -", Alarm),
+            "OK",
+            "Threshold Crossed: 1 out of the last 3 datapoints [100.0 (25/11/26 12:00:00)] was not less than \
+             the threshold (90.0) (minimum 1 datapoint for ALARM -> OK transition).",
+        ),
+        (
+            reason(3, 3, Breaching, "- - - - X", Ok),
+            "ALARM",
+            "Threshold Crossed: 3 out of the last 3 datapoints [0.0 (25/11/26 12:04:00)] were less than the \
+             threshold (90.0), including 2 missing datapoints treated as [Breaching] (minimum 3 datapoints for \
+             OK -> ALARM transition).",
+        ),
+        (
+            reason(3, 2, NotBreaching, "X - - - -", Alarm),
+            "OK",
+            "Threshold Crossed: 2 out of the last 3 datapoints [] were not less than the threshold (90.0), \
+             including 2 missing datapoints treated as [NonBreaching] (minimum 1 datapoint for ALARM -> OK \
+             transition).",
+        ),
+        (
+            reason(3, 3, Missing, "- - X - -", Ok),
+            "ALARM",
+            "Threshold Crossed: 1 out of the last 3 datapoints [0.0 (25/11/26 12:02:00)] was less than the \
+             threshold (90.0) and 2 missing datapoints were treated as [Missing], the oldest breaching datapoint \
+             being 3 periods old (premature-alarm rule; minimum 3 datapoints for OK -> ALARM transition).",
+        ),
+        (
+            reason(3, 3, Missing, "- - - - X", InsufficientData),
+            "OK",
+            "Threshold Crossed: 1 out of the last 3 datapoints [0.0 (25/11/26 12:04:00)] was less than the \
+             threshold (90.0) and 2 missing datapoints were treated as [Missing], fewer than the minimum 3 \
+             datapoints for INSUFFICIENT_DATA -> ALARM transition.",
+        ),
+        (
+            reason(3, 3, NotBreaching, "- - - - -", Alarm),
+            "OK",
+            "Threshold Crossed: no datapoints were received for 3 periods and 3 missing datapoints were \
+             treated as [NonBreaching].",
+        ),
+        (
+            reason(1, 1, Breaching, "- - -", Ok),
+            "ALARM",
+            "Threshold Crossed: no datapoints were received for 1 period and 1 missing datapoint was treated \
+             as [Breaching].",
+        ),
+        (
+            reason(3, 3, Missing, "- - - - -", Ok),
+            "INSUFFICIENT_DATA",
+            "Insufficient Data: no datapoints were received for 3 periods and 3 missing datapoints were \
+             treated as [Missing].",
+        ),
+    ];
+    for ((state, got), want_state, want) in cases {
+        assert_eq!((state, got.as_str()), (want_state, want));
+    }
+}
+
+/// Every reason of the form "K out of the last T datapoints [list]" lists exactly K datapoints,
+/// or K - F with ", including F missing datapoints"; and T is N.
+#[test]
+fn reason_counts_match_the_datapoints_they_list() {
+    use MissingData::*;
+    let marks = ["0", "X", "-"];
+    for code in 0..3usize.pow(5) {
+        let pattern: Vec<&str> = (0..5).map(|i| marks[code / 3usize.pow(i) % 3]).collect();
+        let pattern = pattern.join(" ");
+        for m in 1..=3 {
+            for treatment in [Missing, Ignore, Breaching, NotBreaching] {
+                let out = rule(3, m, treatment).evaluate(&slots(&pattern), AlarmState::Alarm);
+                let Some(rest) = out.reason.strip_prefix("Threshold Crossed: ") else { continue };
+                let Some((k, rest)) = rest.split_once(" out of the last ") else {
+                    assert!(rest.starts_with("no datapoints were received for 3 periods"), "{}", out.reason);
+                    continue;
+                };
+                let k: usize = k.parse().unwrap();
+                let (total, rest) = rest.split_once(" datapoints [").unwrap();
+                let total: usize = total.parse().unwrap();
+                let listed = rest.split_once(']').unwrap().0;
+                let listed = if listed.is_empty() { 0 } else { listed.split(", ").count() };
+                let filled = rest
+                    .split_once(", including ")
+                    .map_or(0, |(_, f)| f.split_once(' ').unwrap().0.parse::<usize>().unwrap());
+                let ctx = format!("`{pattern}` {m} of 3 {treatment:?}: {}", out.reason);
+                assert_eq!(listed + filled, k, "{ctx}");
+                assert!(k <= total && total == 3, "{ctx}");
+            }
+        }
+    }
 }
 
 #[test]
@@ -130,21 +294,27 @@ fn worked_example_of_the_docs() {
     let all: Vec<_> = samples.iter().chain(&more).copied().collect();
     let mut state = AlarmState::InsufficientData;
     let mut seen = Vec::new();
+    let mut reasons = Vec::new();
     for (minute, second) in [(0, 10), (1, 0), (2, 0), (3, 0), (4, 0)] {
         let now = t(12, minute) + chrono::Duration::seconds(second);
         let out = r.evaluate(&r.slots(&all, r.range_end(now)), state);
         if let Some(new) = out.state {
-            if new != state && new == AlarmState::Alarm {
-                assert_eq!(
-                    out.reason,
-                    "Threshold Crossed: 2 out of the last 3 datapoints [0.0 (25/11/26 12:00:00), 0.0 (25/11/26 \
-                     12:01:00)] were less than the threshold (90.0) (minimum 2 datapoints for OK -> ALARM transition)."
-                );
+            if new != state {
+                reasons.push(out.reason);
             }
             state = new;
         }
         seen.push(state.as_str());
     }
+    assert_eq!(
+        reasons[1..],
+        [
+            "Threshold Crossed: 2 out of the last 3 datapoints [0.0 (25/11/26 12:00:00), 0.0 (25/11/26 12:01:00)] \
+             were less than the threshold (90.0) (minimum 2 datapoints for OK -> ALARM transition).",
+            "Threshold Crossed: 2 out of the last 3 datapoints [100.0 (25/11/26 12:02:00), 100.0 (25/11/26 \
+             12:03:00)] were not less than the threshold (90.0) (minimum 1 datapoint for ALARM -> OK transition).",
+        ]
+    );
     assert_eq!(seen, ["INSUFFICIENT_DATA", "OK", "ALARM", "ALARM", "OK"]);
 }
 
@@ -392,8 +562,10 @@ fn set_state_holds_until_the_next_evaluation() {
     let names: Vec<_> = moved.iter().map(|t| (t.alarm.as_str(), t.new_state.as_str())).collect();
     assert_eq!(names, vec![("web-down", "ALARM"), ("site", "ALARM"), ("top", "ALARM")]);
     assert_eq!(moved[0].reason, "testing purposes");
-    // A tick within the same period does not evaluate again: the state holds.
+    // A tick within the same period does not evaluate again, nor does a run: the state holds.
     assert!(engine.tick(now + chrono::Duration::seconds(20)).unwrap().is_empty());
+    save(&store, "r3", t(12, 3) + chrono::Duration::seconds(30), 100.0);
+    assert!(engine.evaluate_canary("web", now + chrono::Duration::seconds(30)).unwrap().is_empty());
     // The next period's evaluation brings it back to OK, and the composites follow.
     let back = engine.tick(t(12, 4) + chrono::Duration::seconds(1)).unwrap();
     let names: Vec<_> = back.iter().map(|t| (t.alarm.as_str(), t.new_state.as_str())).collect();
@@ -436,10 +608,12 @@ fn missing_data_is_noticed_by_the_tick_without_runs() {
     save(&store, "r3", t(12, 2), 100.0);
     let moved = engine.tick(t(12, 3)).unwrap();
     assert_eq!(moved[0].new_state, "OK");
-    // No runs since 12:03: at 12:06 the range 12:01-12:06 holds 2 datapoints (< N), so the last
-    // three periods count as breaching.
+    // No runs since 12:03: at 12:06 the range 12:01-12:06 holds 2 datapoints (< N) within the
+    // threshold, plus 1 filled breaching one: 1 < M. At 12:07 one real datapoint is left, and 2
+    // filled breaching ones reach M.
     assert!(engine.tick(t(12, 4)).unwrap().is_empty());
-    let moved = engine.tick(t(12, 6)).unwrap();
+    assert!(engine.tick(t(12, 6)).unwrap().is_empty());
+    let moved = engine.tick(t(12, 7)).unwrap();
     assert_eq!(moved[0].new_state, "ALARM", "{:?}", moved);
     assert_eq!(store.alarm_history("web-down", 10).unwrap().len(), 2);
 }
@@ -466,4 +640,141 @@ fn a_composite_set_state_holds_until_a_child_changes() {
     let moved = engine.set_state("web-down", AlarmState::Ok, "child", t(12, 6)).unwrap();
     let names: Vec<_> = moved.iter().map(|t| (t.alarm.as_str(), t.new_state.as_str())).collect();
     assert_eq!(names, vec![("web-down", "OK"), ("site", "OK"), ("top", "OK")]);
+}
+
+/// `defs(true)` with a `maint` composite that is a manual switch (`FALSE`), as `site` uses it.
+fn defs_with_maintenance(rule: &str) -> Definitions {
+    let mut d = defs(true);
+    let actions =
+        AlarmActions { alarm: vec!["team".into()], ok: vec!["team".into()], ..AlarmActions::default() };
+    d.composite.insert(
+        0,
+        CompositeAlarm {
+            name: "maint".into(),
+            text: rule.into(),
+            rule: Composite::parse(rule).unwrap(),
+            actions,
+            actions_enabled: true,
+            description: None,
+        },
+    );
+    d
+}
+
+fn state_of(store: &SqliteStore, name: &str) -> String {
+    store.alarm_states().unwrap().into_iter().find(|r| r.alarm == name).map(|r| r.state).unwrap_or_default()
+}
+
+fn sent(recorder: &Recorder) -> Vec<String> {
+    recorder.0.lock().unwrap().iter().map(|(_, n)| format!("{}:{}", n.alarm, n.new_state)).collect()
+}
+
+#[test]
+fn a_reload_keeps_set_states_and_fires_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(&dir.path().join("aviary.db")).unwrap());
+    let recorder = Arc::new(Recorder::default());
+    // As the daemon does: an empty engine, then the definitions of the start.
+    let engine = Engine::new(store.clone(), recorder.clone(), Definitions::default());
+    engine.set_definitions(defs_with_maintenance("FALSE"));
+    let first = engine.tick(t(12, 0)).unwrap();
+    let names: Vec<_> = first.iter().map(|t| (t.alarm.as_str(), t.new_state.as_str())).collect();
+    // web-down starts INSUFFICIENT_DATA and has no data: no transition; the composites get a state.
+    assert_eq!(names, vec![("maint", "OK"), ("site", "OK"), ("top", "OK")]);
+    assert_eq!(sent(&recorder), vec!["maint:OK"]);
+    recorder.0.lock().unwrap().clear();
+    let now = t(12, 0) + chrono::Duration::seconds(10);
+    engine.set_state("maint", AlarmState::Alarm, "maintenance window", now).unwrap();
+    engine.set_state("web-down", AlarmState::Alarm, "testing purposes", now).unwrap();
+    assert_eq!(sent(&recorder), vec!["maint:ALARM", "web-down:ALARM"]);
+
+    // A reload of unrelated files (same definitions), then ticks: nothing is evaluated early;
+    // nor by a reload that changes the metric alarm (evaluated at its next period, as usual).
+    engine.set_definitions(defs_with_maintenance("FALSE"));
+    assert!(engine.tick(now + chrono::Duration::seconds(20)).unwrap().is_empty());
+    let mut changed = defs_with_maintenance("FALSE");
+    changed.metric[0].rule.threshold = 50.0;
+    engine.set_definitions(changed);
+    assert!(engine.tick(now + chrono::Duration::seconds(30)).unwrap().is_empty());
+    assert_eq!(
+        (state_of(&store, "maint").as_str(), state_of(&store, "web-down").as_str()),
+        ("ALARM", "ALARM")
+    );
+
+    // The metric alarm's next period: evaluated as usual (no data: INSUFFICIENT_DATA); the
+    // composites whose child changed follow, `maint` (no children) keeps its set state.
+    engine.set_definitions(defs_with_maintenance("FALSE"));
+    let next = engine.tick(t(12, 1) + chrono::Duration::seconds(1)).unwrap();
+    let names: Vec<_> = next.iter().map(|t| (t.alarm.as_str(), t.new_state.as_str())).collect();
+    assert_eq!(names, vec![("web-down", "INSUFFICIENT_DATA")]);
+    assert!(engine.tick(t(12, 5)).unwrap().is_empty());
+    assert_eq!(state_of(&store, "maint"), "ALARM");
+    assert_eq!(sent(&recorder), vec!["maint:ALARM", "web-down:ALARM"]);
+
+    // A reload that changes the composite's rule evaluates it at the next pass.
+    engine.set_definitions(defs_with_maintenance("NOT TRUE"));
+    let moved = engine.tick(t(12, 5) + chrono::Duration::seconds(5)).unwrap();
+    let names: Vec<_> = moved.iter().map(|t| (t.alarm.as_str(), t.new_state.as_str())).collect();
+    assert_eq!(names, vec![("maint", "OK")]);
+    assert_eq!(sent(&recorder), vec!["maint:ALARM", "web-down:ALARM", "maint:OK"]);
+
+    // So does a reload that adds a composite (here one removed, with its stored state, and back).
+    engine.set_state("top", AlarmState::Alarm, "drill", t(12, 6)).unwrap();
+    let mut without = defs_with_maintenance("NOT TRUE");
+    without.composite.retain(|c| c.name != "top");
+    engine.set_definitions(without);
+    assert!(engine.tick(t(12, 6) + chrono::Duration::seconds(5)).unwrap().is_empty());
+    engine.set_definitions(defs_with_maintenance("NOT TRUE"));
+    let moved = engine.tick(t(12, 6) + chrono::Duration::seconds(10)).unwrap();
+    let names: Vec<_> = moved.iter().map(|t| (t.alarm.as_str(), t.new_state.as_str())).collect();
+    assert_eq!(names, vec![("top", "OK")]);
+}
+
+#[test]
+fn a_restart_keeps_set_states_and_fires_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("aviary.db");
+    let store = Arc::new(SqliteStore::open(&db).unwrap());
+    let engine = Engine::new(store.clone(), Arc::new(LogNotifier), defs_with_maintenance("FALSE"));
+    engine.tick(t(12, 0)).unwrap();
+    let now = t(12, 0) + chrono::Duration::seconds(10);
+    engine.set_state("maint", AlarmState::Alarm, "maintenance window", now).unwrap();
+    engine.set_state("web-down", AlarmState::Alarm, "testing purposes", now).unwrap();
+    drop(engine);
+    drop(store);
+
+    // Restarted within the same period, as the daemon starts (empty engine, then definitions)
+    // and as the CLI does (definitions at once).
+    let store = Arc::new(SqliteStore::open(&db).unwrap());
+    let recorder = Arc::new(Recorder::default());
+    let engine = Engine::new(store.clone(), recorder.clone(), Definitions::default());
+    engine.set_definitions(defs_with_maintenance("FALSE"));
+    assert!(engine.tick(now + chrono::Duration::seconds(20)).unwrap().is_empty());
+    let cli = Engine::new(store.clone(), recorder.clone(), defs_with_maintenance("FALSE"));
+    assert!(cli.tick(now + chrono::Duration::seconds(30)).unwrap().is_empty());
+    // The runs at start do not evaluate a state entered in this period (it may be a set-state).
+    save(&store, "r1", now + chrono::Duration::seconds(35), 100.0);
+    assert!(engine.evaluate_canary("web", now + chrono::Duration::seconds(40)).unwrap().is_empty());
+    assert_eq!(
+        (state_of(&store, "maint").as_str(), state_of(&store, "web-down").as_str()),
+        ("ALARM", "ALARM")
+    );
+    assert!(sent(&recorder).is_empty());
+
+    // Once a period has completed, the metric alarm is evaluated again (the run's datapoint is
+    // within the threshold); the composite holds.
+    let next = engine.tick(t(12, 1) + chrono::Duration::seconds(1)).unwrap();
+    let names: Vec<_> = next.iter().map(|t| (t.alarm.as_str(), t.new_state.as_str())).collect();
+    assert_eq!(names, vec![("web-down", "OK")]);
+    assert_eq!(state_of(&store, "maint"), "ALARM");
+    drop(engine);
+
+    // A restart after a period completed while the daemon was down catches up at once.
+    let engine = Engine::new(store.clone(), recorder.clone(), defs_with_maintenance("FALSE"));
+    engine.set_state("web-down", AlarmState::Alarm, "again", t(12, 2)).unwrap();
+    drop(engine);
+    let engine = Engine::new(store.clone(), recorder.clone(), defs_with_maintenance("FALSE"));
+    let caught = engine.tick(t(12, 4) + chrono::Duration::seconds(1)).unwrap();
+    assert_eq!(caught.iter().map(|t| t.alarm.as_str()).collect::<Vec<_>>(), vec!["web-down"]);
+    assert_eq!(state_of(&store, "maint"), "ALARM");
 }

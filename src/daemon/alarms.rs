@@ -48,7 +48,9 @@ fn url_path_segment(name: &str) -> String {
         .collect()
 }
 
-/// Applies a (re)loaded project: alarm definitions and channels.
+/// Applies a (re)loaded project: alarm definitions and channels. Nothing is evaluated here: the
+/// stored states (set-state included) hold until each alarm's next evaluation (see
+/// [`crate::alarms::Engine::set_definitions`]).
 pub fn apply_project(state: &State, project: &Project) {
     let canaries: Vec<crate::spec::Canary> =
         state.lock().canaries.values().map(|l| (*l.canary).clone()).collect();
