@@ -448,6 +448,28 @@ api:
 }
 
 #[test]
+fn disabled_canaries_run_only_when_named() {
+    let site = start_api_site();
+    let project = Project::new();
+    let body = "api:\n  steps:\n    - name: get\n      request: {url: \"${BASE}/api/status/200\"}\n";
+    project.canary("on", &canary(&site.base(), body));
+    let off = project.canary("off", &canary(&site.base(), &format!("enabled: false\n{body}")));
+    let output = run(&project, &["run"]);
+    assert_eq!(output.status.code(), Some(0), "{}", show(&output));
+    assert_eq!(runs(&project).len(), 1, "{}", show(&output));
+    assert_eq!(run_of(&project, "on").1["status"], "PASSED");
+
+    let output = run(&project, &["run", off.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", show(&output));
+    assert_eq!(run_of(&project, "off").1["status"], "PASSED");
+
+    std::fs::remove_file(project.path().join("canaries/on.yaml")).unwrap();
+    let output = run(&project, &["run"]);
+    assert_eq!(output.status.code(), Some(2), "{}", show(&output));
+    assert!(stderr(&output).contains("every canary is disabled"), "{}", show(&output));
+}
+
+#[test]
 fn a_slow_endpoint_past_its_timeout_is_a_timeout() {
     let site = start_api_site();
     let project = Project::new();

@@ -119,7 +119,13 @@ fn continue_on_step_failure_runs_every_url() {
         let report = read_json(&dir.join("report.json"));
         let steps = report["steps"].as_array().unwrap();
         match report["canary"].as_str().unwrap() {
-            "stops" => assert_eq!(steps.len(), 1),
+            "stops" => {
+                assert_eq!(steps.len(), 2, "every URL has a step");
+                assert_eq!(steps[1]["status"], "SKIPPED");
+                let reason = steps[1]["reason"].as_str().unwrap();
+                assert!(reason.starts_with("not run: step 1 `load http://"), "{reason}");
+                assert!(steps[1]["screenshots"].as_array().is_none_or(Vec::is_empty));
+            }
             _ => {
                 assert_eq!(steps.len(), 2);
                 assert_eq!(steps[1]["status"], "PASSED");

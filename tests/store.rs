@@ -326,7 +326,7 @@ fn the_database_is_in_wal_mode_with_a_versioned_schema() {
     let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
     assert_eq!(mode, "wal");
     let version: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
 }
 
 #[test]
@@ -337,7 +337,7 @@ fn a_newer_schema_is_refused_with_the_path() {
     rusqlite::Connection::open(&path).unwrap().pragma_update(None, "user_version", 99).unwrap();
 
     let error = SqliteStore::open(&path).unwrap_err();
-    assert!(matches!(error, StoreError::SchemaTooNew { found: 99, supported: 2, .. }), "{error:?}");
+    assert!(matches!(error, StoreError::SchemaTooNew { found: 99, supported: 3, .. }), "{error:?}");
     assert!(error.to_string().contains(&path.display().to_string()), "{error}");
 }
 
@@ -474,4 +474,31 @@ fn datapoints_are_stored_with_their_run() {
             .unwrap()
             .is_empty()
     );
+}
+
+#[test]
+fn unfinished_run_folders_are_swept_once_older_than_the_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let root = dir.path().join("artifacts");
+    let finished = report("homepage", "aaaaaaaa-1111-4111-8111-111111111111", at(0), RunStatus::Passed);
+    save(&store, &finished);
+    let kept = run_dir(&root, "homepage", at(0), &finished.run_id);
+    let orphan = run_dir(&root, "homepage", at(60), "bbbbbbbb-2222-4222-8222-222222222222");
+    let gone_canary = run_dir(&root, "removed", at(120), "cccccccc-3333-4333-8333-333333333333");
+    for folder in [&kept, &orphan, &gone_canary] {
+        std::fs::create_dir_all(folder).unwrap();
+        std::fs::write(folder.join("log.txt"), "partial").unwrap();
+    }
+
+    // Folders changed after the process started may belong to runs in flight: kept.
+    let started = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    assert_eq!(aviary::store::retention::sweep_orphans(&store, &root, started), 0);
+    assert!(orphan.exists() && gone_canary.exists());
+
+    let started = std::time::SystemTime::now() + std::time::Duration::from_secs(1);
+    assert_eq!(aviary::store::retention::sweep_orphans(&store, &root, started), 2);
+    assert!(kept.join("log.txt").exists(), "a stored run's folder stays");
+    assert!(!orphan.exists() && !gone_canary.exists());
+    assert!(!root.join("removed/2025").exists(), "emptied parents are removed");
 }

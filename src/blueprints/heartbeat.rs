@@ -64,11 +64,17 @@ impl Blueprint for Heartbeat {
     fn run<'a>(&'a self, ctx: &'a mut RunContext) -> BoxFuture<'a, Result<(), StepError>> {
         async move {
             ctx.full_page_screenshots = self.full_page;
-            for url in &self.urls {
-                ctx.begin_step(&format!("load {url}")).await;
+            let mut stopped: Option<String> = None;
+            for (i, url) in self.urls.iter().enumerate() {
+                let name = format!("load {url}");
+                if let Some(why) = &stopped {
+                    ctx.skip_step(&name, why.clone());
+                    continue;
+                }
+                ctx.begin_step(&name).await;
                 let result = self.load(ctx, url).await;
                 if !ctx.end_step(result).await {
-                    break;
+                    stopped = Some(format!("not run: step {} `{name}` did not pass", i + 1));
                 }
             }
             Ok(())

@@ -94,7 +94,7 @@ async fn guarded<T>(
                     other => BrowserError::Cdp(format!("{what} failed: {other}")),
                 })
             }
-            Err(_) => Err(BrowserError::Timeout(format!("Chromium did not answer {what} within {timeout:?}"))),
+            Err(_) => Err(BrowserError::Timeout(format!("Chromium did not answer {what} within {}", crate::fetch::format_duration(timeout)))),
         }
     }
 }
@@ -344,7 +344,8 @@ impl BrowserPage {
                 if !self.wait_for_load(&tab, started, deadline).await? {
                     self.state.lock().await.stuck = true;
                     return Err(BrowserError::Timeout(format!(
-                        "{url} did not finish loading within {timeout:?}"
+                        "{url} did not finish loading within {}",
+                        crate::fetch::format_duration(timeout)
                     )));
                 }
                 None
@@ -352,7 +353,8 @@ impl BrowserPage {
             Err(BrowserError::Timeout(_)) => {
                 self.state.lock().await.stuck = true;
                 return Err(BrowserError::Timeout(format!(
-                    "{url} did not finish loading within {timeout:?}"
+                    "{url} did not finish loading within {}",
+                    crate::fetch::format_duration(timeout)
                 )));
             }
             Err(BrowserError::Cdp(message)) => {

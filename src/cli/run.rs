@@ -46,6 +46,18 @@ pub async fn run(globals: &Globals, args: RunArgs) -> i32 {
         eprintln!("error: {} problem(s) in the canary files; nothing was run", problems.len());
         return EXIT_BAD_INPUT;
     }
+    // Disabled canaries run only when named by an explicit path (file or folder).
+    let canaries: Vec<Canary> = if args.paths.is_empty() {
+        let all = canaries.len();
+        let enabled: Vec<Canary> = canaries.into_iter().filter(|c| c.spec.enabled).collect();
+        if all > 0 && enabled.is_empty() {
+            eprintln!("error: every canary is disabled (`enabled: false`); name a file to run one anyway");
+            return EXIT_BAD_INPUT;
+        }
+        enabled
+    } else {
+        canaries
+    };
     let canaries = match select(canaries, args.grep.as_deref()) {
         Ok(c) => c,
         Err(message) => {
@@ -67,7 +79,7 @@ pub async fn run(globals: &Globals, args: RunArgs) -> i32 {
         progress: Some(Arc::new(move |event| sink.event(event))),
     });
 
-    let attempts = run_all(&project, canaries, services.clone()).await;
+    let (attempts, lost) = run_all(&project, canaries, services.clone()).await;
     services.browser.shutdown().await;
     progress.finish();
 
@@ -78,7 +90,10 @@ pub async fn run(globals: &Globals, args: RunArgs) -> i32 {
         Reporter::Junit => super::reporters::junit(&finals),
     };
     print!("{output}");
-    if finals.iter().all(|r| r.status == RunStatus::Passed) { EXIT_OK } else { EXIT_FAILED }
+    if lost > 0 {
+        eprintln!("error: {lost} run(s) ended without a report (an internal error; see the log above)");
+    }
+    if lost == 0 && finals.iter().all(|r| r.status == RunStatus::Passed) { EXIT_OK } else { EXIT_FAILED }
 }
 
 fn select(canaries: Vec<Canary>, grep: Option<&str>) -> Result<Vec<Canary>, String> {
@@ -104,6 +119,8 @@ pub fn pool_config(project: &Project) -> PoolConfig {
     let browser = &project.config.browser;
     let executable = match browser.executable.as_str() {
         "auto" | "" => None,
+        // A bare name (`chromium`) is looked up on PATH; a path is relative to the project.
+        name if !name.contains('/') => Some(PathBuf::from(name)),
         path => Some(project.root.join(path)),
     };
     PoolConfig {
@@ -116,8 +133,12 @@ pub fn pool_config(project: &Project) -> PoolConfig {
 }
 
 /// Runs every canary (with its retries) at most `runner.max_concurrency` at a time; results come
-/// back in the canaries' order.
-async fn run_all(project: &Project, canaries: Vec<Canary>, services: Arc<Services>) -> Vec<Vec<RunReport>> {
+/// back in the canaries' order, with the number of runs whose task died without a report.
+async fn run_all(
+    project: &Project,
+    canaries: Vec<Canary>,
+    services: Arc<Services>,
+) -> (Vec<Vec<RunReport>>, usize) {
     let limit = Arc::new(Semaphore::new(project.config.runner.max_concurrency.max(1)));
     let mut tasks = Vec::with_capacity(canaries.len());
     for canary in canaries {
@@ -129,11 +150,15 @@ async fn run_all(project: &Project, canaries: Vec<Canary>, services: Arc<Service
         }));
     }
     let mut results = Vec::with_capacity(tasks.len());
+    let mut lost = 0;
     for task in tasks {
         match task.await {
             Ok(attempts) => results.push(attempts),
-            Err(e) => tracing::error!("a run task failed: {e}"),
+            Err(e) => {
+                lost += 1;
+                tracing::error!("a run task failed: {e}");
+            }
         }
     }
-    results
+    (results, lost)
 }

@@ -13,6 +13,7 @@ pub mod scheduler;
 pub mod state;
 mod watch;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -218,7 +219,12 @@ async fn reload_with(
 ) -> Option<crate::spec::Project> {
     let loaded = tokio::task::spawn_blocking(move || {
         let project = crate::spec::load_project(config.as_deref(), data_dir.as_deref())?;
-        let (canaries, problems) = crate::spec::load_canaries(&project, &[]);
+        let (mut canaries, mut problems) = crate::spec::load_canaries(&project, &[]);
+        // What `aviary validate` checks across files (unique alarm names, references): a canary
+        // file with such a problem keeps its previous version, like any file that does not validate.
+        let across = crate::spec::check_alarm_references(&project, &canaries);
+        canaries.retain(|c| !across.iter().any(|d| d.file == c.file));
+        problems.extend(across);
         Ok::<_, Vec<crate::spec::Diagnostic>>((project, canaries, problems))
     })
     .await;
@@ -298,26 +304,59 @@ async fn reload_loop(
 
 /// The retention sweep, at start and every [`RETENTION_INTERVAL`].
 async fn retention_loop(state: Arc<State>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    // Folders of runs a previous process never finished are older than this process.
+    let mut orphans_before = Some(std::time::SystemTime::now());
     loop {
-        let canaries: Vec<Arc<Canary>> = state.lock().canaries.values().map(|l| l.canary.clone()).collect();
+        let policies: BTreeMap<String, RetentionPolicy> = state
+            .lock()
+            .canaries
+            .values()
+            .map(|l| {
+                let retention = &l.canary.spec.retention;
+                (
+                    l.canary.name.clone(),
+                    RetentionPolicy { success: retention.success.0, failure: retention.failure.0 },
+                )
+            })
+            .collect();
         let services = state.services.clone();
+        let orphans = orphans_before.take();
         let swept = tokio::task::spawn_blocking(move || {
             let now = Utc::now();
             let mut deleted = 0;
-            for canary in canaries {
-                let policy = RetentionPolicy {
-                    success: canary.spec.retention.success.0,
-                    failure: canary.spec.retention.failure.0,
-                };
-                match retention::sweep(&*services.store, &services.artifacts_root, &canary.name, policy, now)
-                {
+            if let Some(before) = orphans {
+                let removed = retention::sweep_orphans(&*services.store, &services.artifacts_root, before);
+                if removed > 0 {
+                    tracing::info!(
+                        folders_removed = removed,
+                        "retention: removed the folders of unfinished runs"
+                    );
+                }
+            }
+            // Canaries whose file is gone keep their history for the default retention.
+            let stored: Vec<String> = match services.store.latest_runs() {
+                Ok(latest) => latest.into_iter().map(|r| r.canary).collect(),
+                Err(e) => {
+                    tracing::warn!("retention: cannot list the stored canaries: {e}");
+                    Vec::new()
+                }
+            };
+            let default = crate::spec::model::Retention::default();
+            let default = RetentionPolicy { success: default.success.0, failure: default.failure.0 };
+            let removed_canaries: Vec<(String, RetentionPolicy)> = stored
+                .into_iter()
+                .filter(|name| !policies.contains_key(name))
+                .map(|name| (name, default))
+                .collect();
+            for (name, policy) in policies.into_iter().chain(removed_canaries) {
+                match retention::sweep(&*services.store, &services.artifacts_root, &name, policy, now) {
                     Ok(outcome) => {
                         deleted += outcome.runs_deleted;
                         for error in outcome.errors {
-                            tracing::warn!(canary = %canary.name, "retention: {error}");
+                            tracing::warn!(canary = %name, "retention: {error}");
                         }
                     }
-                    Err(e) => tracing::warn!(canary = %canary.name, "retention sweep failed: {e}"),
+                    Err(e) => tracing::warn!(canary = %name, "retention sweep failed: {e}"),
                 }
             }
             deleted

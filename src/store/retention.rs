@@ -62,3 +62,53 @@ pub fn sweep(
     outcome.runs_deleted = store.delete_runs(&doomed)?;
     Ok(outcome)
 }
+
+/// Removes run folders that no stored run owns and that were last changed before `before`: the
+/// folders of runs that never finished (the process was killed, or a drain abandoned them), which
+/// no retention sweep would otherwise reach. Returns how many it removed; problems are logged.
+pub fn sweep_orphans(store: &dyn Store, artifacts_root: &Path, before: std::time::SystemTime) -> usize {
+    let mut removed = 0;
+    for (relative, folder) in run_folders(artifacts_root) {
+        let Some(run_id) = folder.splitn(4, '-').nth(3) else { continue };
+        let old = std::fs::metadata(artifacts_root.join(&relative))
+            .and_then(|m| m.modified())
+            .is_ok_and(|modified| modified < before);
+        if !old || !matches!(store.run(run_id), Ok(None)) {
+            continue;
+        }
+        match layout::remove_run_dir(artifacts_root, &relative) {
+            Ok(()) => removed += 1,
+            Err(e) => tracing::warn!("retention: could not remove the unfinished run folder {relative}: {e}"),
+        }
+    }
+    removed
+}
+
+/// Every `<canary>/<YYYY>/<MM>/<DD>/<HH>/<run folder>` under the root: (relative path, folder name).
+fn run_folders(artifacts_root: &Path) -> Vec<(String, String)> {
+    let mut level: Vec<String> = vec![String::new()];
+    for _ in 0..6 {
+        let mut next = Vec::new();
+        for relative in &level {
+            let Ok(entries) = std::fs::read_dir(artifacts_root.join(relative)) else { continue };
+            for entry in entries.flatten() {
+                let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+                if let (true, Some(name)) = (is_dir, entry.file_name().to_str()) {
+                    next.push(if relative.is_empty() {
+                        name.to_string()
+                    } else {
+                        format!("{relative}/{name}")
+                    });
+                }
+            }
+        }
+        level = next;
+    }
+    level
+        .into_iter()
+        .map(|relative| {
+            let folder = relative.rsplit('/').next().unwrap_or_default().to_string();
+            (relative, folder)
+        })
+        .collect()
+}
