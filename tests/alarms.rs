@@ -35,8 +35,11 @@ fn failing_canary(base: &str) -> String {
 
 /// A webhook receiver on 127.0.0.1: answers 200 and keeps each request's body.
 fn start_receiver() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    receive_on(std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+}
+
+fn receive_on(listener: std::net::TcpListener) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
     use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let seen = bodies.clone();
@@ -158,6 +161,7 @@ fn a_failing_canary_alarms_and_set_state_goes_through_the_api() {
     let out = project.aviary(&[
         "alarm",
         "set-state",
+        "--alarm-name",
         "maintenance",
         "--state-value",
         "ALARM",
@@ -321,5 +325,39 @@ fn validate_rejects_composite_cycles_unknown_names_and_bad_syntax_with_positions
     assert!(
         err.contains("aviary.yaml:2:5: alarms[0]: alarm `slow` in the project file needs `canary:`"),
         "{err}"
+    );
+}
+
+/// A notification whose delivery is still being retried when SIGTERM comes is delivered before
+/// the daemon exits.
+#[test]
+fn sigterm_waits_for_notifications_still_being_retried() {
+    let site = start_api_site();
+    let project = Project::new();
+    let port = free_port();
+    // Nothing listens on the hook's port yet: the first deliveries are refused.
+    let hook = free_port();
+    project.file(
+        "aviary.yaml",
+        &format!(
+            "server: {{listen: \"127.0.0.1:{port}\", token: \"{TOKEN}\"}}\n\
+             channels:\n  ops: {{type: webhook, url: \"http://127.0.0.1:{hook}/hook\"}}\n"
+        ),
+    );
+    project.canary("failing", &failing_canary(&site.base()));
+    let mut daemon = Daemon::start(project.path(), "daemon.log", &[]);
+    daemon.wait_for("a refused delivery", Duration::from_secs(40), |e| {
+        daemon_support::field(e, "outcome") == "failed" && daemon_support::field(e, "channel") == "ops"
+    });
+    daemon.signal("TERM");
+    std::thread::sleep(Duration::from_millis(500));
+    let (_, bodies) = receive_on(std::net::TcpListener::bind(("127.0.0.1", hook)).unwrap());
+    let status = daemon.wait_exit(Duration::from_secs(40)).expect("the daemon exits");
+    assert!(status.success(), "{status}; log:\n{}", daemon.log_text());
+    let bodies = bodies.lock().unwrap();
+    assert!(
+        bodies.iter().any(|b| b.contains("\"new_state\":\"ALARM\"")),
+        "{bodies:?}\nlog:\n{}",
+        daemon.log_text()
     );
 }

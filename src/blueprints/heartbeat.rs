@@ -49,8 +49,7 @@ impl Heartbeat {
             )));
         }
         if let Some(expected) = &self.text {
-            let body = page.visible_text().await?;
-            if !body.contains(expected.as_str()) {
+            if !page.text_contains(expected).await? {
                 return Err(StepError::Failed(format!(
                     "GET {url}: text {expected:?} not found in the rendered page"
                 )));

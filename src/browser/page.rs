@@ -478,6 +478,14 @@ impl BrowserPage {
         Ok(value.as_str().unwrap_or_default().to_string())
     }
 
+    /// Whether the rendered text contains `needle`, decided in the page (a page of many megabytes
+    /// of text is not sent over the DevTools connection).
+    pub async fn text_contains(&self, needle: &str) -> Result<bool, BrowserError> {
+        let needle = serde_json::to_string(needle).unwrap_or_else(|_| "\"\"".to_string());
+        let js = format!("!!document.body && document.body.innerText.includes({needle})");
+        Ok(self.evaluate(&js).await?.as_bool().unwrap_or(false))
+    }
+
     /// The page's current URL.
     pub async fn current_url(&self) -> Result<String, BrowserError> {
         let value = self.evaluate("location.href").await?;

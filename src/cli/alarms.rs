@@ -32,7 +32,11 @@ pub enum AlarmCommand {
     /// Set an alarm's state like `aws cloudwatch set-alarm-state`; it holds until the alarm's
     /// next evaluation.
     SetState {
-        name: String,
+        /// The alarm (or `--alarm-name NAME`, as in the AWS CLI).
+        #[arg(required_unless_present = "alarm_name")]
+        name: Option<String>,
+        #[arg(long = "alarm-name", value_name = "NAME", conflicts_with = "name")]
+        alarm_name: Option<String>,
         /// OK, ALARM or INSUFFICIENT_DATA.
         #[arg(long, visible_alias = "state-value")]
         state: String,
@@ -216,7 +220,10 @@ pub async fn list(globals: &Globals, as_json: bool) -> i32 {
 pub async fn alarm(globals: &Globals, command: AlarmCommand) -> i32 {
     match command {
         AlarmCommand::History { name, limit, json } => history(globals, &name, limit, json).await,
-        AlarmCommand::SetState { name, state, reason } => set_state(globals, &name, &state, &reason).await,
+        AlarmCommand::SetState { name, alarm_name, state, reason } => {
+            let name = name.or(alarm_name).unwrap_or_default();
+            set_state(globals, &name, &state, &reason).await
+        }
     }
 }
 

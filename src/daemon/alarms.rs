@@ -25,6 +25,16 @@ impl ChannelNotifier {
     }
 }
 
+impl ChannelNotifier {
+    /// Waits up to `deadline` for the deliveries in flight (retries included) to end.
+    pub async fn flush(&self, deadline: std::time::Duration) {
+        let dispatcher = self.dispatcher.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        if let Some((dispatcher, _)) = dispatcher {
+            dispatcher.flush(deadline).await;
+        }
+    }
+}
+
 impl Notifier for ChannelNotifier {
     fn notify(&self, channels: &[String], n: Notification) {
         let dispatcher = self.dispatcher.lock().unwrap_or_else(PoisonError::into_inner).clone();

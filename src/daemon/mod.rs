@@ -37,6 +37,9 @@ pub const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
 pub const DRAIN_GRACE: Duration = Duration::from_secs(10);
 /// How long file events are collected before a reload.
 pub const RELOAD_DEBOUNCE: Duration = Duration::from_millis(300);
+/// How long a stopping daemon waits for alarm notifications still being delivered (retries
+/// included) after its runs have finished.
+pub const NOTIFY_FLUSH: Duration = Duration::from_secs(20);
 
 /// How the daemon was started.
 pub struct Options {
@@ -170,6 +173,11 @@ pub async fn run(options: Options, services: Arc<Services>, max_concurrency: usi
     failover.abort();
     scheduler.abort();
     state.services.browser.shutdown().await;
+    tokio::select! {
+        () = state.notifier.flush(NOTIFY_FLUSH) => {}
+        _ = sigterm.recv() => tracing::warn!("second SIGTERM: notifications in flight are dropped"),
+        _ = sigint.recv() => tracing::warn!("second SIGINT: notifications in flight are dropped"),
+    }
     let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
     tracing::info!("daemon stopped");
     Ok(())
