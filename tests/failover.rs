@@ -144,22 +144,26 @@ async fn rfc2136_replace_and_wrong_key() {
     assert!(err.to_string().contains("BADKEY"), "{err}");
     assert_eq!(dig(named.port, "www.example.test").trim(), "192.0.2.10");
 
+    // No key where the zone wants one: REFUSED. A zone the server does not serve: NOTAUTH.
+    let spec = |zone: &str, tsig: bool| {
+        let mut json = serde_json::json!({"type": "rfc2136", "server": format!("127.0.0.1:{}", named.port), "zone": zone});
+        if tsig {
+            json["tsig"] =
+                serde_json::json!({"name": "aviary-key.", "algorithm": "hmac-sha256", "secret": SECRET});
+        }
+        Rfc2136::from_spec(&serde_json::from_value::<DnsProviderSpec>(json).unwrap()).unwrap()
+    };
+    let err = spec("example.test.", false).replace(&record(), &["203.0.113.1".into()]).await.unwrap_err();
+    assert!(matches!(err, DnsError::Refused { .. }), "{err}");
+    let other: RecordSpec =
+        serde_json::from_value(serde_json::json!({"name": "www.other.test.", "type": "A"})).unwrap();
+    let err = spec("other.test.", true).replace(&other, &["203.0.113.1".into()]).await.unwrap_err();
+    assert!(matches!(err, DnsError::NotAuth { .. }), "{err}");
+    assert_eq!(dig(named.port, "www.example.test").trim(), "192.0.2.10");
+
     // Nothing listening: unreachable, one line.
     let err = provider(free_port(), "aviary-key.", SECRET).current(&record()).await.unwrap_err();
     assert!(matches!(err, DnsError::Unreachable { .. }), "{err}");
-}
-
-fn set_state(store: &aviary::store::SqliteStore, alarm: &str, old: &str, new: &str) {
-    use aviary::store::{AlarmTransition, Store};
-    store
-        .record_alarm_transition(&AlarmTransition {
-            alarm: alarm.into(),
-            time: chrono::Utc::now(),
-            old_state: old.into(),
-            new_state: new.into(),
-            reason: "test".into(),
-        })
-        .unwrap();
 }
 
 #[tokio::test]
@@ -183,7 +187,7 @@ async fn controller_flips_and_puts_drift_back() {
     controller.check_once().await;
     assert_eq!(dig(named.port, "www.example.test").trim(), "192.0.2.10");
 
-    set_state(&store, "home", "INSUFFICIENT_DATA", "ALARM");
+    support::record_alarm_state(&store, "home", "INSUFFICIENT_DATA", "ALARM");
     controller.check_once().await;
     assert_eq!(dig(named.port, "www.example.test").trim(), "198.51.100.20");
     let status = controller.status();
@@ -191,11 +195,11 @@ async fn controller_flips_and_puts_drift_back() {
     assert!(status[0].last_change.is_some() && status[0].last_error.is_none());
 
     // INSUFFICIENT_DATA under last_known keeps the secondary.
-    set_state(&store, "home", "ALARM", "INSUFFICIENT_DATA");
+    support::record_alarm_state(&store, "home", "ALARM", "INSUFFICIENT_DATA");
     controller.check_once().await;
     assert_eq!(dig(named.port, "www.example.test").trim(), "198.51.100.20");
 
-    set_state(&store, "home", "INSUFFICIENT_DATA", "OK");
+    support::record_alarm_state(&store, "home", "INSUFFICIENT_DATA", "OK");
     controller.check_once().await;
     assert_eq!(dig(named.port, "www.example.test").trim(), "192.0.2.10");
 
@@ -224,7 +228,7 @@ async fn controller_flips_and_puts_drift_back() {
 
     // Dry run changes nothing.
     controller.dry_run.store(true, std::sync::atomic::Ordering::Relaxed);
-    set_state(&store, "home", "OK", "ALARM");
+    support::record_alarm_state(&store, "home", "OK", "ALARM");
     controller.check_once().await;
     assert_eq!(dig(named.port, "www.example.test").trim(), "192.0.2.10");
     assert_eq!(controller.status()[0].desired, vec!["198.51.100.20"]);
@@ -339,8 +343,9 @@ fn daemon_flips_the_record_with_its_alarm() {
         }
     };
     answers("192.0.2.10", "start", &daemon);
-    // The run at start passes and the alarm settles on OK; once its datapoint is older than the
-    // alarm's period, evaluations find no data (`ignore`) and keep whatever state is set.
+    // The run at start passes and the alarm settles on OK; once its datapoint has left the
+    // evaluation range (N + 2 = 3 periods of 2 s), evaluations find no data (`ignore`) and keep
+    // whatever state is set.
     let deadline = Instant::now() + Duration::from_secs(30);
     while !support::stdout(&project.aviary_env(&["alarms"], &[("TSIG_SECRET", SECRET)]))
         .lines()
@@ -349,7 +354,7 @@ fn daemon_flips_the_record_with_its_alarm() {
         assert!(Instant::now() < deadline, "the alarm did not settle on OK; log:\n{}", daemon.log_text());
         std::thread::sleep(Duration::from_millis(200));
     }
-    std::thread::sleep(Duration::from_secs(3));
+    std::thread::sleep(Duration::from_secs(8));
 
     // The CloudWatch drill: set-state through the daemon's API.
     let set_state = |state: &str| {

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use aviary::dns::route53::Route53;
 use aviary::dns::{DnsError, DnsProvider};
 use aviary::spec::model::{DnsProviderSpec, RecordSpec};
-use aviary::store::{AlarmTransition, SqliteStore, Store};
+use aviary::store::SqliteStore;
 
 const ACCESS_KEY: &str = "AKIAAVIARYTESTKEY000";
 const SECRET_KEY: &str = "aviary-test-secret-access-key-0123456789";
@@ -112,18 +112,6 @@ async fn create_zone(endpoint: &str) -> String {
         .await
         .unwrap();
     id
-}
-
-fn set_state(store: &SqliteStore, alarm: &str, old: &str, new: &str) {
-    store
-        .record_alarm_transition(&AlarmTransition {
-            alarm: alarm.into(),
-            time: chrono::Utc::now(),
-            old_state: old.into(),
-            new_state: new.into(),
-            reason: "test".into(),
-        })
-        .unwrap();
 }
 
 /// A Route 53 stand-in that answers every request with a `Throttling` error.
@@ -270,14 +258,14 @@ async fn route53_provider_controller_and_status_command() {
     controller.check_once().await;
     assert_eq!(provider.current(&record()).await.unwrap(), vec!["192.0.2.10"]);
 
-    set_state(&store, "home", "INSUFFICIENT_DATA", "ALARM");
+    support::record_alarm_state(&store, "home", "INSUFFICIENT_DATA", "ALARM");
     controller.check_once().await;
     assert_eq!(provider.current(&record()).await.unwrap(), vec!["198.51.100.20"]);
     let status = &controller.status()[0];
     assert_eq!(status.desired_answer, Some("secondary"));
     assert!(status.last_change.is_some() && status.last_error.is_none(), "{status:?}");
 
-    set_state(&store, "home", "ALARM", "OK");
+    support::record_alarm_state(&store, "home", "ALARM", "OK");
     controller.check_once().await;
     assert_eq!(provider.current(&record()).await.unwrap(), vec!["192.0.2.10"]);
 

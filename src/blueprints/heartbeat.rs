@@ -48,12 +48,12 @@ impl Heartbeat {
                 self.status
             )));
         }
-        if let Some(expected) = &self.text {
-            if !page.text_contains(expected).await? {
-                return Err(StepError::Failed(format!(
-                    "GET {url}: text {expected:?} not found in the rendered page"
-                )));
-            }
+        if let Some(expected) = &self.text
+            && !page.text_contains(expected).await?
+        {
+            return Err(StepError::Failed(format!(
+                "GET {url}: text {expected:?} not found in the rendered page"
+            )));
         }
         Ok(StepOutcome { url: Some(nav.url), details })
     }

@@ -60,7 +60,8 @@ fn history(globals: &Globals, name: &str, limit: usize, json: bool) -> i32 {
         }
     };
     if json {
-        return print_json(&changes);
+        println!("{}", serde_json::to_string_pretty(&changes).unwrap_or_default());
+        return EXIT_OK;
     }
     if changes.is_empty() {
         println!("no changes of `{name}` yet");
@@ -87,19 +88,6 @@ fn list_or_none<S: AsRef<str>>(values: &[S]) -> String {
     }
 }
 
-fn print_json<T: serde::Serialize>(value: &T) -> i32 {
-    match serde_json::to_string_pretty(value) {
-        Ok(s) => {
-            println!("{s}");
-            EXIT_OK
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            EXIT_BAD_INPUT
-        }
-    }
-}
-
 async fn status(globals: &Globals, json: bool) -> i32 {
     let project = match super::load_project(globals) {
         Ok(p) => p,
@@ -115,7 +103,8 @@ async fn status(globals: &Globals, json: bool) -> i32 {
     controller.check_once().await;
     let status = controller.status();
     if json {
-        return print_json(&status);
+        println!("{}", serde_json::to_string_pretty(&status).unwrap_or_default());
+        return EXIT_OK;
     }
     if status.is_empty() {
         println!("no failover records");

@@ -19,7 +19,7 @@ pub struct ChannelNotifier {
 impl ChannelNotifier {
     pub fn set_project(&self, project: &Project) {
         let dispatcher = Dispatcher::new(&project.config.channels, &project.root);
-        let base_url = format!("http://{}", project.config.server.listen);
+        let base_url = project.config.server.base_url();
         *self.dispatcher.lock().unwrap_or_else(PoisonError::into_inner) =
             Some((Arc::new(dispatcher), base_url));
     }

@@ -604,17 +604,39 @@ pub struct ServerConfig {
     #[serde(default = "ServerConfig::default_listen")]
     pub listen: String,
     pub token: Option<String>,
+    /// The address people reach the daemon at, for links in notifications (default: from
+    /// `listen`).
+    pub public_url: Option<String>,
 }
 
 impl ServerConfig {
     fn default_listen() -> String {
         "127.0.0.1:9090".to_string()
     }
+
+    /// The base of links to the daemon: `public_url`, else `http://<listen>` (an unspecified
+    /// address as the machine's name, which other machines can resolve more often than not).
+    pub fn base_url(&self) -> String {
+        if let Some(url) = self.public_url.as_deref().filter(|u| !u.is_empty()) {
+            return url.trim_end_matches('/').to_string();
+        }
+        match self.listen.parse::<std::net::SocketAddr>() {
+            Ok(addr) if addr.ip().is_unspecified() => {
+                let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                    .map(|h| h.trim().to_string())
+                    .ok()
+                    .filter(|h| !h.is_empty())
+                    .unwrap_or_else(|| "localhost".to_string());
+                format!("http://{host}:{}", addr.port())
+            }
+            _ => format!("http://{}", self.listen),
+        }
+    }
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { listen: Self::default_listen(), token: None }
+        Self { listen: Self::default_listen(), token: None, public_url: None }
     }
 }
 
@@ -786,4 +808,26 @@ pub struct CompositeAlarmSpec {
     #[serde(default = "yes")]
     pub actions_enabled: bool,
     pub description: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ServerConfig;
+
+    #[test]
+    fn links_use_the_public_url_else_the_listen_address() {
+        let server = |listen: &str, public_url: Option<&str>| ServerConfig {
+            listen: listen.into(),
+            token: None,
+            public_url: public_url.map(str::to_string),
+        };
+        assert_eq!(server("127.0.0.1:9090", None).base_url(), "http://127.0.0.1:9090");
+        assert_eq!(
+            server("0.0.0.0:9090", Some("https://aviary.example.com/")).base_url(),
+            "https://aviary.example.com"
+        );
+        let unspecified = server("0.0.0.0:9090", None).base_url();
+        assert!(unspecified.starts_with("http://") && unspecified.ends_with(":9090"), "{unspecified}");
+        assert!(!unspecified.contains("0.0.0.0"), "{unspecified}");
+    }
 }

@@ -643,6 +643,9 @@ pub fn check_composite_rules(config: &ProjectFile, alarms: Option<&HashSet<Strin
 
 fn check_server(config: &ProjectFile, p: &mut Problems<'_>) {
     let server = root().key("server");
+    if let Some(url) = &config.server.public_url {
+        check_url(url, server.key("public_url"), p);
+    }
     match config.server.listen.parse::<SocketAddr>() {
         Err(_) => p.add(
             server.key("listen"),

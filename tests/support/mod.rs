@@ -196,3 +196,17 @@ pub fn stderr(output: &Output) -> String {
 pub fn read_json(path: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
+
+/// Records an alarm transition straight in the store, as the alarm engine would.
+pub fn record_alarm_state(store: &aviary::store::SqliteStore, alarm: &str, old: &str, new: &str) {
+    use aviary::store::{AlarmTransition, Store};
+    store
+        .record_alarm_transition(&AlarmTransition {
+            alarm: alarm.into(),
+            time: chrono::Utc::now(),
+            old_state: old.into(),
+            new_state: new.into(),
+            reason: "test".into(),
+        })
+        .unwrap();
+}
