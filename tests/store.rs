@@ -483,6 +483,8 @@ fn unfinished_run_folders_are_swept_once_older_than_the_process() {
     let root = dir.path().join("artifacts");
     let finished = report("homepage", "aaaaaaaa-1111-4111-8111-111111111111", at(0), RunStatus::Passed);
     save(&store, &finished);
+    assert!(store.has_run(&finished.run_id).unwrap());
+    assert!(!store.has_run("aaaaaaaa").unwrap(), "a prefix is not a run");
     let kept = run_dir(&root, "homepage", at(0), &finished.run_id);
     let orphan = run_dir(&root, "homepage", at(60), "bbbbbbbb-2222-4222-8222-222222222222");
     let gone_canary = run_dir(&root, "removed", at(120), "cccccccc-3333-4333-8333-333333333333");

@@ -36,6 +36,7 @@ pub struct Route53 {
 }
 
 impl std::fmt::Debug for Route53 {
+    // By hand: the client's configuration holds the credentials provider.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Route53")
             .field("hosted_zone_id", &self.hosted_zone_id)

@@ -63,6 +63,9 @@ pub trait Store: Send + Sync {
     /// An alarm's transitions, newest first, at most `limit`.
     fn alarm_history(&self, alarm: &str, limit: usize) -> Result<Vec<AlarmTransition>, StoreError>;
 
+    /// Whether a run with exactly this id is stored (cheap: no report is read).
+    fn has_run(&self, run_id: &str) -> Result<bool, StoreError>;
+
     /// Appends a change the failover controller made to a DNS record.
     fn record_failover_change(&self, change: &FailoverChange) -> Result<(), StoreError>;
 

@@ -73,7 +73,7 @@ pub fn sweep_orphans(store: &dyn Store, artifacts_root: &Path, before: std::time
         let old = std::fs::metadata(artifacts_root.join(&relative))
             .and_then(|m| m.modified())
             .is_ok_and(|modified| modified < before);
-        if !old || !matches!(store.run(run_id), Ok(None)) {
+        if !old || !matches!(store.has_run(run_id), Ok(false)) {
             continue;
         }
         match layout::remove_run_dir(artifacts_root, &relative) {

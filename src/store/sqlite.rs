@@ -543,6 +543,13 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    fn has_run(&self, run_id: &str) -> Result<bool, StoreError> {
+        self.lock()
+            .prepare_cached("SELECT 1 FROM runs WHERE run_id = ?1")
+            .and_then(|mut stmt| stmt.exists([run_id]))
+            .map_err(self.query_err(format!("look up run {run_id}")))
+    }
+
     fn record_failover_change(&self, change: &FailoverChange) -> Result<(), StoreError> {
         let values = |v: &[String]| serde_json::to_string(v).unwrap_or_else(|_| "[]".to_string());
         self.lock()
