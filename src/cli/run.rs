@@ -162,3 +162,24 @@ async fn run_all(
     }
     (results, lost)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::pool_config;
+    use crate::spec::Project;
+
+    #[test]
+    fn browser_executable_is_auto_a_name_on_path_or_a_path_in_the_project() {
+        let mut project = Project::defaults(Path::new("/srv/monitoring"));
+        let executable = |project: &Project| pool_config(project).executable;
+        assert_eq!(executable(&project), None);
+        project.config.browser.executable = "chromium".into();
+        assert_eq!(executable(&project), Some(PathBuf::from("chromium")));
+        project.config.browser.executable = "bin/chrome".into();
+        assert_eq!(executable(&project), Some(PathBuf::from("/srv/monitoring/bin/chrome")));
+        project.config.browser.executable = "/usr/bin/chromium".into();
+        assert_eq!(executable(&project), Some(PathBuf::from("/usr/bin/chromium")));
+    }
+}
