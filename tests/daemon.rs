@@ -215,10 +215,16 @@ fn sigkill_at_any_moment_keeps_history_and_a_restart_goes_on() {
     assert_eq!(stdout(&runs).matches("PASSED").count(), 1, "{}", stdout(&runs));
     assert!(stored_runs(&project, "slow").is_empty(), "no half-written run");
     assert!(store(&project).integrity_check().unwrap());
+    assert!(project.path().join(".aviary/artifacts/slow").is_dir(), "the unfinished run left its folder");
 
-    // Restarted: the history is there and the canaries run again at start.
+    // Restarted: the history is there, the unfinished run's folder is gone, and the canaries
+    // run again at start.
     let mut daemon = Daemon::start(project.path(), "second.log", &[]);
     daemon.wait_for("run of fast after restart", T, |e| is_run_of(e, "fast"));
+    let removed = daemon.wait_for("the unfinished run's folder removed", T, |e| {
+        message(e) == "retention: removed the folders of unfinished runs"
+    });
+    assert_eq!(field(&removed, "folders_removed"), 1);
     daemon.signal("KILL");
     daemon.wait_exit(T).unwrap();
     let runs = project.aviary(&["runs", "fast"]);

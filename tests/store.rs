@@ -477,7 +477,7 @@ fn datapoints_are_stored_with_their_run() {
 }
 
 #[test]
-fn unfinished_run_folders_are_swept_once_older_than_the_process() {
+fn unfinished_run_folders_are_swept_when_their_run_started_before_the_process() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
     let root = dir.path().join("artifacts");
@@ -493,13 +493,20 @@ fn unfinished_run_folders_are_swept_once_older_than_the_process() {
         std::fs::write(folder.join("log.txt"), "partial").unwrap();
     }
 
-    // Folders changed after the process started may belong to runs in flight: kept.
-    let started = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
-    assert_eq!(aviary::store::retention::sweep_orphans(&store, &root, started), 0);
+    // Runs that started after the process did may be in flight: kept. So are folders the layout
+    // did not make.
+    let stray = root.join("homepage/2025/03/04/05/not-a-run-folder");
+    std::fs::create_dir_all(&stray).unwrap();
+    assert_eq!(aviary::store::retention::sweep_orphans(&store, &root, at(60)), 0);
     assert!(orphan.exists() && gone_canary.exists());
 
-    let started = std::time::SystemTime::now() + std::time::Duration::from_secs(1);
-    assert_eq!(aviary::store::retention::sweep_orphans(&store, &root, started), 2);
+    assert_eq!(aviary::store::retention::sweep_orphans(&store, &root, at(121)), 2);
+    assert!(stray.exists());
+
+    let start = at(59) + Duration::milliseconds(123);
+    let relative = run_dir_relative("homepage", start, "dddddddd-4444-4444-8444-444444444444");
+    assert_eq!(aviary::store::layout::run_start(&relative), Some(start));
+    assert_eq!(aviary::store::layout::run_start("homepage/2025/03/04/05/not-a-run-folder"), None);
     assert!(kept.join("log.txt").exists(), "a stored run's folder stays");
     assert!(!orphan.exists() && !gone_canary.exists());
     assert!(!root.join("removed/2025").exists(), "emptied parents are removed");

@@ -59,6 +59,8 @@ pub struct Options {
 /// pool of the project as loaded at start.
 pub async fn run(options: Options, services: Arc<Services>, max_concurrency: usize) -> Result<(), String> {
     use tokio::signal::unix::{SignalKind, signal};
+    // Runs without a stored row that started before this were left by an earlier process.
+    let started = Utc::now();
     let mut sigterm = signal(SignalKind::terminate()).map_err(|e| format!("cannot handle SIGTERM: {e}"))?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(|e| format!("cannot handle SIGINT: {e}"))?;
     let mut sighup = signal(SignalKind::hangup()).map_err(|e| format!("cannot handle SIGHUP: {e}"))?;
@@ -105,7 +107,7 @@ pub async fn run(options: Options, services: Arc<Services>, max_concurrency: usi
         reload_rx,
         watch,
     ));
-    let sweeper = tokio::spawn(retention_loop(state.clone(), stop_rx.clone()));
+    let sweeper = tokio::spawn(retention_loop(state.clone(), stop_rx.clone(), started));
     let alarm_ticker = tokio::spawn(alarms::tick_loop(state.clone(), stop_rx.clone()));
     let failover = tokio::spawn(state.failover.clone().run(stop_rx.clone()));
     let mut scheduler = tokio::spawn(schedule_loop(state.clone(), wake_rx));
@@ -311,9 +313,14 @@ async fn reload_loop(
 }
 
 /// The retention sweep, at start and every [`RETENTION_INTERVAL`].
-async fn retention_loop(state: Arc<State>, mut stop: tokio::sync::watch::Receiver<bool>) {
-    // Folders of runs a previous process never finished are older than this process.
-    let mut orphans_before = Some(std::time::SystemTime::now());
+/// The first sweep also removes the folders of runs that a process before `started` never
+/// finished (the runs of this process make theirs after `started`).
+async fn retention_loop(
+    state: Arc<State>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    started: chrono::DateTime<Utc>,
+) {
+    let mut orphans_before = Some(started);
     loop {
         let policies: BTreeMap<String, RetentionPolicy> = state
             .lock()

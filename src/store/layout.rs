@@ -12,6 +12,16 @@ pub fn run_dir_relative(canary: &str, start: DateTime<Utc>, run_id: &str) -> Str
     format!("{canary}/{}-{run_id}", start.format("%Y/%m/%d/%H/%M-%S-%3f"))
 }
 
+/// When a run started, read back from its folder (relative, as [`run_dir_relative`] makes it);
+/// `None` for a path the layout did not make.
+pub fn run_start(relative: &str) -> Option<DateTime<Utc>> {
+    let parts: Vec<&str> = relative.split('/').collect();
+    let [_, year, month, day, hour, folder] = parts.as_slice() else { return None };
+    let stamp = folder.get(..9)?; // mm-ss-SSS
+    let text = format!("{year}-{month}-{day}T{hour}:{}", stamp.replacen('-', ":", 1).replacen('-', ".", 1));
+    chrono::NaiveDateTime::parse_from_str(&text, "%Y-%m-%dT%H:%M:%S%.3f").ok().map(|t| t.and_utc())
+}
+
 /// The run's folder under `artifacts_root`:
 /// `<artifacts_root>/<canary>/<YYYY>/<MM>/<DD>/<HH>/<mm-ss-SSS>-<run_id>`.
 pub fn run_dir(artifacts_root: &Path, canary: &str, start: DateTime<Utc>, run_id: &str) -> PathBuf {

@@ -63,16 +63,15 @@ pub fn sweep(
     Ok(outcome)
 }
 
-/// Removes run folders that no stored run owns and that were last changed before `before`: the
-/// folders of runs that never finished (the process was killed, or a drain abandoned them), which
-/// no retention sweep would otherwise reach. Returns how many it removed; problems are logged.
-pub fn sweep_orphans(store: &dyn Store, artifacts_root: &Path, before: std::time::SystemTime) -> usize {
+/// Removes run folders that no stored run owns and whose run started before `before` (as their
+/// path says): the folders of runs that never finished (the process was killed, or a drain
+/// abandoned them), which no retention sweep would otherwise reach. Folders not named by the
+/// layout are left alone. Returns how many it removed; problems are logged.
+pub fn sweep_orphans(store: &dyn Store, artifacts_root: &Path, before: DateTime<Utc>) -> usize {
     let mut removed = 0;
     for (relative, folder) in run_folders(artifacts_root) {
         let Some(run_id) = folder.splitn(4, '-').nth(3) else { continue };
-        let old = std::fs::metadata(artifacts_root.join(&relative))
-            .and_then(|m| m.modified())
-            .is_ok_and(|modified| modified < before);
+        let old = layout::run_start(&relative).is_some_and(|start| start < before);
         if !old || !matches!(store.has_run(run_id), Ok(false)) {
             continue;
         }
