@@ -278,8 +278,9 @@ pub(crate) async fn launch(spec: LaunchSpec<'_>) -> Result<Launched, BrowserErro
             if !intended {
                 tracing::warn!(pid, "{reason}");
             }
-            life.mark_gone(reason);
+            // The pool counts the crash before anyone waiting on `life` can look at its figures.
             on_exit(!intended);
+            life.mark_gone(reason);
             remove_dir(&data_dir).await;
             let _ = exited_tx.send(true);
         });
