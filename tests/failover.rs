@@ -239,14 +239,12 @@ fn failover_status_command() {
     let Some(named) = start_named() else { return };
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("canaries")).unwrap();
-    let yaml = format!(
-        "dns_providers:\n  lab: {{type: rfc2136, server: \"127.0.0.1:{}\", zone: \"example.test.\",\n    \
-         tsig: {{name: \"aviary-key.\", algorithm: hmac-sha256, secret: \"${{secret:TSIG_SECRET}}\"}}}}\n\
-         failover:\n  - name: www\n    provider: lab\n    record: {{name: \"www.example.test.\", type: A, ttl: 60}}\n    \
-         primary: [\"192.0.2.10\"]\n    secondary: [\"198.51.100.20\"]\n    primary_health: home\n    \
-         insufficient_data: unhealthy\n",
+    let provider = format!(
+        "{{type: rfc2136, server: \"127.0.0.1:{}\", zone: \"example.test.\", \
+         tsig: {{name: \"aviary-key.\", algorithm: hmac-sha256, secret: \"${{secret:TSIG_SECRET}}\"}}}}",
         named.port
     );
+    let yaml = support::failover_project("lab", &provider);
     std::fs::write(dir.path().join("aviary.yaml"), yaml).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_aviary"))
         .args(["failover", "status", "--json"])

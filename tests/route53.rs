@@ -276,13 +276,9 @@ async fn route53_provider_controller_and_status_command() {
     // `aviary failover status` reads the record through the same chain and never prints the key.
     let project_dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(project_dir.path().join("canaries")).unwrap();
-    let yaml = format!(
-        "dns_providers:\n  aws: {{type: route53, hosted_zone_id: \"{zone}\", endpoint_url: \"{}\"}}\n\
-         failover:\n  - name: www\n    provider: aws\n    record: {{name: \"www.example.test.\", type: A, ttl: 60}}\n    \
-         primary: [\"192.0.2.10\"]\n    secondary: [\"198.51.100.20\"]\n    primary_health: home\n    \
-         insufficient_data: unhealthy\n",
-        moto.endpoint
-    );
+    let provider =
+        format!("{{type: route53, hosted_zone_id: \"{zone}\", endpoint_url: \"{}\"}}", moto.endpoint);
+    let yaml = support::failover_project("aws", &provider);
     std::fs::write(project_dir.path().join("aviary.yaml"), yaml).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_aviary"))
         .args(["-v", "failover", "status", "--json"])

@@ -210,3 +210,15 @@ pub fn record_alarm_state(store: &aviary::store::SqliteStore, alarm: &str, old: 
         })
         .unwrap();
 }
+
+/// A project file with one failover record `www` (`www.example.test.`, 192.0.2.10 or
+/// 198.51.100.20, health from alarm `home`, insufficient data counted as unhealthy) on the DNS
+/// provider written as `provider` (a YAML flow mapping), named `name`.
+pub fn failover_project(name: &str, provider: &str) -> String {
+    format!(
+        "dns_providers:\n  {name}: {provider}\n\
+         failover:\n  - name: www\n    provider: {name}\n    record: {{name: \"www.example.test.\", type: A, ttl: 60}}\n    \
+         primary: [\"192.0.2.10\"]\n    secondary: [\"198.51.100.20\"]\n    primary_health: home\n    \
+         insufficient_data: unhealthy\n"
+    )
+}
