@@ -48,11 +48,17 @@ impl fmt::Display for Located {
 /// defaults standing in for values that were reported as problems) and every problem found.
 /// The value is only valid when the problem list is empty.
 pub fn from_node<T: DeserializeOwned>(node: &Node) -> (Option<T>, Vec<Located>) {
+    from_node_at(node, KeyPath::root())
+}
+
+/// [`from_node`] for a node that stands at `path` in its file (a section handed on by the spec
+/// layer): problems carry the whole path.
+pub fn from_node_at<T: DeserializeOwned>(node: &Node, path: KeyPath) -> (Option<T>, Vec<Located>) {
     let ctx = Ctx::default();
     // Each failed pass masks at least one more node, so this ends; the bound is a safety net.
     let mut value = None;
     for _ in 0..10_000 {
-        match T::deserialize(NodeDe::new(node, KeyPath::root(), &ctx, false)) {
+        match T::deserialize(NodeDe::new(node, path.clone(), &ctx, false)) {
             Ok(v) => {
                 value = Some(v);
                 break;
@@ -61,7 +67,7 @@ pub fn from_node<T: DeserializeOwned>(node: &Node) -> (Option<T>, Vec<Located>) 
                 Error::Done => continue,
                 Error::Stale => break,
                 fresh => {
-                    ctx.record(fresh, node, &KeyPath::root());
+                    ctx.record(fresh, node, &path);
                     break;
                 }
             },
@@ -470,9 +476,13 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
 
     fn deserialize_newtype_struct<V: Visitor<'de>>(
         self,
-        _name: &'static str,
+        name: &'static str,
         visitor: V,
     ) -> Result<V::Value, Error> {
+        if name == super::section::SECTION_TOKEN {
+            super::section::hand_over(self.node, &self.path);
+            return self.place(visitor.visit_unit());
+        }
         let (node, path) = (self.node, self.path.clone());
         visitor.visit_newtype_struct(self).map_err(|e| e.place(node, &path))
     }

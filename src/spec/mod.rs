@@ -9,6 +9,7 @@ pub mod load;
 pub mod model;
 pub mod path;
 pub mod schedule;
+pub mod section;
 pub mod status;
 pub mod suggest;
 pub mod validate;
@@ -20,4 +21,5 @@ pub use load::{
 };
 pub use path::{KeyPath, PathSeg, Problem};
 pub use schedule::Schedule;
+pub use section::Section;
 pub use status::StatusRanges;
