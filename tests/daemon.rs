@@ -247,7 +247,7 @@ fn sigterm_drains_the_run_in_flight_and_exits_0() {
     assert!(asked.elapsed() >= Duration::from_millis(1500), "it waited for the run");
     let runs = stored_runs(&project, "slow");
     assert_eq!(runs.len(), 1, "the run in flight is stored");
-    assert_eq!(runs[0].status, aviary::runner::RunStatus::Passed);
+    assert_eq!(runs[0].status, aviary::report::RunStatus::Passed);
     assert!(daemon.events().iter().any(|e| message(e) == "daemon stopped"));
 }
 
@@ -328,11 +328,11 @@ fn the_retention_sweep_runs_at_start() {
         .canary("kept", &canary(&site.base(), "/api/status/200", "retention: {success: 7d, failure: 30d}"));
     // Two old runs: a passed one past its 7 days, a failed one within its 30 days.
     let store = store(&project);
-    let old = |id: &str, status: aviary::runner::RunStatus, days: i64| {
+    let old = |id: &str, status: aviary::report::RunStatus, days: i64| {
         let start = chrono::Utc::now() - chrono::Duration::days(days);
         let folder = format!("kept/old-{id}");
         project.file(&format!(".aviary/artifacts/{folder}/report.json"), "{}");
-        let report = aviary::runner::RunReport {
+        let report = aviary::report::RunReport {
             canary: "kept".into(),
             run_id: id.into(),
             attempt: 1,
@@ -349,8 +349,8 @@ fn the_retention_sweep_runs_at_start() {
         };
         store.save_run(&report, &report.datapoints()).unwrap();
     };
-    old("passed-10-days-ago", aviary::runner::RunStatus::Passed, 10);
-    old("failed-10-days-ago", aviary::runner::RunStatus::Failed, 10);
+    old("passed-10-days-ago", aviary::report::RunStatus::Passed, 10);
+    old("failed-10-days-ago", aviary::report::RunStatus::Failed, 10);
 
     let mut daemon = Daemon::start(project.path(), "daemon.log", &[]);
     let sweep = daemon.wait_for("sweep", T, |e| message(e) == "retention sweep");

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 
 use aviary::har::{self, Har, Header};
-use aviary::runner::redact::Redactor;
+use aviary::step::redact::Redactor;
 use base64::prelude::{BASE64_STANDARD, Engine};
 
 fn strings(items: &[&str]) -> Vec<String> {

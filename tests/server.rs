@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aviary::browser::PoolStats;
-use aviary::runner::report::{RequestCounts, RunReport, RunStatus, StepReport, StepStatus};
+use aviary::report::{RequestCounts, RunReport, RunStatus, StepReport, StepStatus};
 use aviary::server::{self, Backend, CanaryStatus, DaemonMetrics, Histogram, RunNowError};
 use aviary::store::layout::{run_dir, run_dir_relative};
 use aviary::store::{SqliteStore, Store};

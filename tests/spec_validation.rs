@@ -4,8 +4,14 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use aviary::spec::model::BlueprintKind;
-use aviary::spec::{Canary, Diagnostic, Project, Schedule, load_canaries, load_canaries_with};
+use aviary::blueprints::{Blueprint, heartbeat};
+use aviary::project::{load_canaries, load_canaries_with};
+use aviary::spec::{Canary, Diagnostic, Project, Schedule};
+
+/// The heartbeat section of a loaded canary, read as the blueprint reads it.
+fn heartbeat(canary: &Canary) -> heartbeat::Settings {
+    canary.section.parse::<heartbeat::Settings>().0.unwrap()
+}
 
 struct Repo {
     dir: tempfile::TempDir,
@@ -66,11 +72,11 @@ fn a_valid_canary_loads_with_defaults() {
     assert_eq!(c.name, "home");
     assert_eq!(c.file, file);
     assert_eq!(c.dir(), repo.path().join("canaries"));
-    assert_eq!(c.blueprint, BlueprintKind::Heartbeat);
+    assert_eq!(c.blueprint, "heartbeat");
     assert_eq!(c.schedule, Schedule::parse("rate(5 minutes)").unwrap());
     assert_eq!(c.timeout.as_secs(), 60);
     assert_eq!((c.retries, c.enabled), (0, true));
-    assert_eq!(c.spec.heartbeat.as_ref().unwrap().urls, ["http://127.0.0.1:8080/"]);
+    assert_eq!(heartbeat(c).urls, ["http://127.0.0.1:8080/"]);
 }
 
 #[test]
@@ -134,7 +140,7 @@ fn the_process_environment_is_used() {
         .write("proc.yaml", "blueprint: heartbeat\nheartbeat:\n  urls: [\"http://h/${CARGO_PKG_NAME}\"]\n");
     let (canaries, problems) = load_canaries(&repo.project(), &[file]);
     assert_eq!(repo.show(&problems), Vec::<String>::new());
-    assert_eq!(canaries[0].spec.heartbeat.as_ref().unwrap().urls, ["http://h/aviary"]);
+    assert_eq!(heartbeat(&canaries[0]).urls, ["http://h/aviary"]);
 }
 
 #[test]
@@ -246,23 +252,51 @@ fn duplicate_names() {
 
 #[test]
 fn a_blueprint_not_implemented_yet() {
-    let Some(kind) = BlueprintKind::ALL.into_iter().find(|k| !aviary::blueprints::is_implemented(*k)) else {
-        return; // every blueprint is implemented
-    };
     let repo = Repo::new();
-    let section = match kind {
-        BlueprintKind::Api => "api: {steps: [{name: a, request: {url: 'http://h/'}}]}".to_string(),
-        BlueprintKind::Flow | BlueprintKind::Script => {
-            repo.write("x.txt", "");
-            format!("{kind}: {{file: x.txt}}")
-        }
-        BlueprintKind::Workflow => "workflow: {url: 'http://h/', steps: [{click: a}]}".to_string(),
-        _ => format!("{kind}: {{url: 'http://h/'}}"),
-    };
-    let file = repo.write("later.yaml", &format!("schedule: once\nblueprint: {kind}\n{section}\n"));
+    let file = repo.write("later.yaml", "schedule: once\nblueprint: visual\nvisual: {url: 'http://h/'}\n");
     let (canaries, problems) = repo.load(&[file]);
     assert!(canaries.is_empty());
-    assert_eq!(problems, [format!("later.yaml:2:12: blueprint: blueprint `{kind}` is not implemented yet")]);
+    assert_eq!(problems, ["later.yaml:2:12: blueprint: blueprint `visual` is not implemented yet"]);
+}
+
+#[test]
+fn sections_of_the_blueprint() {
+    let repo = Repo::new();
+    let missing = repo.write("missing.yaml", "blueprint: heartbeat\n");
+    let other = repo.write("other.yaml", &format!("{HEARTBEAT}api: {{steps: []}}\n"));
+    let empty = repo.write("empty.yaml", "blueprint: heartbeat\nheartbeat:\n");
+    let typo = repo.write("typo.yaml", "blueprint: hartbeat\nheartbeat: {urls: ['http://h/']}\n");
+    let (canaries, problems) = repo.load(&[missing, other, empty, typo]);
+    assert!(canaries.is_empty());
+    assert_eq!(
+        problems,
+        [
+            "missing.yaml:1:1: missing section `heartbeat:` (blueprint `heartbeat` reads its settings from it)",
+            "other.yaml:4:6: api: section `api` does not apply to blueprint `heartbeat`",
+            "empty.yaml:2:1: heartbeat: section `heartbeat` is empty",
+            "typo.yaml:1:12: blueprint: unknown value `hartbeat`; expected one of: heartbeat, api, broken-links, \
+             visual, flow, workflow, script; did you mean `heartbeat`?",
+        ]
+    );
+}
+
+#[test]
+fn heartbeat_section_checks() {
+    let repo = Repo::new();
+    let file = repo.write(
+        "hb.yaml",
+        "blueprint: heartbeat\nheartbeat: {urls: ['/relative', 'ftp://h/', 'http://h/'], expect: {status: 'ok'}}\n\
+         browser: {viewport: {width: 50, height: 800}}\n",
+    );
+    let (_, problems) = repo.load(&[file]);
+    assert_eq!(problems.len(), 4, "{problems:?}");
+    assert!(problems[0].starts_with("hb.yaml:2:20: heartbeat.urls[0]: `/relative` is not an absolute http(s) URL"));
+    assert!(problems[1].starts_with("hb.yaml:2:33: heartbeat.urls[1]: `ftp://h/` is not an http(s) URL"));
+    assert!(problems[2].starts_with("hb.yaml:2:76: heartbeat.expect.status: `ok` is not a status code"));
+    assert!(problems[3].starts_with("hb.yaml:3:29: browser.viewport.width: viewport width must be 100..10000"));
+    let empty = repo.write("none.yaml", "blueprint: heartbeat\nheartbeat: {urls: []}\n");
+    let (_, problems) = repo.load(&[empty]);
+    assert_eq!(problems, ["none.yaml:2:19: heartbeat.urls: `urls` must list at least one URL"]);
 }
 
 #[test]
@@ -297,7 +331,7 @@ heartbeat:
     let c = &canaries[0];
     assert_eq!(c.secrets, ["k3y-s3cr3t"]);
     assert_eq!(c.spec.browser.extra_headers["x-api-key"], "k3y-s3cr3t");
-    assert_eq!(c.spec.heartbeat.as_ref().unwrap().urls, ["http://127.0.0.1:8080/?key=k3y-s3cr3t"]);
+    assert_eq!(heartbeat(c).urls, ["http://127.0.0.1:8080/?key=k3y-s3cr3t"]);
 
     let missing = repo
         .write("missing.yaml", "blueprint: heartbeat\nheartbeat: {urls: [\"http://h/${secret:NOPE}\"]}\n");
@@ -318,7 +352,7 @@ fn double_dollar_is_a_literal() {
     let (canaries, problems) = repo.load(&[file]);
     assert_eq!(problems, Vec::<String>::new());
     assert_eq!(
-        canaries[0].spec.heartbeat.as_ref().unwrap().expect.text.as_deref(),
+        heartbeat(&canaries[0]).expect.text.as_deref(),
         Some("costs ${PRICE} and $5")
     );
 }
@@ -342,17 +376,15 @@ fn api_steps_may_use_names_extracted_by_earlier_steps() {
     let repo = Repo::new();
     let file = repo.write("items.yaml", API);
     let (canaries, problems) = repo.load(&[file]);
-    let problems: Vec<&String> = problems.iter().filter(|p| !p.contains("is not implemented yet")).collect();
-    assert_eq!(problems, Vec::<&String>::new());
-    if aviary::blueprints::is_implemented(BlueprintKind::Api) {
-        let steps = &canaries[0].spec.api.as_ref().unwrap().steps;
-        assert_eq!(steps[0].request.url, "http://127.0.0.1:8080/api/items");
-        assert_eq!(steps[1].request.url, "http://127.0.0.1:8080/api/items/${item_id}", "left for run time");
-    }
-    // The same through the expansion step alone, whatever the blueprint's state.
+    assert_eq!(problems, Vec::<String>::new());
+    let steps = canaries[0].section.parse::<aviary::blueprints::api::Settings>().0.unwrap().steps;
+    assert_eq!(steps[0].request.url, "http://127.0.0.1:8080/api/items");
+    assert_eq!(steps[1].request.url, "http://127.0.0.1:8080/api/items/${item_id}", "left for run time");
+    // The same through the expansion step alone.
     let mut doc = aviary::spec::yaml::parse(API).unwrap();
     let env = |name: &str| (name == "HOST").then(|| "h".to_string());
-    let expansion = aviary::spec::expand::expand_canary(&mut doc, &env);
+    let steps = aviary::blueprints::api::API.template_steps(doc.get("api").unwrap()).unwrap();
+    let expansion = aviary::spec::expand::expand_canary(&mut doc, &env, Some(("api", &steps)));
     assert!(expansion.problems.is_empty());
     let url =
         doc.get("api").unwrap().get("steps").unwrap().items().unwrap()[1].get("request").unwrap().get("url");

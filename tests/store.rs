@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use aviary::runner::report::{Datapoint, RequestCounts, RunReport, RunStatus, StepReport, StepStatus};
+use aviary::report::{Datapoint, RequestCounts, RunReport, RunStatus, StepReport, StepStatus};
 use aviary::store::layout::{remove_run_dir, run_dir, run_dir_relative};
 use aviary::store::retention::{RetentionPolicy, sweep};
 use aviary::store::{MetricQuery, RunPage, SqliteStore, Store, StoreError};

@@ -10,6 +10,7 @@
 //! survive both. Transitions are recorded and handed to a [`Notifier`] (the channels).
 //! See `docs/alarms.md`.
 
+pub mod check;
 pub mod composite;
 pub mod metric;
 pub mod state;

@@ -10,7 +10,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use super::composite::{self, Rule as Composite};
 use super::metric::{Comparison, Rule, Slot, Statistic, percentile};
 use super::*;
-use crate::runner::report::{Datapoint, RequestCounts, RunReport, RunStatus};
+use crate::report::{Datapoint, RequestCounts, RunReport, RunStatus};
 use crate::spec::model::MissingData;
 use crate::store::SqliteStore;
 

@@ -1,16 +1,107 @@
 //! Heartbeat: load each URL in the browser (one step per URL), check the status and, optionally,
 //! a text in the rendered page; screenshot and HAR come from the step API.
 
+use std::path::Path;
+
 use futures::FutureExt;
 use futures::future::BoxFuture;
+use serde::Deserialize;
 use serde_json::{Map, json};
 
-use super::Blueprint;
-use crate::runner::{RunContext, StepError, StepOutcome};
-use crate::spec::StatusRanges;
-use crate::spec::model::HeartbeatSpec;
+use super::{Blueprint, BuildError, Runnable, SentValues, check_section, settings};
+use crate::spec::de::Located;
+use crate::spec::validate::{Problems, check_url};
+use crate::spec::{Canary, KeyPath, Section, StatusRanges};
+use crate::step::{RunContext, StepError, StepOutcome};
 
-pub struct Heartbeat {
+/// The heartbeat blueprint, as the registry lists it.
+pub static HEARTBEAT: HeartbeatBlueprint = HeartbeatBlueprint;
+
+/// `heartbeat:` — the section of a heartbeat canary (`docs/canary-file.md`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub urls: Vec<String>,
+    #[serde(default)]
+    pub expect: PageExpectation,
+    #[serde(default)]
+    pub full_page_screenshot: bool,
+}
+
+/// What each page must show.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageExpectation {
+    #[serde(default = "PageExpectation::default_status")]
+    pub status: String,
+    pub text: Option<String>,
+}
+
+impl PageExpectation {
+    fn default_status() -> String {
+        "200-399".to_string()
+    }
+}
+
+impl Default for PageExpectation {
+    fn default() -> Self {
+        Self { status: Self::default_status(), text: None }
+    }
+}
+
+fn check_settings(settings: &Settings, p: &mut Problems<'_>) {
+    let urls = KeyPath::root().key("urls");
+    if settings.urls.is_empty() {
+        p.add(urls.clone(), "`urls` must list at least one URL");
+    }
+    for (i, url) in settings.urls.iter().enumerate() {
+        check_url(url, urls.index(i), p);
+    }
+    if let Err(e) = StatusRanges::parse(&settings.expect.status) {
+        p.add(KeyPath::root().key("expect").key("status"), e);
+    }
+}
+
+/// Loads each URL in the browser, one step per URL.
+pub struct HeartbeatBlueprint;
+
+impl Blueprint for HeartbeatBlueprint {
+    fn name(&self) -> &'static str {
+        "heartbeat"
+    }
+
+    fn template(&self) -> &'static str {
+        include_str!("../../blueprints/heartbeat.yaml")
+    }
+
+    fn uses_browser(&self) -> bool {
+        true
+    }
+
+    fn check(&self, section: &Section, tainted: &[KeyPath], _file: &Path) -> Vec<Located> {
+        check_section(section, tainted, check_settings)
+    }
+
+    fn build(&self, canary: &Canary) -> Result<Box<dyn Runnable>, BuildError> {
+        let settings: Settings = settings(canary)?;
+        let status = StatusRanges::parse(&settings.expect.status)
+            .map_err(|e| BuildError::InvalidSection { canary: canary.name.clone(), problem: e.to_string() })?;
+        Ok(Box::new(Heartbeat {
+            urls: settings.urls,
+            status,
+            text: settings.expect.text.filter(|t| !t.is_empty()),
+            full_page: settings.full_page_screenshot,
+        }))
+    }
+
+    fn sent_values(&self, canary: &Canary) -> SentValues {
+        let urls = settings::<Settings>(canary).map(|s| s.urls).unwrap_or_default();
+        SentValues { urls, ..SentValues::default() }
+    }
+}
+
+/// A heartbeat canary's run.
+struct Heartbeat {
     urls: Vec<String>,
     status: StatusRanges,
     text: Option<String>,
@@ -18,17 +109,6 @@ pub struct Heartbeat {
 }
 
 impl Heartbeat {
-    pub fn new(spec: &HeartbeatSpec) -> Result<Self, String> {
-        let status =
-            StatusRanges::parse(&spec.expect.status).map_err(|e| format!("heartbeat.expect.status: {e}"))?;
-        Ok(Self {
-            urls: spec.urls.clone(),
-            status,
-            text: spec.expect.text.clone().filter(|t| !t.is_empty()),
-            full_page: spec.full_page_screenshot,
-        })
-    }
-
     async fn load(&self, ctx: &mut RunContext, url: &str) -> Result<StepOutcome, StepError> {
         let timeout = ctx.remaining();
         let page = ctx.page().await?;
@@ -59,7 +139,7 @@ impl Heartbeat {
     }
 }
 
-impl Blueprint for Heartbeat {
+impl Runnable for Heartbeat {
     fn run<'a>(&'a self, ctx: &'a mut RunContext) -> BoxFuture<'a, Result<(), StepError>> {
         async move {
             ctx.full_page_screenshots = self.full_page;

@@ -142,7 +142,7 @@ fn load(globals: &Globals) -> Result<(Project, Option<SocketAddr>), i32> {
 /// The engine over the database, for when no daemon answers.
 fn offline_engine(project: &Project) -> Result<(Engine, Arc<dyn Store>), i32> {
     let store: Arc<dyn Store> = Arc::new(super::open_store(project)?);
-    let (canaries, problems) = crate::spec::load_canaries(project, &[]);
+    let (canaries, problems) = crate::project::load_canaries(project, &[]);
     if !problems.is_empty() {
         eprintln!("warning: {} canary file(s) do not validate; their alarms are left out", problems.len());
     }

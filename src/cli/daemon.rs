@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::{EXIT_BAD_INPUT, EXIT_OK, Globals};
 use crate::browser::BrowserPool;
-use crate::runner::Services;
+use crate::step::Services;
 
 #[derive(Args, Debug)]
 pub struct DaemonArgs {

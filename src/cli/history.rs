@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use super::{EXIT_BAD_INPUT, EXIT_OK, Globals};
-use crate::runner::RunReport;
+use crate::report::RunReport;
 use crate::spec::Project;
 use crate::store::{RunPage, SqliteStore, Store};
 

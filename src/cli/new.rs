@@ -1,22 +1,23 @@
 //! `aviary new BLUEPRINT NAME`: writes `canaries/NAME.yaml` from the blueprint's template.
 
 use super::{EXIT_BAD_INPUT, EXIT_OK, Globals};
+use crate::blueprints::REGISTRY;
+use crate::spec::suggest::did_you_mean;
 
-/// The commented templates under `blueprints/`, built into the binary so `aviary new` works
-/// wherever it is installed.
-const TEMPLATES: &[(&str, &str)] = &[
-    ("heartbeat", include_str!("../../blueprints/heartbeat.yaml")),
-    ("api", include_str!("../../blueprints/api.yaml")),
-];
-
+/// The commented template of a blueprint (the file under `blueprints/`, built into the binary so
+/// `aviary new` works wherever it is installed).
 pub fn template(blueprint: &str) -> Option<&'static str> {
-    TEMPLATES.iter().find(|(name, _)| *name == blueprint).map(|(_, text)| *text)
+    REGISTRY.find(blueprint).map(|b| b.template())
 }
 
 pub fn new_canary(globals: &Globals, blueprint: &str, name: &str, force: bool) -> i32 {
     let Some(text) = template(blueprint) else {
-        let known: Vec<&str> = TEMPLATES.iter().map(|(n, _)| *n).collect();
-        eprintln!("error: no template for blueprint `{blueprint}`; available: {}", known.join(", "));
+        let known: Vec<&str> = REGISTRY.all().map(|b| b.name()).collect();
+        eprintln!(
+            "error: no template for blueprint `{blueprint}`; available: {}{}",
+            known.join(", "),
+            did_you_mean(blueprint, known.iter().copied())
+        );
         return EXIT_BAD_INPUT;
     };
     let valid_name = !name.is_empty()

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use serde_json::json;
 
-use crate::runner::{RunReport, RunStatus, StepStatus};
+use crate::report::{RunReport, RunStatus, StepStatus};
 use crate::spec::Project;
 
 /// The list reporter's closing lines: counts, then each run that did not pass with its reason

@@ -10,7 +10,9 @@ use tokio::sync::Semaphore;
 use super::progress::Progress;
 use super::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, Globals};
 use crate::browser::{BrowserPool, PoolConfig};
-use crate::runner::{self, RunReport, RunStatus, Services};
+use crate::runner;
+use crate::report::{RunReport, RunStatus};
+use crate::step::Services;
 use crate::spec::{Canary, Project};
 
 #[derive(Args, Debug)]
@@ -40,7 +42,7 @@ pub async fn run(globals: &Globals, args: RunArgs) -> i32 {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let (canaries, problems) = crate::spec::load_canaries(&project, &args.paths);
+    let (canaries, problems) = crate::project::load_canaries(&project, &args.paths);
     if !problems.is_empty() {
         super::print_diagnostics(&problems);
         eprintln!("error: {} problem(s) in the canary files; nothing was run", problems.len());

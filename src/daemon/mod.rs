@@ -23,7 +23,9 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
-use crate::runner::{self, RunReport, RunStatus, Services};
+use crate::runner;
+use crate::report::{RunReport, RunStatus};
+use crate::step::Services;
 use crate::server::Backend;
 use crate::spec::Canary;
 use crate::store::retention::{self, RetentionPolicy};
@@ -228,11 +230,11 @@ async fn reload_with(
     trigger: Trigger,
 ) -> Option<crate::spec::Project> {
     let loaded = tokio::task::spawn_blocking(move || {
-        let project = crate::spec::load_project(config.as_deref(), data_dir.as_deref())?;
-        let (mut canaries, mut problems) = crate::spec::load_canaries(&project, &[]);
+        let project = crate::project::load_project(config.as_deref(), data_dir.as_deref())?;
+        let (mut canaries, mut problems) = crate::project::load_canaries(&project, &[]);
         // What `aviary validate` checks across files (unique alarm names, references): a canary
         // file with such a problem keeps its previous version, like any file that does not validate.
-        let across = crate::spec::check_alarm_references(&project, &canaries);
+        let across = crate::project::check_references(&project, &canaries);
         canaries.retain(|c| !across.iter().any(|d| d.file == c.file));
         problems.extend(across);
         Ok::<_, Vec<crate::spec::Diagnostic>>((project, canaries, problems))

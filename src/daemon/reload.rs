@@ -6,6 +6,7 @@ use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::spec::yaml::{Node, NodeKind};
 use crate::spec::{Canary, Diagnostic};
 
 /// A loaded canary and the fingerprint of its settings (after `${...}` expansion).
@@ -22,11 +23,33 @@ impl Loaded {
     }
 }
 
-/// A canary's settings, hashed: equal fingerprints mean nothing changed.
+/// A canary's settings, hashed: equal fingerprints mean nothing changed. Where a value stands in
+/// the file (its line and column) is not a setting.
 pub fn fingerprint(canary: &Canary) -> u64 {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    format!("{canary:?}").hash(&mut hasher);
+    let Canary { name, file, blueprint, section, schedule, timeout, retries, enabled, secrets, spec } = canary;
+    format!("{name:?}{file:?}{blueprint:?}{schedule:?}{timeout:?}{retries:?}{enabled:?}{secrets:?}{spec:?}")
+        .hash(&mut hasher);
+    hash_content(&section.node, &mut hasher);
     hasher.finish()
+}
+
+fn hash_content(node: &Node, hasher: &mut impl Hasher) {
+    match &node.kind {
+        NodeKind::Null => 0u8.hash(hasher),
+        NodeKind::Scalar { text, .. } => (1u8, text).hash(hasher),
+        NodeKind::Seq(items) => {
+            (2u8, items.len()).hash(hasher);
+            items.iter().for_each(|item| hash_content(item, hasher));
+        }
+        NodeKind::Map(entries) => {
+            (3u8, entries.len()).hash(hasher);
+            for (key, value) in entries {
+                hash_content(key, hasher);
+                hash_content(value, hasher);
+            }
+        }
+    }
 }
 
 /// What a reload does.
@@ -73,7 +96,8 @@ pub fn plan(old: &BTreeMap<String, Loaded>, loaded: Vec<Canary>, problems: &[Dia
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::{Project, load_canaries_with};
+    use crate::project::load_canaries_with;
+    use crate::spec::Project;
 
     fn load(dir: &std::path::Path) -> (Vec<Canary>, Vec<Diagnostic>) {
         let project = Project::defaults(dir);

@@ -11,7 +11,8 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::reload::Loaded;
 use super::scheduler::{QueueError, Scheduler};
-use crate::runner::{RunReport, RunStatus, Services};
+use crate::report::{RunReport, RunStatus};
+use crate::step::Services;
 use crate::server::{Backend, CanaryStatus, DaemonMetrics, Histogram, RunNowError};
 use crate::store::Store;
 

@@ -1,11 +1,20 @@
 //! Writes a run's folder: `report.json` (already redacted), `<canary>.har` and `log.txt`
 //! (redacted here).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use super::redact::Redactor;
-use super::report::RunReport;
 use crate::har::{self, Har};
+use crate::report::RunReport;
+use crate::step::redact::Redactor;
+
+/// A run file that could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum ArtifactError {
+    #[error("could not encode {}: {source}", path.display())]
+    Encode { path: PathBuf, source: serde_json::Error },
+    #[error("could not write {}: {source}", path.display())]
+    Write { path: PathBuf, source: std::io::Error },
+}
 
 /// Writes the run's files into `dir`; screenshots are already there.
 pub fn write_run_files(
@@ -14,7 +23,7 @@ pub fn write_run_files(
     har: Har,
     log: &[String],
     redactor: &Redactor,
-) -> Result<(), String> {
+) -> Result<(), ArtifactError> {
     let mut har = har;
     redactor.redact_har(&mut har);
     write_json(&dir.join(format!("{}.har", report.canary)), &har)?;
@@ -35,14 +44,14 @@ pub fn build_har(pages: Vec<har::Page>, mut entries: Vec<har::Entry>) -> Har {
     Har::new(pages, entries)
 }
 
-fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(), String> {
-    let bytes =
-        serde_json::to_vec_pretty(value).map_err(|e| format!("could not encode {}: {e}", path.display()))?;
+fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(), ArtifactError> {
+    let bytes = serde_json::to_vec_pretty(value)
+        .map_err(|source| ArtifactError::Encode { path: path.to_path_buf(), source })?;
     write_file(path, &bytes)
 }
 
 /// Writes a file whole. Readers find runs through the database, whose row is written after
 /// every file, so no reader sees a file being written; a process killed mid-run leaves no row.
-fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    std::fs::write(path, bytes).map_err(|e| format!("could not write {}: {e}", path.display()))
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ArtifactError> {
+    std::fs::write(path, bytes).map_err(|source| ArtifactError::Write { path: path.to_path_buf(), source })
 }

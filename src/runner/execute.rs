@@ -1,16 +1,17 @@
 //! Runs a canary: one attempt under its timeout, then retries, then artifacts and the store.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use chrono::Utc;
 
 use super::artifacts;
-use super::context::{RunContext, RunIdentity, StepError, page_options};
-use super::redact::Redactor;
-use super::report::{RequestCounts, RunReport, RunStatus, StepReport, StepStatus};
-use super::services::{ProgressEvent, Services};
-use crate::blueprints;
+use crate::blueprints::{Blueprint, BuildError, REGISTRY};
 use crate::har;
+use crate::report::{RequestCounts, RunReport, RunStatus, StepReport, StepStatus};
+use crate::step::context::{RunContext, RunIdentity, RunParts, StepError, page_options};
+use crate::step::redact::Redactor;
+use crate::step::services::{ProgressEvent, Services};
 use crate::spec::Canary;
 use crate::store::layout;
 
@@ -32,9 +33,10 @@ pub async fn run_with_retries(canary: Arc<Canary>, services: Arc<Services>) -> V
 /// One attempt: runs the blueprint under the canary's timeout, writes the run folder, then the
 /// database row (after the artifacts are on disk).
 pub async fn run_attempt(canary: Arc<Canary>, services: Arc<Services>, attempt: u32) -> RunReport {
+    let blueprint = REGISTRY.find(&canary.blueprint);
     // A browser run's clock starts once it has its page: waiting for a free browser slot is
     // neither its Duration nor part of its timeout.
-    let page = match canary.blueprint.uses_browser() {
+    let page = match blueprint.is_some_and(|b| b.uses_browser()) {
         true => Some(services.browser.acquire(&page_options(&canary)).await),
         false => None,
     };
@@ -42,8 +44,7 @@ pub async fn run_attempt(canary: Arc<Canary>, services: Arc<Services>, attempt: 
     let run_id = uuid::Uuid::new_v4().to_string();
     let start = Utc::now();
     let dir = layout::run_dir(&services.artifacts_root, &canary.name, start, &run_id);
-    let relative = layout::run_dir_relative(&canary.name, start, &run_id);
-    let redactor = Arc::new(redactor_for(&canary));
+    let redactor = Arc::new(redactor_for(&canary, blueprint));
 
     let mut run_failure: Option<(RunStatus, String)> = None;
     let page = match page {
@@ -54,65 +55,99 @@ pub async fn run_attempt(canary: Arc<Canary>, services: Arc<Services>, attempt: 
         Some(Ok(page)) => Some(page),
         None => None,
     };
-    let mut ctx = RunContext::new(
-        canary.clone(),
-        services.clone(),
-        redactor.clone(),
-        RunIdentity { run_id: run_id.clone(), attempt, start, dir: dir.clone() },
-        page,
-    );
+    let identity = RunIdentity { run_id: run_id.clone(), attempt, start, dir: dir.clone() };
+    let mut ctx = RunContext::new(canary.clone(), services.clone(), redactor.clone(), identity, page);
     ctx.log(format!("run {run_id} of canary `{}` attempt {attempt} starting", canary.name));
 
     if let Err(e) = std::fs::create_dir_all(&dir) {
         run_failure =
             Some((RunStatus::Error, format!("could not create artifact folder {}: {e}", dir.display())));
     } else if run_failure.is_none() {
-        match blueprints::for_canary(&canary) {
-            Err(reason) => run_failure = Some((RunStatus::Error, reason)),
-            Ok(blueprint) => match tokio::time::timeout(canary.timeout, blueprint.run(&mut ctx)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(error)) => {
-                    // Raised outside a step (or while one was open): the run ends here.
-                    ctx.close_open_step_with(error.clone());
-                    if !matches!(error, StepError::Skipped(_)) {
-                        run_failure = Some((status_of_error(&error), error.reason().to_string()));
-                    }
-                }
-                Err(_) => {
-                    ctx.close_open_step_as_timeout().await;
-                    let reason =
-                        format!("run timed out after {}", humantime::format_duration(canary.timeout));
-                    run_failure = Some((RunStatus::Timeout, reason));
-                }
-            },
-        }
+        run_failure = run_blueprint(&canary, blueprint, &mut ctx).await;
     }
     ctx.release_page().await;
-    let parts = ctx.into_parts();
+    let mut parts = ctx.into_parts();
+    let mut report = build_report(&canary, &run_id, attempt, start, run_failure, &mut parts, &redactor);
+    write_artifacts(&dir, &mut report, parts, &redactor);
+    save(&canary, &services, attempt, &mut report);
+    services.progress(ProgressEvent::RunFinished { report: &report });
+    report
+}
 
+/// Builds the canary's run and runs it under the canary's timeout. Returns how the run failed
+/// outside its steps, if it did.
+async fn run_blueprint(
+    canary: &Canary,
+    blueprint: Option<&'static dyn Blueprint>,
+    ctx: &mut RunContext,
+) -> Option<(RunStatus, String)> {
+    let built = match blueprint {
+        Some(blueprint) => blueprint.build(canary),
+        None => Err(BuildError::UnknownBlueprint {
+            canary: canary.name.clone(),
+            blueprint: canary.blueprint.clone(),
+        }),
+    };
+    let runnable = match built {
+        Ok(runnable) => runnable,
+        Err(e) => return Some((RunStatus::Error, e.to_string())),
+    };
+    match tokio::time::timeout(canary.timeout, runnable.run(ctx)).await {
+        Ok(Ok(())) => None,
+        Ok(Err(error)) => {
+            // Raised outside a step (or while one was open): the run ends here.
+            ctx.close_open_step_with(error.clone());
+            (!matches!(error, StepError::Skipped(_)))
+                .then(|| (status_of_error(&error), error.reason().to_string()))
+        }
+        Err(_) => {
+            ctx.close_open_step_as_timeout().await;
+            let reason = format!("run timed out after {}", humantime::format_duration(canary.timeout));
+            Some((RunStatus::Timeout, reason))
+        }
+    }
+}
+
+/// The run's report from its steps (or from how it failed outside them), redacted.
+fn build_report(
+    canary: &Canary,
+    run_id: &str,
+    attempt: u32,
+    start: chrono::DateTime<Utc>,
+    run_failure: Option<(RunStatus, String)>,
+    parts: &mut RunParts,
+    redactor: &Redactor,
+) -> RunReport {
     let (status, reason) = match run_failure {
         Some((status, reason)) => (status, Some(reason)),
         None => verdict(&parts.steps),
     };
-    let mut steps = parts.steps;
+    let mut steps = std::mem::take(&mut parts.steps);
     for step in &mut steps {
         step.url = step.url.as_deref().map(|u| redactor.redact_url(u));
     }
     let mut report = RunReport {
         canary: canary.name.clone(),
-        run_id,
+        run_id: run_id.to_string(),
         attempt,
-        blueprint: canary.blueprint.as_str().to_string(),
+        blueprint: canary.blueprint.clone(),
         status,
         reason,
         start,
         end: Utc::now(),
         duration_ms: parts.duration.as_secs_f64() * 1000.0,
         steps,
-        artifacts: relative,
+        artifacts: layout::run_dir_relative(&canary.name, start, run_id),
         requests: count_requests(&parts.har_entries),
-        details: parts.details,
+        details: std::mem::take(&mut parts.details),
     };
+    redact_report(&mut report, redactor);
+    report
+}
+
+/// Writes `report.json`, the HAR and `log.txt` into the run folder; a failed write makes the
+/// run ERROR.
+fn write_artifacts(dir: &Path, report: &mut RunReport, parts: RunParts, redactor: &Redactor) {
     let mut log = parts.log;
     log.push(format!(
         "{} run {} {}{}",
@@ -121,40 +156,39 @@ pub async fn run_attempt(canary: Arc<Canary>, services: Arc<Services>, attempt: 
         report.status,
         report.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
     ));
-
-    redact_report(&mut report, &redactor);
     if dir.is_dir() {
         let har = artifacts::build_har(parts.har_pages, parts.har_entries);
-        if let Err(e) = artifacts::write_run_files(&dir, &report, har, &log, &redactor) {
+        if let Err(e) = artifacts::write_run_files(dir, report, har, &log, redactor) {
             report.status = RunStatus::Error;
-            report.reason = Some(redactor.redact_message(&e).into_owned());
+            report.reason = Some(redactor.redact_message(&e.to_string()).into_owned());
         }
     }
-    // Metrics come from a run's final attempt only (CloudWatch's view of a retried run): an
-    // attempt that will be retried is kept in history without datapoints.
+}
+
+/// Stores the run. Metrics come from a run's final attempt only (CloudWatch's view of a retried
+/// run): an attempt that will be retried is kept in history without datapoints.
+fn save(canary: &Canary, services: &Services, attempt: u32, report: &mut RunReport) {
     let is_final = report.status == RunStatus::Passed || attempt > u32::from(canary.retries);
     let datapoints = if is_final { report.datapoints() } else { Vec::new() };
-    if let Err(e) = services.store.save_run(&report, &datapoints) {
+    if let Err(e) = services.store.save_run(report, &datapoints) {
         tracing::error!(canary = %report.canary, run = %report.run_id, "could not save run: {e}");
         if report.status == RunStatus::Passed {
             report.status = RunStatus::Error;
             report.reason = Some(format!("could not save the run: {e}"));
         }
     }
-    services.progress(ProgressEvent::RunFinished { report: &report });
-    report
 }
 
 /// The canary's redaction rules. Values the canary itself sends in restricted headers and URL
 /// parameters count as secrets too, so a page or API that echoes them back cannot leak them into bodies or logs.
-fn redactor_for(canary: &Canary) -> Redactor {
+fn redactor_for(canary: &Canary, blueprint: Option<&dyn Blueprint>) -> Redactor {
     let report = &canary.spec.report;
     let rules = Redactor::new(&[], &report.restricted_headers, &[]);
-    let browser_headers = canary.spec.browser.extra_headers.iter();
-    let api_headers =
-        canary.spec.api.iter().flat_map(|api| api.steps.iter()).flat_map(|s| s.request.headers.iter());
+    let sent = blueprint.map(|b| b.sent_values(canary)).unwrap_or_default();
+    let browser_headers = canary.spec.browser.extra_headers.iter().map(|(n, v)| (n, v));
+    let section_headers = sent.headers.iter().map(|(n, v)| (n, v));
     let mut secrets = canary.secrets.clone();
-    for (name, value) in browser_headers.chain(api_headers) {
+    for (name, value) in browser_headers.chain(section_headers) {
         if rules.is_restricted_header(name) && !value.contains("${") {
             // `Bearer abc`: the token alone is what a page would echo.
             secrets.extend(value.split_whitespace().filter(|part| part.len() >= 6).map(str::to_string));
@@ -162,26 +196,13 @@ fn redactor_for(canary: &Canary) -> Redactor {
         }
     }
     let params = Redactor::new(&[], &[], &report.restricted_url_parameters);
-    for url in canary_urls(canary).filter_map(|u| url::Url::parse(u).ok()) {
+    for url in sent.urls.iter().filter_map(|u| url::Url::parse(u).ok()) {
         let restricted = url
             .query_pairs()
             .filter(|(name, value)| params.is_restricted_parameter(name) && !value.is_empty());
         secrets.extend(restricted.map(|(_, value)| value.into_owned()));
     }
     Redactor::new(&secrets, &report.restricted_headers, &report.restricted_url_parameters)
-}
-
-/// Every URL a canary's file names.
-fn canary_urls(canary: &Canary) -> impl Iterator<Item = &str> {
-    let spec = &canary.spec;
-    let heartbeat = spec.heartbeat.iter().flat_map(|h| h.urls.iter());
-    let api = spec.api.iter().flat_map(|a| a.steps.iter()).map(|s| &s.request.url);
-    let single = [
-        spec.broken_links.as_ref().map(|b| &b.url),
-        spec.visual.as_ref().map(|v| &v.url),
-        spec.workflow.as_ref().map(|w| &w.url),
-    ];
-    heartbeat.chain(api).chain(single.into_iter().flatten()).map(String::as_str)
 }
 
 /// Secrets out of every string of the report (reasons, details, step names), before it is

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::backend::{Backend, CanaryStatus, RunNowError};
 use super::error::{ApiError, blocking};
-use crate::runner::{RunReport, RunStatus};
+use crate::report::{RunReport, RunStatus};
 use crate::store::{RunPage, RunSummary};
 
 /// Runs in a page when `limit` is not given.

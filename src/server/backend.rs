@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::alarms::{AlarmState, AlarmStatus, SetStateError};
 use crate::browser::PoolStats;
 use crate::dns::controller::RecordStatus;
-use crate::runner::{RunReport, RunStatus};
+use crate::report::{RunReport, RunStatus};
 use crate::store::{AlarmTransition, Store, StoreError};
 
 /// One canary as the daemon sees it now.

@@ -10,7 +10,7 @@ use axum::response::Html;
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::backend::{Backend, CanaryStatus};
-use crate::runner::RunStatus;
+use crate::report::RunStatus;
 
 /// `GET /`.
 pub async fn page(State(backend): State<Arc<dyn Backend>>) -> Html<String> {

@@ -8,8 +8,8 @@ use std::fmt::Write as _;
 
 use super::backend::{CanaryStatus, DaemonMetrics, Histogram};
 use crate::dns::controller::RecordStatus;
-use crate::runner::RunStatus;
-use crate::runner::report::StepStatus;
+use crate::report::RunStatus;
+use crate::report::StepStatus;
 
 /// The `Content-Type` of the exposition.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";

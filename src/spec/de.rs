@@ -54,7 +54,21 @@ pub fn from_node<T: DeserializeOwned>(node: &Node) -> (Option<T>, Vec<Located>) 
 /// [`from_node`] for a node that stands at `path` in its file (a section handed on by the spec
 /// layer): problems carry the whole path.
 pub fn from_node_at<T: DeserializeOwned>(node: &Node, path: KeyPath) -> (Option<T>, Vec<Located>) {
-    let ctx = Ctx::default();
+    from_node_in(node, path, Ctx::default())
+}
+
+/// [`from_node`] for a document whose top-level mapping may also hold `sections`: keys that
+/// another module reads (a blueprint's section). They are skipped, and listed among the expected
+/// keys when a top-level key is unknown.
+pub fn from_node_with_sections<T: DeserializeOwned>(
+    node: &Node,
+    sections: &[&'static str],
+) -> (Option<T>, Vec<Located>) {
+    let ctx = Ctx { sections: sections.to_vec(), ..Ctx::default() };
+    from_node_in(node, KeyPath::root(), ctx)
+}
+
+fn from_node_in<T: DeserializeOwned>(node: &Node, path: KeyPath, ctx: Ctx) -> (Option<T>, Vec<Located>) {
     // Each failed pass masks at least one more node, so this ends; the bound is a safety net.
     let mut value = None;
     for _ in 0..10_000 {
@@ -137,11 +151,7 @@ impl de::Error for Error {
     }
 
     fn unknown_variant(variant: &str, expected: &'static [&'static str]) -> Self {
-        Self::fresh(format!(
-            "unknown value `{variant}`; expected one of: {}{}",
-            expected.join(", "),
-            did_you_mean(variant, expected.iter().copied())
-        ))
+        Self::fresh(unknown_value_message(variant, expected))
     }
 
     fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
@@ -171,6 +181,15 @@ pub fn is_unknown_key(problem: &Located) -> bool {
     problem.message.starts_with("unknown key `")
 }
 
+/// "unknown value `x`; expected one of: a, b; did you mean `a`?"
+pub fn unknown_value_message(value: &str, expected: &[&str]) -> String {
+    format!(
+        "unknown value `{value}`; expected one of: {}{}",
+        expected.join(", "),
+        did_you_mean(value, expected.iter().copied())
+    )
+}
+
 fn unknown_key_message(key: &str, expected: &[&str]) -> String {
     if expected.is_empty() {
         return format!("unknown key `{key}`; no keys are allowed here");
@@ -189,6 +208,8 @@ struct Ctx {
     masked: RefCell<HashSet<usize>>,
     problems: RefCell<Vec<Located>>,
     seen: RefCell<HashSet<(usize, usize, String)>>,
+    /// Top-level keys read by another module (see [`from_node_with_sections`]).
+    sections: Vec<&'static str>,
 }
 
 fn addr(node: &Node) -> usize {
@@ -271,13 +292,16 @@ impl<'a> NodeDe<'a> {
                     continue;
                 }
                 if let Some(fields) = allowed {
+                    let sections: &[&str] = if self.path.is_root() { &self.ctx.sections } else { &[] };
                     match &k.kind {
                         NodeKind::Scalar { text, .. } if fields.contains(&text.as_str()) => {}
+                        NodeKind::Scalar { text, .. } if sections.contains(&text.as_str()) => continue,
                         NodeKind::Scalar { text, .. } => {
+                            let expected: Vec<&str> = fields.iter().chain(sections).copied().collect();
                             self.ctx.push(Located::at(
                                 k,
                                 self.path.key(text.clone()),
-                                unknown_key_message(text, fields),
+                                unknown_key_message(text, &expected),
                             ));
                             continue;
                         }
@@ -705,8 +729,52 @@ mod tests {
     use serde::Deserialize;
 
     use super::*;
-    use crate::spec::model::{BlueprintKind, CanaryFile, HumanDuration, WorkflowStep};
+    use crate::spec::model::{CanaryFile, HumanDuration};
     use crate::spec::yaml::parse;
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+    #[serde(rename_all = "kebab-case")]
+    enum Kind {
+        Heartbeat,
+        Api,
+        BrokenLinks,
+        Visual,
+        Flow,
+        Workflow,
+        Script,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    #[allow(dead_code, reason = "only deserialized")]
+    enum WorkflowStep {
+        Input(SelectorText),
+        Click(String),
+        ClickAndNavigate(String),
+        VerifyText(SelectorText),
+        VerifySelector(String),
+        Screenshot(String),
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct SelectorText {
+        #[serde(rename = "selector")]
+        _selector: String,
+        #[serde(rename = "text")]
+        _text: String,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct KindFile {
+        #[serde(rename = "blueprint")]
+        _blueprint: Kind,
+        #[serde(default, rename = "retries")]
+        _retries: u8,
+        #[serde(rename = "heartbeat")]
+        _heartbeat: Option<Inner>,
+    }
 
     fn de<T: DeserializeOwned>(text: &str) -> (Option<T>, Vec<String>) {
         let node = parse(text).unwrap();
@@ -838,10 +906,10 @@ mod tests {
             ]
         );
         assert_eq!(v.unwrap().len(), 2);
-        let (v, problems) = de::<BlueprintKind>("broken-links");
+        let (v, problems) = de::<Kind>("broken-links");
         assert!(problems.is_empty());
-        assert_eq!(v, Some(BlueprintKind::BrokenLinks));
-        let (_, problems) = de::<BlueprintKind>("visaul");
+        assert_eq!(v, Some(Kind::BrokenLinks));
+        let (_, problems) = de::<Kind>("visaul");
         assert_eq!(
             problems,
             [
@@ -864,14 +932,24 @@ mod tests {
     }
 
     #[test]
-    fn canary_file_collects_problems_after_a_bad_required_value() {
-        let (v, problems) =
-            de::<CanaryFile>("blueprint: nope\nretries: x\nheartbeat: {urls: [a], expct: {}}\n");
+    fn collects_problems_after_a_bad_required_value() {
+        let (v, problems) = de::<KindFile>("blueprint: nope\nretries: x\nheartbeat: {count: 1, expct: {}}\n");
         assert!(v.is_none());
         assert_eq!(problems.len(), 3, "{problems:?}");
         assert!(problems[0].starts_with("1:12: blueprint: unknown value `nope`"), "{problems:?}");
         assert!(problems[1].starts_with("2:10: retries: expected an integer 0..255"), "{problems:?}");
-        assert!(problems[2].starts_with("3:24: heartbeat.expct: unknown key"), "{problems:?}");
+        assert!(problems[2].starts_with("3:23: heartbeat.expct: unknown key"), "{problems:?}");
+    }
+
+    #[test]
+    fn sections_at_the_top_level_are_skipped_and_named_in_hints() {
+        let node = parse("blueprint: heartbeat\nheartbeat: {anything: 1}\nheartbaet: {}\n").unwrap();
+        let (v, problems) = from_node_with_sections::<CanaryFile>(&node, &["heartbeat", "api"]);
+        assert!(v.is_some());
+        let shown: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert_eq!(shown.len(), 1, "{shown:?}");
+        assert!(shown[0].starts_with("3:1: heartbaet: unknown key `heartbaet`; expected one of: name,"), "{shown:?}");
+        assert!(shown[0].ends_with("alarms, heartbeat, api; did you mean `heartbeat`?"), "{shown:?}");
     }
 
     #[test]

@@ -7,13 +7,15 @@
 //! The `env:` map's values are expanded first, against the environment only. Keys are never
 //! expanded.
 //!
-//! `blueprint: api` steps are templates: in `api.steps[i]`, a name that an earlier step extracts
-//! (`api.steps[j].extract`, j < i) is left as `${name}` for run time, `$${` stays as written, and
-//! values put in at load time have their own `${` escaped as `$${`. At run time, [`substitute`]
-//! turns such a template into the final text.
+//! A blueprint whose steps define variables (the API blueprint's `extract:`) names its steps
+//! ([`TemplateSteps`]); they are templates: in step `i`, a name that an earlier step defines is
+//! left as `${name}` for run time, `$${` stays as written, and values put in at load time have
+//! their own `${` escaped as `$${`. At run time, [`substitute`] turns such a template into the
+//! final text.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
+use super::catalog::TemplateSteps;
 use super::de::Located;
 use super::path::KeyPath;
 use super::yaml::{Node, NodeKind};
@@ -130,16 +132,25 @@ struct Scope<'a> {
     /// The canary's `env:` map (already expanded).
     local: &'a BTreeMap<String, String>,
     process: Lookup<'a>,
-    /// API step mode: names extracted by earlier steps (left for run time).
-    deferred: Option<&'a HashSet<String>>,
-    /// API step mode: the first step (1-based number, name) extracting each name at or after
-    /// this one.
-    later: Option<&'a HashMap<String, (usize, String)>>,
+    /// Template step mode: the index of the step and, for each name a step defines, the first
+    /// step (0-based index, name) that defines it.
+    step: Option<(usize, &'a HashMap<String, (usize, String)>)>,
 }
 
 impl Scope<'_> {
     fn template(&self) -> bool {
-        self.deferred.is_some()
+        self.step.is_some()
+    }
+
+    /// Defined by an earlier step: left for run time.
+    fn deferred(&self, name: &str) -> bool {
+        self.step.is_some_and(|(index, first)| first.get(name).is_some_and(|(at, _)| *at < index))
+    }
+
+    /// Defined only by this or a later step: the first such step (1-based number, name).
+    fn later(&self, name: &str) -> Option<(usize, &str)> {
+        let (index, first) = self.step?;
+        first.get(name).filter(|(at, _)| *at >= index).map(|(at, step)| (at + 1, step.as_str()))
     }
 }
 
@@ -169,7 +180,7 @@ fn expand_text(text: &str, scope: &Scope<'_>, out: &mut Expansion) -> Result<Opt
                 }
             },
             Piece::Var { name, secret: false } => {
-                if scope.deferred.is_some_and(|d| d.contains(name)) {
+                if scope.deferred(name) {
                     result.push_str("${");
                     result.push_str(name);
                     result.push('}');
@@ -177,7 +188,7 @@ fn expand_text(text: &str, scope: &Scope<'_>, out: &mut Expansion) -> Result<Opt
                     put(&mut result, value);
                 } else if let Some(value) = (scope.process)(name) {
                     put(&mut result, &value);
-                } else if let Some((step, step_name)) = scope.later.and_then(|l| l.get(name)) {
+                } else if let Some((step, step_name)) = scope.later(name) {
                     errors.push(format!(
                         "`${{{name}}}` is used before any step extracts it (step {step} `{step_name}` extracts it)"
                     ));
@@ -226,19 +237,20 @@ fn walk(node: &mut Node, path: &KeyPath, scope: &Scope<'_>, out: &mut Expansion)
 pub fn expand_document(root: &mut Node, process: Lookup<'_>) -> Expansion {
     let mut out = Expansion::default();
     let local = BTreeMap::new();
-    let scope = Scope { local: &local, process, deferred: None, later: None };
+    let scope = Scope { local: &local, process, step: None };
     walk(root, &KeyPath::root(), &scope, &mut out);
     out
 }
 
 /// Expands a canary document: `env:` first (against the environment), then every other string
-/// scalar against `env:` and the environment, with the API step rule.
-pub fn expand_canary(root: &mut Node, process: Lookup<'_>) -> Expansion {
+/// scalar against `env:` and the environment. `template`: the key of the blueprint's section and
+/// its steps, when its steps are templates (see the module docs).
+pub fn expand_canary(root: &mut Node, process: Lookup<'_>, template: Option<(&str, &TemplateSteps)>) -> Expansion {
     let mut out = Expansion::default();
     let empty = BTreeMap::new();
     let mut local = BTreeMap::new();
     if let Some(env) = root.get_mut("env") {
-        let scope = Scope { local: &empty, process, deferred: None, later: None };
+        let scope = Scope { local: &empty, process, step: None };
         walk(env, &KeyPath::root().key("env"), &scope, &mut out);
         for (k, v) in env.entries().unwrap_or_default() {
             if let (Some(k), Some(v)) = (k.as_str(), v.as_str()) {
@@ -246,75 +258,39 @@ pub fn expand_canary(root: &mut Node, process: Lookup<'_>) -> Expansion {
             }
         }
     }
-    let api = root.get("blueprint").and_then(Node::as_str) == Some("api");
-    let extracts = if api { step_extracts(root) } else { Vec::new() };
-    let scope = Scope { local: &local, process, deferred: None, later: None };
+    let scope = Scope { local: &local, process, step: None };
     let NodeKind::Map(entries) = &mut root.kind else { return out };
     for (key, value) in entries.iter_mut() {
         let Some(name) = key.as_str() else { continue };
         let path = KeyPath::root().key(name);
-        match name {
-            "env" => {}
-            "api" if api => walk_api(value, &path, &scope, &extracts, &mut out),
+        match template {
+            _ if name == "env" => {}
+            Some((section, steps)) if section == name => walk_steps(value, &path, &scope, steps, &mut out),
             _ => walk(value, &path, &scope, &mut out),
         }
     }
     out
 }
 
-/// For each API step: its name and the names its `extract:` defines.
-fn step_extracts(root: &Node) -> Vec<(String, Vec<String>)> {
-    let steps = root.get("api").and_then(|a| a.get("steps")).and_then(Node::items).unwrap_or_default();
-    steps
-        .iter()
-        .map(|step| {
-            let name = step.get("name").and_then(Node::as_str).unwrap_or_default().to_string();
-            let names = step
-                .get("extract")
-                .and_then(Node::entries)
-                .unwrap_or_default()
-                .iter()
-                .filter_map(|(k, _)| k.as_str().map(str::to_string))
-                .collect();
-            (name, names)
-        })
-        .collect()
-}
-
-fn walk_api(
-    api: &mut Node,
-    path: &KeyPath,
-    base: &Scope<'_>,
-    extracts: &[(String, Vec<String>)],
-    out: &mut Expansion,
-) {
-    let NodeKind::Map(entries) = &mut api.kind else { return walk(api, path, base, out) };
+/// Expands a section whose steps are templates; everything outside the step list as usual.
+fn walk_steps(section: &mut Node, path: &KeyPath, base: &Scope<'_>, template: &TemplateSteps, out: &mut Expansion) {
+    let NodeKind::Map(entries) = &mut section.kind else { return walk(section, path, base, out) };
+    let mut first: HashMap<String, (usize, String)> = HashMap::new();
+    for (index, (step, names)) in template.steps.iter().enumerate() {
+        for name in names {
+            first.entry(name.clone()).or_insert_with(|| (index, step.clone()));
+        }
+    }
     for (key, value) in entries.iter_mut() {
         let child = path.key(key.as_str().unwrap_or_default());
-        let NodeKind::Seq(steps) = &mut value.kind else {
-            walk(value, &child, base, out);
-            continue;
-        };
-        if key.as_str() != Some("steps") {
-            walk(value, &child, base, out);
-            continue;
-        }
-        for (i, step) in steps.iter_mut().enumerate() {
-            let deferred: HashSet<String> =
-                extracts[..i].iter().flat_map(|(_, names)| names.clone()).collect();
-            let mut later: HashMap<String, (usize, String)> = HashMap::new();
-            for (j, (step_name, names)) in extracts.iter().enumerate().skip(i) {
-                for name in names {
-                    later.entry(name.clone()).or_insert_with(|| (j + 1, step_name.clone()));
+        match &mut value.kind {
+            NodeKind::Seq(steps) if key.as_str() == Some(template.list_key) => {
+                for (index, step) in steps.iter_mut().enumerate() {
+                    let scope = Scope { local: base.local, process: base.process, step: Some((index, &first)) };
+                    walk(step, &child.index(index), &scope, out);
                 }
             }
-            let scope = Scope {
-                local: base.local,
-                process: base.process,
-                deferred: Some(&deferred),
-                later: Some(&later),
-            };
-            walk(step, &child.index(i), &scope, out);
+            _ => walk(value, &child, base, out),
         }
     }
 }
@@ -373,7 +349,7 @@ mod tests {
             "env:\n  BASE: \"https://${HOST}\"\n  HOST: local\nblueprint: heartbeat\nheartbeat:\n  urls: [\"${BASE}/\", \"${HOST}\", \"$${HOST}\", \"cost: $5\"]\n",
         )
         .unwrap();
-        let e = expand_canary(&mut doc, &env);
+        let e = expand_canary(&mut doc, &env, None);
         assert!(e.problems.is_empty(), "{:?}", e.problems);
         assert_eq!(text(&doc, "env.BASE"), "https://example.test", "env values use the process environment");
         assert_eq!(text(&doc, "heartbeat.urls.0"), "https://example.test/");
@@ -386,7 +362,7 @@ mod tests {
     fn unset_names_are_errors_at_the_scalar() {
         let mut doc =
             parse("blueprint: heartbeat\nheartbeat:\n  urls:\n    - \"${NOPE}/${ALSO_NOPE}\"\n").unwrap();
-        let e = expand_canary(&mut doc, &env);
+        let e = expand_canary(&mut doc, &env, None);
         assert_eq!(
             problems(&e),
             [
@@ -402,7 +378,7 @@ mod tests {
             "env:\n  KEY: ${secret:TOKEN}\nblueprint: heartbeat\nheartbeat:\n  urls: [\"https://h/?k=${KEY}\"]\nx: ${secret:MISSING}\n",
         )
         .unwrap();
-        let e = expand_canary(&mut doc, &env);
+        let e = expand_canary(&mut doc, &env, None);
         assert_eq!(e.secrets, ["s3cr3t"]);
         assert_eq!(text(&doc, "heartbeat.urls.0"), "https://h/?k=s3cr3t");
         assert_eq!(
@@ -414,7 +390,7 @@ mod tests {
     #[test]
     fn keys_are_not_expanded() {
         let mut doc = parse("tags:\n  ${HOST}: v\n").unwrap();
-        let e = expand_canary(&mut doc, &env);
+        let e = expand_canary(&mut doc, &env, None);
         assert!(e.problems.is_empty());
         assert!(doc.get("tags").unwrap().get("${HOST}").is_some());
     }
@@ -436,10 +412,18 @@ api:
       request: {url: \"${BASE}/items/${item_id}?t=${token}\"}
 ";
 
+    fn api_steps() -> TemplateSteps {
+        let step = |name: &str, defines: &[&str]| (name.to_string(), defines.iter().map(|d| d.to_string()).collect());
+        TemplateSteps {
+            list_key: "steps",
+            steps: vec![step("create item", &["item_id"]), step("read item", &[]), step("login", &["token"]), step("read again", &[])],
+        }
+    }
+
     #[test]
     fn api_steps_use_names_extracted_earlier() {
         let mut doc = parse(API).unwrap();
-        let e = expand_canary(&mut doc, &env);
+        let e = expand_canary(&mut doc, &env, Some(("api", &api_steps())));
         assert_eq!(
             problems(&e),
             [
@@ -461,7 +445,7 @@ api:
     #[test]
     fn outside_api_extract_names_are_plain_variables() {
         let mut doc = parse(&API.replace("blueprint: api", "blueprint: heartbeat")).unwrap();
-        let e = expand_canary(&mut doc, &env);
+        let e = expand_canary(&mut doc, &env, None);
         assert_eq!(e.problems.len(), 5, "{:?}", problems(&e));
         assert!(e.problems.iter().all(|p| p.message.contains("is not set")));
         assert_eq!(text(&doc, "api.steps.0.request.body"), "${literal} a${b}");

@@ -7,12 +7,14 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::de::{Located, from_node, is_unknown_key};
+use super::catalog::BlueprintCatalog;
+use super::de::{Located, from_node, from_node_with_sections, is_unknown_key, unknown_value_message};
 use super::expand::{Lookup, expand_canary, expand_document, process_env};
-use super::model::{BlueprintKind, CanaryFile, ProjectFile};
-use super::path::{KeyPath, Problem};
+use super::model::{CanaryFile, ProjectFile};
+use super::path::{KeyPath, Problem, RuleProblem};
 use super::schedule::Schedule;
-use super::validate::{RuleProblem, check_actions, check_canary, check_composite_rules, check_project};
+use super::section::Section;
+use super::validate::{check_actions, check_canary, check_project};
 use super::yaml::{self, Node, NodeKind};
 
 /// A problem in a file. `line` and `column` are 1-based (1:1 when the problem is about the whole
@@ -33,7 +35,8 @@ impl Diagnostic {
         Self { file: file.to_path_buf(), line: 1, column: 1, path: String::new(), message: message.into() }
     }
 
-    fn located(file: &Path, problem: Located) -> Self {
+    /// A problem the deserializer or a section's owner placed.
+    pub fn located(file: &Path, problem: Located) -> Self {
         Self {
             file: file.to_path_buf(),
             line: problem.line,
@@ -45,7 +48,7 @@ impl Diagnostic {
 
     /// A problem inside a composite alarm's rule: placed at the column of the rule text when
     /// the rule is written on one line.
-    fn in_rule(file: &Path, doc: &Node, problem: RuleProblem) -> Self {
+    pub fn in_rule(file: &Path, doc: &Node, problem: RuleProblem) -> Self {
         let (line, mut column) = doc.locate(&problem.path);
         if let (Some(node), Some(at)) = (doc.get_path(&problem.path), problem.column)
             && let NodeKind::Scalar { text, plain } = &node.kind
@@ -62,7 +65,8 @@ impl Diagnostic {
         }
     }
 
-    fn placed(file: &Path, doc: &Node, problem: Problem) -> Self {
+    /// A problem at a key path of `doc`, placed at that key's position.
+    pub fn placed(file: &Path, doc: &Node, problem: Problem) -> Self {
         let (line, column) = doc.locate(&problem.path);
         Self {
             file: file.to_path_buf(),
@@ -90,7 +94,11 @@ impl fmt::Display for Diagnostic {
 pub struct Canary {
     pub name: String,
     pub file: PathBuf,
-    pub blueprint: BlueprintKind,
+    /// The blueprint's name (a name of the blueprint registry).
+    pub blueprint: String,
+    /// The blueprint's own section (`heartbeat:` of a heartbeat canary), expanded, for the
+    /// blueprint to read.
+    pub section: Section,
     pub schedule: Schedule,
     /// The whole run's deadline (default 60s).
     pub timeout: Duration,
@@ -99,8 +107,7 @@ pub struct Canary {
     pub enabled: bool,
     /// Values of `${secret:...}` references: redact them to `***` wherever they would be written.
     pub secrets: Vec<String>,
-    /// The file's settings, with `${...}` expanded (API step templates aside, see
-    /// [`super::expand`]).
+    /// The fields every canary has, with `${...}` expanded.
     pub spec: CanaryFile,
 }
 
@@ -168,8 +175,8 @@ fn resolve(root: &Path, path: &Path) -> PathBuf {
 }
 
 /// Checks across files, for `aviary validate` after the canaries are loaded: alarm names are
-/// unique over the project, project-level alarms name a loaded canary, and composite rules name
-/// only alarms that exist (placed at their column in the project file).
+/// unique over the project and project-level alarms name a loaded canary. (Whether composite
+/// rules name alarms that exist is the alarms' check.)
 pub fn check_alarm_references(project: &Project, canaries: &[Canary]) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     // Alarm names are one namespace: states and history are kept by name.
@@ -217,24 +224,21 @@ pub fn check_alarm_references(project: &Project, canaries: &[Canary]) -> Vec<Dia
             ));
         }
     }
-    if project.config.composite_alarms.is_empty() {
-        return out;
-    }
-    let names: std::collections::HashSet<String> = project
-        .config
-        .alarms
-        .iter()
-        .map(|a| a.name.clone())
-        .chain(canaries.iter().flat_map(|c| c.spec.alarms.iter().map(|a| a.name.clone())))
-        .collect();
-    out.extend(
-        check_composite_rules(&project.config, Some(&names))
-            .into_iter()
-            .filter(|p| p.message.starts_with("unknown alarm"))
-            .map(|p| Diagnostic::in_rule(file, &doc, p)),
-    );
     out.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
     out
+}
+
+/// Every metric alarm name of the project file and its canaries.
+pub fn alarm_names(project: &Project, canaries: &[Canary]) -> std::collections::HashSet<String> {
+    let on_canaries = canaries.iter().flat_map(|c| c.spec.alarms.iter());
+    project.config.alarms.iter().chain(on_canaries).map(|a| a.name.clone()).collect()
+}
+
+/// Places problems in composite rules at their column in the project file.
+pub fn rule_diagnostics(project: &Project, problems: Vec<RuleProblem>) -> Vec<Diagnostic> {
+    let Some(file) = &project.file else { return Vec::new() };
+    let Ok(doc) = read_document(file, "project settings") else { return Vec::new() };
+    problems.into_iter().map(|p| Diagnostic::in_rule(file, &doc, p)).collect()
 }
 
 /// Loads the project file: `config`, else `./aviary.yaml` if present, else the defaults with the
@@ -253,24 +257,36 @@ pub fn load_project_with(
     data_dir_override: Option<&Path>,
     env: Lookup<'_>,
 ) -> Result<Project, Vec<Diagnostic>> {
+    match read_project_with(config, data_dir_override, env) {
+        (Some(project), diagnostics) if diagnostics.is_empty() => Ok(project),
+        (_, diagnostics) => Err(diagnostics),
+    }
+}
+
+/// [`load_project_with`] that keeps going: the project whenever the file could be read into its
+/// types (even with problems, so `aviary validate` can go on to the canaries), and every problem.
+pub fn read_project_with(
+    config: Option<&Path>,
+    data_dir_override: Option<&Path>,
+    env: Lookup<'_>,
+) -> (Option<Project>, Vec<Diagnostic>) {
     let file = match config {
         Some(path) => path.to_path_buf(),
         None if Path::new("aviary.yaml").is_file() => PathBuf::from("aviary.yaml"),
         None => {
-            return Ok(Project::build(
-                None,
-                PathBuf::from("."),
-                ProjectFile::default(),
-                data_dir_override,
-                Vec::new(),
-            ));
+            let defaults =
+                Project::build(None, PathBuf::from("."), ProjectFile::default(), data_dir_override, Vec::new());
+            return (Some(defaults), Vec::new());
         }
     };
     let root = match file.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let mut doc = read_document(&file, "project settings").map_err(|d| vec![d])?;
+    let mut doc = match read_document(&file, "project settings") {
+        Ok(doc) => doc,
+        Err(d) => return (None, vec![d]),
+    };
     let expansion = expand_document(&mut doc, env);
     let (config, de_problems) = from_node::<ProjectFile>(&doc);
     let mut located = expansion.problems;
@@ -281,23 +297,22 @@ pub fn load_project_with(
     if let Some(config) = &config {
         diagnostics
             .extend(check_project(config, &tainted).into_iter().map(|p| Diagnostic::placed(&file, &doc, p)));
-        diagnostics.extend(
-            check_composite_rules(config, None).into_iter().map(|p| Diagnostic::in_rule(&file, &doc, p)),
-        );
     }
-    match config {
-        Some(config) if diagnostics.is_empty() => {
-            Ok(Project::build(Some(file), root, config, data_dir_override, expansion.secrets))
-        }
-        _ => Err(sorted(diagnostics)),
-    }
+    let project =
+        config.map(|config| Project::build(Some(file), root, config, data_dir_override, expansion.secrets));
+    (project, sorted(diagnostics))
 }
 
 /// Loads canaries from files and folders (a folder: its `*.yaml` / `*.yml` files, not
 /// recursive, in name order); no `paths`: the project's `canaries` entries. Returns every canary
 /// without problems, and every problem of every file.
-pub fn load_canaries(project: &Project, paths: &[PathBuf]) -> (Vec<Canary>, Vec<Diagnostic>) {
-    load_canaries_with(project, paths, &process_env)
+/// `blueprints` knows the blueprints' names and checks their sections.
+pub fn load_canaries(
+    project: &Project,
+    paths: &[PathBuf],
+    blueprints: &dyn BlueprintCatalog,
+) -> (Vec<Canary>, Vec<Diagnostic>) {
+    load_canaries_with(project, paths, &process_env, blueprints)
 }
 
 /// [`load_canaries`] with a stand-in for the process environment.
@@ -305,6 +320,7 @@ pub fn load_canaries_with(
     project: &Project,
     paths: &[PathBuf],
     env: Lookup<'_>,
+    blueprints: &dyn BlueprintCatalog,
 ) -> (Vec<Canary>, Vec<Diagnostic>) {
     let targets: Vec<PathBuf> = if paths.is_empty() {
         project.config.canaries.iter().map(|c| project.resolve(c)).collect()
@@ -317,7 +333,7 @@ pub fn load_canaries_with(
     let mut canaries = Vec::new();
     let mut first_by_name: HashMap<String, PathBuf> = HashMap::new();
     for file in files {
-        let loaded = load_canary_file(&file, project, env);
+        let loaded = load_canary_file(&file, project, env, blueprints);
         let mut file_diagnostics = loaded.diagnostics;
         if let Some((name, line, column, path)) = &loaded.name {
             match first_by_name.get(name) {
@@ -435,13 +451,23 @@ struct LoadedFile {
     diagnostics: Vec<Diagnostic>,
 }
 
-fn load_canary_file(file: &Path, project: &Project, env: Lookup<'_>) -> LoadedFile {
+fn load_canary_file(
+    file: &Path,
+    project: &Project,
+    env: Lookup<'_>,
+    blueprints: &dyn BlueprintCatalog,
+) -> LoadedFile {
     let mut doc = match read_document(file, "canary settings") {
         Ok(doc) => doc,
         Err(d) => return LoadedFile { canary: None, name: None, diagnostics: vec![d] },
     };
-    let expansion = expand_canary(&mut doc, env);
-    let (spec, de_problems) = from_node::<CanaryFile>(&doc);
+    let sections: Vec<&'static str> = blueprints.names().into_iter().chain(blueprints.planned()).collect();
+    let blueprint = doc.get("blueprint").and_then(Node::as_str).map(str::to_string);
+    let template = blueprint
+        .as_deref()
+        .and_then(|name| Some((name, blueprints.template_steps(name, doc.get(name)?)?)));
+    let expansion = expand_canary(&mut doc, env, template.as_ref().map(|(key, steps)| (*key, steps)));
+    let (spec, de_problems) = from_node_with_sections::<CanaryFile>(&doc, &sections);
     let mut located = expansion.problems;
     located.extend(de_problems);
     let tainted = tainted_paths(&located);
@@ -449,8 +475,10 @@ fn load_canary_file(file: &Path, project: &Project, env: Lookup<'_>) -> LoadedFi
         located.into_iter().map(|p| Diagnostic::located(file, p)).collect();
     let Some(spec) = spec else { return LoadedFile { canary: None, name: None, diagnostics } };
 
-    let check = check_canary(&spec, &doc, file, &tainted);
+    let check = check_canary(&spec, file, &tainted);
     diagnostics.extend(check.problems.into_iter().map(|p| Diagnostic::placed(file, &doc, p)));
+    let (section, section_problems) = blueprint_section(&spec, &doc, &sections, blueprints, &tainted, file);
+    diagnostics.extend(section_problems.into_iter().map(|p| Diagnostic::located(file, p)));
     let mut action_problems = Vec::new();
     for (i, alarm) in spec.alarms.iter().enumerate() {
         let at = KeyPath::root().key("alarms").index(i).key("actions");
@@ -463,11 +491,12 @@ fn load_canary_file(file: &Path, project: &Project, env: Lookup<'_>) -> LoadedFi
         let (line, column) = doc.locate(&path);
         (name, line, column, path.to_string())
     });
-    let canary = match (&name, check.schedule) {
-        (Some((name, ..)), Some(schedule)) => Some(Canary {
+    let canary = match (&name, check.schedule, section) {
+        (Some((name, ..)), Some(schedule), Some(section)) => Some(Canary {
             name: name.clone(),
             file: file.to_path_buf(),
-            blueprint: spec.blueprint,
+            blueprint: spec.blueprint.clone(),
+            section,
             schedule,
             timeout: check.timeout,
             retries: spec.retries,
@@ -478,6 +507,52 @@ fn load_canary_file(file: &Path, project: &Project, env: Lookup<'_>) -> LoadedFi
         _ => None,
     };
     LoadedFile { canary, name, diagnostics }
+}
+
+/// The blueprint is known, its section is there (and no other blueprint's), and the blueprint
+/// accepts the section. Returns the section when there is one to run.
+fn blueprint_section(
+    spec: &CanaryFile,
+    doc: &Node,
+    sections: &[&'static str],
+    blueprints: &dyn BlueprintCatalog,
+    tainted: &[KeyPath],
+    file: &Path,
+) -> (Option<Section>, Vec<Located>) {
+    let own = spec.blueprint.as_str();
+    let at = |path: KeyPath, message: String| {
+        let (line, col) = doc.locate(&path);
+        Located { path, line, col, message }
+    };
+    let root = KeyPath::root();
+    if !sections.contains(&own) {
+        let message = unknown_value_message(own, sections);
+        return (None, vec![at(root.key("blueprint"), message)]);
+    }
+    let mut problems = Vec::new();
+    for other in sections.iter().filter(|s| **s != own && doc.get(s).is_some()) {
+        problems.push(at(root.key(*other), format!("section `{other}` does not apply to blueprint `{own}`")));
+    }
+    if blueprints.planned().contains(&own) {
+        problems.push(at(root.key("blueprint"), format!("blueprint `{own}` is not implemented yet")));
+    }
+    let section = match Section::of(doc, own) {
+        None => {
+            let message = format!("missing section `{own}:` (blueprint `{own}` reads its settings from it)");
+            problems.push(at(root, message));
+            return (None, problems);
+        }
+        Some(section) if section.node.is_null() => {
+            problems.push(at(section.path.clone(), format!("section `{own}` is empty")));
+            return (None, problems);
+        }
+        Some(section) => section,
+    };
+    if blueprints.planned().contains(&own) {
+        return (None, problems);
+    }
+    problems.extend(blueprints.check(own, &section, tainted, file));
+    (Some(section), problems)
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! Loading a file goes [`yaml`] (text to a positioned node tree) → [`expand`] (`${NAME}`) →
 //! [`de`] (serde, collecting every problem) → [`validate`] (semantic checks) and ends in
 //! [`load`], which turns problems into [`Diagnostic`]s with `file:line:col`.
+pub mod catalog;
 pub mod de;
 pub mod expand;
 pub mod load;
@@ -15,6 +16,7 @@ pub mod suggest;
 pub mod validate;
 pub mod yaml;
 
+pub use catalog::{BlueprintCatalog, TemplateSteps};
 pub use load::{
     Canary, Diagnostic, Project, check_alarm_references, load_canaries, load_canaries_with, load_project,
     load_project_with,

@@ -1,8 +1,8 @@
-//! Typed model of the canary file and the project file (SPEC §1).
+//! Typed model of the fields every canary file has, and of the project file (the reference is
+//! `docs/canary-file.md` and `docs/daemon.md`).
 //!
 //! Every string here has already had `${NAME}` expanded by [`super::expand`]. Durations are
-//! humantime strings. Sections that only some blueprints use are optional; validation checks
-//! that the section named after the blueprint is present.
+//! humantime strings. A blueprint's own section is not modelled here: the blueprint owns it.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -118,68 +118,18 @@ impl fmt::Display for ByteSize {
     }
 }
 
-/// The blueprint a canary is built from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum BlueprintKind {
-    Heartbeat,
-    Api,
-    BrokenLinks,
-    Visual,
-    Flow,
-    Workflow,
-    Script,
-}
-
-impl BlueprintKind {
-    pub const ALL: [BlueprintKind; 7] = [
-        Self::Heartbeat,
-        Self::Api,
-        Self::BrokenLinks,
-        Self::Visual,
-        Self::Flow,
-        Self::Workflow,
-        Self::Script,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Heartbeat => "heartbeat",
-            Self::Api => "api",
-            Self::BrokenLinks => "broken-links",
-            Self::Visual => "visual",
-            Self::Flow => "flow",
-            Self::Workflow => "workflow",
-            Self::Script => "script",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == text)
-    }
-
-    /// Whether runs of this blueprint need a browser page.
-    pub fn uses_browser(self) -> bool {
-        !matches!(self, Self::Api)
-    }
-}
-
-impl fmt::Display for BlueprintKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 fn yes() -> bool {
     true
 }
 
-/// One canary file (SPEC §1.1).
+/// The fields every canary file has (`docs/canary-file.md`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CanaryFile {
     pub name: Option<String>,
-    pub blueprint: BlueprintKind,
+    /// The blueprint's name; its settings are the section of the same name, which the spec layer
+    /// hands to the blueprint unread (see [`super::Section`]).
+    pub blueprint: String,
     pub schedule: Option<String>,
     pub timeout: Option<HumanDuration>,
     #[serde(default)]
@@ -202,14 +152,6 @@ pub struct CanaryFile {
     pub continue_on_step_failure: bool,
     #[serde(default)]
     pub alarms: Vec<AlarmSpec>,
-    pub heartbeat: Option<HeartbeatSpec>,
-    pub api: Option<ApiSpec>,
-    #[serde(rename = "broken-links")]
-    pub broken_links: Option<BrokenLinksSpec>,
-    pub visual: Option<VisualSpec>,
-    pub flow: Option<FlowSpec>,
-    pub workflow: Option<WorkflowSpec>,
-    pub script: Option<ScriptSpec>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -286,205 +228,7 @@ impl Default for ScreenshotOptions {
     }
 }
 
-/// `heartbeat:` — load pages, screenshot, HAR.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HeartbeatSpec {
-    pub urls: Vec<String>,
-    #[serde(default)]
-    pub expect: PageExpectation,
-    #[serde(default)]
-    pub full_page_screenshot: bool,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PageExpectation {
-    #[serde(default = "PageExpectation::default_status")]
-    pub status: String,
-    pub text: Option<String>,
-}
-
-impl PageExpectation {
-    fn default_status() -> String {
-        "200-399".to_string()
-    }
-}
-
-impl Default for PageExpectation {
-    fn default() -> Self {
-        Self { status: Self::default_status(), text: None }
-    }
-}
-
-/// `api:` — multi-step HTTP, no browser.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ApiSpec {
-    pub steps: Vec<ApiStep>,
-    /// Continue with the next step after a failed one (CloudWatch's
-    /// `continueOnHttpStepFailure`); defaults to the canary's `continue_on_step_failure`.
-    pub continue_on_step_failure: Option<bool>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ApiStep {
-    pub name: String,
-    pub request: ApiRequest,
-    #[serde(default)]
-    pub assert: Vec<String>,
-    #[serde(default)]
-    pub extract: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ApiRequest {
-    #[serde(default = "ApiRequest::default_method")]
-    pub method: String,
-    pub url: String,
-    #[serde(default)]
-    pub headers: BTreeMap<String, String>,
-    pub json: Option<serde_json::Value>,
-    pub body: Option<String>,
-    pub form: Option<BTreeMap<String, String>>,
-    pub timeout: Option<HumanDuration>,
-    #[serde(default = "yes")]
-    pub follow_redirects: bool,
-    #[serde(default = "yes")]
-    pub verify_tls: bool,
-    /// Largest response body read, e.g. `10MB` (default 10MB); past it the step fails.
-    pub max_response_bytes: Option<ByteSize>,
-    /// Largest request body sent, e.g. `1MB` (default 10MB); past it the step fails unsent.
-    pub max_request_bytes: Option<ByteSize>,
-}
-
-impl ApiRequest {
-    fn default_method() -> String {
-        "GET".to_string()
-    }
-}
-
-/// `broken-links:`
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BrokenLinksSpec {
-    pub url: String,
-    #[serde(default = "BrokenLinksSpec::default_max_links")]
-    pub max_links: u32,
-    #[serde(default)]
-    pub depth: u32,
-    #[serde(default = "PageExpectation::default_status")]
-    pub accept: String,
-    #[serde(default)]
-    pub exclude: Vec<String>,
-    #[serde(default)]
-    pub screenshots: LinkScreenshots,
-}
-
-impl BrokenLinksSpec {
-    fn default_max_links() -> u32 {
-        100
-    }
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LinkScreenshots {
-    #[default]
-    None,
-    Source,
-    Destination,
-    Both,
-}
-
-/// `visual:`
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct VisualSpec {
-    pub url: String,
-    #[serde(default = "VisualSpec::default_threshold")]
-    pub threshold_percent: f64,
-    #[serde(default)]
-    pub ignore: Vec<IgnoreArea>,
-    #[serde(default)]
-    pub full_page: bool,
-    #[serde(default = "VisualSpec::default_highlight")]
-    pub highlight_color: String,
-    #[serde(default = "yes")]
-    pub fail_on_variance: bool,
-}
-
-impl VisualSpec {
-    fn default_threshold() -> f64 {
-        1.0
-    }
-    fn default_highlight() -> String {
-        "#fafa00".to_string()
-    }
-}
-
-/// An area ignored by visual comparison: a rectangle or a selector.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct IgnoreArea {
-    pub x: Option<u32>,
-    pub y: Option<u32>,
-    pub width: Option<u32>,
-    pub height: Option<u32>,
-    pub selector: Option<String>,
-}
-
-/// `flow:` — a Chrome DevTools Recorder export.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FlowSpec {
-    pub file: String,
-}
-
-/// `workflow:` — the GUI workflow builder's steps.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WorkflowSpec {
-    pub url: String,
-    pub steps: Vec<WorkflowStep>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WorkflowStep {
-    Input(SelectorText),
-    Click(String),
-    ClickAndNavigate(String),
-    VerifyText(SelectorText),
-    VerifySelector(String),
-    Screenshot(String),
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SelectorText {
-    pub selector: String,
-    pub text: String,
-}
-
-/// `script:` — a Python canary.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ScriptSpec {
-    pub file: String,
-    #[serde(default = "ScriptSpec::default_handler")]
-    pub handler: String,
-}
-
-impl ScriptSpec {
-    fn default_handler() -> String {
-        "handler".to_string()
-    }
-}
-
-/// A metric alarm (SPEC §4), on a canary or in the project file.
+/// A metric alarm (`docs/alarms.md`), on a canary or in the project file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AlarmSpec {
@@ -536,7 +280,7 @@ pub struct AlarmActions {
     pub insufficient_data: Vec<String>,
 }
 
-/// The project file `aviary.yaml` (SPEC §1.2).
+/// The project file `aviary.yaml` (`docs/canary-file.md`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectFile {

@@ -59,3 +59,12 @@ impl Problem {
         Self { path, message: message.into() }
     }
 }
+
+/// A problem inside a one-line text value (a composite alarm's rule): at `path`, and when known
+/// at a 1-based column inside the text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleProblem {
+    pub path: KeyPath,
+    pub column: Option<usize>,
+    pub message: String,
+}

@@ -60,6 +60,11 @@ impl Section {
         Located { path, line, col, message: message.into() }
     }
 
+    /// A key path from the file's root made relative to the section, when it lies inside it.
+    pub fn relative(&self, path: &KeyPath) -> Option<KeyPath> {
+        path.0.strip_prefix(self.path.0.as_slice()).map(|rest| KeyPath(rest.to_vec()))
+    }
+
     /// Places problems whose paths are relative to the section.
     pub fn place(&self, problems: Vec<Problem>) -> Vec<Located> {
         problems.into_iter().map(|p| self.problem(&p.path, p.message)).collect()
@@ -102,7 +107,8 @@ mod tests {
     #[derive(Debug, Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Pager {
-        url: String,
+        #[serde(rename = "url")]
+        _url: String,
     }
 
     #[test]
@@ -119,8 +125,8 @@ mod tests {
         assert_eq!(
             shown,
             [
-                "2:3: channels.pager: missing key `url`",
                 "3:5: channels.pager.type: unknown key `type`; expected one of: url",
+                "3:5: channels.pager: missing key `url`",
                 "4:5: channels.pager.urll: unknown key `urll`; expected one of: url; did you mean `url`?",
             ]
         );

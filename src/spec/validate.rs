@@ -10,22 +10,18 @@ use std::time::Duration;
 use regex::Regex;
 
 use super::model::{
-    AlarmActions, AlarmSpec, BlueprintKind, CanaryFile, ChannelKind, ChannelSpec, DnsProviderKind,
-    DnsProviderSpec, ProjectFile,
+    AlarmActions, AlarmSpec, CanaryFile, ChannelKind, ChannelSpec, DnsProviderKind, DnsProviderSpec,
+    ProjectFile,
 };
 use super::path::{KeyPath, Problem};
 use super::schedule::Schedule;
-use super::status::StatusRanges;
 use super::suggest::did_you_mean;
-use super::yaml::Node;
 
 /// The default timeout of a run.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Most extra attempts after a failed run.
 pub const MAX_RETRIES: u8 = 5;
-/// Most areas a visual canary ignores.
-pub const MAX_IGNORE_AREAS: usize = 20;
-/// Metrics an alarm can watch (SPEC §3).
+/// Metrics an alarm can watch (`docs/artifacts.md`).
 pub const METRICS: [&str; 8] = [
     "SuccessPercent",
     "Duration",
@@ -42,13 +38,22 @@ pub const STATISTICS: [&str; 5] = ["Average", "Sum", "Minimum", "Maximum", "Samp
 static NAME_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new("^[A-Za-z0-9_-]{1,64}$").unwrap());
 static PERCENTILE_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^p(100|[0-9]{1,2}(\.[0-9]+)?)$").unwrap());
-static COLOR_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new("^#[0-9A-Fa-f]{6}$").unwrap());
 static TOKEN_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$").unwrap());
 static IDENT_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new("^[A-Za-z_][A-Za-z0-9_]*$").unwrap());
 
 /// Whether `name` is a valid canary name: `[A-Za-z0-9_-]{1,64}`.
 pub fn is_valid_name(name: &str) -> bool {
     NAME_RE.is_match(name)
+}
+
+/// Whether `name` is an HTTP token (a header name, a method).
+pub fn is_token(name: &str) -> bool {
+    TOKEN_RE.is_match(name)
+}
+
+/// Whether `name` can be used as `${name}`: letters, digits and `_`, not starting with a digit.
+pub fn is_identifier(name: &str) -> bool {
+    IDENT_RE.is_match(name)
 }
 
 /// Whether an alarm statistic is valid: Average, Sum, Minimum, Maximum, SampleCount or pNN(.N).
@@ -68,7 +73,7 @@ pub struct CanaryCheck {
 
 /// Collects problems, leaving out those about values that already failed to deserialize or
 /// expand (`tainted`): a default standing in for a bad value must not cause a second report.
-struct Problems<'a> {
+pub struct Problems<'a> {
     tainted: &'a [KeyPath],
     list: Vec<Problem>,
 }
@@ -78,19 +83,26 @@ fn starts_with(path: &KeyPath, prefix: &KeyPath) -> bool {
 }
 
 impl<'a> Problems<'a> {
-    fn new(tainted: &'a [KeyPath]) -> Self {
+    /// A collector that leaves out problems at or around the `tainted` paths.
+    pub fn new(tainted: &'a [KeyPath]) -> Self {
         Self { tainted, list: Vec::new() }
     }
 
     /// Whether a value at `path` (or inside it, or around it) already has a problem.
-    fn is_tainted(&self, path: &KeyPath) -> bool {
+    pub fn is_tainted(&self, path: &KeyPath) -> bool {
         self.tainted.iter().any(|t| starts_with(path, t) || (!path.is_root() && starts_with(t, path)))
     }
 
-    fn add(&mut self, path: KeyPath, message: impl Into<String>) {
+    /// Records a problem unless its value already has one.
+    pub fn add(&mut self, path: KeyPath, message: impl Into<String>) {
         if !self.is_tainted(&path) {
             self.list.push(Problem::new(path, message));
         }
+    }
+
+    /// The problems recorded.
+    pub fn into_list(self) -> Vec<Problem> {
+        self.list
     }
 }
 
@@ -102,15 +114,12 @@ fn fmt_duration(d: Duration) -> String {
     humantime::format_duration(d).to_string()
 }
 
-/// Checks a canary file. `doc` is its (expanded) node tree, `file` its path (for the default
-/// name and relative `file:` references), `tainted` the paths that already have problems.
-pub fn check_canary(spec: &CanaryFile, doc: &Node, file: &Path, tainted: &[KeyPath]) -> CanaryCheck {
+/// Checks the fields every canary file has (its blueprint's section is the blueprint's to
+/// check). `file` is its path (for the default name), `tainted` the paths that already have
+/// problems.
+pub fn check_canary(spec: &CanaryFile, file: &Path, tainted: &[KeyPath]) -> CanaryCheck {
     let mut p = Problems::new(tainted);
     let name = check_name(spec, file, &mut p);
-    check_sections(spec, doc, &mut p);
-    if !crate::blueprints::is_implemented(spec.blueprint) {
-        p.add(root().key("blueprint"), format!("blueprint `{}` is not implemented yet", spec.blueprint));
-    }
 
     let schedule_text = spec.schedule.as_deref().unwrap_or("rate(5 minutes)");
     let schedule = match Schedule::parse(schedule_text) {
@@ -141,11 +150,7 @@ pub fn check_canary(spec: &CanaryFile, doc: &Node, file: &Path, tainted: &[KeyPa
         p.add(root().key("retries"), format!("retries must be 0..{MAX_RETRIES}, found {}", spec.retries));
     }
     check_common(spec, &mut p);
-    check_blueprint_section(spec, file, &mut p);
     check_alarms(&spec.alarms, &root().key("alarms"), &mut p);
-    for problem in crate::blueprints::check(spec) {
-        p.add(problem.path, problem.message);
-    }
     CanaryCheck { name, schedule, timeout, problems: p.list }
 }
 
@@ -173,29 +178,6 @@ fn check_name(spec: &CanaryFile, file: &Path, p: &mut Problems<'_>) -> Option<St
                 );
                 None
             }
-        }
-    }
-}
-
-/// The section named after the blueprint is there, and no other blueprint's section.
-fn check_sections(spec: &CanaryFile, doc: &Node, p: &mut Problems<'_>) {
-    let own = spec.blueprint.as_str();
-    for kind in BlueprintKind::ALL {
-        let section = kind.as_str();
-        let node = doc.get(section);
-        if kind == spec.blueprint {
-            match node {
-                None => p.add(
-                    root(),
-                    format!("missing section `{own}:` (blueprint `{own}` reads its settings from it)"),
-                ),
-                Some(n) if n.is_null() => {
-                    p.add(root().key(section), format!("section `{own}` is empty"));
-                }
-                Some(_) => {}
-            }
-        } else if node.is_some() {
-            p.add(root().key(section), format!("section `{section}` does not apply to blueprint `{own}`"));
         }
     }
 }
@@ -237,7 +219,7 @@ fn check_common(spec: &CanaryFile, p: &mut Problems<'_>) {
 }
 
 /// An absolute http(s) URL. `${name}` references left for run time stand for a path segment.
-fn check_url(url: &str, path: KeyPath, p: &mut Problems<'_>) {
+pub fn check_url(url: &str, path: KeyPath, p: &mut Problems<'_>) {
     static REF_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}").unwrap());
     if let Some(found) = REF_RE.find(url) {
         // Completed at run time from an earlier step's extraction: only a scheme written out
@@ -254,154 +236,6 @@ fn check_url(url: &str, path: KeyPath, p: &mut Problems<'_>) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty()) => {}
         Ok(u) => p.add(path, format!("`{url}` is not an http(s) URL (scheme `{}`)", u.scheme())),
         Err(e) => p.add(path, format!("`{url}` is not an absolute http(s) URL ({e})")),
-    }
-}
-
-fn check_blueprint_section(spec: &CanaryFile, file: &Path, p: &mut Problems<'_>) {
-    let dir = file.parent().unwrap_or(Path::new(""));
-    if let (BlueprintKind::Heartbeat, Some(hb)) = (spec.blueprint, &spec.heartbeat) {
-        let path = root().key("heartbeat");
-        if hb.urls.is_empty() {
-            p.add(path.key("urls"), "`urls` must list at least one URL");
-        }
-        for (i, url) in hb.urls.iter().enumerate() {
-            check_url(url, path.key("urls").index(i), p);
-        }
-        if let Err(e) = StatusRanges::parse(&hb.expect.status) {
-            p.add(path.key("expect").key("status"), e);
-        }
-    }
-    if let (BlueprintKind::Api, Some(api)) = (spec.blueprint, &spec.api) {
-        let path = root().key("api").key("steps");
-        if api.steps.is_empty() {
-            p.add(path.clone(), "`steps` must list at least one step");
-        }
-        let mut names = HashSet::new();
-        for (i, step) in api.steps.iter().enumerate() {
-            let at = path.index(i);
-            if step.name.trim().is_empty() {
-                p.add(at.key("name"), "a step needs a name");
-            } else if !names.insert(step.name.as_str()) {
-                p.add(at.key("name"), format!("step name `{}` is used twice", step.name));
-            }
-            let request = &step.request;
-            if !TOKEN_RE.is_match(&request.method) {
-                p.add(at.key("request").key("method"), format!("`{}` is not an HTTP method", request.method));
-            }
-            check_url(&request.url, at.key("request").key("url"), p);
-            let bodies: Vec<&str> = [
-                ("json", request.json.is_some()),
-                ("body", request.body.is_some()),
-                ("form", request.form.is_some()),
-            ]
-            .into_iter()
-            .filter_map(|(k, set)| set.then_some(k))
-            .collect();
-            if bodies.len() > 1 {
-                p.add(
-                    at.key("request"),
-                    format!("use only one of `json`, `body`, `form` (found {})", bodies.join(", ")),
-                );
-            }
-            if request.timeout.is_some_and(|t| t.0.is_zero()) {
-                p.add(at.key("request").key("timeout"), "timeout must be greater than 0");
-            }
-            for name in step.extract.keys() {
-                if !IDENT_RE.is_match(name) {
-                    p.add(
-                        at.key("extract").key(name),
-                        format!("`{name}` cannot be used as `${{{name}}}`: use letters, digits and _"),
-                    );
-                }
-            }
-        }
-    }
-    if let (BlueprintKind::BrokenLinks, Some(bl)) = (spec.blueprint, &spec.broken_links) {
-        let path = root().key("broken-links");
-        check_url(&bl.url, path.key("url"), p);
-        if bl.max_links == 0 {
-            p.add(path.key("max_links"), "`max_links` must be at least 1");
-        }
-        if let Err(e) = StatusRanges::parse(&bl.accept) {
-            p.add(path.key("accept"), e);
-        }
-        for (i, pattern) in bl.exclude.iter().enumerate() {
-            if let Err(e) = Regex::new(pattern) {
-                p.add(
-                    path.key("exclude").index(i),
-                    format!("invalid regex `{pattern}`: {}", one_line(&e.to_string())),
-                );
-            }
-        }
-    }
-    if let (BlueprintKind::Visual, Some(v)) = (spec.blueprint, &spec.visual) {
-        let path = root().key("visual");
-        check_url(&v.url, path.key("url"), p);
-        if !(0.0..=100.0).contains(&v.threshold_percent) {
-            p.add(
-                path.key("threshold_percent"),
-                format!("threshold_percent must be 0..100, found {}", v.threshold_percent),
-            );
-        }
-        if v.ignore.len() > MAX_IGNORE_AREAS {
-            p.add(
-                path.key("ignore"),
-                format!("at most {MAX_IGNORE_AREAS} ignore areas, found {}", v.ignore.len()),
-            );
-        }
-        for (i, area) in v.ignore.iter().enumerate() {
-            let rect = [area.x, area.y, area.width, area.height];
-            let at = path.key("ignore").index(i);
-            match (&area.selector, rect.iter().filter(|c| c.is_some()).count()) {
-                (Some(sel), 0) if !sel.trim().is_empty() => {}
-                (Some(_), 0) => p.add(at.key("selector"), "empty selector"),
-                (None, 4) if area.width != Some(0) && area.height != Some(0) => {}
-                (None, 4) => p.add(at, "an ignore area needs a width and a height above 0"),
-                (Some(_), _) => {
-                    p.add(at, "an ignore area is either a rectangle (x, y, width, height) or a selector")
-                }
-                (None, _) => {
-                    p.add(at, "an ignore rectangle needs all of x, y, width and height (or use `selector`)")
-                }
-            }
-        }
-        if !COLOR_RE.is_match(&v.highlight_color) {
-            p.add(
-                path.key("highlight_color"),
-                format!("`{}` is not a color like #fafa00", v.highlight_color),
-            );
-        }
-    }
-    if let (BlueprintKind::Flow, Some(flow)) = (spec.blueprint, &spec.flow) {
-        check_file(&flow.file, dir, root().key("flow").key("file"), p);
-    }
-    if let (BlueprintKind::Workflow, Some(wf)) = (spec.blueprint, &spec.workflow) {
-        check_url(&wf.url, root().key("workflow").key("url"), p);
-        if wf.steps.is_empty() {
-            p.add(root().key("workflow").key("steps"), "`steps` must list at least one step");
-        }
-    }
-    if let (BlueprintKind::Script, Some(script)) = (spec.blueprint, &spec.script) {
-        check_file(&script.file, dir, root().key("script").key("file"), p);
-        if !IDENT_RE.is_match(&script.handler) {
-            p.add(
-                root().key("script").key("handler"),
-                format!("`{}` is not a Python function name", script.handler),
-            );
-        }
-    }
-}
-
-fn one_line(text: &str) -> String {
-    text.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
-}
-
-fn check_file(file: &str, dir: &Path, path: KeyPath, p: &mut Problems<'_>) {
-    let full = dir.join(file);
-    if file.trim().is_empty() {
-        p.add(path, "empty file name");
-    } else if !full.is_file() {
-        p.add(path, format!("file `{file}` not found (looked for {})", full.display()));
     }
 }
 
@@ -564,81 +398,6 @@ pub fn check_project(config: &ProjectFile, tainted: &[KeyPath]) -> Vec<Problem> 
         p.add(problem.path, problem.message);
     }
     p.list
-}
-
-/// A problem in a composite alarm's rule: at `path` (the `rule` key), and when known at a
-/// 1-based column inside the rule text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RuleProblem {
-    pub path: KeyPath,
-    pub column: Option<usize>,
-    pub message: String,
-}
-
-/// Checks the composite alarms' rules: syntax (with the column), cycles between composites and,
-/// when `alarms` (every metric alarm name of the project and its canaries) is given, unknown
-/// names. Kept apart from the field checks because names and cycles span files.
-pub fn check_composite_rules(config: &ProjectFile, alarms: Option<&HashSet<String>>) -> Vec<RuleProblem> {
-    use crate::alarms::composite::{Rule, order};
-    let mut out = Vec::new();
-    let mut graph = BTreeMap::new();
-    let composites: HashSet<&str> = config.composite_alarms.iter().map(|c| c.name.as_str()).collect();
-    for (i, composite) in config.composite_alarms.iter().enumerate() {
-        let path = root().key("composite_alarms").index(i).key("rule");
-        if composite.rule.trim().is_empty() {
-            continue;
-        }
-        let rule = match Rule::parse(&composite.rule) {
-            Ok(rule) => rule,
-            Err(e) => {
-                out.push(RuleProblem {
-                    path,
-                    column: Some(e.column),
-                    message: format!("invalid rule: {}", e.message),
-                });
-                continue;
-            }
-        };
-        let refs = rule.references();
-        if let Some(alarms) = alarms {
-            for (name, column) in &refs {
-                if !alarms.contains(*name) && !composites.contains(name) {
-                    let known: Vec<&str> =
-                        alarms.iter().map(String::as_str).chain(composites.iter().copied()).collect();
-                    out.push(RuleProblem {
-                        path: path.clone(),
-                        column: Some(*column),
-                        message: format!(
-                            "unknown alarm `{name}` in the rule{}",
-                            did_you_mean(name, known.iter().copied())
-                        ),
-                    });
-                }
-            }
-        }
-        if let Some((name, column)) = refs.iter().find(|(name, _)| *name == composite.name) {
-            out.push(RuleProblem {
-                path: path.clone(),
-                column: Some(*column),
-                message: format!("the rule of composite alarm `{name}` names the alarm itself (a cycle)"),
-            });
-            continue;
-        }
-        graph.insert(composite.name.clone(), refs.iter().map(|r| r.0.to_string()).collect::<Vec<_>>());
-    }
-    if let Err(cycle) = order(&graph)
-        && let Some(i) = config.composite_alarms.iter().position(|c| c.name == cycle[0])
-    {
-        let column = Rule::parse(&config.composite_alarms[i].rule)
-            .ok()
-            .and_then(|r| r.references().iter().find(|(n, _)| *n == cycle[1]).map(|r| r.1));
-        out.push(RuleProblem {
-            path: root().key("composite_alarms").index(i).key("rule"),
-            column,
-            message: format!("composite alarms form a cycle: {}", cycle.join(" -> ")),
-        });
-    }
-    out
 }
 
 fn check_server(config: &ProjectFile, p: &mut Problems<'_>) {
@@ -825,14 +584,17 @@ fn check_failover(config: &ProjectFile, p: &mut Problems<'_>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::de::from_node;
-    use crate::spec::yaml::parse;
+    use crate::spec::de::{from_node, from_node_with_sections};
+    use crate::spec::yaml::{Node, parse};
+
+    fn common(doc: &Node) -> CanaryFile {
+        let (spec, problems) = from_node_with_sections::<CanaryFile>(doc, &["heartbeat"]);
+        assert!(problems.is_empty(), "{problems:?}");
+        spec.unwrap()
+    }
 
     fn canary(text: &str) -> Vec<String> {
-        let doc = parse(text).unwrap();
-        let (spec, problems) = from_node::<CanaryFile>(&doc);
-        assert!(problems.is_empty(), "{problems:?}");
-        let check = check_canary(&spec.unwrap(), &doc, Path::new("dir/home.yaml"), &[]);
+        let check = check_canary(&common(&parse(text).unwrap()), Path::new("dir/home.yaml"), &[]);
         check.problems.iter().map(|p| format!("{}: {}", p.path, p.message)).collect()
     }
 
@@ -860,26 +622,12 @@ mod tests {
             canary(&format!("name: 'a b'\n{HB}")),
             ["name: invalid canary name `a b`: use 1 to 64 of A-Z a-z 0-9 _ -"]
         );
-        let doc = parse(HB).unwrap();
-        let spec = from_node::<CanaryFile>(&doc).0.unwrap();
-        let check = check_canary(&spec, &doc, Path::new("my canary.yaml"), &[]);
+        let spec = common(&parse(HB).unwrap());
+        let check = check_canary(&spec, Path::new("my canary.yaml"), &[]);
         assert!(
             check.problems[0].message.starts_with("the file name `my canary` is not a valid canary name")
         );
-        assert_eq!(check_canary(&spec, &doc, Path::new("x/home.yaml"), &[]).name.as_deref(), Some("home"));
-    }
-
-    #[test]
-    fn sections() {
-        assert_eq!(
-            canary("blueprint: heartbeat\n"),
-            [": missing section `heartbeat:` (blueprint `heartbeat` reads its settings from it)"]
-        );
-        assert_eq!(
-            canary(&format!("{HB}api: {{steps: []}}\n")),
-            ["api: section `api` does not apply to blueprint `heartbeat`"]
-        );
-        assert_eq!(canary("blueprint: heartbeat\nheartbeat:\n"), ["heartbeat: section `heartbeat` is empty"]);
+        assert_eq!(check_canary(&spec, Path::new("x/home.yaml"), &[]).name.as_deref(), Some("home"));
     }
 
     #[test]
@@ -899,49 +647,6 @@ mod tests {
             ["schedule: schedule `cron(0 0 1 1 ? 2001)` never fires again"]
         );
         assert_eq!(canary(&format!("{HB}retries: 6\n")), ["retries: retries must be 0..5, found 6"]);
-    }
-
-    #[test]
-    fn heartbeat_section() {
-        let got = canary(
-            "blueprint: heartbeat\nheartbeat: {urls: ['/relative', 'ftp://h/', 'http://h/'], expect: {status: 'ok'}}\n\
-             browser: {viewport: {width: 50, height: 800}}\n",
-        );
-        assert_eq!(got.len(), 4, "{got:?}");
-        assert!(got[0].starts_with("browser.viewport.width: viewport width must be 100..10000, found 50"));
-        assert!(got[1].starts_with("heartbeat.urls[0]: `/relative` is not an absolute http(s) URL"));
-        assert!(got[2].starts_with("heartbeat.urls[1]: `ftp://h/` is not an http(s) URL"));
-        assert!(got[3].starts_with("heartbeat.expect.status: `ok` is not a status code"));
-        assert_eq!(
-            canary("blueprint: heartbeat\nheartbeat: {urls: []}\n"),
-            ["heartbeat.urls: `urls` must list at least one URL"]
-        );
-    }
-
-    #[test]
-    fn other_sections() {
-        let got = canary(
-            "blueprint: broken-links\nbroken-links: {url: 'http://h/', accept: '2xx', exclude: ['^mailto:', '(']}\n",
-        );
-        let got: Vec<&String> = got.iter().filter(|g| !g.contains("not implemented")).collect();
-        assert_eq!(got.len(), 1, "{got:?}");
-        assert!(got[0].starts_with("broken-links.exclude[1]: invalid regex `(`"), "{got:?}");
-
-        let got = canary(
-            "blueprint: visual\nvisual:\n  url: http://h/\n  threshold_percent: 120\n  ignore:\n    - {x: 1, y: 2}\n    - {selector: '#a'}\n    - {x: 0, y: 0, width: 10, height: 10}\n    - {selector: '#a', x: 1}\n",
-        );
-        let got: Vec<&String> = got.iter().filter(|g| !g.contains("not implemented")).collect();
-        assert_eq!(
-            got,
-            [
-                "visual.threshold_percent: threshold_percent must be 0..100, found 120",
-                "visual.ignore[0]: an ignore rectangle needs all of x, y, width and height (or use `selector`)",
-                "visual.ignore[3]: an ignore area is either a rectangle (x, y, width, height) or a selector",
-            ]
-        );
-
-        let got = canary("blueprint: flow\nflow: {file: flows/nope.json}\n");
-        assert!(got.iter().any(|g| g.starts_with("flow.file: file `flows/nope.json` not found")), "{got:?}");
     }
 
     #[test]
@@ -974,10 +679,9 @@ mod tests {
 
     #[test]
     fn tainted_paths_are_not_reported_twice() {
-        let doc = parse("blueprint: heartbeat\nheartbeat: {urls: ['${X}']}\n").unwrap();
-        let spec = from_node::<CanaryFile>(&doc).0.unwrap();
-        let tainted = [root().key("heartbeat").key("urls").index(0)];
-        assert!(check_canary(&spec, &doc, Path::new("a.yaml"), &tainted).problems.is_empty());
+        let spec = common(&parse("blueprint: heartbeat\nheartbeat: {urls: ['x']}\ntimeout: 0s\n").unwrap());
+        let tainted = [root().key("timeout")];
+        assert!(check_canary(&spec, Path::new("a.yaml"), &tainted).problems.is_empty());
     }
 
     #[test]

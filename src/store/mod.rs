@@ -16,7 +16,7 @@ pub use sqlite::SqliteStore;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::runner::report::{Datapoint, RunReport, RunStatus};
+use crate::report::{Datapoint, RunReport, RunStatus};
 
 /// The shortest run-id prefix [`Store::run`] accepts in place of a whole run id (like git).
 pub const MIN_RUN_ID_PREFIX: usize = 6;

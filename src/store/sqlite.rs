@@ -19,7 +19,7 @@ use super::{
     AlarmRecord, AlarmTransition, FailoverChange, MIN_RUN_ID_PREFIX, MetricQuery, RunPage, RunSummary, Store,
     StoreError,
 };
-use crate::runner::report::{Datapoint, RunReport, RunStatus};
+use crate::report::{Datapoint, RunReport, RunStatus};
 
 /// Schema scripts; version N is `MIGRATIONS[N - 1]`. Append only.
 const MIGRATIONS: &[&str] = &[

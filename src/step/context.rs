@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use super::redact::Redactor;
-use super::report::{StepReport, StepStatus};
+use crate::report::{StepReport, StepStatus};
 use super::services::{ProgressEvent, Services};
 use crate::browser::{BrowserError, BrowserPage, PageOptions};
 use crate::har;

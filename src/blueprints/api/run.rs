@@ -1,21 +1,5 @@
-//! API canaries: multi-step HTTP without a browser (SPEC §1.1 `api:`). Each step sends one
-//! request (following redirects unless told not to), checks its assertions and extracts values
-//! that later steps use as `${name}`. Every request goes to the run's HAR with its timing phases;
-//! each step's phases, assertion results and extracted names go to `report.json`.
-//!
-//! Failure semantics (documented in docs/api.md):
-//! - A step without a `status` assertion checks `status in 200-399`.
-//! - After a step that did not pass, the remaining steps are SKIPPED ("not run: step N ... did
-//!   not pass"), unless `api.continue_on_step_failure` (default: the canary's
-//!   `continue_on_step_failure`, itself default `false`) is `true`.
-//! - A step that uses a name an earlier step could not extract is SKIPPED with that reason.
-//! - A request that times out makes its step TIMEOUT; any other failure makes it FAILED; a step
-//!   that cannot even be built after substitution (e.g. an extracted value makes the URL invalid)
-//!   is ERROR.
-
-pub mod assertion;
-pub mod extract;
-pub mod jsonpath;
+//! The run of an API canary: each step resolved (its `${name}` references filled), sent, checked
+//! and its values extracted for the steps after it.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -27,32 +11,28 @@ use futures::future::BoxFuture;
 use hyper::Method;
 use serde_json::{Map, Value, json};
 
-use self::assertion::{Assertion, ResponseView};
-use self::extract::Extraction;
-use super::Blueprint;
+use super::assertion::{self, Assertion, ResponseView};
+use super::extract::Extraction;
+use super::settings::{Settings, Step};
+use crate::blueprints::Runnable;
 use crate::fetch::{self, Client, FetchError, Options};
-use crate::runner::{RunContext, StepError, StepOutcome};
 use crate::spec::expand::substitute;
-use crate::spec::model::{ApiSpec, ApiStep, CanaryFile};
-use crate::spec::{KeyPath, Problem};
+use crate::step::{RunContext, StepError, StepOutcome};
 
 /// The check a step makes when it has no `status` assertion.
 pub const DEFAULT_STATUS_ASSERTION: &str = "status in 200-399";
 
+/// An API canary's run.
 pub struct Api {
-    steps: Vec<ApiStep>,
+    steps: Vec<Step>,
     continue_on_failure: bool,
 }
 
 impl Api {
-    pub fn new(spec: &ApiSpec, canary: &CanaryFile) -> Result<Self, String> {
-        if spec.steps.is_empty() {
-            return Err("api.steps lists no step".into());
-        }
-        Ok(Self {
-            steps: spec.steps.clone(),
-            continue_on_failure: spec.continue_on_step_failure.unwrap_or(canary.continue_on_step_failure),
-        })
+    /// The run of these settings; `continue_default` is the canary's `continue_on_step_failure`.
+    pub fn new(settings: Settings, continue_default: bool) -> Self {
+        let continue_on_failure = settings.continue_on_step_failure.unwrap_or(continue_default);
+        Self { steps: settings.steps, continue_on_failure }
     }
 }
 
@@ -83,7 +63,7 @@ struct StepRun {
     extracted: Vec<(String, Result<String, String>)>,
 }
 
-impl Blueprint for Api {
+impl Runnable for Api {
     fn run<'a>(&'a self, ctx: &'a mut RunContext) -> BoxFuture<'a, Result<(), StepError>> {
         async move {
             let mut values: HashMap<String, String> = HashMap::new();
@@ -152,7 +132,7 @@ impl Blueprint for Api {
 
 /// Fills `${name}` references from extracted values and builds the request and checks.
 fn resolve(
-    step: &ApiStep,
+    step: &Step,
     values: &HashMap<String, String>,
     missing: &HashMap<String, String>,
     ctx: &RunContext,
@@ -379,110 +359,3 @@ async fn execute(ctx: &mut RunContext, mut resolved: Resolved) -> StepRun {
     StepRun { result, details, extracted }
 }
 
-/// Validation of the `api:` section beyond its types: assertions and extractions parse, header
-/// names and values are valid, sizes are positive. `${name}` references left for run time are
-/// checked with a stand-in value.
-pub fn check(canary: &CanaryFile) -> Vec<Problem> {
-    let mut problems = Vec::new();
-    let Some(api) = &canary.api else { return problems };
-    let probe =
-        |text: &str| substitute(text, |_| Some("200".to_string())).unwrap_or_else(|_| text.to_string());
-    let steps = KeyPath::root().key("api").key("steps");
-    for (i, step) in api.steps.iter().enumerate() {
-        let at = steps.index(i);
-        for (j, text) in step.assert.iter().enumerate() {
-            if let Err(e) = Assertion::parse(&probe(text)) {
-                problems.push(Problem::new(at.key("assert").index(j), e));
-            }
-        }
-        for (name, text) in &step.extract {
-            if let Err(e) = Extraction::parse(&probe(text)) {
-                problems.push(Problem::new(at.key("extract").key(name.clone()), e));
-            }
-        }
-        let request = at.key("request");
-        for (name, value) in &step.request.headers {
-            if hyper::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
-                problems.push(Problem::new(
-                    request.key("headers").key(name.clone()),
-                    format!("`{name}` is not a header name"),
-                ));
-            } else if value.contains(['\r', '\n']) {
-                problems.push(Problem::new(
-                    request.key("headers").key(name.clone()),
-                    "header values cannot span lines",
-                ));
-            }
-        }
-        for (key, size) in [
-            ("max_request_bytes", step.request.max_request_bytes),
-            ("max_response_bytes", step.request.max_response_bytes),
-        ] {
-            if size.is_some_and(|s| s.0 == 0) {
-                problems.push(Problem::new(request.key(key), format!("{key} must be greater than 0")));
-            }
-        }
-    }
-    problems
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::spec::model::ByteSize;
-
-    #[test]
-    fn sizes() {
-        for (text, bytes) in [
-            ("1048576", 1_048_576),
-            ("10MB", 10_000_000),
-            ("10 mb", 10_000_000),
-            ("512KB", 512_000),
-            ("1MiB", 1 << 20),
-            ("64KiB", 64 << 10),
-            ("1.5GB", 1_500_000_000),
-            ("2GiB", 2 << 30),
-            ("0", 0),
-        ] {
-            assert_eq!(ByteSize::parse(text), Ok(ByteSize(bytes)), "{text}");
-        }
-        assert!(ByteSize::parse("10 parsecs").unwrap_err().contains("unknown unit `parsecs`"));
-        assert!(ByteSize::parse("MB").is_err());
-        assert!(ByteSize::parse("-1").is_err());
-        assert_eq!(ByteSize(10_000_000).to_string(), "10MB");
-        assert_eq!(ByteSize(1 << 20).to_string(), "1MiB");
-        assert_eq!(ByteSize(1234).to_string(), "1234 bytes");
-    }
-
-    fn problems(yaml_steps: &str) -> Vec<String> {
-        let doc = crate::spec::yaml::parse(&format!("blueprint: api\napi:\n  steps:\n{yaml_steps}")).unwrap();
-        let (spec, de) = crate::spec::de::from_node::<CanaryFile>(&doc);
-        assert!(de.is_empty(), "{de:?}");
-        check(&spec.unwrap()).into_iter().map(|p| format!("{}: {}", p.path, p.message)).collect()
-    }
-
-    #[test]
-    fn check_places_problems_at_their_key_path() {
-        let found = problems(
-            "    - name: a\n      request: {url: \"http://h/\", headers: {\"x y\": v}, max_request_bytes: 0}\n      \
-             assert: [status == 200, \"json $.id == ${id}\", status = 1]\n      extract: {id: json id, ok: header etag}\n",
-        );
-        assert_eq!(
-            found,
-            [
-                "api.steps[0].assert[2]: invalid assertion `status = 1`: use `==` to compare, not `=`",
-                "api.steps[0].extract.id: invalid extraction `json id`: invalid JSON path `id`: it must start \
-                 with `$` (use $, .key, ['key'] and [N], e.g. $.items[0].id)",
-                "api.steps[0].request.headers.x y: `x y` is not a header name",
-                "api.steps[0].request.max_request_bytes: max_request_bytes must be greater than 0",
-            ]
-        );
-        // A value left for run time stands in for any value: `status == ${code}` is fine.
-        assert!(
-            problems(
-                "    - name: a\n      request: {url: \"http://h/\"}\n      assert: [\"status == ${code}\"]\n"
-            )
-            .is_empty()
-        );
-    }
-}

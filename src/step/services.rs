@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::report::{RunReport, StepReport};
+use crate::report::{RunReport, StepReport};
 use crate::browser::BrowserPool;
 use crate::store::Store;
 
