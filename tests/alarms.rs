@@ -276,7 +276,6 @@ fn validate_rejects_composite_cycles_unknown_names_and_bad_syntax_with_positions
     let out = project.aviary(&["validate"]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    // Project problems (syntax, cycles) stop the load before the canaries are read.
     assert!(
         err.contains(
             "aviary.yaml:3:18: composite_alarms[0].rule: composite alarms form a cycle: a -> b -> a"
@@ -326,6 +325,38 @@ fn validate_rejects_composite_cycles_unknown_names_and_bad_syntax_with_positions
         err.contains("aviary.yaml:2:5: alarms[0]: alarm `slow` in the project file needs `canary:`"),
         "{err}"
     );
+}
+
+/// `aviary validate` lists every problem at once: those of the project file do not hide those of
+/// the canaries or those across files.
+#[test]
+fn validate_reports_every_independent_problem_at_once() {
+    let project = Project::new();
+    project.file(
+        "aviary.yaml",
+        "channels:\n  pager: {type: webhook, url: 'http://127.0.0.1:1/'}\ncomposite_alarms:\n  - name: a\n    \
+         rule: ALARM(b)\n  - name: b\n    rule: \"ALARM(a) OR ALARM(no-such-alarm)\"\n",
+    );
+    project.canary(
+        "home",
+        "blueprint: heartbeat\nschedule: every five minutes\ntimeout: 3 parsecs\nretires: 2\n\
+         alarms:\n  - {name: down, metric: Failed, period: 1m, evaluation_periods: 1, comparison: '>', \
+         threshold: 0, actions: {alarm: [pagr]}}\nheartbeat: {urls: ['http://127.0.0.1:1/']}\n",
+    );
+    let out = project.aviary(&["validate"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    for expected in [
+        "canaries/home.yaml:4:1: retires: unknown key `retires`",
+        "canaries/home.yaml:3:10: timeout: invalid duration",
+        "canaries/home.yaml:2:11: schedule: invalid schedule",
+        "alarms[0].actions.alarm[0]: unknown channel `pagr`; defined channels: pager; did you mean `pager`?",
+        "aviary.yaml:5:17: composite_alarms[0].rule: composite alarms form a cycle: a -> b -> a",
+        "aviary.yaml:7:30: composite_alarms[1].rule: unknown alarm `no-such-alarm` in the rule",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+    assert!(err.contains("6 problem(s) found"), "{err}");
 }
 
 /// A notification whose delivery is still being retried when SIGTERM comes is delivered before

@@ -290,10 +290,15 @@ fn heartbeat_section_checks() {
     );
     let (_, problems) = repo.load(&[file]);
     assert_eq!(problems.len(), 4, "{problems:?}");
-    assert!(problems[0].starts_with("hb.yaml:2:20: heartbeat.urls[0]: `/relative` is not an absolute http(s) URL"));
+    assert!(
+        problems[0]
+            .starts_with("hb.yaml:2:20: heartbeat.urls[0]: `/relative` is not an absolute http(s) URL")
+    );
     assert!(problems[1].starts_with("hb.yaml:2:33: heartbeat.urls[1]: `ftp://h/` is not an http(s) URL"));
     assert!(problems[2].starts_with("hb.yaml:2:76: heartbeat.expect.status: `ok` is not a status code"));
-    assert!(problems[3].starts_with("hb.yaml:3:29: browser.viewport.width: viewport width must be 100..10000"));
+    assert!(
+        problems[3].starts_with("hb.yaml:3:29: browser.viewport.width: viewport width must be 100..10000")
+    );
     let empty = repo.write("none.yaml", "blueprint: heartbeat\nheartbeat: {urls: []}\n");
     let (_, problems) = repo.load(&[empty]);
     assert_eq!(problems, ["none.yaml:2:19: heartbeat.urls: `urls` must list at least one URL"]);
@@ -351,10 +356,7 @@ fn double_dollar_is_a_literal() {
     );
     let (canaries, problems) = repo.load(&[file]);
     assert_eq!(problems, Vec::<String>::new());
-    assert_eq!(
-        heartbeat(&canaries[0]).expect.text.as_deref(),
-        Some("costs ${PRICE} and $5")
-    );
+    assert_eq!(heartbeat(&canaries[0]).expect.text.as_deref(), Some("costs ${PRICE} and $5"));
 }
 
 const API: &str = "\

@@ -18,7 +18,7 @@ use crate::spec::model::{AlarmSpec, MissingData};
 /// How many periods beyond N the evaluation range holds.
 pub const EXTRA_RANGE_PERIODS: usize = 2;
 
-/// An alarm statistic (SPEC §4).
+/// An alarm statistic (`docs/alarms.md`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Statistic {
     Average,

@@ -4,8 +4,8 @@
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 
-use crate::step::ProgressEvent;
 use crate::report::StepStatus;
+use crate::step::ProgressEvent;
 
 pub struct Progress {
     /// Step lines go to stdout for the list reporter, else to stderr (stdout holds the document).

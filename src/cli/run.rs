@@ -10,10 +10,10 @@ use tokio::sync::Semaphore;
 use super::progress::Progress;
 use super::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, Globals};
 use crate::browser::{BrowserPool, PoolConfig};
-use crate::runner;
 use crate::report::{RunReport, RunStatus};
-use crate::step::Services;
+use crate::runner;
 use crate::spec::{Canary, Project};
+use crate::step::Services;
 
 #[derive(Args, Debug)]
 pub struct RunArgs {

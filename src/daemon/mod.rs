@@ -23,11 +23,11 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
-use crate::runner;
 use crate::report::{RunReport, RunStatus};
-use crate::step::Services;
+use crate::runner;
 use crate::server::Backend;
 use crate::spec::Canary;
+use crate::step::Services;
 use crate::store::retention::{self, RetentionPolicy};
 use scheduler::{Scheduler, Start, Trigger};
 use state::{DaemonBackend, State, Wake};

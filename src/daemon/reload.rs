@@ -27,7 +27,8 @@ impl Loaded {
 /// the file (its line and column) is not a setting.
 pub fn fingerprint(canary: &Canary) -> u64 {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    let Canary { name, file, blueprint, section, schedule, timeout, retries, enabled, secrets, spec } = canary;
+    let Canary { name, file, blueprint, section, schedule, timeout, retries, enabled, secrets, spec } =
+        canary;
     format!("{name:?}{file:?}{blueprint:?}{schedule:?}{timeout:?}{retries:?}{enabled:?}{secrets:?}{spec:?}")
         .hash(&mut hasher);
     hash_content(&section.node, &mut hasher);

@@ -12,8 +12,8 @@ use tokio::sync::mpsc::UnboundedSender;
 use super::reload::Loaded;
 use super::scheduler::{QueueError, Scheduler};
 use crate::report::{RunReport, RunStatus};
-use crate::step::Services;
 use crate::server::{Backend, CanaryStatus, DaemonMetrics, Histogram, RunNowError};
+use crate::step::Services;
 use crate::store::Store;
 
 /// Upper bounds (seconds) of the run duration histograms.

@@ -42,8 +42,28 @@ pub(super) fn build(
     phases: &Phases,
     error: Option<&FetchError>,
 ) -> har::Entry {
+    let timings = phases.to_har();
+    har::Entry {
+        pageref: None,
+        started_date_time: record.start_wall.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        time: timings.total(),
+        request: har_request(record, request, options),
+        response: match record.status {
+            None => no_response(),
+            Some(status) => har_response(record, &request.url, options, status),
+        },
+        cache: har::Cache {},
+        timings,
+        server_ip_address: record.server_ip.clone(),
+        connection: record.connection.clone(),
+        resource_type: Some("fetch".to_string()),
+        error: error.map(ToString::to_string),
+    }
+}
+
+/// The request as sent: headers, cookies, query and (when captured) its body.
+fn har_request(record: &Record, request: &Request, options: &Options) -> har::Request {
     let url = &request.url;
-    let http1 = record.http_version == "HTTP/1.1";
     let mut target = url.path().to_string();
     if let Some(query) = url.query() {
         target.push('?');
@@ -54,7 +74,7 @@ pub(super) fn build(
         .iter()
         .map(|(name, value)| har::Header { name: name.clone(), value: value.clone() })
         .collect();
-    let request_headers_size = if http1 {
+    let headers_size = if record.http_version == "HTTP/1.1" {
         let line = request.method.as_str().len() + 1 + target.len() + " HTTP/1.1\r\n".len();
         (line + headers_size(record.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())))) as i64
     } else {
@@ -78,7 +98,7 @@ pub(super) fn build(
         .filter_map(|pair| pair.split_once('='))
         .map(|(n, v)| har::Cookie { name: n.trim().to_string(), value: v.trim().to_string() })
         .collect();
-    let har_request = har::Request {
+    har::Request {
         method: request.method.to_string(),
         url: url.to_string(),
         http_version: record.http_version.to_string(),
@@ -86,82 +106,75 @@ pub(super) fn build(
         headers,
         query_string: har::Request::query_of(url.as_str()),
         post_data,
-        headers_size: request_headers_size,
+        headers_size,
         body_size: request.body.as_ref().map_or(0, |b| b.len() as i64),
-    };
+    }
+}
 
-    let response = match record.status {
-        None => har::Response {
-            status: 0,
-            status_text: String::new(),
-            http_version: String::new(),
-            cookies: Vec::new(),
-            headers: Vec::new(),
-            content: har::Content { size: 0, mime_type: String::new(), text: None, encoding: None },
-            redirect_url: String::new(),
-            headers_size: -1,
-            body_size: -1,
-        },
-        Some(status) => {
-            let response_headers = &record.response_headers;
-            let headers: Vec<har::Header> = response_headers
-                .iter()
-                .map(|(n, v)| har::Header {
-                    name: n.as_str().to_string(),
-                    value: String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                })
-                .collect();
-            let version = version_text(record.version);
-            let headers_size = if record.version == Some(Version::HTTP_2) {
-                -1
-            } else {
-                let line = format!("{version} {} {}\r\n", status.as_u16(), record.status_text).len();
-                (line + headers_size(headers.iter().map(|h| (h.name.as_str(), h.value.as_str())))) as i64
-            };
-            let body = &record.body;
-            let (text, encoding) = if !options.capture_response_body || body.is_empty() {
-                (None, None)
-            } else if is_text(body) {
-                (Some(captured_text(body)), None)
-            } else {
-                (Some(BASE64_STANDARD.encode(captured(body))), Some("base64".to_string()))
-            };
-            let redirect_url = response_headers
-                .get(header::LOCATION)
-                .and_then(|l| l.to_str().ok())
-                .map(|l| url.join(l.trim()).map_or_else(|_| l.to_string(), |u| u.to_string()))
-                .unwrap_or_default();
-            har::Response {
-                status: status.as_u16(),
-                status_text: record.status_text.clone(),
-                http_version: version.to_string(),
-                cookies: set_cookies(response_headers),
-                headers,
-                content: har::Content {
-                    size: body.len() as i64,
-                    mime_type: header_text(response_headers, header::CONTENT_TYPE).unwrap_or_default(),
-                    text,
-                    encoding,
-                },
-                redirect_url,
-                headers_size,
-                body_size: body.len() as i64,
-            }
-        }
+/// The response of a request that got none (status 0, as browsers write it).
+fn no_response() -> har::Response {
+    har::Response {
+        status: 0,
+        status_text: String::new(),
+        http_version: String::new(),
+        cookies: Vec::new(),
+        headers: Vec::new(),
+        content: har::Content { size: 0, mime_type: String::new(), text: None, encoding: None },
+        redirect_url: String::new(),
+        headers_size: -1,
+        body_size: -1,
+    }
+}
+
+fn har_response(
+    record: &Record,
+    url: &url::Url,
+    options: &Options,
+    status: hyper::StatusCode,
+) -> har::Response {
+    let response_headers = &record.response_headers;
+    let headers: Vec<har::Header> = response_headers
+        .iter()
+        .map(|(n, v)| har::Header {
+            name: n.as_str().to_string(),
+            value: String::from_utf8_lossy(v.as_bytes()).into_owned(),
+        })
+        .collect();
+    let version = version_text(record.version);
+    let headers_size = if record.version == Some(Version::HTTP_2) {
+        -1
+    } else {
+        let line = format!("{version} {} {}\r\n", status.as_u16(), record.status_text).len();
+        (line + headers_size(headers.iter().map(|h| (h.name.as_str(), h.value.as_str())))) as i64
     };
-    let timings = phases.to_har();
-    har::Entry {
-        pageref: None,
-        started_date_time: record.start_wall.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        time: timings.total(),
-        request: har_request,
-        response,
-        cache: har::Cache {},
-        timings,
-        server_ip_address: record.server_ip.clone(),
-        connection: record.connection.clone(),
-        resource_type: Some("fetch".to_string()),
-        error: error.map(ToString::to_string),
+    let body = &record.body;
+    let (text, encoding) = if !options.capture_response_body || body.is_empty() {
+        (None, None)
+    } else if is_text(body) {
+        (Some(captured_text(body)), None)
+    } else {
+        (Some(BASE64_STANDARD.encode(captured(body))), Some("base64".to_string()))
+    };
+    let redirect_url = response_headers
+        .get(header::LOCATION)
+        .and_then(|l| l.to_str().ok())
+        .map(|l| url.join(l.trim()).map_or_else(|_| l.to_string(), |u| u.to_string()))
+        .unwrap_or_default();
+    har::Response {
+        status: status.as_u16(),
+        status_text: record.status_text.clone(),
+        http_version: version.to_string(),
+        cookies: set_cookies(response_headers),
+        headers,
+        content: har::Content {
+            size: body.len() as i64,
+            mime_type: header_text(response_headers, header::CONTENT_TYPE).unwrap_or_default(),
+            text,
+            encoding,
+        },
+        redirect_url,
+        headers_size,
+        body_size: body.len() as i64,
     }
 }
 

@@ -25,7 +25,9 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
 use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, StatusCode, Uri, Version};
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -364,199 +366,14 @@ impl Client {
         deadline: Instant,
         record: &mut Record,
     ) -> Result<Response, FetchError> {
-        let url = &request.url;
-        let timeout = |phase| FetchError::Timeout { after: options.timeout, phase };
-        let https = match url.scheme() {
-            "http" => false,
-            "https" => true,
-            _ => return Err(FetchError::UnsupportedUrl(url.to_string())),
-        };
-        let host = url
-            .host_str()
-            .filter(|h| !h.is_empty())
-            .ok_or_else(|| FetchError::UnsupportedUrl(url.to_string()))?;
-        let port = url.port_or_known_default().unwrap_or(if https { 443 } else { 80 });
-
-        // DNS
-        let addrs: Vec<SocketAddr> = match url.host() {
-            Some(url::Host::Ipv4(ip)) => vec![SocketAddr::new(ip.into(), port)],
-            Some(url::Host::Ipv6(ip)) => vec![SocketAddr::new(ip.into(), port)],
-            _ => {
-                let lookup = timeout_at(deadline.into(), tokio::net::lookup_host((host, port))).await;
-                record.dns_done = Some(Instant::now());
-                let dns_error = |message: String| FetchError::Dns { host: host.to_string(), message };
-                match lookup {
-                    Err(_) => return Err(timeout(Phase::Dns)),
-                    Ok(Err(e)) => return Err(dns_error(e.to_string())),
-                    Ok(Ok(found)) => {
-                        let found: Vec<SocketAddr> = found.collect();
-                        if found.is_empty() {
-                            return Err(dns_error("no addresses".into()));
-                        }
-                        found
-                    }
-                }
-            }
-        };
-
-        // TCP
-        let connect_start = Instant::now();
-        record.connect_start = Some(connect_start);
-        let mut last_error = None;
-        let mut tcp = None;
-        for addr in &addrs {
-            match timeout_at(deadline.into(), TcpStream::connect(addr)).await {
-                Err(_) => return Err(timeout(Phase::Connect)),
-                Ok(Ok(stream)) => {
-                    record.server_ip = Some(addr.ip().to_string());
-                    tcp = Some(stream);
-                    break;
-                }
-                Ok(Err(e)) => last_error = Some((addr, e)),
-            }
-        }
-        let tcp = match (tcp, last_error) {
-            (Some(tcp), _) => tcp,
-            (None, Some((addr, e))) => {
-                let message = match e.kind() {
-                    std::io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
-                    _ => e.to_string(),
-                };
-                return Err(FetchError::Connect { addr: addr.to_string(), message });
-            }
-            (None, None) => {
-                return Err(FetchError::Connect { addr: host.to_string(), message: "no address".into() });
-            }
-        };
-        let _ = tcp.set_nodelay(true);
-        record.connect_done = Some(Instant::now());
-        record.connection = tcp.local_addr().ok().map(|a| a.port().to_string());
-
-        // TLS
-        let (stream, h2) = if https {
-            let name = tokio_rustls::rustls::pki_types::ServerName::try_from(
-                host.trim_matches(['[', ']']).to_string(),
-            )
-            .map_err(|e| FetchError::Tls { host: host.to_string(), message: e.to_string() })?;
-            let connector = tokio_rustls::TlsConnector::from(tls::config(options.verify_tls));
-            let tls = match timeout_at(deadline.into(), connector.connect(name, tcp)).await {
-                Err(_) => return Err(timeout(Phase::Tls)),
-                Ok(Err(e)) => {
-                    let mut message = e.to_string();
-                    if options.verify_tls && message.contains("certificate") {
-                        message.push_str(" (set `verify_tls: false` to accept it anyway)");
-                    }
-                    return Err(FetchError::Tls { host: host.to_string(), message });
-                }
-                Ok(Ok(tls)) => tls,
-            };
-            record.tls_done = Some(Instant::now());
-            let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
-            (Stream::Tls(Box::new(tls)), h2)
-        } else {
-            (Stream::Plain(tcp), false)
-        };
-
-        // Request
-        let send_start = Instant::now();
-        record.send_start = Some(send_start);
-        let clock = Clock::new(send_start);
-        record.clock = Some(clock.clone());
-        let io = TokioIo::new(Timed::new(stream, clock));
-        let hyper_request = build_request(request, &record.headers, h2)?;
-        let (mut sender, driver) = if h2 {
-            record.http_version = "HTTP/2.0";
-            let handshake = hyper::client::conn::http2::Builder::new(TokioExecutor::new()).handshake(io);
-            let (sender, conn) = match timeout_at(deadline.into(), handshake).await {
-                Err(_) => return Err(timeout(Phase::Send)),
-                Ok(Err(e)) => return Err(FetchError::Http(format!("HTTP/2 handshake failed: {e}"))),
-                Ok(Ok(pair)) => pair,
-            };
-            (
-                Sender::H2(sender),
-                AbortOnDrop(tokio::spawn(async move {
-                    let _ = conn.await;
-                })),
-            )
-        } else {
-            let handshake = hyper::client::conn::http1::Builder::new().handshake(io);
-            let (sender, conn) = match timeout_at(deadline.into(), handshake).await {
-                Err(_) => return Err(timeout(Phase::Send)),
-                Ok(Err(e)) => return Err(FetchError::Http(e.to_string())),
-                Ok(Ok(pair)) => pair,
-            };
-            (
-                Sender::H1(sender),
-                AbortOnDrop(tokio::spawn(async move {
-                    let _ = conn.await;
-                })),
-            )
-        };
-        let response = match timeout_at(deadline.into(), sender.send(hyper_request)).await {
-            Err(_) => {
-                let phase = if record.clock.as_ref().and_then(|c| c.last_write()).is_some() {
-                    Phase::Wait
-                } else {
-                    Phase::Send
-                };
-                return Err(timeout(phase));
-            }
-            Ok(Err(e)) => return Err(FetchError::Http(describe_hyper_error(&e))),
-            Ok(Ok(response)) => response,
-        };
-        record.head_done = Some(Instant::now());
-        let (parts, mut body) = response.into_parts();
-        record.status = Some(parts.status);
-        record.status_text = parts
-            .extensions
-            .get::<hyper::ext::ReasonPhrase>()
-            .map(|r| String::from_utf8_lossy(r.as_bytes()).into_owned())
-            .or_else(|| parts.status.canonical_reason().map(str::to_string))
-            .unwrap_or_default();
-        record.version = Some(parts.version);
-        record.response_headers = parts.headers.clone();
-
-        // Body
-        let limit = options.max_response_bytes;
-        let declared = parts
-            .headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
-        if let Some(declared) = declared
-            && declared > limit
-        {
-            return Err(FetchError::ResponseTooLarge { limit, declared: Some(declared) });
-        }
-        let mut buf = BytesMut::with_capacity(declared.unwrap_or(0).min(limit).min(1 << 20) as usize);
-        loop {
-            match timeout_at(deadline.into(), body.frame()).await {
-                Err(_) => {
-                    record.body = buf.freeze();
-                    return Err(timeout(Phase::Transfer));
-                }
-                Ok(None) => break,
-                Ok(Some(Err(e))) => {
-                    record.body = buf.freeze();
-                    return Err(FetchError::Http(format!(
-                        "reading the response body: {}",
-                        describe_hyper_error(&e)
-                    )));
-                }
-                Ok(Some(Ok(frame))) => {
-                    if let Ok(data) = frame.into_data() {
-                        if (buf.len() + data.len()) as u64 > limit {
-                            buf.extend_from_slice(&data[..(limit as usize).saturating_sub(buf.len())]);
-                            record.body = buf.freeze();
-                            return Err(FetchError::ResponseTooLarge { limit, declared: None });
-                        }
-                        buf.extend_from_slice(&data);
-                    }
-                }
-            }
-        }
+        let target = Target::of(&request.url)?;
+        let addrs = resolve(&target, options, deadline, record).await?;
+        let tcp = connect(&target, &addrs, options, deadline, record).await?;
+        let (stream, h2) = secure(&target, tcp, options, deadline, record).await?;
+        let (parts, body, driver) = exchange(request, stream, h2, options, deadline, record).await?;
+        let body = read_body(&parts.headers, body, options, deadline, record).await?;
         record.body_done = Some(Instant::now());
         drop(driver);
-        let body = buf.freeze();
         record.body = body.clone();
         Ok(Response {
             status: parts.status,
@@ -567,6 +384,244 @@ impl Client {
             url: request.url.clone(),
             phases: record.phases(),
         })
+    }
+}
+
+/// Where a request goes.
+struct Target<'u> {
+    url: &'u Url,
+    host: &'u str,
+    port: u16,
+    https: bool,
+}
+
+impl<'u> Target<'u> {
+    fn of(url: &'u Url) -> Result<Self, FetchError> {
+        let https = match url.scheme() {
+            "http" => false,
+            "https" => true,
+            _ => return Err(FetchError::UnsupportedUrl(url.to_string())),
+        };
+        let host = url
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| FetchError::UnsupportedUrl(url.to_string()))?;
+        let port = url.port_or_known_default().unwrap_or(if https { 443 } else { 80 });
+        Ok(Self { url, host, port, https })
+    }
+}
+
+fn timed_out(options: &Options, phase: Phase) -> FetchError {
+    FetchError::Timeout { after: options.timeout, phase }
+}
+
+/// DNS: the addresses of the host (an IP address as written).
+async fn resolve(
+    target: &Target<'_>,
+    options: &Options,
+    deadline: Instant,
+    record: &mut Record,
+) -> Result<Vec<SocketAddr>, FetchError> {
+    let port = target.port;
+    match target.url.host() {
+        Some(url::Host::Ipv4(ip)) => return Ok(vec![SocketAddr::new(ip.into(), port)]),
+        Some(url::Host::Ipv6(ip)) => return Ok(vec![SocketAddr::new(ip.into(), port)]),
+        _ => {}
+    }
+    let host = target.host;
+    let lookup = timeout_at(deadline.into(), tokio::net::lookup_host((host, port))).await;
+    record.dns_done = Some(Instant::now());
+    let dns_error = |message: String| FetchError::Dns { host: host.to_string(), message };
+    match lookup {
+        Err(_) => Err(timed_out(options, Phase::Dns)),
+        Ok(Err(e)) => Err(dns_error(e.to_string())),
+        Ok(Ok(found)) => {
+            let found: Vec<SocketAddr> = found.collect();
+            if found.is_empty() { Err(dns_error("no addresses".into())) } else { Ok(found) }
+        }
+    }
+}
+
+/// TCP: the first address that accepts.
+async fn connect(
+    target: &Target<'_>,
+    addrs: &[SocketAddr],
+    options: &Options,
+    deadline: Instant,
+    record: &mut Record,
+) -> Result<TcpStream, FetchError> {
+    record.connect_start = Some(Instant::now());
+    let mut last_error = None;
+    for addr in addrs {
+        match timeout_at(deadline.into(), TcpStream::connect(addr)).await {
+            Err(_) => return Err(timed_out(options, Phase::Connect)),
+            Ok(Ok(tcp)) => {
+                record.server_ip = Some(addr.ip().to_string());
+                let _ = tcp.set_nodelay(true);
+                record.connect_done = Some(Instant::now());
+                record.connection = tcp.local_addr().ok().map(|a| a.port().to_string());
+                return Ok(tcp);
+            }
+            Ok(Err(e)) => last_error = Some((addr, e)),
+        }
+    }
+    Err(match last_error {
+        Some((addr, e)) => {
+            let message = match e.kind() {
+                std::io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
+                _ => e.to_string(),
+            };
+            FetchError::Connect { addr: addr.to_string(), message }
+        }
+        None => FetchError::Connect { addr: target.host.to_string(), message: "no address".into() },
+    })
+}
+
+/// TLS for https (with ALPN: whether the server chose HTTP/2); plain TCP for http.
+async fn secure(
+    target: &Target<'_>,
+    tcp: TcpStream,
+    options: &Options,
+    deadline: Instant,
+    record: &mut Record,
+) -> Result<(Stream, bool), FetchError> {
+    if !target.https {
+        return Ok((Stream::Plain(tcp), false));
+    }
+    let host = target.host;
+    let tls_error = |message: String| FetchError::Tls { host: host.to_string(), message };
+    let name =
+        tokio_rustls::rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']).to_string())
+            .map_err(|e| tls_error(e.to_string()))?;
+    let connector = tokio_rustls::TlsConnector::from(tls::config(options.verify_tls));
+    let tls = match timeout_at(deadline.into(), connector.connect(name, tcp)).await {
+        Err(_) => return Err(timed_out(options, Phase::Tls)),
+        Ok(Err(e)) => {
+            let mut message = e.to_string();
+            if options.verify_tls && message.contains("certificate") {
+                message.push_str(" (set `verify_tls: false` to accept it anyway)");
+            }
+            return Err(tls_error(message));
+        }
+        Ok(Ok(tls)) => tls,
+    };
+    record.tls_done = Some(Instant::now());
+    let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+    Ok((Stream::Tls(Box::new(tls)), h2))
+}
+
+/// The HTTP/1.1 or HTTP/2 handshake on the stream, with a task driving the connection.
+async fn handshake(
+    io: TokioIo<Timed<Stream>>,
+    h2: bool,
+    options: &Options,
+    deadline: Instant,
+) -> Result<(Sender, AbortOnDrop), FetchError> {
+    let drive = |conn: BoxFuture<'static, ()>| AbortOnDrop(tokio::spawn(conn));
+    if h2 {
+        let handshake = hyper::client::conn::http2::Builder::new(TokioExecutor::new()).handshake(io);
+        match timeout_at(deadline.into(), handshake).await {
+            Err(_) => Err(timed_out(options, Phase::Send)),
+            Ok(Err(e)) => Err(FetchError::Http(format!("HTTP/2 handshake failed: {e}"))),
+            Ok(Ok((sender, conn))) => Ok((
+                Sender::H2(sender),
+                drive(Box::pin(async move {
+                    let _ = conn.await;
+                })),
+            )),
+        }
+    } else {
+        let handshake = hyper::client::conn::http1::Builder::new().handshake(io);
+        match timeout_at(deadline.into(), handshake).await {
+            Err(_) => Err(timed_out(options, Phase::Send)),
+            Ok(Err(e)) => Err(FetchError::Http(e.to_string())),
+            Ok(Ok((sender, conn))) => Ok((
+                Sender::H1(sender),
+                drive(Box::pin(async move {
+                    let _ = conn.await;
+                })),
+            )),
+        }
+    }
+}
+
+/// Sends the request and reads the response head.
+async fn exchange(
+    request: &Request,
+    stream: Stream,
+    h2: bool,
+    options: &Options,
+    deadline: Instant,
+    record: &mut Record,
+) -> Result<(hyper::http::response::Parts, Incoming, AbortOnDrop), FetchError> {
+    let send_start = Instant::now();
+    record.send_start = Some(send_start);
+    let clock = Clock::new(send_start);
+    record.clock = Some(clock.clone());
+    let io = TokioIo::new(Timed::new(stream, clock));
+    let hyper_request = build_request(request, &record.headers, h2)?;
+    if h2 {
+        record.http_version = "HTTP/2.0";
+    }
+    let (mut sender, driver) = handshake(io, h2, options, deadline).await?;
+    let response = match timeout_at(deadline.into(), sender.send(hyper_request)).await {
+        Err(_) => {
+            let wrote = record.clock.as_ref().and_then(|c| c.last_write()).is_some();
+            return Err(timed_out(options, if wrote { Phase::Wait } else { Phase::Send }));
+        }
+        Ok(Err(e)) => return Err(FetchError::Http(describe_hyper_error(&e))),
+        Ok(Ok(response)) => response,
+    };
+    record.head_done = Some(Instant::now());
+    let (parts, body) = response.into_parts();
+    record.status = Some(parts.status);
+    record.status_text = parts
+        .extensions
+        .get::<hyper::ext::ReasonPhrase>()
+        .map(|r| String::from_utf8_lossy(r.as_bytes()).into_owned())
+        .or_else(|| parts.status.canonical_reason().map(str::to_string))
+        .unwrap_or_default();
+    record.version = Some(parts.version);
+    record.response_headers = parts.headers.clone();
+    Ok((parts, body, driver))
+}
+
+/// Reads the body up to `max_response_bytes`; what was read before a failure stays in the record.
+async fn read_body(
+    headers: &hyper::HeaderMap,
+    mut body: Incoming,
+    options: &Options,
+    deadline: Instant,
+    record: &mut Record,
+) -> Result<Bytes, FetchError> {
+    let limit = options.max_response_bytes;
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
+    if let Some(declared) = declared
+        && declared > limit
+    {
+        return Err(FetchError::ResponseTooLarge { limit, declared: Some(declared) });
+    }
+    let mut buf = BytesMut::with_capacity(declared.unwrap_or(0).min(limit).min(1 << 20) as usize);
+    loop {
+        let failure = match timeout_at(deadline.into(), body.frame()).await {
+            Err(_) => timed_out(options, Phase::Transfer),
+            Ok(None) => return Ok(buf.freeze()),
+            Ok(Some(Err(e))) => {
+                FetchError::Http(format!("reading the response body: {}", describe_hyper_error(&e)))
+            }
+            Ok(Some(Ok(frame))) => {
+                let Ok(data) = frame.into_data() else { continue };
+                if (buf.len() + data.len()) as u64 <= limit {
+                    buf.extend_from_slice(&data);
+                    continue;
+                }
+                buf.extend_from_slice(&data[..(limit as usize).saturating_sub(buf.len())]);
+                FetchError::ResponseTooLarge { limit, declared: None }
+            }
+        };
+        record.body = buf.freeze();
+        return Err(failure);
     }
 }
 

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// How a run ended (SPEC §3).
+/// How a run ended (`docs/artifacts.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum RunStatus {
@@ -132,7 +132,7 @@ pub struct RequestCounts {
     pub failed: u32,
 }
 
-/// One metric datapoint (SPEC §3): CloudWatch names, dimensions `canary` and optionally `step`.
+/// One metric datapoint (`docs/artifacts.md`): CloudWatch names, dimensions `canary` and optionally `step`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Datapoint {
     pub metric: String,
@@ -144,7 +144,7 @@ pub struct Datapoint {
 }
 
 impl RunReport {
-    /// The metrics of this run, as SPEC §3 names them.
+    /// The metrics of this run, as `docs/artifacts.md` names them.
     pub fn datapoints(&self) -> Vec<Datapoint> {
         let point = |metric: &str, step: Option<&str>, value: f64| Datapoint {
             metric: metric.to_string(),

@@ -9,10 +9,10 @@ use super::artifacts;
 use crate::blueprints::{Blueprint, BuildError, REGISTRY};
 use crate::har;
 use crate::report::{RequestCounts, RunReport, RunStatus, StepReport, StepStatus};
+use crate::spec::Canary;
 use crate::step::context::{RunContext, RunIdentity, RunParts, StepError, page_options};
 use crate::step::redact::Redactor;
 use crate::step::services::{ProgressEvent, Services};
-use crate::spec::Canary;
 use crate::store::layout;
 
 /// Runs the canary, retrying a failed run up to `retries` times. Every attempt is written to the

@@ -948,7 +948,10 @@ mod tests {
         assert!(v.is_some());
         let shown: Vec<String> = problems.iter().map(ToString::to_string).collect();
         assert_eq!(shown.len(), 1, "{shown:?}");
-        assert!(shown[0].starts_with("3:1: heartbaet: unknown key `heartbaet`; expected one of: name,"), "{shown:?}");
+        assert!(
+            shown[0].starts_with("3:1: heartbaet: unknown key `heartbaet`; expected one of: name,"),
+            "{shown:?}"
+        );
         assert!(shown[0].ends_with("alarms, heartbeat, api; did you mean `heartbeat`?"), "{shown:?}");
     }
 

@@ -245,7 +245,11 @@ pub fn expand_document(root: &mut Node, process: Lookup<'_>) -> Expansion {
 /// Expands a canary document: `env:` first (against the environment), then every other string
 /// scalar against `env:` and the environment. `template`: the key of the blueprint's section and
 /// its steps, when its steps are templates (see the module docs).
-pub fn expand_canary(root: &mut Node, process: Lookup<'_>, template: Option<(&str, &TemplateSteps)>) -> Expansion {
+pub fn expand_canary(
+    root: &mut Node,
+    process: Lookup<'_>,
+    template: Option<(&str, &TemplateSteps)>,
+) -> Expansion {
     let mut out = Expansion::default();
     let empty = BTreeMap::new();
     let mut local = BTreeMap::new();
@@ -273,7 +277,13 @@ pub fn expand_canary(root: &mut Node, process: Lookup<'_>, template: Option<(&st
 }
 
 /// Expands a section whose steps are templates; everything outside the step list as usual.
-fn walk_steps(section: &mut Node, path: &KeyPath, base: &Scope<'_>, template: &TemplateSteps, out: &mut Expansion) {
+fn walk_steps(
+    section: &mut Node,
+    path: &KeyPath,
+    base: &Scope<'_>,
+    template: &TemplateSteps,
+    out: &mut Expansion,
+) {
     let NodeKind::Map(entries) = &mut section.kind else { return walk(section, path, base, out) };
     let mut first: HashMap<String, (usize, String)> = HashMap::new();
     for (index, (step, names)) in template.steps.iter().enumerate() {
@@ -286,7 +296,8 @@ fn walk_steps(section: &mut Node, path: &KeyPath, base: &Scope<'_>, template: &T
         match &mut value.kind {
             NodeKind::Seq(steps) if key.as_str() == Some(template.list_key) => {
                 for (index, step) in steps.iter_mut().enumerate() {
-                    let scope = Scope { local: base.local, process: base.process, step: Some((index, &first)) };
+                    let scope =
+                        Scope { local: base.local, process: base.process, step: Some((index, &first)) };
                     walk(step, &child.index(index), &scope, out);
                 }
             }
@@ -413,10 +424,17 @@ api:
 ";
 
     fn api_steps() -> TemplateSteps {
-        let step = |name: &str, defines: &[&str]| (name.to_string(), defines.iter().map(|d| d.to_string()).collect());
+        let step = |name: &str, defines: &[&str]| {
+            (name.to_string(), defines.iter().map(|d| d.to_string()).collect())
+        };
         TemplateSteps {
             list_key: "steps",
-            steps: vec![step("create item", &["item_id"]), step("read item", &[]), step("login", &["token"]), step("read again", &[])],
+            steps: vec![
+                step("create item", &["item_id"]),
+                step("read item", &[]),
+                step("login", &["token"]),
+                step("read again", &[]),
+            ],
         }
     }
 

@@ -274,8 +274,13 @@ pub fn read_project_with(
         Some(path) => path.to_path_buf(),
         None if Path::new("aviary.yaml").is_file() => PathBuf::from("aviary.yaml"),
         None => {
-            let defaults =
-                Project::build(None, PathBuf::from("."), ProjectFile::default(), data_dir_override, Vec::new());
+            let defaults = Project::build(
+                None,
+                PathBuf::from("."),
+                ProjectFile::default(),
+                data_dir_override,
+                Vec::new(),
+            );
             return (Some(defaults), Vec::new());
         }
     };
@@ -463,9 +468,8 @@ fn load_canary_file(
     };
     let sections: Vec<&'static str> = blueprints.names().into_iter().chain(blueprints.planned()).collect();
     let blueprint = doc.get("blueprint").and_then(Node::as_str).map(str::to_string);
-    let template = blueprint
-        .as_deref()
-        .and_then(|name| Some((name, blueprints.template_steps(name, doc.get(name)?)?)));
+    let template =
+        blueprint.as_deref().and_then(|name| Some((name, blueprints.template_steps(name, doc.get(name)?)?)));
     let expansion = expand_canary(&mut doc, env, template.as_ref().map(|(key, steps)| (*key, steps)));
     let (spec, de_problems) = from_node_with_sections::<CanaryFile>(&doc, &sections);
     let mut located = expansion.problems;

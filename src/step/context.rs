@@ -10,10 +10,10 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use super::redact::Redactor;
-use crate::report::{StepReport, StepStatus};
 use super::services::{ProgressEvent, Services};
 use crate::browser::{BrowserError, BrowserPage, PageOptions};
 use crate::har;
+use crate::report::{StepReport, StepStatus};
 use crate::spec::Canary;
 
 /// Why a step did not pass.

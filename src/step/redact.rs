@@ -1,7 +1,7 @@
 //! Redaction: secrets, restricted headers and restricted URL parameters become `***` before
 //! anything is written (HAR, log, report, database).
 //!
-//! Rules (SPEC §1 `report:` and `${secret:NAME}`):
+//! Rules (`report:` and `${secret:NAME}` in `docs/canary-file.md`):
 //! - **Headers** `authorization`, `cookie`, `set-cookie` and `proxy-authorization` are always
 //!   restricted, plus the canary's `restricted_headers`. Names match case-insensitively (HTTP
 //!   header names are case-insensitive). A restricted header keeps its name; its value becomes

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::report::{RunReport, StepReport};
 use crate::browser::BrowserPool;
+use crate::report::{RunReport, StepReport};
 use crate::store::Store;
 
 /// Something a run tells its caller as it goes (the CLI prints these; the daemon logs them).

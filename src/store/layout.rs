@@ -1,4 +1,4 @@
-//! Where a run's artifacts live (SPEC §3), like CloudWatch's bucket layout:
+//! Where a run's artifacts live (`docs/artifacts.md`), like CloudWatch's bucket layout:
 //! `<artifacts>/<canary>/<YYYY>/<MM>/<DD>/<HH>/<mm-ss-SSS>-<run_id>/`, in UTC.
 
 use std::io;

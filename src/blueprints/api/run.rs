@@ -284,26 +284,12 @@ async fn execute(ctx: &mut RunContext, mut resolved: Resolved) -> StepRun {
     let response = match outcome {
         Ok(response) => response,
         Err(error) => {
-            let mut reason = format!("{label}: {error}");
-            if let FetchError::Timeout { .. } = error {
-                if bound_by_step {
-                    reason.push_str(" (the step's timeout)");
-                } else {
-                    reason.push_str(&format!(
-                        " (the run's {} timeout)",
-                        fetch::format_duration(ctx.canary.timeout)
-                    ));
-                }
-            }
-            details.insert("error".into(), json!(error.to_string()));
-            let result =
-                Err(if error.is_timeout() { StepError::Timeout(reason) } else { StepError::Failed(reason) });
-            let extracted = resolved
-                .extractions
-                .into_iter()
-                .map(|(name, _)| (name, Err("the request got no response".to_string())))
-                .collect();
-            return StepRun { result, details, extracted };
+            let timeout_owner = if bound_by_step {
+                " (the step's timeout)".to_string()
+            } else {
+                format!(" (the run's {} timeout)", fetch::format_duration(ctx.canary.timeout))
+            };
+            return no_response(&label, &error, &timeout_owner, details, resolved.extractions);
         }
     };
     details.insert("status".into(), json!(response.status.as_u16()));
@@ -312,39 +298,13 @@ async fn execute(ctx: &mut RunContext, mut resolved: Resolved) -> StepRun {
 
     let view = ResponseView::new(response.status.as_u16(), &response.headers, &response.body, latency);
     let mut failures = Vec::new();
-    let mut results = Vec::with_capacity(resolved.assertions.len());
-    for assertion in &resolved.assertions {
-        let verdict = assertion.check(&view);
-        let mut entry = Map::new();
-        entry.insert("assertion".into(), json!(assertion.text()));
-        entry.insert("passed".into(), json!(verdict.passed));
-        entry.insert("found".into(), json!(verdict.found));
-        results.push(entry);
-        if !verdict.passed {
-            failures.push(format!("expected {assertion}, got {}", verdict.found));
-        }
-    }
-    if resolved.implicit_status
-        && let Some(first) = results.first_mut()
-    {
-        first.insert("implicit".into(), json!(true));
-    }
+    let results = check_assertions(&resolved.assertions, resolved.implicit_status, &view, &mut failures);
     details.insert("assertions".into(), Value::Array(results.into_iter().map(Value::Object).collect()));
-
-    let mut extracted = Vec::with_capacity(resolved.extractions.len());
-    let mut names = Vec::new();
-    for (name, extraction) in &resolved.extractions {
-        let value = extraction.apply(&view);
-        match &value {
-            Ok(_) => names.push(json!(name)),
-            Err(why) => failures.push(format!("could not extract `{name}`: {why}")),
-        }
-        extracted.push((name.clone(), value));
-    }
+    let extracted = extract_values(&resolved.extractions, &view, &mut failures);
     if !resolved.extractions.is_empty() {
+        let names = extracted.iter().filter(|(_, v)| v.is_ok()).map(|(name, _)| json!(name)).collect();
         details.insert("extracted".into(), Value::Array(names));
     }
-
     let result = match failures.split_first() {
         None => Ok(StepOutcome { url: final_url, details: Map::new() }),
         Some((first, rest)) => {
@@ -359,3 +319,65 @@ async fn execute(ctx: &mut RunContext, mut resolved: Resolved) -> StepRun {
     StepRun { result, details, extracted }
 }
 
+/// A step whose request got no response: FAILED, or TIMEOUT with whose timeout it was.
+fn no_response(
+    label: &str,
+    error: &FetchError,
+    timeout_owner: &str,
+    mut details: Map<String, Value>,
+    extractions: Vec<(String, Extraction)>,
+) -> StepRun {
+    let mut reason = format!("{label}: {error}");
+    if let FetchError::Timeout { .. } = error {
+        reason.push_str(timeout_owner);
+    }
+    details.insert("error".into(), json!(error.to_string()));
+    let result = Err(if error.is_timeout() { StepError::Timeout(reason) } else { StepError::Failed(reason) });
+    let extracted = extractions
+        .into_iter()
+        .map(|(name, _)| (name, Err("the request got no response".to_string())))
+        .collect();
+    StepRun { result, details, extracted }
+}
+
+/// Each assertion's verdict for the report; failed ones also go to `failures`.
+fn check_assertions(
+    assertions: &[Assertion],
+    implicit_status: bool,
+    view: &ResponseView<'_>,
+    failures: &mut Vec<String>,
+) -> Vec<Map<String, Value>> {
+    let mut results = Vec::with_capacity(assertions.len());
+    for assertion in assertions {
+        let verdict = assertion.check(view);
+        let mut entry = Map::new();
+        entry.insert("assertion".into(), json!(assertion.text()));
+        entry.insert("passed".into(), json!(verdict.passed));
+        entry.insert("found".into(), json!(verdict.found));
+        results.push(entry);
+        if !verdict.passed {
+            failures.push(format!("expected {assertion}, got {}", verdict.found));
+        }
+    }
+    if implicit_status && let Some(first) = results.first_mut() {
+        first.insert("implicit".into(), json!(true));
+    }
+    results
+}
+
+/// Each extraction's value (or why there is none, which also goes to `failures`).
+fn extract_values(
+    extractions: &[(String, Extraction)],
+    view: &ResponseView<'_>,
+    failures: &mut Vec<String>,
+) -> Vec<(String, Result<String, String>)> {
+    let mut extracted = Vec::with_capacity(extractions.len());
+    for (name, extraction) in extractions {
+        let value = extraction.apply(view);
+        if let Err(why) = &value {
+            failures.push(format!("could not extract `{name}`: {why}"));
+        }
+        extracted.push((name.clone(), value));
+    }
+    extracted
+}

@@ -90,11 +90,14 @@ fn check_request(request: &Request, at: &KeyPath, p: &mut Problems<'_>) {
         p.add(at.key("method"), format!("`{}` is not an HTTP method", request.method));
     }
     check_url(&request.url, at.key("url"), p);
-    let bodies: Vec<&str> =
-        [("json", request.json.is_some()), ("body", request.body.is_some()), ("form", request.form.is_some())]
-            .into_iter()
-            .filter_map(|(k, set)| set.then_some(k))
-            .collect();
+    let bodies: Vec<&str> = [
+        ("json", request.json.is_some()),
+        ("body", request.body.is_some()),
+        ("form", request.form.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(k, set)| set.then_some(k))
+    .collect();
     if bodies.len() > 1 {
         p.add(at.clone(), format!("use only one of `json`, `body`, `form` (found {})", bodies.join(", ")));
     }
@@ -120,7 +123,8 @@ fn check_request(request: &Request, at: &KeyPath, p: &mut Problems<'_>) {
 /// Assertions and extractions parse, and extracted names can be used as `${name}`. `${name}`
 /// references left for run time are checked with a stand-in value.
 fn check_checks(step: &Step, at: &KeyPath, p: &mut Problems<'_>) {
-    let probe = |text: &str| substitute(text, |_| Some("200".to_string())).unwrap_or_else(|_| text.to_string());
+    let probe =
+        |text: &str| substitute(text, |_| Some("200".to_string())).unwrap_or_else(|_| text.to_string());
     for (j, text) in step.assert.iter().enumerate() {
         if let Err(e) = Assertion::parse(&probe(text)) {
             p.add(at.key("assert").index(j), e);
@@ -129,7 +133,10 @@ fn check_checks(step: &Step, at: &KeyPath, p: &mut Problems<'_>) {
     for (name, text) in &step.extract {
         let path = at.key("extract").key(name.clone());
         if !is_identifier(name) {
-            p.add(path.clone(), format!("`{name}` cannot be used as `${{{name}}}`: use letters, digits and _"));
+            p.add(
+                path.clone(),
+                format!("`{name}` cannot be used as `${{{name}}}`: use letters, digits and _"),
+            );
         }
         if let Err(e) = Extraction::parse(&probe(text)) {
             p.add(path, e);
