@@ -887,6 +887,31 @@ async fn a_silent_connection_is_closed_after_the_header_timeout() {
 }
 
 #[tokio::test]
+async fn a_client_that_stops_reading_is_disconnected_after_the_idle_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let f = fixture();
+    // Far more than the socket buffers of both ends hold.
+    let size = 32 << 20;
+    std::fs::write(f.run_folder.join("big.bin"), vec![7u8; size]).unwrap();
+    let limits = server::Limits { idle_timeout: Duration::from_secs(1), ..server::Limits::default() };
+    let (addr, _stop) = start_with_limits(f.backend.clone(), None, limits).await;
+    let mut client = TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET /api/v1/runs/{}/artifacts/big.bin HTTP/1.1\r\nHost: x\r\n\r\n", HOME_RUNS[2]);
+    client.write_all(request.as_bytes()).await.unwrap();
+    // The client reads nothing for a while: the server's writes stall.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let mut received = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(30), client.read_to_end(&mut received))
+        .await
+        .expect("the connection ends");
+    assert!(
+        read.is_err() || received.len() < size,
+        "the whole response came through after the client stalled ({} bytes)",
+        received.len()
+    );
+}
+
+#[tokio::test]
 async fn connections_beyond_the_cap_wait_for_a_free_slot() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let f = fixture();
