@@ -810,6 +810,24 @@ async fn the_dashboard_works_under_its_policy() {
     assert!(css.text().contains(".FAILED"), "{}", css.text());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_styles_the_dashboard_under_its_policy() {
+    use aviary::browser::{BrowserPool, PageOptions, PoolConfig};
+    let f = fixture();
+    let (addr, _stop) = start(f.backend.clone(), None).await;
+    let pool = BrowserPool::new(PoolConfig { max_concurrency: 1, ..PoolConfig::default() });
+    let page = pool.acquire(&PageOptions::default()).await.unwrap();
+    let nav = page.goto(&format!("http://{addr}/"), Duration::from_secs(20)).await.unwrap();
+    assert_eq!(nav.status, Some(200));
+    // The stylesheet loaded and applies: a failed status is red and bold, as the CSS says.
+    let style = "(() => { const s = getComputedStyle(document.querySelector('td.FAILED')); \
+                 return [s.color, s.fontWeight, document.styleSheets.length]; })()";
+    let applied = page.evaluate(style).await.unwrap();
+    assert_eq!(applied, serde_json::json!(["rgb(179, 38, 30)", "700", 1]));
+    page.close().await;
+    pool.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_token_in_the_url_is_refused() {
     let f = fixture();
