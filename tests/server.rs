@@ -895,13 +895,25 @@ async fn a_client_trickling_its_headers_is_disconnected() {
 
 #[tokio::test]
 async fn a_silent_connection_is_closed_after_the_header_timeout() {
-    use tokio::io::AsyncReadExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let f = fixture();
     let (addr, _stop) = start_with_limits(f.backend.clone(), None, short_limits(16)).await;
     let mut silent = TcpStream::connect(addr).await.unwrap();
     let mut buf = [0u8; 64];
     let closed = tokio::time::timeout(Duration::from_secs(20), silent.read(&mut buf)).await;
     assert!(closed.is_ok(), "a connection that sends nothing stayed open for 20 s");
+
+    // A kept-alive connection waiting for its next request is closed the same way.
+    let mut kept = TcpStream::connect(addr).await.unwrap();
+    kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    let mut response = Vec::new();
+    while !response.ends_with(b"\r\n\r\nok") {
+        let n = kept.read(&mut buf).await.unwrap();
+        assert!(n > 0, "closed before the response: {}", String::from_utf8_lossy(&response));
+        response.extend_from_slice(&buf[..n]);
+    }
+    let idle = tokio::time::timeout(Duration::from_secs(20), kept.read(&mut buf)).await;
+    assert!(matches!(idle, Ok(Ok(0) | Err(_))), "an idle kept-alive connection stayed open: {idle:?}");
 }
 
 #[tokio::test]
