@@ -20,6 +20,7 @@ have pkill || packages+=(procps)
 if [ "${AVIARY_SETUP_TESTS:-0}" = 1 ]; then
   have named || packages+=(bind9)
   have dig || packages+=(bind9-dnsutils)
+  have promtool || packages+=(prometheus)  # promtool checks /metrics in tests/server.rs
   python3 -c 'import ensurepip, venv' 2>/dev/null || packages+=(python3-venv)
 fi
 

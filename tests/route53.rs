@@ -179,6 +179,7 @@ fn start_slow_sync_server(pending: u32) -> (String, Arc<AtomicU32>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn route53_provider_controller_and_status_command() {
     // SAFETY: the only test of this binary; no other thread reads the environment yet.
+    #[allow(unsafe_code, reason = "the AWS SDK reads its credentials from the environment")]
     unsafe {
         std::env::set_var("AWS_ACCESS_KEY_ID", ACCESS_KEY);
         std::env::set_var("AWS_SECRET_ACCESS_KEY", SECRET_KEY);

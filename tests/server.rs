@@ -2,8 +2,13 @@
 //! real SQLite store in a temporary folder holding real saved reports, real artifact files on
 //! disk, a real TCP listener on 127.0.0.1 and a real HTTP/1.1 client (hyper).
 
+#[path = "support/api_site.rs"]
+mod api_site;
+#[path = "support/daemon.rs"]
+mod daemon_support;
 #[path = "support/server_prom.rs"]
 mod prom;
+mod support;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -232,10 +237,20 @@ async fn start(
     backend: Arc<FakeBackend>,
     token: Option<&str>,
 ) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    start_with_limits(backend, token, server::Limits::default()).await
+}
+
+/// [`start`] with these limits on slow clients and connections.
+async fn start_with_limits(
+    backend: Arc<FakeBackend>,
+    token: Option<&str>,
+    limits: server::Limits,
+) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(server::serve_on(listener, backend, token.map(str::to_string), async move {
+    let token = token.map(str::to_string);
+    tokio::spawn(server::serve_with_limits(listener, backend, token, limits, async move {
         let _ = stopped.await;
     }));
     (addr, stop)
@@ -323,11 +338,15 @@ async fn metrics_are_valid_prometheus_text_with_every_series() {
     // The last run of `home` (failed) and its steps; skipped steps are left out; labels escaped.
     let home = [("canary", "home")];
     assert_eq!(m.get("aviary_success_percent", &home), Some(0.0));
-    assert_eq!(m.get("aviary_duration_ms", &home), Some(1500.5));
+    assert_eq!(m.get("aviary_duration_seconds", &home), Some(1.5005));
     assert_eq!(m.get("aviary_step_success_percent", &[("canary", "home"), ("step", "home")]), Some(100.0));
     assert_eq!(m.get("aviary_step_success_percent", &[("canary", "home"), ("step", ODD_STEP)]), Some(0.0));
-    assert_eq!(m.get("aviary_step_duration_ms", &[("canary", "home"), ("step", ODD_STEP)]), Some(1250.5));
-    assert_eq!(m.get("aviary_step_duration_ms", &[("canary", "home"), ("step", "never")]), None);
+    assert_eq!(
+        m.get("aviary_step_duration_seconds", &[("canary", "home"), ("step", ODD_STEP)]),
+        Some(1.2505)
+    );
+    assert_eq!(m.get("aviary_step_duration_seconds", &[("canary", "home"), ("step", "never")]), None);
+    assert_eq!(m.get("aviary_step_success_percent", &[("canary", "home"), ("step", "never")]), None);
     assert!(text.contains(r#"step="say \"hi\" \\ <b>""#), "{text}");
     for (class, count) in [("2xx", 7.0), ("3xx", 1.0), ("4xx", 2.0), ("5xx", 3.0), ("failed", 1.0)] {
         assert_eq!(m.get("aviary_requests", &[("canary", "home"), ("class", class)]), Some(count), "{class}");
@@ -715,7 +734,7 @@ async fn serve_binds_answers_and_stops_gracefully() {
     stop.send(()).unwrap();
     let result =
         tokio::time::timeout(Duration::from_secs(5), server).await.expect("stops within 5 s").unwrap();
-    assert_eq!(result, Ok(()));
+    assert!(result.is_ok(), "{result:?}");
     assert!(TcpStream::connect(addr).await.is_err(), "nothing listens after shutdown");
 }
 
@@ -725,7 +744,380 @@ async fn serve_names_the_address_it_cannot_bind() {
     let taken = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = taken.local_addr().unwrap();
     let backend: Arc<dyn Backend> = f.backend.clone();
-    let error = server::serve(addr, backend, None, std::future::pending()).await.unwrap_err();
+    let error = server::serve(addr, backend, None, std::future::pending()).await.unwrap_err().to_string();
     assert!(error.contains(&addr.to_string()), "{error}");
     assert!(error.contains("server.listen"), "{error}");
+}
+
+// ---- Security headers and the token ----
+
+/// The headers every response carries.
+fn assert_security_headers(what: &str, reply: &Reply) {
+    let header = |name: &str| {
+        reply
+            .headers
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_else(|| panic!("{what}: no `{name}` header; headers: {:?}", reply.headers))
+    };
+    assert_eq!(header("x-content-type-options"), "nosniff", "{what}");
+    assert_eq!(header("x-frame-options"), "DENY", "{what}");
+    assert_eq!(header("referrer-policy"), "no-referrer", "{what}");
+    let policy = header("content-security-policy");
+    assert!(policy.contains("frame-ancestors 'none'"), "{what}: {policy}");
+}
+
+#[tokio::test]
+async fn every_response_carries_security_headers() {
+    let f = fixture();
+    let (addr, _stop) = start(f.backend.clone(), Some(TOKEN)).await;
+    let artifact = format!("/api/v1/runs/{}/artifacts/log.txt", HOME_RUNS[2]);
+    let replies = [
+        ("dashboard", get(addr, "/").await),
+        ("stylesheet", get(addr, "/dashboard.css").await),
+        ("healthz", get(addr, "/healthz").await),
+        ("metrics", get(addr, "/metrics").await),
+        ("api", get(addr, "/api/v1/canaries").await),
+        ("artifact", get(addr, &artifact).await),
+        ("traversal", get(addr, &format!("/api/v1/runs/{}/artifacts/..%2flog.txt", HOME_RUNS[2])).await),
+        ("not found", get(addr, "/nope").await),
+        ("write without token", send(addr, Method::POST, "/api/v1/canaries/home/run", None).await),
+        ("token in URL", get(addr, &format!("/api/v1/canaries?token={TOKEN}")).await),
+    ];
+    for (what, reply) in &replies {
+        assert_security_headers(what, reply);
+    }
+    // Pages and the API: nothing but our own stylesheet and images may load.
+    let policy = replies[0].1.headers["content-security-policy"].to_str().unwrap();
+    assert!(policy.starts_with("default-src 'none'"), "{policy}");
+    assert!(policy.contains("style-src 'self'") && !policy.contains("unsafe-inline"), "{policy}");
+    // Artifacts keep their sandbox.
+    let artifact_policy = replies[5].1.headers["content-security-policy"].to_str().unwrap();
+    assert_eq!(artifact_policy, "sandbox; frame-ancestors 'none'");
+}
+
+#[tokio::test]
+async fn the_dashboard_works_under_its_policy() {
+    let f = fixture();
+    let (addr, _stop) = start(f.backend.clone(), None).await;
+    let html = get(addr, "/").await.text();
+    // No inline style or script for the policy to block; the stylesheet is ours.
+    assert!(!html.contains("<style") && !html.contains("<script") && !html.contains("style="), "{html}");
+    assert!(html.contains("<link rel=\"stylesheet\" href=\"/dashboard.css\">"), "{html}");
+    let css = get(addr, "/dashboard.css").await;
+    assert_eq!(css.status, StatusCode::OK);
+    assert_eq!(css.content_type(), "text/css; charset=utf-8");
+    assert!(css.text().contains(".FAILED"), "{}", css.text());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_styles_the_dashboard_under_its_policy() {
+    use aviary::browser::{BrowserPool, PageOptions, PoolConfig};
+    let f = fixture();
+    let (addr, _stop) = start(f.backend.clone(), None).await;
+    let pool = BrowserPool::new(PoolConfig { max_concurrency: 1, ..PoolConfig::default() });
+    let page = pool.acquire(&PageOptions::default()).await.unwrap();
+    let nav = page.goto(&format!("http://{addr}/"), Duration::from_secs(20)).await.unwrap();
+    assert_eq!(nav.status, Some(200));
+    // The stylesheet loaded and applies: a failed status is red and bold, as the CSS says.
+    let style = "(() => { const s = getComputedStyle(document.querySelector('td.FAILED')); \
+                 return [s.color, s.fontWeight, document.styleSheets.length]; })()";
+    let applied = page.evaluate(style).await.unwrap();
+    assert_eq!(applied, serde_json::json!(["rgb(179, 38, 30)", "700", 1]));
+    page.close().await;
+    pool.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_token_in_the_url_is_refused() {
+    let f = fixture();
+    let (addr, _stop) = start(f.backend.clone(), Some(TOKEN)).await;
+    for (method, path) in [
+        (Method::POST, format!("/api/v1/canaries/home/run?token={TOKEN}")),
+        (Method::POST, format!("/api/v1/canaries/home/run?access_token={TOKEN}")),
+        (Method::GET, format!("/api/v1/canaries?TOKEN={TOKEN}")),
+    ] {
+        let reply = send(addr, method.clone(), &path, None).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{method} {path}");
+        assert!(reply.error().contains("Authorization: Bearer"), "{}", reply.error());
+        assert!(!reply.text().contains(TOKEN), "the reply repeats the token");
+    }
+    // Even with the right header too: the URL has already leaked it.
+    let auth = format!("Bearer {TOKEN}");
+    let both =
+        send(addr, Method::POST, &format!("/api/v1/canaries/home/run?token={TOKEN}"), Some(&auth)).await;
+    assert_eq!(both.status, StatusCode::BAD_REQUEST);
+    assert!(f.backend.started.lock().unwrap().is_empty());
+}
+
+// ---- Slow clients ----
+
+/// Short limits so that the tests need not wait long.
+fn short_limits(max_connections: usize) -> server::Limits {
+    server::Limits {
+        header_timeout: Duration::from_millis(500),
+        idle_timeout: Duration::from_secs(5),
+        max_connections,
+    }
+}
+
+/// A client that sends a request line, then one header line every 100 ms, for up to 20 s.
+/// Returns how many lines it sent before the server closed the connection, or `None` if it
+/// never did.
+async fn trickle(addr: SocketAddr) -> Option<usize> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    for line in 0..200 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if stream.write_all(format!("X-Slow-{line}: y\r\n").as_bytes()).await.is_err() {
+            return Some(line);
+        }
+        let mut buf = [0u8; 256];
+        // Whatever the server says (a 408, say) before it closes is read and ignored.
+        let read = tokio::time::timeout(Duration::from_millis(1), stream.read(&mut buf)).await;
+        if let Ok(Ok(0) | Err(_)) = read {
+            return Some(line);
+        }
+    }
+    None
+}
+
+#[tokio::test]
+async fn a_client_trickling_its_headers_is_disconnected() {
+    let f = fixture();
+    let (addr, _stop) = start_with_limits(f.backend.clone(), None, short_limits(16)).await;
+    let lines = trickle(addr).await;
+    assert!(lines.is_some(), "the server kept a trickling client for 20 s");
+    // A normal client is served meanwhile and after.
+    assert_eq!(get(addr, "/healthz").await.text(), "ok");
+}
+
+#[tokio::test]
+async fn a_silent_connection_is_closed_after_the_header_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let f = fixture();
+    let (addr, _stop) = start_with_limits(f.backend.clone(), None, short_limits(16)).await;
+    let mut silent = TcpStream::connect(addr).await.unwrap();
+    let mut buf = [0u8; 64];
+    let closed = tokio::time::timeout(Duration::from_secs(20), silent.read(&mut buf)).await;
+    assert!(closed.is_ok(), "a connection that sends nothing stayed open for 20 s");
+
+    // A kept-alive connection waiting for its next request is closed the same way.
+    let mut kept = TcpStream::connect(addr).await.unwrap();
+    kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    let mut response = Vec::new();
+    while !response.ends_with(b"\r\n\r\nok") {
+        let n = kept.read(&mut buf).await.unwrap();
+        assert!(n > 0, "closed before the response: {}", String::from_utf8_lossy(&response));
+        response.extend_from_slice(&buf[..n]);
+    }
+    let idle = tokio::time::timeout(Duration::from_secs(20), kept.read(&mut buf)).await;
+    assert!(matches!(idle, Ok(Ok(0) | Err(_))), "an idle kept-alive connection stayed open: {idle:?}");
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_disconnected_after_the_idle_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let f = fixture();
+    // Far more than the socket buffers of both ends hold.
+    let size = 32 << 20;
+    std::fs::write(f.run_folder.join("big.bin"), vec![7u8; size]).unwrap();
+    let limits = server::Limits { idle_timeout: Duration::from_secs(1), ..server::Limits::default() };
+    let (addr, _stop) = start_with_limits(f.backend.clone(), None, limits).await;
+    let mut client = TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET /api/v1/runs/{}/artifacts/big.bin HTTP/1.1\r\nHost: x\r\n\r\n", HOME_RUNS[2]);
+    client.write_all(request.as_bytes()).await.unwrap();
+    // The client reads nothing for a while: the server's writes stall.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let mut received = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(30), client.read_to_end(&mut received))
+        .await
+        .expect("the connection ends");
+    assert!(
+        read.is_err() || received.len() < size,
+        "the whole response came through after the client stalled ({} bytes)",
+        received.len()
+    );
+}
+
+#[tokio::test]
+async fn connections_beyond_the_cap_wait_for_a_free_slot() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let f = fixture();
+    let limits = server::Limits { header_timeout: Duration::from_secs(60), ..short_limits(2) };
+    let (addr, _stop) = start_with_limits(f.backend.clone(), None, limits).await;
+    // Two connections that send nothing take both slots.
+    let first = TcpStream::connect(addr).await.unwrap();
+    let _second = TcpStream::connect(addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // A third is queued (the kernel completes the handshake) but not served.
+    let mut third = TcpStream::connect(addr).await.unwrap();
+    third.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
+    let mut reply = Vec::new();
+    let early = tokio::time::timeout(Duration::from_secs(1), third.read_to_end(&mut reply)).await;
+    assert!(early.is_err(), "served beyond the cap: {}", String::from_utf8_lossy(&reply));
+    // Once a slot frees, it is served.
+    drop(first);
+    tokio::time::timeout(Duration::from_secs(10), third.read_to_end(&mut reply))
+        .await
+        .expect("served once a slot is free")
+        .unwrap();
+    let text = String::from_utf8_lossy(&reply);
+    assert!(text.starts_with("HTTP/1.1 200") && text.ends_with("ok"), "{text}");
+}
+
+#[tokio::test]
+async fn healthz_answers_while_slow_clients_hold_every_slot() {
+    let f = fixture();
+    let (addr, _stop) = start_with_limits(f.backend.clone(), None, short_limits(4)).await;
+    let slow: Vec<_> = (0..8).map(|_| tokio::spawn(trickle(addr))).collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let reply = tokio::time::timeout(Duration::from_secs(20), get(addr, "/healthz"))
+        .await
+        .expect("a normal client is answered once the slow ones are dropped");
+    assert_eq!(reply.text(), "ok");
+    for client in slow {
+        assert!(client.await.unwrap().is_some(), "a slow client was kept");
+    }
+}
+
+// ---- A real daemon: promtool, and step series after an ERROR run ----
+
+const T: Duration = Duration::from_secs(30);
+
+/// A two-step API canary (`first`, `second`): `GET {base}{path}` twice, status 200 expected.
+fn two_step_canary(base: &str, path: &str) -> String {
+    format!(
+        "blueprint: api\nschedule: rate(1 hour)\ntimeout: 20s\napi:\n  steps:\n    \
+         - name: first\n      request: {{url: \"{base}{path}\"}}\n      assert: [status == 200]\n    \
+         - name: second\n      request: {{url: \"{base}{path}\"}}\n      assert: [status == 200]\n"
+    )
+}
+
+/// `promtool`, if installed. Without it the caller skips, except in CI (env `CI` set), where
+/// the test must run.
+fn promtool() -> Option<PathBuf> {
+    let found = std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join("promtool"))
+        .find(|path| path.is_file());
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "promtool is required in CI: install the `prometheus` package (scripts/setup.sh does)"
+        );
+        eprintln!("NOTICE: promtool is not installed (Debian package `prometheus`); test skipped");
+    }
+    found
+}
+
+/// What `promtool check metrics` says about an exposition: its exit status and its findings.
+fn promtool_check(promtool: &Path, exposition: &str) -> (std::process::ExitStatus, String) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(exposition.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let findings =
+        format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    (output.status, findings)
+}
+
+#[test]
+fn metrics_of_a_running_daemon_pass_promtool() {
+    use daemon_support::{Daemon, http, is_run_of, listen_addr};
+    let Some(promtool) = promtool() else { return };
+    // promtool itself finds what we must not do.
+    let (status, findings) = promtool_check(&promtool, "# HELP a_ms x\n# TYPE a_ms gauge\na_ms 1\n");
+    assert!(!status.success() && findings.contains("abbreviated units"), "{status}: {findings}");
+
+    let site = api_site::start_api_site();
+    let project = support::Project::new();
+    project.file("aviary.yaml", "server: {listen: \"127.0.0.1:0\"}\n");
+    project.canary("ok", &two_step_canary(&site.base(), "/api/status/200"));
+    project.canary("down", &two_step_canary(&site.base(), "/api/status/503"));
+    let mut daemon = Daemon::start(project.path(), "daemon.log", &[]);
+    daemon.wait_for("run of ok", T, |e| is_run_of(e, "ok"));
+    daemon.wait_for("run of down", T, |e| is_run_of(e, "down"));
+    let (code, text) = http(&listen_addr(&daemon), "GET", "/metrics", None);
+    assert_eq!(code, 200, "{text}");
+
+    let m = prom::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert!(m.get("aviary_duration_seconds", &[("canary", "ok")]).is_some_and(|s| s > 0.0), "{text}");
+    assert_eq!(m.get("aviary_step_success_percent", &[("canary", "down"), ("step", "first")]), Some(0.0));
+    assert!(m.get("aviary_step_duration_seconds", &[("canary", "ok"), ("step", "second")]).is_some());
+    assert!(m.get("aviary_run_duration_seconds_count", &[("canary", "ok")]).is_some(), "{text}");
+    let (status, findings) = promtool_check(&promtool, &text);
+    assert!(status.success(), "promtool check metrics failed ({status}):\n{findings}\n{text}");
+    assert_eq!(findings.trim(), "", "promtool findings:\n{text}");
+}
+
+#[test]
+fn step_series_show_only_the_last_run_after_an_error() {
+    use daemon_support::{Daemon, field, http, is_run_of, listen_addr};
+    let site = api_site::start_api_site();
+    let project = support::Project::new();
+    project.file("aviary.yaml", &format!("server: {{listen: \"127.0.0.1:0\", token: {TOKEN}}}\n"));
+    project.canary("flaky", &two_step_canary(&site.base(), "/api/status/200"));
+    let mut daemon = Daemon::start(project.path(), "daemon.log", &[]);
+    daemon.wait_for("first run", T, |e| is_run_of(e, "flaky"));
+    let addr = listen_addr(&daemon);
+    let metrics = || {
+        let (_, text) = http(&addr, "GET", "/metrics", None);
+        prom::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+    };
+    let step = |name| [("canary", "flaky"), ("step", name)];
+    assert_eq!(metrics().get("aviary_step_success_percent", &step("first")), Some(100.0));
+
+    // The next run cannot create its artifact folder: an ERROR run with no step.
+    let folder = project.path().join(".aviary/artifacts/flaky");
+    std::fs::remove_dir_all(&folder).unwrap();
+    std::fs::write(&folder, "not a folder").unwrap();
+    assert_eq!(http(&addr, "POST", "/api/v1/canaries/flaky/run", Some(TOKEN)).0, 202);
+    let runs = daemon.wait_for_n("the ERROR run", 2, T, |e| is_run_of(e, "flaky"));
+    assert_eq!(field(&runs[1], "status"), "ERROR", "{}", runs[1]);
+
+    // The run's log line comes just before the daemon takes the run as the canary's last.
+    let deadline = std::time::Instant::now() + T;
+    let m = loop {
+        let m = metrics();
+        if m.get("aviary_success_percent", &[("canary", "flaky")]) == Some(0.0) {
+            break m;
+        }
+        assert!(std::time::Instant::now() < deadline, "the ERROR run never became the last run");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    for name in ["first", "second"] {
+        assert_eq!(m.get("aviary_step_success_percent", &step(name)), None, "step {name}");
+        assert_eq!(m.get("aviary_step_duration_seconds", &step(name)), None, "step {name}");
+    }
+}
+
+#[test]
+fn the_token_never_reaches_the_log() {
+    use daemon_support::{Daemon, http, is_run_of, listen_addr};
+    let site = api_site::start_api_site();
+    let project = support::Project::new();
+    project.file("aviary.yaml", &format!("server: {{listen: \"127.0.0.1:0\", token: {TOKEN}}}\n"));
+    project.canary("ok", &two_step_canary(&site.base(), "/api/status/200"));
+    // Debug logging: the server and hyper say the most they ever say.
+    let mut daemon = Daemon::start(project.path(), "daemon.log", &["-vv"]);
+    daemon.wait_for("first run", T, |e| is_run_of(e, "ok"));
+    let addr = listen_addr(&daemon);
+    assert_eq!(http(&addr, "POST", "/api/v1/canaries/ok/run", Some(TOKEN)).0, 202);
+    assert_eq!(http(&addr, "POST", "/api/v1/canaries/ok/run", Some(&format!("{TOKEN}x"))).0, 401);
+    assert_eq!(http(&addr, "GET", &format!("/api/v1/canaries?token={TOKEN}"), None).0, 400);
+    assert_eq!(http(&addr, "POST", &format!("/api/v1/canaries/ok/run?token={TOKEN}"), None).0, 400);
+    daemon.wait_for_n("the requested run", 2, T, |e| is_run_of(e, "ok"));
+    let log = daemon.log_text();
+    assert!(log.contains("\"level\":\"DEBUG\""), "debug logging is on:\n{log}");
+    assert!(!log.contains(TOKEN), "the token is in the log:\n{log}");
 }

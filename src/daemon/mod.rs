@@ -125,7 +125,7 @@ pub async fn run(options: Options, services: Arc<Services>, max_concurrency: usi
             result = &mut server => {
                 // The server stopped on its own (it failed to accept connections).
                 let message = match result {
-                    Ok(Err(e)) => e,
+                    Ok(Err(e)) => e.to_string(),
                     Ok(Ok(())) => "the HTTP server stopped".to_string(),
                     Err(e) => format!("the HTTP server failed: {e}"),
                 };

@@ -2,7 +2,9 @@
 //! `Authorization: Bearer <server.token>`.
 //!
 //! The guard sits on the whole router and looks at the method, not at a list of routes, so a
-//! write endpoint added later is guarded without anyone remembering to.
+//! write endpoint added later is guarded without anyone remembering to. A token is never taken
+//! from the URL (where it would land in access logs, proxies and browser histories): a request
+//! with a `token` or `access_token` query parameter is refused, whatever its method.
 
 use std::sync::Arc;
 
@@ -35,8 +37,25 @@ fn is_write(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-/// Middleware: lets reads through, and writes only with the right bearer token.
+/// Query parameters that look like a credential in the URL.
+const URL_CREDENTIALS: [&str; 2] = ["token", "access_token"];
+
+/// Whether a query string carries a credential parameter (names percent-decoded).
+fn has_url_credential(query: &str) -> bool {
+    url::form_urlencoded::parse(query.as_bytes())
+        .any(|(name, _)| URL_CREDENTIALS.iter().any(|c| name.eq_ignore_ascii_case(c)))
+}
+
+/// Middleware: refuses a credential in the URL; lets reads through, and writes only with the
+/// right bearer token.
 pub async fn guard(State(token): State<Token>, request: Request, next: Next) -> Response {
+    if request.uri().query().is_some_and(has_url_credential) {
+        return ApiError::bad_request(
+            "a token in the URL is not accepted (it would be kept in logs and histories); \
+             send `Authorization: Bearer <token>` instead",
+        )
+        .into_response();
+    }
     if !is_write(request.method()) {
         return next.run(request).await;
     }
@@ -120,6 +139,16 @@ mod tests {
         assert_eq!(check(&token, Some("Bearer nope")).unwrap_err().status, StatusCode::UNAUTHORIZED);
         assert!(check(&token, Some("Bearer s3cret")).is_ok());
         assert!(format!("{token:?}").find("s3cret").is_none());
+    }
+
+    #[test]
+    fn credentials_in_the_query_are_spotted() {
+        assert!(has_url_credential("token=abc"));
+        assert!(has_url_credential("limit=2&TOKEN=abc"));
+        assert!(has_url_credential("access%5Ftoken=abc"));
+        assert!(has_url_credential("token"));
+        assert!(!has_url_credential("limit=2&before=2025-03-04T05%3A07%3A07Z"));
+        assert!(!has_url_credential("tokens=1&x=token"));
     }
 
     #[test]

@@ -1,15 +1,17 @@
 //! `/metrics`: the daemon's state in the Prometheus text exposition format (version 0.0.4).
 //!
-//! Every metric is listed, with its type and labels, in `docs/server.md`. Last-run metrics mirror
-//! the CloudWatch metrics of SPEC §3 (`SuccessPercent`, `Duration` in milliseconds, request
-//! counts); scheduler and browser metrics follow Prometheus naming (`_seconds`, `_total`).
+//! Every metric is listed, with its type and labels, in `docs/server.md`. Names follow Prometheus
+//! conventions (base units: `_seconds`; counters end in `_total`) so that `promtool check
+//! metrics` has nothing to say; the CloudWatch metrics of a run (`SuccessPercent`, `Duration` in
+//! milliseconds) that alarms read are kept in the store unchanged (see `docs/alarms.md`).
 
+use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use super::backend::{CanaryStatus, DaemonMetrics, Histogram};
 use crate::dns::controller::RecordStatus;
-use crate::report::RunStatus;
-use crate::report::StepStatus;
+use crate::report::{RunReport, RunStatus};
+use crate::report::{StepReport, StepStatus};
 
 /// The `Content-Type` of the exposition.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -17,60 +19,58 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// Renders every metric family.
 pub fn render(canaries: &[CanaryStatus], load_errors: usize, metrics: &DaemonMetrics) -> String {
     let mut out = Exposition::default();
-    let last_runs = || canaries.iter().filter_map(|c| c.last_run.as_ref().map(|r| (c.name.as_str(), r)));
+    last_run_families(&mut out, canaries);
+    step_families(&mut out, canaries);
+    run_history_families(&mut out, metrics);
+    scheduler_families(&mut out, metrics);
+    canary_families(&mut out, canaries, load_errors);
+    browser_families(&mut out, metrics);
+    failover_families(&mut out, &metrics.failover);
+    out.0
+}
 
+/// Each canary with its last run (the final attempt of its latest finished run).
+fn last_runs(canaries: &[CanaryStatus]) -> impl Iterator<Item = (&str, &RunReport)> {
+    canaries.iter().filter_map(|c| c.last_run.as_ref().map(|r| (c.name.as_str(), r)))
+}
+
+fn percent(passed: bool) -> f64 {
+    if passed { 100.0 } else { 0.0 }
+}
+
+fn flag(on: bool) -> f64 {
+    if on { 1.0 } else { 0.0 }
+}
+
+/// The canary-level figures of each canary's last run.
+fn last_run_families(out: &mut Exposition, canaries: &[CanaryStatus]) {
     out.family(
         "aviary_success_percent",
         "gauge",
         "SuccessPercent of the canary's last run: 100 passed, 0 not.",
     );
-    for (canary, run) in last_runs() {
-        let value = if run.status == RunStatus::Passed { 100.0 } else { 0.0 };
-        out.sample("aviary_success_percent", &[("canary", canary)], value);
+    for (canary, run) in last_runs(canaries) {
+        out.sample("aviary_success_percent", &[("canary", canary)], percent(run.status == RunStatus::Passed));
     }
-    out.family("aviary_duration_ms", "gauge", "Duration of the canary's last run, in milliseconds.");
-    for (canary, run) in last_runs() {
-        out.sample("aviary_duration_ms", &[("canary", canary)], run.duration_ms);
-    }
-    out.family(
-        "aviary_step_success_percent",
-        "gauge",
-        "SuccessPercent of each step of the canary's last run: 100 passed, 0 not (skipped steps are left out).",
-    );
-    for (canary, run) in last_runs() {
-        for step in run.steps.iter().filter(|s| s.status != StepStatus::Skipped) {
-            let value = if step.status == StepStatus::Passed { 100.0 } else { 0.0 };
-            out.sample("aviary_step_success_percent", &[("canary", canary), ("step", &step.name)], value);
-        }
-    }
-    out.family(
-        "aviary_step_duration_ms",
-        "gauge",
-        "Duration of each step of the canary's last run, in milliseconds.",
-    );
-    for (canary, run) in last_runs() {
-        for step in run.steps.iter().filter(|s| s.status != StepStatus::Skipped) {
-            out.sample(
-                "aviary_step_duration_ms",
-                &[("canary", canary), ("step", &step.name)],
-                step.duration_ms,
-            );
-        }
+    out.family("aviary_duration_seconds", "gauge", "Duration of the canary's last run, in seconds.");
+    for (canary, run) in last_runs(canaries) {
+        out.sample("aviary_duration_seconds", &[("canary", canary)], run.duration_ms / 1000.0);
     }
     out.family(
         "aviary_requests",
         "gauge",
         "Requests of the canary's last run by outcome: 2xx, 3xx, 4xx, 5xx, failed (no response).",
     );
-    for (canary, run) in last_runs() {
+    for (canary, run) in last_runs(canaries) {
         let r = &run.requests;
-        for (class, count) in [
+        let classes = [
             ("2xx", r.ok_2xx),
             ("3xx", r.redirect_3xx),
             ("4xx", r.client_4xx),
             ("5xx", r.server_5xx),
             ("failed", r.failed),
-        ] {
+        ];
+        for (class, count) in classes {
             out.sample("aviary_requests", &[("canary", canary), ("class", class)], f64::from(count));
         }
     }
@@ -79,7 +79,7 @@ pub fn render(canaries: &[CanaryStatus], load_errors: usize, metrics: &DaemonMet
         "gauge",
         "VisualMonitoringSuccessPercent of the canary's last run (visual canaries only).",
     );
-    for (canary, run) in last_runs() {
+    for (canary, run) in last_runs(canaries) {
         if let Some(value) = run.details.get("visual_success_percent").and_then(serde_json::Value::as_f64) {
             out.sample("aviary_visual_success_percent", &[("canary", canary)], value);
         }
@@ -89,21 +89,54 @@ pub fn render(canaries: &[CanaryStatus], load_errors: usize, metrics: &DaemonMet
         "gauge",
         "When the canary's last run ended, in seconds since the Unix epoch.",
     );
-    for (canary, run) in last_runs() {
+    for (canary, run) in last_runs(canaries) {
         out.sample("aviary_last_run_timestamp_seconds", &[("canary", canary)], epoch_seconds(run.end));
     }
+}
 
+/// The steps of a run that have figures: not skipped, and the first of steps sharing a name (a
+/// series is one canary and one step name).
+fn measured_steps(run: &RunReport) -> impl Iterator<Item = &StepReport> {
+    let mut names = HashSet::new();
+    run.steps.iter().filter(move |s| s.status != StepStatus::Skipped && names.insert(s.name.as_str()))
+}
+
+/// The per-step figures of each canary's last run: only the steps of that run.
+fn step_families(out: &mut Exposition, canaries: &[CanaryStatus]) {
+    out.family(
+        "aviary_step_success_percent",
+        "gauge",
+        "SuccessPercent of each step of the canary's last run: 100 passed, 0 not (skipped steps are left out).",
+    );
+    for (canary, run) in last_runs(canaries) {
+        for step in measured_steps(run) {
+            let labels = [("canary", canary), ("step", step.name.as_str())];
+            out.sample("aviary_step_success_percent", &labels, percent(step.status == StepStatus::Passed));
+        }
+    }
+    out.family(
+        "aviary_step_duration_seconds",
+        "gauge",
+        "Duration of each step of the canary's last run, in seconds.",
+    );
+    for (canary, run) in last_runs(canaries) {
+        for step in measured_steps(run) {
+            let labels = [("canary", canary), ("step", step.name.as_str())];
+            out.sample("aviary_step_duration_seconds", &labels, step.duration_ms / 1000.0);
+        }
+    }
+}
+
+/// Counters and histograms over every attempt since the daemon started.
+fn run_history_families(out: &mut Exposition, metrics: &DaemonMetrics) {
     out.family(
         "aviary_runs_total",
         "counter",
         "Finished runs (every attempt) by canary and status since the daemon started.",
     );
     for ((canary, status), count) in &metrics.runs_total {
-        out.sample(
-            "aviary_runs_total",
-            &[("canary", canary), ("status", status.as_str())],
-            count_value(*count),
-        );
+        let labels = [("canary", canary.as_str()), ("status", status.as_str())];
+        out.sample("aviary_runs_total", &labels, count_value(*count));
     }
     out.family(
         "aviary_run_duration_seconds",
@@ -113,7 +146,9 @@ pub fn render(canaries: &[CanaryStatus], load_errors: usize, metrics: &DaemonMet
     for (canary, histogram) in &metrics.run_duration_seconds {
         out.histogram("aviary_run_duration_seconds", &[("canary", canary)], histogram);
     }
+}
 
+fn scheduler_families(out: &mut Exposition, metrics: &DaemonMetrics) {
     out.family(
         "aviary_scheduler_start_lateness_seconds",
         "histogram",
@@ -132,6 +167,10 @@ pub fn render(canaries: &[CanaryStatus], load_errors: usize, metrics: &DaemonMet
     out.sample("aviary_scheduler_queued_runs", &[], usize_value(metrics.queued_runs));
     out.family("aviary_scheduler_running_runs", "gauge", "Runs in progress.");
     out.sample("aviary_scheduler_running_runs", &[], usize_value(metrics.running_runs));
+}
+
+/// What the daemon has loaded: each canary's schedule state, load errors, the count.
+fn canary_families(out: &mut Exposition, canaries: &[CanaryStatus], load_errors: usize) {
     out.family(
         "aviary_canary_next_fire_timestamp_seconds",
         "gauge",
@@ -139,30 +178,29 @@ pub fn render(canaries: &[CanaryStatus], load_errors: usize, metrics: &DaemonMet
     );
     for canary in canaries {
         if let Some(next) = canary.next_fire {
-            out.sample(
-                "aviary_canary_next_fire_timestamp_seconds",
-                &[("canary", &canary.name)],
-                epoch_seconds(next),
-            );
+            let labels = [("canary", canary.name.as_str())];
+            out.sample("aviary_canary_next_fire_timestamp_seconds", &labels, epoch_seconds(next));
         }
     }
     out.family("aviary_canary_running", "gauge", "1 while the canary has a run in progress, else 0.");
     for canary in canaries {
-        out.sample(
-            "aviary_canary_running",
-            &[("canary", &canary.name)],
-            if canary.running { 1.0 } else { 0.0 },
-        );
+        out.sample("aviary_canary_running", &[("canary", &canary.name)], flag(canary.running));
     }
     out.family("aviary_canary_enabled", "gauge", "1 when the canary is enabled (scheduled), else 0.");
     for canary in canaries {
-        out.sample(
-            "aviary_canary_enabled",
-            &[("canary", &canary.name)],
-            if canary.enabled { 1.0 } else { 0.0 },
-        );
+        out.sample("aviary_canary_enabled", &[("canary", &canary.name)], flag(canary.enabled));
     }
+    out.family(
+        "aviary_config_errors",
+        "gauge",
+        "Canary or project files that no longer validate (their previous version keeps running).",
+    );
+    out.sample("aviary_config_errors", &[], usize_value(load_errors));
+    out.family("aviary_canaries", "gauge", "Canaries loaded.");
+    out.sample("aviary_canaries", &[], usize_value(canaries.len()));
+}
 
+fn browser_families(out: &mut Exposition, metrics: &DaemonMetrics) {
     let pool = &metrics.browser;
     out.family("aviary_browser_processes", "gauge", "Chromium processes running in the browser pool.");
     out.sample("aviary_browser_processes", &[], usize_value(pool.browsers_alive));
@@ -184,22 +222,9 @@ pub fn render(canaries: &[CanaryStatus], load_errors: usize, metrics: &DaemonMet
         "Chromium processes that exited without being asked to.",
     );
     out.sample("aviary_browser_crashes_total", &[], count_value(pool.crashes));
-
-    render_failover(&mut out, &metrics.failover);
-
-    out.family(
-        "aviary_config_errors",
-        "gauge",
-        "Canary or project files that no longer validate (their previous version keeps running).",
-    );
-    out.sample("aviary_config_errors", &[], usize_value(load_errors));
-    out.family("aviary_canaries", "gauge", "Canaries loaded.");
-    out.sample("aviary_canaries", &[], usize_value(canaries.len()));
-    out.0
 }
 
-fn render_failover(out: &mut Exposition, records: &[RecordStatus]) {
-    let flag = |b: bool| if b { 1.0 } else { 0.0 };
+fn failover_families(out: &mut Exposition, records: &[RecordStatus]) {
     out.family(
         "aviary_failover_answer",
         "gauge",
@@ -343,6 +368,43 @@ mod tests {
         assert_eq!(format_value(100.0), "100");
         assert_eq!(format_value(0.005), "0.005");
         assert_eq!(format_value(1500.25), "1500.25");
+    }
+
+    #[test]
+    fn step_series_skip_skipped_steps_and_repeated_names() {
+        let step = |name: &str, status| StepReport {
+            index: 0,
+            name: name.into(),
+            status,
+            reason: None,
+            start: chrono::Utc::now(),
+            duration_ms: 1.0,
+            screenshots: Vec::new(),
+            url: None,
+            details: serde_json::Map::new(),
+        };
+        let run = RunReport {
+            canary: "c".into(),
+            run_id: "r".into(),
+            attempt: 1,
+            blueprint: "api".into(),
+            status: RunStatus::Error,
+            reason: None,
+            start: chrono::Utc::now(),
+            end: chrono::Utc::now(),
+            duration_ms: 2.0,
+            steps: vec![
+                step("a", StepStatus::Failed),
+                step("a", StepStatus::Passed),
+                step("b", StepStatus::Skipped),
+                step("c", StepStatus::Error),
+            ],
+            artifacts: String::new(),
+            requests: crate::report::RequestCounts::default(),
+            details: serde_json::Map::new(),
+        };
+        let measured: Vec<_> = measured_steps(&run).map(|s| (s.name.as_str(), s.status)).collect();
+        assert_eq!(measured, [("a", StepStatus::Failed), ("c", StepStatus::Error)]);
     }
 
     #[test]

@@ -11,6 +11,8 @@
 //! | [`metrics`] | the Prometheus text exposition |
 //! | [`auth`] | the bearer-token guard on every write |
 //! | [`dashboard`] | the HTML page at `/` |
+//! | [`headers`] | security headers on every response |
+//! | [`listen`] | the accept loop: header and idle timeouts, connection cap |
 
 pub mod alarms;
 pub mod api;
@@ -19,6 +21,8 @@ pub mod auth;
 pub mod backend;
 pub mod dashboard;
 mod error;
+pub mod headers;
+pub mod listen;
 pub mod metrics;
 
 use std::future::Future;
@@ -32,7 +36,17 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 pub use backend::{Backend, CanaryStatus, DaemonMetrics, Histogram, RunNowError};
 pub use error::ApiError;
+pub use listen::Limits;
 use tokio::net::TcpListener;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("could not listen on {addr} (`server.listen`): {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("the HTTP listener has no address: {0}")]
+    NoAddress(std::io::Error),
+}
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -59,6 +73,7 @@ pub fn router(backend: Arc<dyn Backend>, token: Option<String>) -> Router {
     let state = AppState { backend, token: auth::Token::new(token) };
     Router::new()
         .route("/", get(dashboard::page))
+        .route("/dashboard.css", get(dashboard::stylesheet))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_handler))
         .route("/api/v1/canaries", get(api::canaries))
@@ -75,6 +90,7 @@ pub fn router(backend: Arc<dyn Backend>, token: Option<String>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::guard))
+        .layer(axum::middleware::from_fn(headers::add))
         .with_state(state)
 }
 
@@ -85,27 +101,40 @@ pub async fn serve(
     backend: Arc<dyn Backend>,
     token: Option<String>,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), String> {
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|e| format!("could not listen on {addr} (`server.listen`): {e}"))?;
+) -> Result<(), ServeError> {
+    let listener = TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr, source })?;
     serve_on(listener, backend, token, shutdown).await
 }
 
-/// [`serve`] on a listener already bound (e.g. to port 0 in tests).
+/// [`serve`] on a listener already bound (e.g. to port 0 in tests), with the default [`Limits`].
 pub async fn serve_on(
     listener: TcpListener,
     backend: Arc<dyn Backend>,
     token: Option<String>,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), String> {
-    let addr = listener.local_addr().map_err(|e| format!("the HTTP listener has no address: {e}"))?;
+) -> Result<(), ServeError> {
+    serve_with_limits(listener, backend, token, Limits::default(), shutdown).await
+}
+
+/// [`serve_on`] with these limits on slow clients and open connections.
+pub async fn serve_with_limits(
+    listener: TcpListener,
+    backend: Arc<dyn Backend>,
+    token: Option<String>,
+    limits: Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let addr = listener.local_addr().map_err(ServeError::NoAddress)?;
     let guarded = token.as_deref().is_some_and(|t| !t.is_empty());
-    tracing::info!(%addr, writes = if guarded { "token" } else { "refused" }, "HTTP server listening");
-    axum::serve(listener, router(backend, token))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|e| format!("the HTTP server on {addr} failed: {e}"))?;
+    tracing::info!(
+        %addr,
+        writes = if guarded { "token" } else { "refused" },
+        header_timeout_s = limits.header_timeout.as_secs_f64(),
+        idle_timeout_s = limits.idle_timeout.as_secs_f64(),
+        max_connections = limits.max_connections,
+        "HTTP server listening"
+    );
+    listen::accept_loop(listener, router(backend, token), limits, shutdown).await;
     tracing::info!(%addr, "HTTP server stopped");
     Ok(())
 }
