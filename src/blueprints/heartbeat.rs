@@ -84,9 +84,8 @@ impl Blueprint for HeartbeatBlueprint {
 
     fn build(&self, canary: &Canary) -> Result<Box<dyn Runnable>, BuildError> {
         let settings: Settings = settings(canary)?;
-        let status = StatusRanges::parse(&settings.expect.status).map_err(|e| {
-            BuildError::InvalidSection { canary: canary.name.clone(), problem: e.to_string() }
-        })?;
+        let status = StatusRanges::parse(&settings.expect.status)
+            .map_err(|e| BuildError::InvalidSection { canary: canary.name.clone(), problem: e.clone() })?;
         Ok(Box::new(Heartbeat {
             urls: settings.urls,
             status,

@@ -127,6 +127,9 @@ pub fn substitute(template: &str, vars: impl Fn(&str) -> Option<String>) -> Resu
     Ok(out)
 }
 
+/// For each name a template step defines: the first step (0-based index, name) defining it.
+type FirstDefinitions = HashMap<String, (usize, String)>;
+
 /// Where a name can come from, for one scalar.
 struct Scope<'a> {
     /// The canary's `env:` map (already expanded).
@@ -134,7 +137,7 @@ struct Scope<'a> {
     process: Lookup<'a>,
     /// Template step mode: the index of the step and, for each name a step defines, the first
     /// step (0-based index, name) that defines it.
-    step: Option<(usize, &'a HashMap<String, (usize, String)>)>,
+    step: Option<(usize, &'a FirstDefinitions)>,
 }
 
 impl Scope<'_> {
@@ -176,7 +179,7 @@ fn expand_text(text: &str, scope: &Scope<'_>, out: &mut Expansion) -> Result<Opt
                     put(&mut result, &value);
                 }
                 None => {
-                    errors.push(format!("`${{secret:{name}}}` is not set: export {name} in the environment"))
+                    errors.push(format!("`${{secret:{name}}}` is not set: export {name} in the environment"));
                 }
             },
             Piece::Var { name, secret: false } => {
@@ -285,7 +288,7 @@ fn walk_steps(
     out: &mut Expansion,
 ) {
     let NodeKind::Map(entries) = &mut section.kind else { return walk(section, path, base, out) };
-    let mut first: HashMap<String, (usize, String)> = HashMap::new();
+    let mut first = FirstDefinitions::new();
     for (index, (step, names)) in template.steps.iter().enumerate() {
         for name in names {
             first.entry(name.clone()).or_insert_with(|| (index, step.clone()));
@@ -425,7 +428,7 @@ api:
 
     fn api_steps() -> TemplateSteps {
         let step = |name: &str, defines: &[&str]| {
-            (name.to_string(), defines.iter().map(|d| d.to_string()).collect())
+            (name.to_string(), defines.iter().map(ToString::to_string).collect())
         };
         TemplateSteps {
             list_key: "steps",
