@@ -58,7 +58,7 @@ fn check_settings(settings: &Settings, p: &mut Problems<'_>) {
         check_url(url, urls.index(i), p);
     }
     if let Err(e) = StatusRanges::parse(&settings.expect.status) {
-        p.add(KeyPath::root().key("expect").key("status"), e);
+        p.add(KeyPath::root().key("expect").key("status"), e.to_string());
     }
 }
 
@@ -84,8 +84,9 @@ impl Blueprint for HeartbeatBlueprint {
 
     fn build(&self, canary: &Canary) -> Result<Box<dyn Runnable>, BuildError> {
         let settings: Settings = settings(canary)?;
-        let status = StatusRanges::parse(&settings.expect.status)
-            .map_err(|e| BuildError::InvalidSection { canary: canary.name.clone(), problem: e.clone() })?;
+        let status = StatusRanges::parse(&settings.expect.status).map_err(|e| {
+            BuildError::InvalidSection { canary: canary.name.clone(), problem: e.to_string() }
+        })?;
         Ok(Box::new(Heartbeat {
             urls: settings.urls,
             status,

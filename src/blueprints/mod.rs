@@ -53,21 +53,26 @@ pub trait Blueprint: Sync {
 /// `Ok(())` means the blueprint reached its end (its steps carry their own statuses); an `Err`
 /// ends the run with that error outside any step.
 pub trait Runnable: Send + Sync {
+    /// Runs the canary's steps.
     fn run<'a>(&'a self, ctx: &'a mut RunContext) -> BoxFuture<'a, Result<(), StepError>>;
 }
 
 /// Headers and URLs a canary's section makes it send.
 #[derive(Debug, Default)]
 pub struct SentValues {
+    /// Header names and values.
     pub headers: Vec<(String, String)>,
+    /// URLs, as written (with `${name}` references left for run time).
     pub urls: Vec<String>,
 }
 
 /// Why a canary's run could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
+    /// The canary names a blueprint the registry does not have.
     #[error("canary `{canary}`: blueprint `{blueprint}` is not implemented yet")]
     UnknownBlueprint { canary: String, blueprint: String },
+    /// The section does not validate (the canary was not loaded through validation).
     #[error("canary `{canary}`: {problem}")]
     InvalidSection { canary: String, problem: String },
 }
