@@ -8,8 +8,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aviary::actions::{Dispatcher, Notification};
-use aviary::spec::model::ChannelSpec;
+use aviary::actions::{ChannelConfig, Dispatcher, Notification};
+use aviary::spec::Section;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -18,6 +18,8 @@ use base64::prelude::{BASE64_STANDARD, Engine};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
+
+mod support;
 
 fn notification() -> Notification {
     Notification {
@@ -33,8 +35,9 @@ fn notification() -> Notification {
     }
 }
 
-fn channels(specs: Value) -> BTreeMap<String, ChannelSpec> {
-    serde_json::from_value(specs).expect("channel specs")
+/// The `channels:` of a project file, checked as `aviary validate` does.
+fn channels(specs: Value) -> BTreeMap<String, Section> {
+    support::project_file(json!({ "channels": specs })).channels
 }
 
 fn names(list: &[&str]) -> Vec<String> {
@@ -296,10 +299,10 @@ async fn exec_failure_carries_stderr_and_slow_program_is_killed() {
     let dir = tempfile::tempdir().unwrap();
     script(dir.path(), "fail.sh", "echo 'no route to pager' >&2\nexit 7");
     script(dir.path(), "slow.sh", "sleep 30 &\necho $! > child.pid\nwait");
-    let fail: ChannelSpec =
-        serde_json::from_value(json!({"type": "exec", "command": ["./fail.sh"]})).unwrap();
-    let channel = aviary::actions::build(&fail, dir.path()).unwrap();
-    let error = channel.deliver(&notification()).await.unwrap_err();
+    let fail: aviary::actions::exec::Config =
+        serde_json::from_value(json!({"command": ["./fail.sh"]})).unwrap();
+    let channel = fail.build(dir.path()).unwrap();
+    let error = channel.deliver(&notification()).await.unwrap_err().to_string();
     assert!(error.contains("exit code 7") && error.contains("no route to pager"), "{error}");
 
     let specs = channels(json!({"slow": {"type": "exec", "command": ["./slow.sh"], "timeout": "200ms"}}));
@@ -568,13 +571,14 @@ async fn email_upgrades_with_starttls_when_offered() {
             .with_single_cert(vec![certified.cert.der().clone()], key)
             .unwrap();
     let (addr, sessions) = smtp_sink_with(Some(tokio_rustls::TlsAcceptor::from(Arc::new(config)))).await;
-    let spec: ChannelSpec = serde_json::from_value(json!({
-        "type": "email", "smtp": format!("localhost:{}", addr.port()), "from": "aviary@example.test",
+    let config: aviary::actions::email::Config = serde_json::from_value(json!({
+        "smtp": format!("localhost:{}", addr.port()), "from": "aviary@example.test",
         "to": ["ops@example.test"], "username": "robot", "password": "s3cret",
     }))
     .unwrap();
-    let email =
-        aviary::actions::email::Email::new(&spec).unwrap().with_extra_roots(certified.cert.pem().as_bytes());
+    let email = aviary::actions::email::Email::new(config.clone())
+        .unwrap()
+        .with_extra_roots(certified.cert.pem().as_bytes());
     email.deliver(&notification()).await.unwrap();
     wait_for("the SMTP session to end", Duration::from_secs(5), || !sessions.lock().unwrap().is_empty())
         .await;
@@ -585,7 +589,7 @@ async fn email_upgrades_with_starttls_when_offered() {
     assert!(session.data.contains("Subject: [ALARM] homepage-availability\n"), "{}", session.data);
 
     // Without trusting the certificate, the handshake fails: no mail, no password sent.
-    let untrusted = aviary::actions::email::Email::new(&spec).unwrap();
-    let error = untrusted.deliver(&notification()).await.unwrap_err();
+    let untrusted = aviary::actions::email::Email::new(config).unwrap();
+    let error = untrusted.deliver(&notification()).await.unwrap_err().to_string();
     assert!(error.contains("TLS handshake failed"), "{error}");
 }

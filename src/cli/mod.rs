@@ -182,7 +182,7 @@ fn print_diagnostics(problems: &[crate::spec::Diagnostic]) {
 
 /// Loads the project file, printing its problems.
 fn load_project(globals: &Globals) -> Result<crate::spec::Project, i32> {
-    crate::spec::load_project(globals.config.as_deref(), globals.data_dir.as_deref()).map_err(|problems| {
+    crate::daemon::load_project(globals.config.as_deref(), globals.data_dir.as_deref()).map_err(|problems| {
         print_diagnostics(&problems);
         EXIT_BAD_INPUT
     })

@@ -30,6 +30,16 @@ use crate::store::retention::{self, RetentionPolicy};
 use scheduler::{Scheduler, Start, Trigger};
 use state::{DaemonBackend, State, Wake};
 
+/// Loads the project file, its channels and DNS providers checked by their own modules: what
+/// every command and every reload uses.
+pub fn load_project(
+    config: Option<&std::path::Path>,
+    data_dir: Option<&std::path::Path>,
+) -> Result<crate::spec::Project, Vec<crate::spec::Diagnostic>> {
+    let checks: [crate::spec::SectionCheck; 2] = [crate::actions::check_channels, crate::dns::check_providers];
+    crate::spec::load_project_checked(config, data_dir, &crate::spec::expand::process_env, &checks)
+}
+
 /// How often the retention sweep runs (it also runs at start).
 pub const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
 /// Added to the longest canary timeout to make the default drain deadline (writing artifacts
@@ -228,7 +238,7 @@ async fn reload_with(
     trigger: Trigger,
 ) -> Option<crate::spec::Project> {
     let loaded = tokio::task::spawn_blocking(move || {
-        let project = crate::spec::load_project(config.as_deref(), data_dir.as_deref())?;
+        let project = load_project(config.as_deref(), data_dir.as_deref())?;
         let (mut canaries, mut problems) = crate::spec::load_canaries(&project, &[]);
         // What `aviary validate` checks across files (unique alarm names, references): a canary
         // file with such a problem keeps its previous version, like any file that does not validate.

@@ -33,7 +33,8 @@ impl Diagnostic {
         Self { file: file.to_path_buf(), line: 1, column: 1, path: String::new(), message: message.into() }
     }
 
-    fn located(file: &Path, problem: Located) -> Self {
+    /// A problem placed by the deserializer or a section's owner.
+    pub fn located(file: &Path, problem: Located) -> Self {
         Self {
             file: file.to_path_buf(),
             line: problem.line,
@@ -253,6 +254,21 @@ pub fn load_project_with(
     data_dir_override: Option<&Path>,
     env: Lookup<'_>,
 ) -> Result<Project, Vec<Diagnostic>> {
+    load_project_checked(config, data_dir_override, env, &[])
+}
+
+/// A check of the project file's sections the spec layer hands on unread (channels, DNS
+/// providers), given by the module that owns them so that its problems are reported with the
+/// others. Problems under a value that failed to expand are left out (already reported).
+pub type SectionCheck = fn(&ProjectFile) -> Vec<Located>;
+
+/// [`load_project_with`], also running `checks`.
+pub fn load_project_checked(
+    config: Option<&Path>,
+    data_dir_override: Option<&Path>,
+    env: Lookup<'_>,
+    checks: &[SectionCheck],
+) -> Result<Project, Vec<Diagnostic>> {
     let file = match config {
         Some(path) => path.to_path_buf(),
         None if Path::new("aviary.yaml").is_file() => PathBuf::from("aviary.yaml"),
@@ -284,6 +300,11 @@ pub fn load_project_with(
         diagnostics.extend(
             check_composite_rules(config, None).into_iter().map(|p| Diagnostic::in_rule(&file, &doc, p)),
         );
+        let untainted = |p: &Located| !tainted.iter().any(|t| p.path.0.starts_with(&t.0));
+        for check in checks {
+            diagnostics
+                .extend(check(config).into_iter().filter(untainted).map(|p| Diagnostic::located(&file, p)));
+        }
     }
     match config {
         Some(config) if diagnostics.is_empty() => {

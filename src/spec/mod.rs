@@ -5,6 +5,7 @@
 //! [`load`], which turns problems into [`Diagnostic`]s with `file:line:col`.
 pub mod de;
 pub mod expand;
+pub mod kind;
 pub mod load;
 pub mod model;
 pub mod path;
@@ -16,8 +17,8 @@ pub mod validate;
 pub mod yaml;
 
 pub use load::{
-    Canary, Diagnostic, Project, check_alarm_references, load_canaries, load_canaries_with, load_project,
-    load_project_with,
+    Canary, Diagnostic, Project, SectionCheck, check_alarm_references, load_canaries, load_canaries_with,
+    load_project, load_project_checked, load_project_with,
 };
 pub use path::{KeyPath, PathSeg, Problem};
 pub use schedule::Schedule;
