@@ -593,3 +593,42 @@ async fn email_upgrades_with_starttls_when_offered() {
     let error = untrusted.deliver(&notification()).await.unwrap_err().to_string();
     assert!(error.contains("TLS handshake failed"), "{error}");
 }
+
+#[test]
+fn validate_places_channel_and_provider_problems_with_hints() {
+    let project = support::Project::new();
+    project.file(
+        "aviary.yaml",
+        "server: {listen: 'localhost'}\n\
+         channels:\n  ops:\n    type: webhok\n    url: http://127.0.0.1:9/hook\n  \
+         team:\n    type: slack\n    webhook_ur: http://127.0.0.1:9/hook\n  \
+         pager: {type: exec}\n\
+         dns_providers:\n  lab: {type: rfc2136, zone: example.test.}\n  \
+         aws: {type: route53, hosted_zone_id: Z1, region: eu-west-1, endpoint: x}\n",
+    );
+    let out = project.aviary(&["validate"]);
+    assert_eq!(out.status.code(), Some(2), "{}", support::stderr(&out));
+    let stderr = support::stderr(&out);
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("aviary.yaml:")).collect();
+    let route53 = if cfg!(feature = "route53") {
+        "aviary.yaml:12:61: dns_providers.aws.endpoint: unknown key `endpoint`; expected one of: hosted_zone_id, \
+         endpoint_url, region, timeout; did you mean `endpoint_url`?"
+    } else {
+        "aviary.yaml:12:14: dns_providers.aws.type: this aviary was built without the `route53` feature (use rfc2136)"
+    };
+    assert_eq!(
+        lines,
+        [
+            "aviary.yaml:1:19: server.listen: `localhost` is not a socket address like 127.0.0.1:9090",
+            "aviary.yaml:4:11: channels.ops.type: unknown value `webhok`; expected one of: webhook, slack, exec, email; \
+             did you mean `webhook`?",
+            "aviary.yaml:6:3: channels.team: missing key `webhook_url`",
+            "aviary.yaml:8:5: channels.team.webhook_ur: unknown key `webhook_ur`; expected one of: webhook_url, \
+             headers, timeout; did you mean `webhook_url`?",
+            "aviary.yaml:9:10: channels.pager: missing key `command`",
+            "aviary.yaml:11:8: dns_providers.lab: missing key `server`",
+            route53,
+        ],
+        "{stderr}"
+    );
+}

@@ -138,11 +138,11 @@ mod tests {
             got,
             [
                 "2:6: channels.a: missing key `url`",
-                "3:47: channels.b.command: unknown key `command`; expected one of: webhook_url, headers, timeout",
-                "4:23: channels.c.command: `command` must name a program, e.g. [\"./notify.sh\"]",
+                "3:45: channels.b.command: unknown key `command`; expected one of: webhook_url, headers, timeout",
+                "4:28: channels.c.command: `command` must name a program, e.g. [\"./notify.sh\"]",
                 "5:6: channels.d: missing key `to`",
-                "6:26: channels.e.url: `ftp://h/` is not an http(s) URL (scheme `ftp`)",
-                "6:45: channels.e.timeout: timeout must be greater than 0",
+                "6:27: channels.e.url: `ftp://h/` is not an http(s) URL (scheme `ftp`)",
+                "6:48: channels.e.timeout: timeout must be greater than 0",
             ]
         );
     }
@@ -153,16 +153,16 @@ mod tests {
         assert_eq!(
             got,
             [
-                "2:25: channels.d.smtp: `x` is not a port; expected host:port, e.g. smtp.example.com:587",
-                "2:37: channels.d.from: `me` is not an email address; expected a@b or Name <a@b>",
-                "2:50: channels.d.to[1]: `` is not an email address; expected a@b or Name <a@b>",
+                "2:26: channels.d.smtp: `x` is not a port; expected host:port, e.g. smtp.example.com:587",
+                "2:39: channels.d.from: `me` is not an email address; expected a@b or Name <a@b>",
+                "2:54: channels.d.to[1]: `` is not an email address; expected a@b or Name <a@b>",
             ]
         );
         let got = problems("channels:\n  d: {type: email, smtp: ' ', from: a@h, to: []}\n");
         assert_eq!(
             got,
             [
-                "2:25: channels.d.smtp: `smtp` is empty; expected host:port, e.g. smtp.example.com:587",
+                "2:26: channels.d.smtp: `smtp` is empty; expected host:port, e.g. smtp.example.com:587",
                 "2:46: channels.d.to: `to` must list at least one address",
             ]
         );
@@ -176,7 +176,7 @@ mod tests {
             [
                 "3:11: channels.a.type: unknown value `webhok`; expected one of: webhook, slack, exec, email; did \
                  you mean `webhook`?",
-                "4:3: channels.b: missing key `webhook_url`",
+                "5:5: channels.b: missing key `webhook_url`",
                 "6:5: channels.b.webhook_ur: unknown key `webhook_ur`; expected one of: webhook_url, headers, \
                  timeout; did you mean `webhook_url`?",
             ]

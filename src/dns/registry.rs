@@ -127,9 +127,9 @@ mod tests {
         assert_eq!(
             got,
             [
-                "6:30: dns_providers.lab.tsig.algorithm: unknown TSIG algorithm `hmac-md5`; expected one of: \
+                "6:33: dns_providers.lab.tsig.algorithm: unknown TSIG algorithm `hmac-md5`; expected one of: \
                  hmac-sha256, hmac-sha384, hmac-sha512",
-                "6:48: dns_providers.lab.tsig.secret: the secret is not valid base64",
+                "6:51: dns_providers.lab.tsig.secret: the secret is not valid base64",
                 "7:14: dns_providers.lab.timeout: timeout must be greater than 0",
             ]
         );
@@ -158,9 +158,9 @@ mod tests {
         assert_eq!(
             got,
             [
-                "3:40: dns_providers.b.zon: unknown key `zon`; expected one of: server, zone, tsig, timeout; did you \
+                "3:43: dns_providers.b.zon: unknown key `zon`; expected one of: server, zone, tsig, timeout; did you \
                  mean `zone`?",
-                "2:14: dns_providers.lab.type: unknown value `rfc2163`; expected one of: rfc2136, route53; did you \
+                "2:15: dns_providers.lab.type: unknown value `rfc2163`; expected one of: rfc2136, route53; did you \
                  mean `rfc2136`?",
             ]
         );

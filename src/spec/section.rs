@@ -119,8 +119,8 @@ mod tests {
         assert_eq!(
             shown,
             [
-                "2:3: channels.pager: missing key `url`",
                 "3:5: channels.pager.type: unknown key `type`; expected one of: url",
+                "3:5: channels.pager: missing key `url`",
                 "4:5: channels.pager.urll: unknown key `urll`; expected one of: url; did you mean `url`?",
             ]
         );
