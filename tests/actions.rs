@@ -533,16 +533,21 @@ async fn unusable_channel_is_logged_and_others_still_served() {
     let logs = LogBuffer::default();
     let subscriber = tracing_subscriber::fmt().with_writer(logs.clone()).with_ansi(false).finish();
     let _guard = tracing::subscriber::set_default(subscriber);
-    let specs = channels(json!({
+    // As if validation had been skipped: the dispatcher checks again and leaves the channel out.
+    let specs = support::project_sections(json!({"channels": {
         "broken": {"type": "webhook", "url": "ftp://files.example.test/SECRET-PATH"},
         "ops": {"type": "webhook", "url": format!("http://{addr}/hook")},
-    }));
+    }}))
+    .channels;
     let dispatcher = Dispatcher::new(&specs, Path::new("."));
     dispatcher.dispatch(&names(&["broken", "ops"]), notification());
     dispatcher.flush(Duration::from_secs(10)).await;
     assert_eq!(rx.count(), 1);
     let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
-    assert!(text.contains("channel=broken") && text.contains("`url` is not an http(s) URL"), "{text}");
+    assert!(
+        text.contains("channel=broken") && text.contains("invalid settings at channels.broken.url"),
+        "{text}"
+    );
     assert!(!text.contains("SECRET-PATH"), "{text}");
 }
 
@@ -604,25 +609,25 @@ fn validate_places_channel_and_provider_problems_with_hints() {
          team:\n    type: slack\n    webhook_ur: http://127.0.0.1:9/hook\n  \
          pager: {type: exec}\n\
          dns_providers:\n  lab: {type: rfc2136, zone: example.test.}\n  \
-         aws: {type: route53, hosted_zone_id: Z1, region: eu-west-1, endpoint: x}\n",
+         aws: {type: route53, hosted_zone_id: Z1, region: eu-west-1, endpoint_ur: x}\n",
     );
     let out = project.aviary(&["validate"]);
     assert_eq!(out.status.code(), Some(2), "{}", support::stderr(&out));
     let stderr = support::stderr(&out);
     let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("aviary.yaml:")).collect();
     let route53 = if cfg!(feature = "route53") {
-        "aviary.yaml:12:61: dns_providers.aws.endpoint: unknown key `endpoint`; expected one of: hosted_zone_id, \
-         endpoint_url, region, timeout; did you mean `endpoint_url`?"
+        "aviary.yaml:12:63: dns_providers.aws.endpoint_ur: unknown key `endpoint_ur`; expected one of: \
+         hosted_zone_id, endpoint_url, region, timeout; did you mean `endpoint_url`?"
     } else {
         "aviary.yaml:12:14: dns_providers.aws.type: this aviary was built without the `route53` feature (use rfc2136)"
     };
     assert_eq!(
         lines,
         [
-            "aviary.yaml:1:19: server.listen: `localhost` is not a socket address like 127.0.0.1:9090",
+            "aviary.yaml:1:18: server.listen: `localhost` is not a socket address like 127.0.0.1:9090",
             "aviary.yaml:4:11: channels.ops.type: unknown value `webhok`; expected one of: webhook, slack, exec, email; \
              did you mean `webhook`?",
-            "aviary.yaml:6:3: channels.team: missing key `webhook_url`",
+            "aviary.yaml:7:5: channels.team: missing key `webhook_url`",
             "aviary.yaml:8:5: channels.team.webhook_ur: unknown key `webhook_ur`; expected one of: webhook_url, \
              headers, timeout; did you mean `webhook_url`?",
             "aviary.yaml:9:10: channels.pager: missing key `command`",
