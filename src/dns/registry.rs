@@ -151,6 +151,24 @@ mod tests {
     }
 
     #[test]
+    fn a_value_that_failed_to_expand_is_reported_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("aviary.yaml");
+        std::fs::write(
+            &file,
+            "dns_providers:\n  lab:\n    type: rfc2136\n    server: 127.0.0.1\n    zone: example.test.\n    \
+             tsig: {name: k., algorithm: hmac-sha256, secret: '${secret:NOPE}'}\n",
+        )
+        .unwrap();
+        let checks: [crate::spec::SectionCheck; 1] = [check_providers];
+        let problems =
+            crate::spec::load_project_checked(Some(&file), None, &|_: &str| None, &checks).unwrap_err();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].path, "dns_providers.lab.tsig.secret");
+        assert!(!problems[0].message.contains("base64"), "{problems:?}");
+    }
+
+    #[test]
     fn an_unknown_type_or_key_gets_a_hint() {
         let got = problems(
             "dns_providers:\n  lab: {type: rfc2163, server: h, zone: z.}\n  b: {type: rfc2136, server: h, zone: z., zon: y}\n",
