@@ -102,6 +102,7 @@ mod tests {
     #[derive(Debug, Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Pager {
+        #[allow(dead_code)] // only its presence is tested
         url: String,
     }
 
