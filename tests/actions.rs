@@ -464,6 +464,39 @@ async fn email_is_delivered_to_local_smtp_sink() {
 }
 
 #[tokio::test]
+async fn email_with_a_non_ascii_alarm_and_description() {
+    let (addr, sessions) = smtp_sink().await;
+    let specs = channels(json!({"mail": {
+        "type": "email", "smtp": addr.to_string(), "from": "aviary@example.test", "to": ["ops@example.test"],
+    }}));
+    let dispatcher = Dispatcher::new(&specs, Path::new("."));
+    let mut n = notification();
+    n.alarm = "disponibilité-de-la-page-d’accueil-€-✓".into();
+    n.description = Some("La page d’accueil répond en moins de 2 s — ou pas ✗".into());
+    dispatcher.dispatch(&names(&["mail"]), n.clone());
+    dispatcher.flush(Duration::from_secs(10)).await;
+    wait_for("the SMTP session to end", Duration::from_secs(5), || !sessions.lock().unwrap().is_empty())
+        .await;
+    let data = sessions.lock().unwrap()[0].data.clone();
+    // The subject: RFC 2047 encoded words (ASCII only), on folded lines, decoding to the text.
+    let start = data.find("Subject: ").unwrap() + "Subject: ".len();
+    let mut subject = String::new();
+    for (i, line) in data[start..].split('\n').enumerate() {
+        if i > 0 && !line.starts_with(' ') {
+            break;
+        }
+        assert!(line.is_ascii(), "{data}");
+        let word = line.trim().strip_prefix("=?utf-8?B?").and_then(|w| w.strip_suffix("?=")).expect(line);
+        subject.push_str(&String::from_utf8(BASE64_STANDARD.decode(word).unwrap()).unwrap());
+    }
+    assert_eq!(subject, format!("[ALARM] {}", n.alarm));
+    // The body is UTF-8 as written.
+    assert!(data.contains("Content-Type: text/plain; charset=utf-8\n"), "{data}");
+    assert!(data.contains(&format!("Alarm:     {}\n", n.alarm)), "{data}");
+    assert!(data.contains("\nLa page d’accueil répond en moins de 2 s — ou pas ✗\n"), "{data}");
+}
+
+#[tokio::test]
 async fn email_to_a_closed_port_is_retried_then_given_up() {
     let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = closed.local_addr().unwrap();

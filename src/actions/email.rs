@@ -212,10 +212,28 @@ fn message(from: &str, to: &[String], n: &Notification) -> String {
     out
 }
 
-/// RFC 2047 for a header value with non-ASCII characters or line breaks.
-fn encode_header(value: &str) -> String {
+/// Most UTF-8 bytes in one encoded word: 45 bytes are 60 base64 characters, and with
+/// `=?utf-8?B?` and `?=` the word stays within RFC 2047's 75.
+const ENCODED_WORD_BYTES: usize = 45;
+
+/// A header value as is when it is ASCII, else as RFC 2047 encoded words (base64), each whole
+/// characters, on folded lines. Line breaks become spaces.
+pub fn encode_header(value: &str) -> String {
     let value = value.replace(['\r', '\n'], " ");
-    if value.is_ascii() { value } else { format!("=?utf-8?B?{}?=", BASE64_STANDARD.encode(value)) }
+    if value.is_ascii() {
+        return value;
+    }
+    let mut words = Vec::new();
+    let mut rest = value.as_str();
+    while !rest.is_empty() {
+        let mut end = rest.len().min(ENCODED_WORD_BYTES);
+        while !rest.is_char_boundary(end) {
+            end -= 1;
+        }
+        words.push(format!("=?utf-8?B?{}?=", BASE64_STANDARD.encode(&rest[..end])));
+        rest = &rest[end..];
+    }
+    words.join("\r\n ")
 }
 
 /// The address of `Name <a@b>` (or the whole text).
@@ -427,5 +445,35 @@ async fn read_reply<S: AsyncRead + AsyncWrite + Unpin>(
         if lines.len() > 1000 {
             return Err(SmtpError::TooLong);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Decodes what [`encode_header`] wrote (the encoded words of folded lines).
+    fn decode(header: &str) -> String {
+        header
+            .split("\r\n ")
+            .map(|word| {
+                let inner = word.strip_prefix("=?utf-8?B?").and_then(|w| w.strip_suffix("?=")).unwrap();
+                // Each word holds whole characters.
+                String::from_utf8(BASE64_STANDARD.decode(inner).unwrap()).unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn ascii_headers_are_kept_and_others_are_encoded_words_of_whole_characters() {
+        assert_eq!(encode_header("[ALARM] home\r\npage"), "[ALARM] home  page");
+        let subject = "[ALARM] disponibilité-de-la-page-d’accueil-très-longue-€€€-✓✓✓-ünïcödé-çà";
+        let encoded = encode_header(subject);
+        assert!(encoded.lines().count() > 1, "{encoded}");
+        for line in encoded.split("\r\n") {
+            assert!(line.trim_start().len() <= 75, "{line}");
+            assert!(line.is_ascii(), "{line}");
+        }
+        assert_eq!(decode(&encoded), subject);
     }
 }
