@@ -1,13 +1,13 @@
 //! The whole project loaded and checked. The spec layer reads the files; each module checks what
-//! it owns: the blueprints their sections, the alarms their composite rules (and, once H1 lands,
-//! channels and DNS providers). The CLI and the daemon load through here.
+//! it owns: the blueprints their sections, the channels and DNS providers theirs, the alarms
+//! their composite rules. The CLI and the daemon load through here.
 
 use std::path::{Path, PathBuf};
 
 use crate::alarms::check::{check_rules, unknown_names};
 use crate::blueprints::REGISTRY;
 use crate::spec::expand::{Lookup, process_env};
-use crate::spec::load::{alarm_names, read_project_with, rule_diagnostics};
+use crate::spec::load::{SectionCheck, alarm_names, read_project_with, rule_diagnostics};
 use crate::spec::{self, Canary, Diagnostic, Project};
 
 /// Loads and checks the project file (see [`spec::load_project`]); every problem, or the project.
@@ -34,7 +34,8 @@ pub fn read_project(
     data_dir: Option<&Path>,
     env: Lookup<'_>,
 ) -> (Option<Project>, Vec<Diagnostic>) {
-    let (project, mut problems) = read_project_with(config, data_dir, env);
+    let checks: [SectionCheck; 2] = [crate::actions::check_channels, crate::dns::check_providers];
+    let (project, mut problems) = read_project_with(config, data_dir, env, &checks);
     if let Some(project) = &project {
         problems.extend(rule_diagnostics(project, check_rules(&project.config)));
         problems.sort_by_key(|d| (d.line, d.column));

@@ -8,8 +8,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aviary::actions::{Dispatcher, Notification};
-use aviary::spec::model::ChannelSpec;
+use aviary::actions::{ChannelConfig, Dispatcher, Notification};
+use aviary::spec::Section;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -18,6 +18,8 @@ use base64::prelude::{BASE64_STANDARD, Engine};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
+
+mod support;
 
 fn notification() -> Notification {
     Notification {
@@ -33,8 +35,9 @@ fn notification() -> Notification {
     }
 }
 
-fn channels(specs: Value) -> BTreeMap<String, ChannelSpec> {
-    serde_json::from_value(specs).expect("channel specs")
+/// The `channels:` of a project file, checked as `aviary validate` does.
+fn channels(specs: Value) -> BTreeMap<String, Section> {
+    support::project_file(json!({ "channels": specs })).channels
 }
 
 fn names(list: &[&str]) -> Vec<String> {
@@ -296,10 +299,10 @@ async fn exec_failure_carries_stderr_and_slow_program_is_killed() {
     let dir = tempfile::tempdir().unwrap();
     script(dir.path(), "fail.sh", "echo 'no route to pager' >&2\nexit 7");
     script(dir.path(), "slow.sh", "sleep 30 &\necho $! > child.pid\nwait");
-    let fail: ChannelSpec =
-        serde_json::from_value(json!({"type": "exec", "command": ["./fail.sh"]})).unwrap();
-    let channel = aviary::actions::build(&fail, dir.path()).unwrap();
-    let error = channel.deliver(&notification()).await.unwrap_err();
+    let fail: aviary::actions::exec::Config =
+        serde_json::from_value(json!({"command": ["./fail.sh"]})).unwrap();
+    let channel = fail.build(dir.path()).unwrap();
+    let error = channel.deliver(&notification()).await.unwrap_err().to_string();
     assert!(error.contains("exit code 7") && error.contains("no route to pager"), "{error}");
 
     let specs = channels(json!({"slow": {"type": "exec", "command": ["./slow.sh"], "timeout": "200ms"}}));
@@ -461,6 +464,39 @@ async fn email_is_delivered_to_local_smtp_sink() {
 }
 
 #[tokio::test]
+async fn email_with_a_non_ascii_alarm_and_description() {
+    let (addr, sessions) = smtp_sink().await;
+    let specs = channels(json!({"mail": {
+        "type": "email", "smtp": addr.to_string(), "from": "aviary@example.test", "to": ["ops@example.test"],
+    }}));
+    let dispatcher = Dispatcher::new(&specs, Path::new("."));
+    let mut n = notification();
+    n.alarm = "disponibilité-de-la-page-d’accueil-€-✓".into();
+    n.description = Some("La page d’accueil répond en moins de 2 s — ou pas ✗".into());
+    dispatcher.dispatch(&names(&["mail"]), n.clone());
+    dispatcher.flush(Duration::from_secs(10)).await;
+    wait_for("the SMTP session to end", Duration::from_secs(5), || !sessions.lock().unwrap().is_empty())
+        .await;
+    let data = sessions.lock().unwrap()[0].data.clone();
+    // The subject: RFC 2047 encoded words (ASCII only), on folded lines, decoding to the text.
+    let start = data.find("Subject: ").unwrap() + "Subject: ".len();
+    let mut subject = String::new();
+    for (i, line) in data[start..].split('\n').enumerate() {
+        if i > 0 && !line.starts_with(' ') {
+            break;
+        }
+        assert!(line.is_ascii(), "{data}");
+        let word = line.trim().strip_prefix("=?utf-8?B?").and_then(|w| w.strip_suffix("?=")).expect(line);
+        subject.push_str(&String::from_utf8(BASE64_STANDARD.decode(word).unwrap()).unwrap());
+    }
+    assert_eq!(subject, format!("[ALARM] {}", n.alarm));
+    // The body is UTF-8 as written.
+    assert!(data.contains("Content-Type: text/plain; charset=utf-8\n"), "{data}");
+    assert!(data.contains(&format!("Alarm:     {}\n", n.alarm)), "{data}");
+    assert!(data.contains("\nLa page d’accueil répond en moins de 2 s — ou pas ✗\n"), "{data}");
+}
+
+#[tokio::test]
 async fn email_to_a_closed_port_is_retried_then_given_up() {
     let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = closed.local_addr().unwrap();
@@ -530,16 +566,21 @@ async fn unusable_channel_is_logged_and_others_still_served() {
     let logs = LogBuffer::default();
     let subscriber = tracing_subscriber::fmt().with_writer(logs.clone()).with_ansi(false).finish();
     let _guard = tracing::subscriber::set_default(subscriber);
-    let specs = channels(json!({
+    // As if validation had been skipped: the dispatcher checks again and leaves the channel out.
+    let specs = support::project_sections(json!({"channels": {
         "broken": {"type": "webhook", "url": "ftp://files.example.test/SECRET-PATH"},
         "ops": {"type": "webhook", "url": format!("http://{addr}/hook")},
-    }));
+    }}))
+    .channels;
     let dispatcher = Dispatcher::new(&specs, Path::new("."));
     dispatcher.dispatch(&names(&["broken", "ops"]), notification());
     dispatcher.flush(Duration::from_secs(10)).await;
     assert_eq!(rx.count(), 1);
     let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
-    assert!(text.contains("channel=broken") && text.contains("`url` is not an http(s) URL"), "{text}");
+    assert!(
+        text.contains("channel=broken") && text.contains("invalid settings at channels.broken.url"),
+        "{text}"
+    );
     assert!(!text.contains("SECRET-PATH"), "{text}");
 }
 
@@ -568,13 +609,14 @@ async fn email_upgrades_with_starttls_when_offered() {
             .with_single_cert(vec![certified.cert.der().clone()], key)
             .unwrap();
     let (addr, sessions) = smtp_sink_with(Some(tokio_rustls::TlsAcceptor::from(Arc::new(config)))).await;
-    let spec: ChannelSpec = serde_json::from_value(json!({
-        "type": "email", "smtp": format!("localhost:{}", addr.port()), "from": "aviary@example.test",
+    let config: aviary::actions::email::Config = serde_json::from_value(json!({
+        "smtp": format!("localhost:{}", addr.port()), "from": "aviary@example.test",
         "to": ["ops@example.test"], "username": "robot", "password": "s3cret",
     }))
     .unwrap();
-    let email =
-        aviary::actions::email::Email::new(&spec).unwrap().with_extra_roots(certified.cert.pem().as_bytes());
+    let email = aviary::actions::email::Email::new(config.clone())
+        .unwrap()
+        .with_extra_roots(certified.cert.pem().as_bytes());
     email.deliver(&notification()).await.unwrap();
     wait_for("the SMTP session to end", Duration::from_secs(5), || !sessions.lock().unwrap().is_empty())
         .await;
@@ -585,7 +627,46 @@ async fn email_upgrades_with_starttls_when_offered() {
     assert!(session.data.contains("Subject: [ALARM] homepage-availability\n"), "{}", session.data);
 
     // Without trusting the certificate, the handshake fails: no mail, no password sent.
-    let untrusted = aviary::actions::email::Email::new(&spec).unwrap();
-    let error = untrusted.deliver(&notification()).await.unwrap_err();
+    let untrusted = aviary::actions::email::Email::new(config).unwrap();
+    let error = untrusted.deliver(&notification()).await.unwrap_err().to_string();
     assert!(error.contains("TLS handshake failed"), "{error}");
+}
+
+#[test]
+fn validate_places_channel_and_provider_problems_with_hints() {
+    let project = support::Project::new();
+    project.file(
+        "aviary.yaml",
+        "server: {listen: 'localhost'}\n\
+         channels:\n  ops:\n    type: webhok\n    url: http://127.0.0.1:9/hook\n  \
+         team:\n    type: slack\n    webhook_ur: http://127.0.0.1:9/hook\n  \
+         pager: {type: exec}\n\
+         dns_providers:\n  lab: {type: rfc2136, zone: example.test.}\n  \
+         aws: {type: route53, hosted_zone_id: Z1, region: eu-west-1, endpoint_ur: x}\n",
+    );
+    let out = project.aviary(&["validate"]);
+    assert_eq!(out.status.code(), Some(2), "{}", support::stderr(&out));
+    let stderr = support::stderr(&out);
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("aviary.yaml:")).collect();
+    let route53 = if cfg!(feature = "route53") {
+        "aviary.yaml:12:63: dns_providers.aws.endpoint_ur: unknown key `endpoint_ur`; expected one of: \
+         hosted_zone_id, endpoint_url, region, timeout; did you mean `endpoint_url`?"
+    } else {
+        "aviary.yaml:12:14: dns_providers.aws.type: this aviary was built without the `route53` feature (use rfc2136)"
+    };
+    assert_eq!(
+        lines,
+        [
+            "aviary.yaml:1:18: server.listen: `localhost` is not a socket address like 127.0.0.1:9090",
+            "aviary.yaml:4:11: channels.ops.type: unknown value `webhok`; expected one of: webhook, slack, exec, email; \
+             did you mean `webhook`?",
+            "aviary.yaml:7:5: channels.team: missing key `webhook_url`",
+            "aviary.yaml:8:5: channels.team.webhook_ur: unknown key `webhook_ur`; expected one of: webhook_url, \
+             headers, timeout; did you mean `webhook_url`?",
+            "aviary.yaml:9:10: channels.pager: missing key `command`",
+            "aviary.yaml:11:8: dns_providers.lab: missing key `server`",
+            route53,
+        ],
+        "{stderr}"
+    );
 }

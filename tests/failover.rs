@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use aviary::dns::rfc2136::Rfc2136;
 use aviary::dns::{DnsError, DnsProvider};
-use aviary::spec::model::{DnsProviderSpec, RecordSpec};
+use aviary::spec::model::RecordSpec;
 
 const NAMED: &str = "/usr/sbin/named";
 const SECRET: &str = "c2VjcmV0LWtleS1mb3ItYXZpYXJ5LXRlc3RzLTAxMjM0NTY3ODk=";
@@ -95,14 +95,12 @@ fn dig(port: u16, name: &str) -> String {
 }
 
 fn provider(port: u16, key: &str, secret: &str) -> Rfc2136 {
-    let yaml = serde_json::json!({
-        "type": "rfc2136",
+    let json = serde_json::json!({
         "server": format!("127.0.0.1:{port}"),
         "zone": "example.test.",
         "tsig": {"name": key, "algorithm": "hmac-sha256", "secret": secret},
     });
-    let spec: DnsProviderSpec = serde_json::from_value(yaml).unwrap();
-    Rfc2136::from_spec(&spec).unwrap()
+    Rfc2136::new(&serde_json::from_value(json).unwrap()).unwrap()
 }
 
 fn record() -> RecordSpec {
@@ -146,12 +144,12 @@ async fn rfc2136_replace_and_wrong_key() {
 
     // No key where the zone wants one: REFUSED. A zone the server does not serve: NOTAUTH.
     let spec = |zone: &str, tsig: bool| {
-        let mut json = serde_json::json!({"type": "rfc2136", "server": format!("127.0.0.1:{}", named.port), "zone": zone});
+        let mut json = serde_json::json!({"server": format!("127.0.0.1:{}", named.port), "zone": zone});
         if tsig {
             json["tsig"] =
                 serde_json::json!({"name": "aviary-key.", "algorithm": "hmac-sha256", "secret": SECRET});
         }
-        Rfc2136::from_spec(&serde_json::from_value::<DnsProviderSpec>(json).unwrap()).unwrap()
+        Rfc2136::new(&serde_json::from_value(json).unwrap()).unwrap()
     };
     let err = spec("example.test.", false).replace(&record(), &["203.0.113.1".into()]).await.unwrap_err();
     assert!(matches!(err, DnsError::Refused { .. }), "{err}");
@@ -172,14 +170,13 @@ async fn controller_flips_and_puts_drift_back() {
     let Some(named) = start_named() else { return };
     let dir = tempfile::tempdir().unwrap();
     let store = std::sync::Arc::new(aviary::store::SqliteStore::open(&dir.path().join("db.sqlite")).unwrap());
-    let project: aviary::spec::model::ProjectFile = serde_json::from_value(serde_json::json!({
+    let project = support::project_file(serde_json::json!({
         "dns_providers": {"lab": {"type": "rfc2136", "server": format!("127.0.0.1:{}", named.port),
             "zone": "example.test.", "tsig": {"name": "aviary-key.", "algorithm": "hmac-sha256", "secret": SECRET}}},
         "failover": [{"name": "www", "provider": "lab", "record": {"name": "www.example.test.", "type": "A", "ttl": 30},
             "primary": ["192.0.2.10"], "secondary": ["198.51.100.20"], "primary_health": "home",
             "insufficient_data": "last_known"}],
-    }))
-    .unwrap();
+    }));
     let controller = Controller::new(store.clone());
     controller.set_project(&project);
 

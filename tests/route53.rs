@@ -14,9 +14,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use aviary::dns::route53::Config;
 use aviary::dns::route53::Route53;
 use aviary::dns::{DnsError, DnsProvider};
-use aviary::spec::model::{DnsProviderSpec, RecordSpec};
+use aviary::spec::model::RecordSpec;
 use aviary::store::SqliteStore;
 
 const ACCESS_KEY: &str = "AKIAAVIARYTESTKEY000";
@@ -75,9 +76,9 @@ fn start_moto() -> Option<Moto> {
     Some(moto)
 }
 
-fn spec(endpoint: &str, zone: &str) -> DnsProviderSpec {
+fn spec(endpoint: &str, zone: &str) -> Config {
     serde_json::from_value(serde_json::json!({
-        "type": "route53", "hosted_zone_id": zone, "endpoint_url": endpoint, "timeout": "20s",
+        "hosted_zone_id": zone, "endpoint_url": endpoint, "timeout": "20s",
     }))
     .unwrap()
 }
@@ -106,11 +107,7 @@ async fn create_zone(endpoint: &str) -> String {
         .await
         .unwrap();
     let id = zone.hosted_zone().unwrap().id().trim_start_matches("/hostedzone/").to_string();
-    Route53::from_spec(&spec(endpoint, &id))
-        .unwrap()
-        .replace(&record(), &["192.0.2.10".into()])
-        .await
-        .unwrap();
+    Route53::new(spec(endpoint, &id)).replace(&record(), &["192.0.2.10".into()]).await.unwrap();
     id
 }
 
@@ -188,7 +185,7 @@ async fn route53_provider_controller_and_status_command() {
     }
     let Some(moto) = start_moto() else { return };
     let zone = create_zone(&moto.endpoint).await;
-    let provider = Route53::from_spec(&spec(&moto.endpoint, &zone)).unwrap();
+    let provider = Route53::new(spec(&moto.endpoint, &zone));
 
     // UPSERT replaces the whole set and waits for INSYNC; `current` reads it back normalized.
     assert_eq!(provider.current(&record()).await.unwrap(), vec!["192.0.2.10"]);
@@ -201,11 +198,7 @@ async fn route53_provider_controller_and_status_command() {
     assert_eq!(provider.current(&missing).await.unwrap(), Vec::<String>::new());
 
     // A zone that does not exist: the service's code, one line, no key.
-    let err = Route53::from_spec(&spec(&moto.endpoint, "ZNOSUCHZONE"))
-        .unwrap()
-        .current(&record())
-        .await
-        .unwrap_err();
+    let err = Route53::new(spec(&moto.endpoint, "ZNOSUCHZONE")).current(&record()).await.unwrap_err();
     let msg = err.to_string();
     assert!(matches!(err, DnsError::Api { .. }), "{msg}");
     assert!(msg.contains("ZNOSUCHZONE") && msg.contains("NoSuchHostedZone"), "{msg}");
@@ -213,31 +206,23 @@ async fn route53_provider_controller_and_status_command() {
 
     // Nothing listening: unreachable.
     let closed = format!("http://127.0.0.1:{}", free_port());
-    let err = Route53::from_spec(&spec(&closed, &zone)).unwrap().current(&record()).await.unwrap_err();
+    let err = Route53::new(spec(&closed, &zone)).current(&record()).await.unwrap_err();
     assert!(matches!(err, DnsError::Unreachable { .. }), "{err}");
 
     // Throttled on every attempt (the SDK retries first): reported as throttling.
     let throttling = start_throttling_server();
-    let err = Route53::from_spec(&spec(&throttling, &zone))
-        .unwrap()
-        .replace(&record(), &["203.0.113.1".into()])
-        .await
-        .unwrap_err();
+    let err =
+        Route53::new(spec(&throttling, &zone)).replace(&record(), &["203.0.113.1".into()]).await.unwrap_err();
     assert!(matches!(err, DnsError::Throttled { .. }), "{err}");
     assert!(err.to_string().contains("Rate exceeded"), "{err}");
 
     // A change PENDING for two polls: the replace waits for INSYNC.
     let (slow, polls) = start_slow_sync_server(2);
-    Route53::from_spec(&spec(&slow, "ZSLOW"))
-        .unwrap()
-        .replace(&record(), &["203.0.113.1".into()])
-        .await
-        .unwrap();
+    Route53::new(spec(&slow, "ZSLOW")).replace(&record(), &["203.0.113.1".into()]).await.unwrap();
     assert_eq!(polls.load(Ordering::SeqCst), 3);
     // One that never syncs: an error after the deadline, retried later by the controller.
     let (stuck, _) = start_slow_sync_server(u32::MAX);
-    let err = Route53::from_spec(&spec(&stuck, "ZSTUCK"))
-        .unwrap()
+    let err = Route53::new(spec(&stuck, "ZSTUCK"))
         .with_insync_deadline(Duration::from_secs(2))
         .replace(&record(), &["203.0.113.1".into()])
         .await
@@ -247,13 +232,12 @@ async fn route53_provider_controller_and_status_command() {
     // The controller flips on ALARM, comes back on OK and puts a hand edit back.
     let dir = tempfile::tempdir().unwrap();
     let store = std::sync::Arc::new(SqliteStore::open(&dir.path().join("db.sqlite")).unwrap());
-    let project: aviary::spec::model::ProjectFile = serde_json::from_value(serde_json::json!({
+    let project = support::project_file(serde_json::json!({
         "dns_providers": {"aws": {"type": "route53", "hosted_zone_id": zone, "endpoint_url": moto.endpoint}},
         "failover": [{"name": "www", "provider": "aws", "record": {"name": "www.example.test.", "type": "A", "ttl": 60},
             "primary": ["192.0.2.10"], "secondary": ["198.51.100.20"], "primary_health": "home",
             "insufficient_data": "healthy"}],
-    }))
-    .unwrap();
+    }));
     let controller = aviary::dns::controller::Controller::new(store.clone());
     controller.set_project(&project);
     controller.check_once().await;

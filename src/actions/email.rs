@@ -6,9 +6,11 @@
 //! command means delivered.
 
 use std::fmt::Write as _;
+use std::path::Path;
 use std::sync::{Arc, LazyLock};
 
 use base64::prelude::{BASE64_STANDARD, Engine};
+use serde::Deserialize;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufStream};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -16,8 +18,119 @@ use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
 use tokio_rustls::rustls::{ClientConfig, RootCertStore, crypto};
 
-use super::{BoxFuture, Channel, Notification};
-use crate::spec::model::ChannelSpec;
+use super::{BoxFuture, Channel, ChannelConfig, ChannelError, Notification};
+use crate::spec::model::HumanDuration;
+use crate::spec::{KeyPath, Problem};
+
+/// The settings of a `type: email` channel.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The SMTP server, `host:port` (port 25 when omitted).
+    pub smtp: String,
+    /// The sender, `a@b` or `Name <a@b>`.
+    pub from: String,
+    /// The recipients.
+    pub to: Vec<String>,
+    /// Logs in with `AUTH PLAIN` (or `LOGIN`) when set.
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// Limit of one delivery attempt (default 10s).
+    pub timeout: Option<HumanDuration>,
+}
+
+impl ChannelConfig for Config {
+    fn check(&self) -> Vec<Problem> {
+        let root = KeyPath::root();
+        let mut problems = Vec::new();
+        if let Err(e) = server(&self.smtp) {
+            problems.push(Problem::new(root.key("smtp"), e.to_string()));
+        }
+        if !is_address(&self.from) {
+            problems.push(Problem::new(root.key("from"), not_an_address(&self.from)));
+        }
+        if self.to.is_empty() {
+            problems.push(Problem::new(root.key("to"), "`to` must list at least one address"));
+        }
+        for (i, to) in self.to.iter().enumerate() {
+            if !is_address(to) {
+                problems.push(Problem::new(root.key("to").index(i), not_an_address(to)));
+            }
+        }
+        problems
+    }
+
+    fn timeout(&self) -> Option<HumanDuration> {
+        self.timeout
+    }
+
+    fn build(self, _base_dir: &Path) -> Result<Arc<dyn Channel>, ChannelError> {
+        Ok(Arc::new(Email::new(self)?))
+    }
+}
+
+/// What is wrong with an `smtp` value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ServerError {
+    #[error("`smtp` is empty; expected host:port, e.g. smtp.example.com:587")]
+    Empty,
+    #[error("`{0}` is not a port; expected host:port, e.g. smtp.example.com:587")]
+    Port(String),
+}
+
+/// `host` and `port` of `smtp` (`host:port`, `[v6]:port` or `host`, port 25).
+fn server(smtp: &str) -> Result<(String, u16), ServerError> {
+    let smtp = smtp.trim();
+    if smtp.is_empty() {
+        return Err(ServerError::Empty);
+    }
+    let (host, port) = match smtp.rsplit_once(':') {
+        Some((host, port)) if !host.ends_with(':') => {
+            (host, port.parse::<u16>().map_err(|_| ServerError::Port(port.to_string()))?)
+        }
+        _ => (smtp, 25),
+    };
+    Ok((host.trim_start_matches('[').trim_end_matches(']').to_string(), port))
+}
+
+fn is_address(address: &str) -> bool {
+    !address.contains(['\r', '\n']) && mailbox(address).contains('@')
+}
+
+fn not_an_address(address: &str) -> String {
+    format!("`{address}` is not an email address; expected a@b or Name <a@b>")
+}
+
+/// Why an SMTP exchange failed. Never holds the password or the user name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SmtpError {
+    #[error("could not connect: {0}")]
+    Connect(String),
+    #[error("bad TLS name: {0}")]
+    TlsName(String),
+    #[error("TLS handshake failed: {0}")]
+    Handshake(String),
+    #[error("refusing to send the password: the server offers no STARTTLS")]
+    NoTls,
+    #[error("login failed ({0})")]
+    Login(&'static str),
+    /// The server answered a command with another code than expected.
+    #[error("{verb}: server answered {code} {text}")]
+    Rejected { verb: &'static str, code: u16, text: String },
+    /// The greeting or the end of the message was answered with another code than expected.
+    #[error("server answered {code} {text}")]
+    Answer { code: u16, text: String },
+    #[error("write failed: {0}")]
+    Write(String),
+    #[error("read failed: {0}")]
+    Read(String),
+    #[error("connection closed by the server")]
+    Closed,
+    #[error("bad reply `{0}`; expected a three-digit code")]
+    BadReply(String),
+    #[error("reply too long (over 1000 lines)")]
+    TooLong,
+}
 
 /// The `email` channel.
 pub struct Email {
@@ -30,38 +143,23 @@ pub struct Email {
 }
 
 impl Email {
-    /// From a `type: email` spec (`smtp`, `from`, `to`, optional `username`/`password`).
-    pub fn new(spec: &ChannelSpec) -> Result<Self, String> {
-        let smtp = spec.smtp.as_deref().map(str::trim).filter(|s| !s.is_empty()).ok_or("missing `smtp`")?;
-        let (host, port) = match smtp.rsplit_once(':') {
-            Some((host, port)) if !host.ends_with(':') => {
-                (host, port.parse::<u16>().map_err(|_| format!("`smtp`: `{port}` is not a port"))?)
-            }
-            _ => (smtp, 25),
-        };
-        let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
-        let from = spec.from.clone().filter(|f| !f.trim().is_empty()).ok_or("missing `from`")?;
-        if spec.to.is_empty() {
-            return Err("missing `to`".into());
-        }
-        for address in std::iter::once(&from).chain(&spec.to) {
-            if address.contains(['\r', '\n']) || !mailbox(address).contains('@') {
-                return Err(format!("`{address}` is not an email address"));
-            }
-        }
-        let login = match (&spec.username, &spec.password) {
-            (Some(user), password) => Some((user.clone(), password.clone().unwrap_or_default())),
-            (None, _) => None,
-        };
-        Ok(Self { host, port, from, to: spec.to.clone(), login, tls: TLS.clone() })
+    /// From checked settings.
+    pub fn new(config: Config) -> Result<Self, ChannelError> {
+        let (host, port) = server(&config.smtp)
+            .map_err(|_| ChannelError::Unusable { key: "smtp", expected: "host:port" })?;
+        let login = config.username.map(|user| (user, config.password.unwrap_or_default()));
+        Ok(Self { host, port, from: config.from, to: config.to, login, tls: TLS.clone() })
     }
 }
 
 impl Channel for Email {
-    fn deliver<'a>(&'a self, n: &'a Notification) -> BoxFuture<'a, Result<(), String>> {
-        Box::pin(
-            async move { self.send(n).await.map_err(|e| format!("SMTP {}:{}: {e}", self.host, self.port)) },
-        )
+    fn deliver<'a>(&'a self, n: &'a Notification) -> BoxFuture<'a, Result<(), ChannelError>> {
+        Box::pin(async move {
+            self.send(n).await.map_err(|source| ChannelError::Smtp {
+                server: format!("{}:{}", self.host, self.port),
+                source,
+            })
+        })
     }
 }
 
@@ -114,10 +212,28 @@ fn message(from: &str, to: &[String], n: &Notification) -> String {
     out
 }
 
-/// RFC 2047 for a header value with non-ASCII characters or line breaks.
-fn encode_header(value: &str) -> String {
+/// Most UTF-8 bytes in one encoded word: 45 bytes are 60 base64 characters, and with
+/// `=?utf-8?B?` and `?=` the word stays within RFC 2047's 75.
+const ENCODED_WORD_BYTES: usize = 45;
+
+/// A header value as is when it is ASCII, else as RFC 2047 encoded words (base64), each whole
+/// characters, on folded lines. Line breaks become spaces.
+pub fn encode_header(value: &str) -> String {
     let value = value.replace(['\r', '\n'], " ");
-    if value.is_ascii() { value } else { format!("=?utf-8?B?{}?=", BASE64_STANDARD.encode(value)) }
+    if value.is_ascii() {
+        return value;
+    }
+    let mut words = Vec::new();
+    let mut rest = value.as_str();
+    while !rest.is_empty() {
+        let mut end = rest.len().min(ENCODED_WORD_BYTES);
+        while !rest.is_char_boundary(end) {
+            end -= 1;
+        }
+        words.push(format!("=?utf-8?B?{}?=", BASE64_STANDARD.encode(&rest[..end])));
+        rest = &rest[end..];
+    }
+    words.join("\r\n ")
 }
 
 /// The address of `Name <a@b>` (or the whole text).
@@ -179,18 +295,18 @@ impl Email {
         self.host == "localhost" || self.host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
     }
 
-    async fn tls(&self, tcp: TcpStream) -> Result<tokio_rustls::client::TlsStream<TcpStream>, String> {
-        let name = ServerName::try_from(self.host.clone()).map_err(|e| format!("bad TLS name: {e}"))?;
+    async fn tls(&self, tcp: TcpStream) -> Result<tokio_rustls::client::TlsStream<TcpStream>, SmtpError> {
+        let name = ServerName::try_from(self.host.clone()).map_err(|e| SmtpError::TlsName(e.to_string()))?;
         TlsConnector::from(self.tls.clone())
             .connect(name, tcp)
             .await
-            .map_err(|e| format!("TLS handshake failed: {e}"))
+            .map_err(|e| SmtpError::Handshake(e.to_string()))
     }
 
-    async fn send(&self, n: &Notification) -> Result<(), String> {
+    async fn send(&self, n: &Notification) -> Result<(), SmtpError> {
         let tcp = TcpStream::connect((self.host.as_str(), self.port))
             .await
-            .map_err(|e| format!("could not connect: {e}"))?;
+            .map_err(|e| SmtpError::Connect(e.to_string()))?;
         if self.port == 465 {
             let mut io = BufStream::new(self.tls(tcp).await?);
             expect(&mut io, 220).await?;
@@ -215,24 +331,24 @@ impl Email {
         caps: &[String],
         tls: bool,
         n: &Notification,
-    ) -> Result<(), String> {
+    ) -> Result<(), SmtpError> {
         if let Some((user, password)) = &self.login {
             if !tls && !self.is_loopback() {
-                return Err("refusing to send the password: the server offers no STARTTLS".into());
+                return Err(SmtpError::NoTls);
             }
             if has(caps, "AUTH") && caps.iter().any(|c| c.to_ascii_uppercase().contains("PLAIN")) {
                 let token = BASE64_STANDARD.encode(format!("\0{user}\0{password}"));
                 command(io, &format!("AUTH PLAIN {token}"), 235)
                     .await
-                    .map_err(|_| "login failed (AUTH PLAIN)")?;
+                    .map_err(|_| SmtpError::Login("AUTH PLAIN"))?;
             } else {
                 command(io, "AUTH LOGIN", 334).await?;
                 command(io, &BASE64_STANDARD.encode(user), 334)
                     .await
-                    .map_err(|_| "login failed (AUTH LOGIN)")?;
+                    .map_err(|_| SmtpError::Login("AUTH LOGIN"))?;
                 command(io, &BASE64_STANDARD.encode(password), 235)
                     .await
-                    .map_err(|_| "login failed (AUTH LOGIN)")?;
+                    .map_err(|_| SmtpError::Login("AUTH LOGIN"))?;
             }
         }
         command(io, &format!("MAIL FROM:<{}>", mailbox(&self.from)), 250).await?;
@@ -241,8 +357,8 @@ impl Email {
         }
         command(io, "DATA", 354).await?;
         let data = dot_stuff(&message(&self.from, &self.to, n));
-        io.write_all(data.as_bytes()).await.map_err(|e| format!("sending the message: {e}"))?;
-        io.flush().await.map_err(|e| format!("sending the message: {e}"))?;
+        io.write_all(data.as_bytes()).await.map_err(|e| SmtpError::Write(e.to_string()))?;
+        io.flush().await.map_err(|e| SmtpError::Write(e.to_string()))?;
         expect(io, 250).await?;
         // The mail is accepted; a failing QUIT changes nothing.
         let _ = command(io, "QUIT", 221).await;
@@ -255,7 +371,7 @@ fn has(caps: &[String], keyword: &str) -> bool {
 }
 
 /// `EHLO`, falling back to `HELO`; the server's extension lines.
-async fn ehlo<S: AsyncRead + AsyncWrite + Unpin>(io: &mut BufStream<S>) -> Result<Vec<String>, String> {
+async fn ehlo<S: AsyncRead + AsyncWrite + Unpin>(io: &mut BufStream<S>) -> Result<Vec<String>, SmtpError> {
     send_line(io, "EHLO aviary").await?;
     match read_reply(io).await? {
         (250, lines) => Ok(lines.into_iter().skip(1).collect()),
@@ -269,9 +385,9 @@ async fn ehlo<S: AsyncRead + AsyncWrite + Unpin>(io: &mut BufStream<S>) -> Resul
 async fn send_line<S: AsyncRead + AsyncWrite + Unpin>(
     io: &mut BufStream<S>,
     line: &str,
-) -> Result<(), String> {
-    io.write_all(format!("{line}\r\n").as_bytes()).await.map_err(|e| format!("write failed: {e}"))?;
-    io.flush().await.map_err(|e| format!("write failed: {e}"))
+) -> Result<(), SmtpError> {
+    io.write_all(format!("{line}\r\n").as_bytes()).await.map_err(|e| SmtpError::Write(e.to_string()))?;
+    io.flush().await.map_err(|e| SmtpError::Write(e.to_string()))
 }
 
 /// Sends a command and checks the reply code. Errors name the command's verb only (an `AUTH`
@@ -280,7 +396,7 @@ async fn command<S: AsyncRead + AsyncWrite + Unpin>(
     io: &mut BufStream<S>,
     line: &str,
     want: u16,
-) -> Result<(), String> {
+) -> Result<(), SmtpError> {
     send_line(io, line).await?;
     let first = line.split([' ', ':']).next().unwrap_or("");
     // Lines of an `AUTH LOGIN` exchange are the encoded user name and password.
@@ -288,38 +404,76 @@ async fn command<S: AsyncRead + AsyncWrite + Unpin>(
         .into_iter()
         .find(|v| *v == first)
         .unwrap_or("AUTH");
-    expect(io, want).await.map_err(|e| format!("{verb}: {e}"))
+    match expect(io, want).await {
+        Err(SmtpError::Answer { code, text }) => Err(SmtpError::Rejected { verb, code, text }),
+        other => other,
+    }
 }
 
-async fn expect<S: AsyncRead + AsyncWrite + Unpin>(io: &mut BufStream<S>, want: u16) -> Result<(), String> {
+async fn expect<S: AsyncRead + AsyncWrite + Unpin>(
+    io: &mut BufStream<S>,
+    want: u16,
+) -> Result<(), SmtpError> {
     let (code, lines) = read_reply(io).await?;
     if code == want || (want == 250 && (200..300).contains(&code)) {
         Ok(())
     } else {
-        Err(format!("server answered {code} {}", lines.join(" / ")))
+        Err(SmtpError::Answer { code, text: lines.join(" / ") })
     }
 }
 
 /// One (possibly multi-line) reply: its code and the text of each line.
 async fn read_reply<S: AsyncRead + AsyncWrite + Unpin>(
     io: &mut BufStream<S>,
-) -> Result<(u16, Vec<String>), String> {
+) -> Result<(u16, Vec<String>), SmtpError> {
     let mut lines = Vec::new();
     loop {
         let mut line = String::new();
-        let read = io.read_line(&mut line).await.map_err(|e| format!("read failed: {e}"))?;
+        let read = io.read_line(&mut line).await.map_err(|e| SmtpError::Read(e.to_string()))?;
         if read == 0 {
-            return Err("connection closed by the server".into());
+            return Err(SmtpError::Closed);
         }
         let line = line.trim_end();
-        let code =
-            line.get(..3).and_then(|c| c.parse::<u16>().ok()).ok_or_else(|| format!("bad reply `{line}`"))?;
+        let code = line
+            .get(..3)
+            .and_then(|c| c.parse::<u16>().ok())
+            .ok_or_else(|| SmtpError::BadReply(line.to_string()))?;
         lines.push(line.get(4..).unwrap_or("").to_string());
         if line.as_bytes().get(3) != Some(&b'-') {
             return Ok((code, lines));
         }
         if lines.len() > 1000 {
-            return Err("reply too long".into());
+            return Err(SmtpError::TooLong);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Decodes what [`encode_header`] wrote (the encoded words of folded lines).
+    fn decode(header: &str) -> String {
+        header
+            .split("\r\n ")
+            .map(|word| {
+                let inner = word.strip_prefix("=?utf-8?B?").and_then(|w| w.strip_suffix("?=")).unwrap();
+                // Each word holds whole characters.
+                String::from_utf8(BASE64_STANDARD.decode(inner).unwrap()).unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn ascii_headers_are_kept_and_others_are_encoded_words_of_whole_characters() {
+        assert_eq!(encode_header("[ALARM] home\r\npage"), "[ALARM] home  page");
+        let subject = "[ALARM] disponibilité-de-la-page-d’accueil-très-longue-€€€-✓✓✓-ünïcödé-çà";
+        let encoded = encode_header(subject);
+        assert!(encoded.lines().count() > 1, "{encoded}");
+        for line in encoded.split("\r\n") {
+            assert!(line.trim_start().len() <= 75, "{line}");
+            assert!(line.is_ascii(), "{line}");
+        }
+        assert_eq!(decode(&encoded), subject);
     }
 }

@@ -9,13 +9,52 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
+use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 
-use super::{BoxFuture, Channel, Notification, tail};
-use crate::spec::model::ChannelSpec;
+use super::{BoxFuture, Channel, ChannelConfig, ChannelError, Notification, tail};
+use crate::spec::model::HumanDuration;
+use crate::spec::{KeyPath, Problem};
+
+/// The settings of a `type: exec` channel.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The program and its arguments (no shell).
+    pub command: Vec<String>,
+    /// Limit of one delivery attempt (default 10s); the program is killed then.
+    pub timeout: Option<HumanDuration>,
+}
+
+impl ChannelConfig for Config {
+    fn check(&self) -> Vec<Problem> {
+        if self.command.first().is_none_or(|program| program.trim().is_empty()) {
+            return vec![Problem::new(
+                KeyPath::root().key("command"),
+                "`command` must name a program, e.g. [\"./notify.sh\"]",
+            )];
+        }
+        Vec::new()
+    }
+
+    fn timeout(&self) -> Option<HumanDuration> {
+        self.timeout
+    }
+
+    fn build(self, base_dir: &Path) -> Result<Arc<dyn Channel>, ChannelError> {
+        let Some((program, args)) = self.command.split_first().filter(|(p, _)| !p.trim().is_empty()) else {
+            return Err(ChannelError::Unusable { key: "command", expected: "a program and its arguments" });
+        };
+        let path = Path::new(program);
+        let program =
+            if path.is_relative() && program.contains('/') { base_dir.join(path) } else { path.into() };
+        Ok(Arc::new(Exec { program, args: args.to_vec(), dir: base_dir.to_path_buf() }))
+    }
+}
 
 /// The `exec` channel.
 pub struct Exec {
@@ -24,31 +63,15 @@ pub struct Exec {
     dir: PathBuf,
 }
 
-impl Exec {
-    /// From a `type: exec` spec (`command`); `base_dir` is the project folder.
-    pub fn new(spec: &ChannelSpec, base_dir: &Path) -> Result<Self, String> {
-        let Some((program, args)) = spec.command.as_deref().and_then(<[String]>::split_first) else {
-            return Err("`command` names no program".into());
-        };
-        if program.trim().is_empty() {
-            return Err("`command` names no program".into());
-        }
-        let path = Path::new(program);
-        let program =
-            if path.is_relative() && program.contains('/') { base_dir.join(path) } else { path.into() };
-        Ok(Self { program, args: args.to_vec(), dir: base_dir.to_path_buf() })
-    }
-}
-
 impl Channel for Exec {
-    fn deliver<'a>(&'a self, n: &'a Notification) -> BoxFuture<'a, Result<(), String>> {
+    fn deliver<'a>(&'a self, n: &'a Notification) -> BoxFuture<'a, Result<(), ChannelError>> {
         Box::pin(self.run(n))
     }
 }
 
 impl Exec {
-    async fn run(&self, n: &Notification) -> Result<(), String> {
-        let shown = self.program.display();
+    async fn run(&self, n: &Notification) -> Result<(), ChannelError> {
+        let program = || self.program.display().to_string();
         let mut command = Command::new(&self.program);
         command
             .args(&self.args)
@@ -69,7 +92,8 @@ impl Exec {
         if self.dir.is_dir() {
             command.current_dir(&self.dir);
         }
-        let mut child = command.spawn().map_err(|e| format!("could not start {shown}: {e}"))?;
+        let mut child =
+            command.spawn().map_err(|e| ChannelError::Start { program: program(), reason: e.to_string() })?;
         // The dispatcher drops this future at the timeout: the guard kills the group then.
         let mut group = GroupGuard(child.id());
         if let Some(mut stdin) = child.stdin.take() {
@@ -86,7 +110,10 @@ impl Exec {
                 buf
             })
         });
-        let status = child.wait().await.map_err(|e| format!("waiting for {shown}: {e}"))?;
+        let status = child
+            .wait()
+            .await
+            .map_err(|e| ChannelError::Wait { program: program(), reason: e.to_string() })?;
         group.0 = None; // exited: what it left running is its own business
         if status.success() {
             return Ok(());
@@ -98,15 +125,7 @@ impl Exec {
             },
             None => String::new(),
         };
-        let status = match status.code() {
-            Some(code) => format!("exit code {code}"),
-            None => "killed by a signal".to_string(),
-        };
-        Err(if stderr.is_empty() {
-            format!("{shown}: {status}")
-        } else {
-            format!("{shown}: {status}: {stderr}")
-        })
+        Err(ChannelError::Exit { program: program(), code: status.code(), stderr })
     }
 }
 

@@ -1,8 +1,10 @@
 //! Notification channels: what alarm transitions are delivered through.
 //!
-//! One file per channel type behind one small trait, [`Channel`] (the model is Gatus'
-//! `alerting/provider/<name>`): [`webhook`], [`slack`], [`exec`], [`email`]. Adding a channel is
-//! one new file plus one line in [`build`].
+//! One module per channel type, each owning its settings type, their checks and the delivery
+//! behind one small trait, [`Channel`] (the model is Gatus' `alerting/provider/<name>`):
+//! [`webhook`], [`slack`], [`exec`], [`email`]. The [`registry`] maps the `type:` of a channel to
+//! its module: adding a channel is one new module plus one line there (see
+//! `docs/architecture-providers.md`).
 //!
 //! The [`Dispatcher`] is what the alarm engine calls: [`Dispatcher::dispatch`] never blocks; it
 //! spawns one delivery per channel, each retried with exponential backoff (1s, 2s, 4s, 8s: five
@@ -32,6 +34,7 @@
 
 pub mod email;
 pub mod exec;
+pub mod registry;
 pub mod slack;
 pub mod webhook;
 
@@ -47,7 +50,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
-use crate::spec::model::{ChannelKind, ChannelSpec};
+use crate::spec::Section;
+use crate::spec::de::Located;
+
+pub use registry::{ChannelConfig, Ready, build, check_channels};
 
 /// Version of the JSON payload sent by `webhook` and `exec` (the `version` field).
 pub const PAYLOAD_VERSION: u32 = 1;
@@ -96,32 +102,57 @@ impl Notification {
     }
 }
 
-/// A way of delivering a notification. One implementation per file of this module.
+/// A way of delivering a notification. One implementation per module of this one.
 pub trait Channel: Send + Sync {
-    /// One delivery attempt. `Err` carries a message for the log (never a secret); the
-    /// dispatcher retries and bounds the attempt by the channel's timeout.
-    fn deliver<'a>(&'a self, n: &'a Notification) -> BoxFuture<'a, Result<(), String>>;
+    /// One delivery attempt. The error never carries a secret (it is logged); the dispatcher
+    /// retries and bounds the attempt by the channel's timeout.
+    fn deliver<'a>(&'a self, n: &'a Notification) -> BoxFuture<'a, Result<(), ChannelError>>;
 }
 
-/// Builds the channel a spec describes. `base_dir` is the project folder (relative `exec`
-/// commands are resolved against it). `Err` when the spec cannot work (e.g. an invalid URL).
-pub fn build(spec: &ChannelSpec, base_dir: &Path) -> Result<Arc<dyn Channel>, String> {
-    Ok(match spec.kind {
-        ChannelKind::Webhook => Arc::new(webhook::Webhook::new(spec)?),
-        ChannelKind::Slack => Arc::new(slack::Slack::new(spec)?),
-        ChannelKind::Exec => Arc::new(exec::Exec::new(spec, base_dir)?),
-        ChannelKind::Email => Arc::new(email::Email::new(spec)?),
-    })
+/// Why a channel could not be built or a delivery attempt failed. Never holds a URL, header or
+/// password: at most a host or a program.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ChannelError {
+    /// The channel's settings have problems (`aviary validate` shows them in full).
+    #[error("invalid settings at {}", paths(.problems))]
+    Invalid { problems: Vec<Located> },
+    /// A value passed validation but cannot be used (a URL completed only at run time).
+    #[error("`{key}`: expected {expected}")]
+    Unusable { key: &'static str, expected: &'static str },
+    /// An HTTP receiver answered, but not with a 2xx status.
+    #[error("{host} answered HTTP {status}{}", suffix(.body))]
+    Status { host: String, status: u16, body: String },
+    /// No HTTP answer.
+    #[error("POST to {host} failed: {reason}")]
+    Post { host: String, reason: String },
+    #[error("could not start {program}: {reason}")]
+    Start { program: String, reason: String },
+    #[error("waiting for {program}: {reason}")]
+    Wait { program: String, reason: String },
+    /// The program ended with another exit code than 0 (`code` is `None` when killed by a signal).
+    #[error("{program}: {}{}", exit_text(*.code), suffix(.stderr))]
+    Exit { program: String, code: Option<i32>, stderr: String },
+    #[error("SMTP {server}: {source}")]
+    Smtp { server: String, source: email::SmtpError },
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
 }
 
-/// A configured channel: what to log it as and how long an attempt may take.
-struct Configured {
-    channel: Result<Arc<dyn Channel>, String>,
-    timeout: Duration,
+fn paths(problems: &[Located]) -> String {
+    let paths: Vec<String> = problems.iter().map(|p| p.path.to_string()).collect();
+    paths.join(", ")
+}
+
+fn suffix(text: &str) -> String {
+    if text.is_empty() { String::new() } else { format!(": {text}") }
+}
+
+fn exit_text(code: Option<i32>) -> String {
+    code.map_or_else(|| "killed by a signal".to_string(), |code| format!("exit code {code}"))
 }
 
 struct Inner {
-    channels: BTreeMap<String, Configured>,
+    channels: BTreeMap<String, Result<Ready, ChannelError>>,
     first_backoff: Duration,
     max_attempts: u32,
     in_flight: AtomicUsize,
@@ -146,16 +177,15 @@ impl std::fmt::Debug for Dispatcher {
 impl Dispatcher {
     /// The project's channels; `base_dir` is the project folder (for relative `exec` commands).
     /// A channel that cannot be built is logged now and again at each dispatch to it.
-    pub fn new(channels: &BTreeMap<String, ChannelSpec>, base_dir: &Path) -> Dispatcher {
+    pub fn new(channels: &BTreeMap<String, Section>, base_dir: &Path) -> Dispatcher {
         let channels = channels
             .iter()
-            .map(|(name, spec)| {
-                let channel = build(spec, base_dir);
+            .map(|(name, section)| {
+                let channel = build(section, base_dir);
                 if let Err(e) = &channel {
                     tracing::error!(channel = %name, "channel cannot be used: {e}");
                 }
-                let timeout = spec.timeout.map_or(DEFAULT_TIMEOUT, |t| t.0);
-                (name.clone(), Configured { channel, timeout })
+                (name.clone(), channel)
             })
             .collect();
         Dispatcher {
@@ -174,11 +204,7 @@ impl Dispatcher {
     #[must_use]
     pub fn with_backoff(self, first: Duration, max_attempts: u32) -> Dispatcher {
         let inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| Inner {
-            channels: shared
-                .channels
-                .iter()
-                .map(|(k, c)| (k.clone(), Configured { channel: c.channel.clone(), timeout: c.timeout }))
-                .collect(),
+            channels: shared.channels.clone(),
             first_backoff: shared.first_backoff,
             max_attempts: shared.max_attempts,
             in_flight: AtomicUsize::new(0),
@@ -222,8 +248,8 @@ impl Dispatcher {
                 );
                 continue;
             };
-            let channel = match &configured.channel {
-                Ok(channel) => channel.clone(),
+            let ready = match configured {
+                Ok(ready) => ready.clone(),
                 Err(e) => {
                     tracing::error!(channel = %name, alarm = %notification.alarm, "notification not sent: {e}");
                     continue;
@@ -233,8 +259,8 @@ impl Dispatcher {
             let guard = InFlight(self.inner.clone());
             let job = Delivery {
                 name: name.clone(),
-                channel,
-                timeout: configured.timeout,
+                channel: ready.channel,
+                timeout: ready.timeout,
                 first_backoff: self.inner.first_backoff,
                 max_attempts: self.inner.max_attempts,
                 notification: notification.clone(),
@@ -297,7 +323,7 @@ impl Delivery {
             let started = Instant::now();
             let outcome = match tokio::time::timeout(self.timeout, self.channel.deliver(n)).await {
                 Ok(outcome) => outcome,
-                Err(_) => Err(format!("timed out after {:?}", self.timeout)),
+                Err(_) => Err(ChannelError::Timeout(self.timeout)),
             };
             let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
             match outcome {

@@ -3,12 +3,46 @@
 //! holding Block Kit blocks: the alarm (linked to the dashboard when known), the transition, the
 //! reason, the canary and the time. Slack answers 2xx (`ok`) when it took the message.
 
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::Deserialize;
 use serde_json::{Value, json};
 use url::Url;
 
-use super::webhook::{parse_url, post_json};
-use super::{BoxFuture, Channel, Notification};
-use crate::spec::model::ChannelSpec;
+use super::webhook::{check_url, parse_url, post_json};
+use super::{BoxFuture, Channel, ChannelConfig, ChannelError, Notification};
+use crate::spec::Problem;
+use crate::spec::model::HumanDuration;
+
+/// The settings of a `type: slack` channel.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The Slack incoming webhook's URL.
+    pub webhook_url: String,
+    /// Extra request headers.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Limit of one delivery attempt (default 10s).
+    pub timeout: Option<HumanDuration>,
+}
+
+impl ChannelConfig for Config {
+    fn check(&self) -> Vec<Problem> {
+        check_url(&self.webhook_url, "webhook_url").into_iter().collect()
+    }
+
+    fn timeout(&self) -> Option<HumanDuration> {
+        self.timeout
+    }
+
+    fn build(self, _base_dir: &Path) -> Result<Arc<dyn Channel>, ChannelError> {
+        let url = parse_url(&self.webhook_url, "webhook_url")?;
+        Ok(Arc::new(Slack { url, headers: self.headers.into_iter().collect() }))
+    }
+}
 
 /// The `slack` channel.
 pub struct Slack {
@@ -16,16 +50,8 @@ pub struct Slack {
     headers: Vec<(String, String)>,
 }
 
-impl Slack {
-    /// From a `type: slack` spec (`webhook_url`, optional `headers`).
-    pub fn new(spec: &ChannelSpec) -> Result<Self, String> {
-        let url = parse_url(spec.webhook_url.as_deref(), "webhook_url")?;
-        Ok(Self { url, headers: spec.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect() })
-    }
-}
-
 impl Channel for Slack {
-    fn deliver<'a>(&'a self, n: &'a Notification) -> BoxFuture<'a, Result<(), String>> {
+    fn deliver<'a>(&'a self, n: &'a Notification) -> BoxFuture<'a, Result<(), ChannelError>> {
         Box::pin(async move { post_json(&self.url, &self.headers, message(n).to_string()).await })
     }
 }

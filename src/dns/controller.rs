@@ -10,9 +10,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::decide::{Answer, Health, decide};
-use super::rfc2136::Rfc2136;
-use super::{DnsProvider, normalize};
-use crate::spec::model::{DnsProviderKind, DnsProviderSpec, FailoverSpec, ProjectFile};
+use super::{DnsError, DnsProvider, build_provider, normalize};
+use crate::spec::model::{FailoverSpec, ProjectFile};
 use crate::store::{FailoverChange, Store};
 
 /// How often alarm states are read to notice changes.
@@ -47,7 +46,7 @@ pub struct RecordStatus {
 struct Config {
     failover: Vec<FailoverSpec>,
     /// Built once per (re)load, so clients and connections are reused between checks.
-    providers: BTreeMap<String, Result<Arc<dyn DnsProvider>, String>>,
+    providers: BTreeMap<String, Result<Arc<dyn DnsProvider>, DnsError>>,
 }
 
 pub struct Controller {
@@ -153,7 +152,7 @@ impl Controller {
     async fn reconcile_one(
         &self,
         f: &FailoverSpec,
-        provider: Option<&Result<Arc<dyn DnsProvider>, String>>,
+        provider: Option<&Result<Arc<dyn DnsProvider>, DnsError>>,
         states: &BTreeMap<String, String>,
         last_answer: Option<Answer>,
     ) -> RecordStatus {
@@ -164,7 +163,7 @@ impl Controller {
         let provider = match provider {
             Some(Ok(p)) => p,
             Some(Err(e)) => {
-                status.last_error = Some(e.clone());
+                status.last_error = Some(format!("DNS provider `{}` cannot be used: {e}", f.provider));
                 return status;
             }
             None => {
@@ -281,19 +280,4 @@ fn merge(old: RecordStatus, mut new: RecordStatus) -> RecordStatus {
         new.last_answer = old.last_answer;
     }
     new
-}
-
-fn build_provider(spec: &DnsProviderSpec) -> Result<Arc<dyn DnsProvider>, String> {
-    let provider: Arc<dyn DnsProvider> = match spec.kind {
-        DnsProviderKind::Rfc2136 => Arc::new(Rfc2136::from_spec(spec).map_err(|e| e.to_string())?),
-        #[cfg(feature = "route53")]
-        DnsProviderKind::Route53 => {
-            Arc::new(super::route53::Route53::from_spec(spec).map_err(|e| e.to_string())?)
-        }
-        #[cfg(not(feature = "route53"))]
-        DnsProviderKind::Route53 => {
-            return Err("this aviary was built without the `route53` feature".to_string());
-        }
-    };
-    Ok(provider)
 }

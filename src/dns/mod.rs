@@ -1,9 +1,11 @@
-//! DNS failover: the providers that change records ([`rfc2136`], `route53`), the pure decision of
-//! which answer a failover record should give ([`decide`]), and the daemon's reconciler
-//! ([`controller`]).
+//! DNS failover: the providers that change records ([`rfc2136`], `route53`), one module each
+//! owning its settings, their checks and the updates behind [`DnsProvider`], found by their
+//! `type:` in the [`registry`]; the pure decision of which answer a failover record should give
+//! ([`decide`]); and the daemon's reconciler ([`controller`]).
 
 pub mod controller;
 pub mod decide;
+pub mod registry;
 pub mod rfc2136;
 #[cfg(feature = "route53")]
 pub mod route53;
@@ -13,7 +15,10 @@ use std::str::FromStr;
 use futures::future::BoxFuture;
 use hickory_proto::rr::{RData, RecordType};
 
+use crate::spec::de::Located;
 use crate::spec::model::RecordSpec;
+
+pub use registry::{ProviderConfig, build_provider, check_providers};
 
 /// Why a provider call failed: one line each, never containing the TSIG secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -40,6 +45,16 @@ pub enum DnsError {
     Api { service: String, reason: String },
     #[error("invalid DNS request: {0}")]
     Invalid(String),
+    /// The provider's settings have problems (`aviary validate` shows them in full).
+    #[error("invalid settings at {}", paths(.problems))]
+    Settings { problems: Vec<Located> },
+    #[error("this aviary was built without the `{0}` feature")]
+    NotBuiltIn(&'static str),
+}
+
+fn paths(problems: &[Located]) -> String {
+    let paths: Vec<String> = problems.iter().map(|p| p.path.to_string()).collect();
+    paths.join(", ")
 }
 
 /// Something that can read and replace one record set.

@@ -1,6 +1,7 @@
 //! RFC 2136 DNS UPDATE over TCP, signed with TSIG (RFC 8945), for BIND9, Knot, PowerDNS…
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::prelude::{BASE64_STANDARD, Engine};
@@ -8,14 +9,112 @@ use futures::future::BoxFuture;
 use hickory_proto::op::{Message, OpCode, Query, ResponseCode, UpdateMessage};
 use hickory_proto::rr::rdata::tsig::{TsigAlgorithm, TsigError};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType, TSigner};
+use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::{DnsError, DnsProvider};
-use crate::spec::model::{DnsProviderSpec, RecordSpec};
+use super::{DnsError, DnsProvider, ProviderConfig};
+use crate::spec::model::{HumanDuration, RecordSpec};
+use crate::spec::{KeyPath, Problem};
 
 /// Default deadline for one exchange (connect, send, answer).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The TSIG algorithms requests are signed with.
+pub const ALGORITHMS: [&str; 3] = ["hmac-sha256", "hmac-sha384", "hmac-sha512"];
+
+/// The settings of a `type: rfc2136` provider.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The primary server, `host:port` (port 53 when omitted).
+    pub server: String,
+    /// The zone the records are in (`example.com.`).
+    pub zone: String,
+    /// The key updates are signed with; none: unsigned.
+    pub tsig: Option<Tsig>,
+    /// Limit of one exchange (default 5s).
+    pub timeout: Option<HumanDuration>,
+}
+
+/// A TSIG key (RFC 8945).
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tsig {
+    /// The key's name, as the server knows it.
+    pub name: String,
+    /// One of [`ALGORITHMS`].
+    pub algorithm: String,
+    /// The shared secret, base64.
+    pub secret: String,
+}
+
+impl std::fmt::Debug for Tsig {
+    // By hand: never the secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tsig")
+            .field("name", &self.name)
+            .field("algorithm", &self.algorithm)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ProviderConfig for Config {
+    fn check(&self) -> Vec<Problem> {
+        let root = KeyPath::root();
+        let mut problems = Vec::new();
+        if self.server.trim().is_empty() {
+            problems.push(Problem::new(
+                root.key("server"),
+                "`server` is empty; expected host:port, e.g. ns1.example.com:53",
+            ));
+        }
+        problems.extend(name_problem(&self.zone, root.key("zone")));
+        if let Some(tsig) = &self.tsig {
+            let at = root.key("tsig");
+            if algorithm(&tsig.algorithm).is_none() {
+                let message = format!(
+                    "unknown TSIG algorithm `{}`; expected one of: {}",
+                    tsig.algorithm,
+                    ALGORITHMS.join(", ")
+                );
+                problems.push(Problem::new(at.key("algorithm"), message));
+            }
+            if BASE64_STANDARD.decode(tsig.secret.trim()).is_err() {
+                problems.push(Problem::new(at.key("secret"), "the secret is not valid base64"));
+            }
+            problems.extend(name_problem(&tsig.name, at.key("name")));
+        }
+        problems
+    }
+
+    fn timeout(&self) -> Option<HumanDuration> {
+        self.timeout
+    }
+
+    fn build(self) -> Result<Arc<dyn DnsProvider>, DnsError> {
+        Ok(Arc::new(Rfc2136::new(&self)?))
+    }
+}
+
+/// The problem with a DNS name at `at`, if any.
+fn name_problem(name: &str, at: KeyPath) -> Option<Problem> {
+    if name.trim().is_empty() {
+        return Some(Problem::new(at, "empty name; expected a DNS name like example.com."));
+    }
+    match parse_name(name) {
+        Err(DnsError::Invalid(message)) => Some(Problem::new(at, message)),
+        _ => None,
+    }
+}
+
+fn algorithm(name: &str) -> Option<TsigAlgorithm> {
+    match name.to_ascii_lowercase().as_str() {
+        "hmac-sha256" => Some(TsigAlgorithm::HmacSha256),
+        "hmac-sha384" => Some(TsigAlgorithm::HmacSha384),
+        "hmac-sha512" => Some(TsigAlgorithm::HmacSha512),
+        _ => None,
+    }
+}
 
 /// A zone on one authoritative server, updated with an optional TSIG key.
 pub struct Rfc2136 {
@@ -37,41 +136,16 @@ impl std::fmt::Debug for Rfc2136 {
 }
 
 impl Rfc2136 {
-    /// From a validated `dns_providers` entry of type `rfc2136`.
-    pub fn from_spec(spec: &DnsProviderSpec) -> Result<Rfc2136, DnsError> {
-        let server =
-            spec.server.clone().ok_or_else(|| DnsError::Invalid("rfc2136 provider needs `server`".into()))?;
-        let server = if server.parse::<std::net::SocketAddr>().is_ok() || server.contains(':') {
-            server
-        } else {
-            format!("{server}:53")
-        };
-        let zone =
-            spec.zone.as_deref().ok_or_else(|| DnsError::Invalid("rfc2136 provider needs `zone`".into()))?;
-        let zone = parse_name(zone)?;
-        let (signer, key_name) = match &spec.tsig {
+    /// From checked settings.
+    pub fn new(config: &Config) -> Result<Rfc2136, DnsError> {
+        let server = config.server.trim();
+        let server = if server.contains(':') { server.to_string() } else { format!("{server}:53") };
+        let zone = parse_name(&config.zone)?;
+        let (signer, key_name) = match &config.tsig {
             None => (None, String::new()),
-            Some(tsig) => {
-                let algorithm = match tsig.algorithm.to_ascii_lowercase().as_str() {
-                    "hmac-sha256" => TsigAlgorithm::HmacSha256,
-                    "hmac-sha384" => TsigAlgorithm::HmacSha384,
-                    "hmac-sha512" => TsigAlgorithm::HmacSha512,
-                    other => {
-                        return Err(DnsError::Invalid(format!(
-                            "TSIG algorithm `{other}` is not supported (use hmac-sha256, hmac-sha384 or hmac-sha512)"
-                        )));
-                    }
-                };
-                let key = BASE64_STANDARD.decode(tsig.secret.trim()).map_err(|_| {
-                    DnsError::Invalid(format!("TSIG key `{}`: the secret is not valid base64", tsig.name))
-                })?;
-                let name = parse_name(&tsig.name)?;
-                let signer = TSigner::new(key, algorithm, name, 300)
-                    .map_err(|e| DnsError::Invalid(format!("TSIG key `{}`: {e}", tsig.name)))?;
-                (Some(signer), tsig.name.clone())
-            }
+            Some(tsig) => (Some(signer(tsig)?), tsig.name.clone()),
         };
-        let timeout = spec.timeout.as_ref().map_or(DEFAULT_TIMEOUT, |t| t.0);
+        let timeout = config.timeout.as_ref().map_or(DEFAULT_TIMEOUT, |t| t.0);
         Ok(Rfc2136 { server, zone, signer, key_name, timeout })
     }
 
@@ -186,6 +260,23 @@ impl Rfc2136 {
             other => Err(DnsError::Other { server, code: other.to_str().to_string() }),
         }
     }
+}
+
+/// The signer of a TSIG key; errors name the key, never the secret.
+fn signer(tsig: &Tsig) -> Result<TSigner, DnsError> {
+    let algorithm = algorithm(&tsig.algorithm).ok_or_else(|| {
+        DnsError::Invalid(format!(
+            "TSIG algorithm `{}` is not supported; expected one of: {}",
+            tsig.algorithm,
+            ALGORITHMS.join(", ")
+        ))
+    })?;
+    let key = BASE64_STANDARD.decode(tsig.secret.trim()).map_err(|_| {
+        DnsError::Invalid(format!("TSIG key `{}`: the secret is not valid base64", tsig.name))
+    })?;
+    let name = parse_name(&tsig.name)?;
+    TSigner::new(key, algorithm, name, 300)
+        .map_err(|e| DnsError::Invalid(format!("TSIG key `{}`: {e}", tsig.name)))
 }
 
 fn parse_name(s: &str) -> Result<Name, DnsError> {

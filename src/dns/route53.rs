@@ -2,6 +2,7 @@
 //! the change is `INSYNC`. Credentials come from the standard AWS chain (environment, shared
 //! config and credentials files, web identity, ECS, EC2 instance metadata).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_route53::Client;
@@ -11,10 +12,13 @@ use aws_sdk_route53::types::{
     Change, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecord, ResourceRecordSet, RrType,
 };
 use futures::future::BoxFuture;
+use serde::Deserialize;
 use tokio::sync::OnceCell;
 
-use super::{DnsError, DnsProvider, normalize};
-use crate::spec::model::{DnsProviderSpec, RecordSpec};
+use super::{DnsError, DnsProvider, ProviderConfig, normalize};
+use crate::spec::model::{HumanDuration, RecordSpec};
+use crate::spec::validate::http_url_problem;
+use crate::spec::{KeyPath, Problem};
 
 /// Default deadline for one API call (the SDK's retries included).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -23,6 +27,42 @@ pub const INSYNC_DEADLINE: Duration = Duration::from_secs(120);
 /// Route 53 is a global service signed for this region unless `region` says otherwise.
 pub const DEFAULT_REGION: &str = "us-east-1";
 const INSYNC_POLL: Duration = Duration::from_secs(1);
+
+/// The settings of a `type: route53` provider.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The hosted zone's id (`Z0123456789ABC`).
+    pub hosted_zone_id: String,
+    /// Another API endpoint (a test server, a proxy); default: AWS.
+    pub endpoint_url: Option<String>,
+    /// The region requests are signed for (default `us-east-1`).
+    pub region: Option<String>,
+    /// Limit of one API call, retries included (default 10s).
+    pub timeout: Option<HumanDuration>,
+}
+
+impl ProviderConfig for Config {
+    fn check(&self) -> Vec<Problem> {
+        let root = KeyPath::root();
+        let mut problems = Vec::new();
+        if self.hosted_zone_id.trim().is_empty() {
+            problems.push(Problem::new(root.key("hosted_zone_id"), "`hosted_zone_id` is empty"));
+        }
+        if let Some(message) = self.endpoint_url.as_deref().and_then(http_url_problem) {
+            problems.push(Problem::new(root.key("endpoint_url"), message));
+        }
+        problems
+    }
+
+    fn timeout(&self) -> Option<HumanDuration> {
+        self.timeout
+    }
+
+    fn build(self) -> Result<Arc<dyn DnsProvider>, DnsError> {
+        Ok(Arc::new(Route53::new(self)))
+    }
+}
 
 /// One hosted zone, reached through the AWS SDK.
 pub struct Route53 {
@@ -46,20 +86,16 @@ impl std::fmt::Debug for Route53 {
 }
 
 impl Route53 {
-    /// From a validated `dns_providers` entry of type `route53`.
-    pub fn from_spec(spec: &DnsProviderSpec) -> Result<Route53, DnsError> {
-        let hosted_zone_id = spec
-            .hosted_zone_id
-            .clone()
-            .ok_or_else(|| DnsError::Invalid("route53 provider needs `hosted_zone_id`".into()))?;
-        Ok(Route53 {
-            hosted_zone_id,
-            endpoint_url: spec.endpoint_url.clone(),
-            region: spec.region.clone().unwrap_or_else(|| DEFAULT_REGION.to_string()),
-            timeout: spec.timeout.as_ref().map_or(DEFAULT_TIMEOUT, |t| t.0),
+    /// From checked settings.
+    pub fn new(config: Config) -> Route53 {
+        Route53 {
+            hosted_zone_id: config.hosted_zone_id,
+            endpoint_url: config.endpoint_url,
+            region: config.region.unwrap_or_else(|| DEFAULT_REGION.to_string()),
+            timeout: config.timeout.as_ref().map_or(DEFAULT_TIMEOUT, |t| t.0),
             insync_deadline: INSYNC_DEADLINE,
             client: OnceCell::new(),
-        })
+        }
     }
 
     /// Shortens the wait for `INSYNC` (tests).

@@ -257,18 +257,25 @@ pub fn load_project_with(
     data_dir_override: Option<&Path>,
     env: Lookup<'_>,
 ) -> Result<Project, Vec<Diagnostic>> {
-    match read_project_with(config, data_dir_override, env) {
+    match read_project_with(config, data_dir_override, env, &[]) {
         (Some(project), diagnostics) if diagnostics.is_empty() => Ok(project),
         (_, diagnostics) => Err(diagnostics),
     }
 }
 
-/// [`load_project_with`] that keeps going: the project whenever the file could be read into its
-/// types (even with problems, so `aviary validate` can go on to the canaries), and every problem.
+/// A check of the project file's sections the spec layer hands on unread (channels, DNS
+/// providers), given by the module that owns them so that its problems are reported with the
+/// others. Problems under a value that failed to expand are left out (already reported).
+pub type SectionCheck = fn(&ProjectFile) -> Vec<Located>;
+
+/// [`load_project_with`] that keeps going and also runs `checks`: the project whenever the file
+/// could be read into its types (even with problems, so `aviary validate` can go on to the
+/// canaries), and every problem.
 pub fn read_project_with(
     config: Option<&Path>,
     data_dir_override: Option<&Path>,
     env: Lookup<'_>,
+    checks: &[SectionCheck],
 ) -> (Option<Project>, Vec<Diagnostic>) {
     let file = match config {
         Some(path) => path.to_path_buf(),
@@ -302,6 +309,11 @@ pub fn read_project_with(
     if let Some(config) = &config {
         diagnostics
             .extend(check_project(config, &tainted).into_iter().map(|p| Diagnostic::placed(&file, &doc, p)));
+        let untainted = |p: &Located| !tainted.iter().any(|t| p.path.0.starts_with(&t.0));
+        for check in checks {
+            diagnostics
+                .extend(check(config).into_iter().filter(untainted).map(|p| Diagnostic::located(&file, p)));
+        }
     }
     let project =
         config.map(|config| Project::build(Some(file), root, config, data_dir_override, expansion.secrets));

@@ -6,6 +6,7 @@
 pub mod catalog;
 pub mod de;
 pub mod expand;
+pub mod kind;
 pub mod load;
 pub mod model;
 pub mod path;
@@ -18,8 +19,8 @@ pub mod yaml;
 
 pub use catalog::{BlueprintCatalog, TemplateSteps};
 pub use load::{
-    Canary, Diagnostic, Project, check_alarm_references, load_canaries, load_canaries_with, load_project,
-    load_project_with,
+    Canary, Diagnostic, Project, SectionCheck, check_alarm_references, load_canaries, load_canaries_with,
+    load_project, load_project_with, read_project_with,
 };
 pub use path::{KeyPath, PathSeg, Problem};
 pub use schedule::Schedule;

@@ -11,6 +11,8 @@ use std::time::Duration;
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize};
 
+use super::section::Section;
+
 /// A humantime duration such as `500ms`, `30s`, `5m`, `31d`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct HumanDuration(pub Duration);
@@ -304,10 +306,12 @@ pub struct ProjectFile {
     pub browser: BrowserConfig,
     #[serde(default)]
     pub runner: RunnerConfig,
+    /// Each channel's section, read by its type's module (`src/actions/`).
     #[serde(default)]
-    pub channels: BTreeMap<String, ChannelSpec>,
+    pub channels: BTreeMap<String, Section>,
+    /// Each DNS provider's section, read by its type's module (`src/dns/`).
     #[serde(default)]
-    pub dns_providers: BTreeMap<String, DnsProviderSpec>,
+    pub dns_providers: BTreeMap<String, Section>,
     #[serde(default)]
     pub failover: Vec<FailoverSpec>,
     #[serde(default)]
@@ -447,65 +451,6 @@ impl Default for RunnerConfig {
     fn default() -> Self {
         Self { max_concurrency: Self::default_max_concurrency() }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ChannelKind {
-    Webhook,
-    Slack,
-    Exec,
-    Email,
-}
-
-/// A notification channel; which fields apply depends on `type` (checked by validation).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ChannelSpec {
-    #[serde(rename = "type")]
-    pub kind: ChannelKind,
-    pub url: Option<String>,
-    pub webhook_url: Option<String>,
-    pub command: Option<Vec<String>>,
-    #[serde(default)]
-    pub headers: BTreeMap<String, String>,
-    pub smtp: Option<String>,
-    pub from: Option<String>,
-    #[serde(default)]
-    pub to: Vec<String>,
-    pub username: Option<String>,
-    pub password: Option<String>,
-    pub timeout: Option<HumanDuration>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DnsProviderKind {
-    Rfc2136,
-    Route53,
-}
-
-/// A DNS provider; which fields apply depends on `type` (checked by validation).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DnsProviderSpec {
-    #[serde(rename = "type")]
-    pub kind: DnsProviderKind,
-    pub server: Option<String>,
-    pub zone: Option<String>,
-    pub tsig: Option<TsigSpec>,
-    pub hosted_zone_id: Option<String>,
-    pub endpoint_url: Option<String>,
-    pub region: Option<String>,
-    pub timeout: Option<HumanDuration>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TsigSpec {
-    pub name: String,
-    pub algorithm: String,
-    pub secret: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -9,12 +9,10 @@ use std::time::Duration;
 
 use regex::Regex;
 
-use super::model::{
-    AlarmActions, AlarmSpec, CanaryFile, ChannelKind, ChannelSpec, DnsProviderKind, DnsProviderSpec,
-    ProjectFile,
-};
+use super::model::{AlarmActions, AlarmSpec, CanaryFile, ProjectFile};
 use super::path::{KeyPath, Problem};
 use super::schedule::Schedule;
+use super::section::Section;
 use super::suggest::did_you_mean;
 
 /// The default timeout of a run.
@@ -220,22 +218,32 @@ fn check_common(spec: &CanaryFile, p: &mut Problems<'_>) {
 
 /// An absolute http(s) URL. `${name}` references left for run time stand for a path segment.
 pub fn check_url(url: &str, path: KeyPath, p: &mut Problems<'_>) {
+    if let Some(message) = http_url_problem(url) {
+        p.add(path, message);
+    }
+}
+
+/// What is wrong with `url` as an absolute http(s) URL, if anything. `${name}` references left
+/// for run time stand for a path segment.
+pub fn http_url_problem(url: &str) -> Option<String> {
     static REF_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}").unwrap());
     if let Some(found) = REF_RE.find(url) {
         // Completed at run time from an earlier step's extraction: only a scheme written out
         // can be checked now; the step reports a bad URL when it runs.
         let prefix = &url[..found.start()];
-        if let Some((scheme, _)) = prefix.split_once("://")
-            && !matches!(scheme, "http" | "https")
-        {
-            p.add(path, format!("`{url}` is not an http(s) URL (scheme `{scheme}`)"));
-        }
-        return;
+        return match prefix.split_once("://") {
+            Some((scheme, _)) if !matches!(scheme, "http" | "https") => {
+                Some(format!("`{url}` is not an http(s) URL (scheme `{scheme}`)"))
+            }
+            _ => None,
+        };
     }
     match url::Url::parse(url) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty()) => {}
-        Ok(u) => p.add(path, format!("`{url}` is not an http(s) URL (scheme `{}`)", u.scheme())),
-        Err(e) => p.add(path, format!("`{url}` is not an absolute http(s) URL ({e})")),
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty()) => {
+            None
+        }
+        Ok(u) => Some(format!("`{url}` is not an http(s) URL (scheme `{}`)", u.scheme())),
+        Err(e) => Some(format!("`{url}` is not an absolute http(s) URL ({e})")),
     }
 }
 
@@ -310,7 +318,7 @@ fn check_alarm(alarm: &AlarmSpec, at: &KeyPath, p: &mut Problems<'_>) {
 pub fn check_actions(
     actions: &AlarmActions,
     at: &KeyPath,
-    channels: &BTreeMap<String, ChannelSpec>,
+    channels: &BTreeMap<String, Section>,
     problems: &mut Vec<Problem>,
 ) {
     for (key, list) in
@@ -355,12 +363,6 @@ pub fn check_project(config: &ProjectFile, tainted: &[KeyPath]) -> Vec<Problem> 
         p.add(root().key("runner").key("max_concurrency"), "max_concurrency must be at least 1");
     }
     check_server(config, &mut p);
-    for (name, channel) in &config.channels {
-        check_channel(channel, &root().key("channels").key(name), &mut p);
-    }
-    for (name, provider) in &config.dns_providers {
-        check_provider(provider, &root().key("dns_providers").key(name), &mut p);
-    }
     check_failover(config, &mut p);
     check_alarms(&config.alarms, &root().key("alarms"), &mut p);
     for (i, alarm) in config.alarms.iter().enumerate() {
@@ -419,113 +421,6 @@ fn check_server(config: &ProjectFile, p: &mut Problems<'_>) {
                 );
             }
         }
-    }
-}
-
-fn require(value: Option<&str>, key: &str, kind: &str, at: &KeyPath, p: &mut Problems<'_>) {
-    if value.is_none_or(|v| v.trim().is_empty()) {
-        p.add(at.clone(), format!("missing key `{key}` (needed by type {kind})"));
-    }
-}
-
-fn not_applicable(set: bool, key: &str, kind: &str, at: &KeyPath, p: &mut Problems<'_>) {
-    if set {
-        p.add(at.key(key), format!("`{key}` does not apply to type {kind}"));
-    }
-}
-
-fn check_channel(c: &ChannelSpec, at: &KeyPath, p: &mut Problems<'_>) {
-    let kind = match c.kind {
-        ChannelKind::Webhook => "webhook",
-        ChannelKind::Slack => "slack",
-        ChannelKind::Exec => "exec",
-        ChannelKind::Email => "email",
-    };
-    let url_like = matches!(c.kind, ChannelKind::Webhook | ChannelKind::Slack);
-    not_applicable(c.url.is_some() && c.kind != ChannelKind::Webhook, "url", kind, at, p);
-    not_applicable(c.webhook_url.is_some() && c.kind != ChannelKind::Slack, "webhook_url", kind, at, p);
-    not_applicable(c.command.is_some() && c.kind != ChannelKind::Exec, "command", kind, at, p);
-    not_applicable(!c.headers.is_empty() && !url_like, "headers", kind, at, p);
-    for (key, set) in [
-        ("smtp", c.smtp.is_some()),
-        ("from", c.from.is_some()),
-        ("to", !c.to.is_empty()),
-        ("username", c.username.is_some()),
-        ("password", c.password.is_some()),
-    ] {
-        not_applicable(set && c.kind != ChannelKind::Email, key, kind, at, p);
-    }
-    match c.kind {
-        ChannelKind::Webhook => {
-            require(c.url.as_deref(), "url", kind, at, p);
-            if let Some(url) = &c.url {
-                check_url(url, at.key("url"), p);
-            }
-        }
-        ChannelKind::Slack => {
-            require(c.webhook_url.as_deref(), "webhook_url", kind, at, p);
-            if let Some(url) = &c.webhook_url {
-                check_url(url, at.key("webhook_url"), p);
-            }
-        }
-        ChannelKind::Exec => match &c.command {
-            None => p.add(at.clone(), "missing key `command` (needed by type exec)"),
-            Some(cmd) if cmd.first().is_none_or(|c| c.trim().is_empty()) => {
-                p.add(at.key("command"), "`command` must name a program, e.g. [\"./notify.sh\"]");
-            }
-            Some(_) => {}
-        },
-        ChannelKind::Email => {
-            require(c.smtp.as_deref(), "smtp", kind, at, p);
-            require(c.from.as_deref(), "from", kind, at, p);
-            if c.to.is_empty() {
-                p.add(at.clone(), "missing key `to` (needed by type email)");
-            }
-        }
-    }
-    if c.timeout.is_some_and(|t| t.0.is_zero()) {
-        p.add(at.key("timeout"), "timeout must be greater than 0");
-    }
-}
-
-fn check_provider(d: &DnsProviderSpec, at: &KeyPath, p: &mut Problems<'_>) {
-    match d.kind {
-        DnsProviderKind::Rfc2136 => {
-            require(d.server.as_deref(), "server", "rfc2136", at, p);
-            require(d.zone.as_deref(), "zone", "rfc2136", at, p);
-            not_applicable(d.hosted_zone_id.is_some(), "hosted_zone_id", "rfc2136", at, p);
-            not_applicable(d.endpoint_url.is_some(), "endpoint_url", "rfc2136", at, p);
-            not_applicable(d.region.is_some(), "region", "rfc2136", at, p);
-            if let Some(tsig) = &d.tsig {
-                // The algorithms the RFC 2136 provider signs with.
-                const ALGORITHMS: [&str; 3] = ["hmac-sha256", "hmac-sha384", "hmac-sha512"];
-                if !ALGORITHMS.contains(&tsig.algorithm.to_ascii_lowercase().as_str()) {
-                    p.add(
-                        at.key("tsig").key("algorithm"),
-                        format!(
-                            "unknown TSIG algorithm `{}`; expected one of: {}",
-                            tsig.algorithm,
-                            ALGORITHMS.join(", ")
-                        ),
-                    );
-                }
-            }
-        }
-        DnsProviderKind::Route53 => {
-            if !cfg!(feature = "route53") {
-                p.add(at.key("type"), "this aviary was built without the `route53` feature (use rfc2136)");
-            }
-            require(d.hosted_zone_id.as_deref(), "hosted_zone_id", "route53", at, p);
-            not_applicable(d.server.is_some(), "server", "route53", at, p);
-            not_applicable(d.zone.is_some(), "zone", "route53", at, p);
-            not_applicable(d.tsig.is_some(), "tsig", "route53", at, p);
-            if let Some(url) = &d.endpoint_url {
-                check_url(url, at.key("endpoint_url"), p);
-            }
-        }
-    }
-    if d.timeout.is_some_and(|t| t.0.is_zero()) {
-        p.add(at.key("timeout"), "timeout must be greater than 0");
     }
 }
 
@@ -697,23 +592,13 @@ mod tests {
              alarms:\n  - {name: h, metric: Failed, period: 1m, evaluation_periods: 1, comparison: '>', threshold: 0, \
              actions: {alarm: [opz]}}\n",
         );
-        let without_route53 =
-            "dns_providers.aws.type: this aviary was built without the `route53` feature (use rfc2136)";
-        assert_eq!(got.iter().any(|m| m == without_route53), !cfg!(feature = "route53"), "{got:?}");
-        let got: Vec<String> = got.into_iter().filter(|m| m != without_route53).collect();
+        // Channels and DNS providers are read and checked by their own modules.
         assert_eq!(
             got,
             [
                 "browser.max_concurrency: max_concurrency must be at least 1",
                 "runner.max_concurrency: max_concurrency must be at least 1",
                 "server.listen: listening on 0.0.0.0:9090 (not loopback) needs `server.token` to guard writes",
-                "channels.a: missing key `url` (needed by type webhook)",
-                "channels.b.command: `command` does not apply to type slack",
-                "channels.c.command: `command` must name a program, e.g. [\"./notify.sh\"]",
-                "channels.d: missing key `from` (needed by type email)",
-                "channels.d: missing key `to` (needed by type email)",
-                "dns_providers.aws: missing key `hosted_zone_id` (needed by type route53)",
-                "dns_providers.lab: missing key `server` (needed by type rfc2136)",
                 "failover[0].provider: unknown DNS provider `lb`; defined providers: aws, lab; did you mean `lab`?",
                 "failover[0].secondary[0]: `x` is not a valid A record value",
                 "alarms[0]: alarm `h` in the project file needs `canary:` (the canary whose metric it watches)",

@@ -222,3 +222,22 @@ pub fn failover_project(name: &str, provider: &str) -> String {
          insufficient_data: unhealthy\n"
     )
 }
+
+/// A project file written as JSON (which is YAML), read as `aviary` reads one; any problem,
+/// channels and DNS providers included, fails the test.
+pub fn project_file(json: serde_json::Value) -> aviary::spec::model::ProjectFile {
+    let config = project_sections(json);
+    let mut problems = aviary::actions::check_channels(&config);
+    problems.extend(aviary::dns::check_providers(&config));
+    assert!(problems.is_empty(), "{problems:?}");
+    config
+}
+
+/// [`project_file`] without the checks of channels and DNS providers (their sections are kept
+/// as written).
+pub fn project_sections(json: serde_json::Value) -> aviary::spec::model::ProjectFile {
+    let doc = aviary::spec::yaml::parse(&json.to_string()).unwrap();
+    let (config, problems) = aviary::spec::de::from_node::<aviary::spec::model::ProjectFile>(&doc);
+    assert!(problems.is_empty(), "{problems:?}");
+    config.unwrap()
+}

@@ -1,0 +1,193 @@
+//! The channel types by their `type:` name. Adding a channel type is one module owning a
+//! [`ChannelConfig`] and one line in [`KINDS`].
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+
+use super::{Channel, ChannelError, DEFAULT_TIMEOUT, email, exec, slack, webhook};
+use crate::spec::de::Located;
+use crate::spec::model::{HumanDuration, ProjectFile};
+use crate::spec::{KeyPath, Problem, Section};
+
+/// A channel type's settings (its section of `channels:`, without `type`): read with serde
+/// (unknown keys rejected), checked, then turned into the channel.
+pub trait ChannelConfig: DeserializeOwned {
+    /// Problems the types cannot express, at key paths relative to the channel's section.
+    fn check(&self) -> Vec<Problem>;
+    /// The time limit of one delivery attempt, when set.
+    fn timeout(&self) -> Option<HumanDuration>;
+    /// The channel. `base_dir` is the project folder (relative `exec` programs start there).
+    fn build(self, base_dir: &Path) -> Result<Arc<dyn Channel>, ChannelError>;
+}
+
+/// A channel ready for the dispatcher.
+#[derive(Clone)]
+pub struct Ready {
+    pub channel: Arc<dyn Channel>,
+    /// Limit of one delivery attempt.
+    pub timeout: Duration,
+}
+
+/// One channel type: its `type:` name and its settings type, erased.
+struct Kind {
+    name: &'static str,
+    check: fn(&Section) -> Vec<Located>,
+    build: fn(&Section, &Path) -> Result<Ready, ChannelError>,
+}
+
+const fn kind<C: ChannelConfig>(name: &'static str) -> Kind {
+    Kind { name, check: check::<C>, build: build_as::<C> }
+}
+
+/// Every channel type, in the order messages list them.
+const KINDS: &[Kind] = &[
+    kind::<webhook::Config>("webhook"),
+    kind::<slack::Config>("slack"),
+    kind::<exec::Config>("exec"),
+    kind::<email::Config>("email"),
+];
+
+/// The `type:` names of the channel types.
+pub fn kind_names() -> Vec<&'static str> {
+    KINDS.iter().map(|k| k.name).collect()
+}
+
+/// Reads and checks a section as settings of type `C`.
+fn read<C: ChannelConfig>(section: &Section) -> Result<C, Vec<Located>> {
+    let (config, mut problems) = section.parse::<C>();
+    let Some(config) = config else { return Err(problems) };
+    problems.extend(section.place(config.check()));
+    if config.timeout().is_some_and(|t| t.0.is_zero()) {
+        problems.push(section.problem(&KeyPath::root().key("timeout"), "timeout must be greater than 0"));
+    }
+    if problems.is_empty() { Ok(config) } else { Err(problems) }
+}
+
+fn check<C: ChannelConfig>(section: &Section) -> Vec<Located> {
+    read::<C>(section).err().unwrap_or_default()
+}
+
+fn build_as<C: ChannelConfig>(section: &Section, base_dir: &Path) -> Result<Ready, ChannelError> {
+    let config = read::<C>(section).map_err(|problems| ChannelError::Invalid { problems })?;
+    let timeout = config.timeout().map_or(DEFAULT_TIMEOUT, |t| t.0);
+    Ok(Ready { channel: config.build(base_dir)?, timeout })
+}
+
+/// The type a channel's section names and the section without `type`.
+fn kind_of(section: &Section) -> Result<(&'static Kind, Section), Located> {
+    let (name, rest) = section.kind(&kind_names(), "channel")?;
+    let kind = KINDS.iter().find(|k| k.name == name).expect("`Section::kind` picks one of the names given");
+    Ok((kind, rest))
+}
+
+/// Every problem of the project file's channels, placed in the file. What `aviary validate` and
+/// every command loading the project run (through `project::load_project`).
+pub fn check_channels(config: &ProjectFile) -> Vec<Located> {
+    let mut problems = Vec::new();
+    for section in config.channels.values() {
+        match kind_of(section) {
+            Ok((kind, rest)) => problems.extend((kind.check)(&rest)),
+            Err(problem) => problems.push(problem),
+        }
+    }
+    problems
+}
+
+/// The channel a section of `channels:` describes. `base_dir` is the project folder.
+pub fn build(section: &Section, base_dir: &Path) -> Result<Ready, ChannelError> {
+    let (kind, rest) =
+        kind_of(section).map_err(|problem| ChannelError::Invalid { problems: vec![problem] })?;
+    (kind.build)(&rest, base_dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::de::from_node;
+    use crate::spec::yaml;
+
+    fn problems(text: &str) -> Vec<String> {
+        let doc = yaml::parse(text).unwrap();
+        let (config, problems) = from_node::<ProjectFile>(&doc);
+        assert!(problems.is_empty(), "{problems:?}");
+        check_channels(&config.unwrap()).iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn valid_channels_of_every_type() {
+        let got = problems(
+            "channels:\n  a: {type: webhook, url: 'http://h/', headers: {X-A: b}, timeout: 5s}\n  \
+             b: {type: slack, webhook_url: 'https://hooks.example/x'}\n  c: {type: exec, command: [./n.sh]}\n  \
+             d: {type: email, smtp: 'h:587', from: 'Aviary <a@h>', to: [b@h], username: u, password: p}\n",
+        );
+        assert_eq!(got, Vec::<String>::new());
+        assert_eq!(kind_names(), ["webhook", "slack", "exec", "email"]);
+    }
+
+    #[test]
+    fn each_type_checks_its_own_keys() {
+        let got = problems(
+            "channels:\n  a: {type: webhook}\n  b: {type: slack, webhook_url: 'http://h', command: [x]}\n  \
+             c: {type: exec, command: []}\n  d: {type: email, smtp: 'h:x', from: me}\n  \
+             e: {type: webhook, url: 'ftp://h/', timeout: 0s}\n",
+        );
+        assert_eq!(
+            got,
+            [
+                "2:6: channels.a: missing key `url`",
+                "3:45: channels.b.command: unknown key `command`; expected one of: webhook_url, headers, timeout",
+                "4:28: channels.c.command: `command` must name a program, e.g. [\"./notify.sh\"]",
+                "5:6: channels.d: missing key `to`",
+                "6:27: channels.e.url: `ftp://h/` is not an http(s) URL (scheme `ftp`)",
+                "6:48: channels.e.timeout: timeout must be greater than 0",
+            ]
+        );
+    }
+
+    #[test]
+    fn email_addresses_and_server_are_checked() {
+        let got = problems("channels:\n  d: {type: email, smtp: 'h:x', from: me, to: [ok@h, '']}\n");
+        assert_eq!(
+            got,
+            [
+                "2:26: channels.d.smtp: `x` is not a port; expected host:port, e.g. smtp.example.com:587",
+                "2:39: channels.d.from: `me` is not an email address; expected a@b or Name <a@b>",
+                "2:54: channels.d.to[1]: `` is not an email address; expected a@b or Name <a@b>",
+            ]
+        );
+        let got = problems("channels:\n  d: {type: email, smtp: ' ', from: a@h, to: []}\n");
+        assert_eq!(
+            got,
+            [
+                "2:26: channels.d.smtp: `smtp` is empty; expected host:port, e.g. smtp.example.com:587",
+                "2:46: channels.d.to: `to` must list at least one address",
+            ]
+        );
+    }
+
+    #[test]
+    fn an_unknown_type_or_key_gets_a_hint() {
+        let got = problems("channels:\n  a:\n    type: webhok\n  b:\n    type: slack\n    webhook_ur: x\n");
+        assert_eq!(
+            got,
+            [
+                "3:11: channels.a.type: unknown value `webhok`; expected one of: webhook, slack, exec, email; did \
+                 you mean `webhook`?",
+                "5:5: channels.b: missing key `webhook_url`",
+                "6:5: channels.b.webhook_ur: unknown key `webhook_ur`; expected one of: webhook_url, headers, \
+                 timeout; did you mean `webhook_url`?",
+            ]
+        );
+    }
+
+    #[test]
+    fn an_invalid_section_builds_no_channel_and_names_no_value() {
+        let doc = yaml::parse("channels:\n  a: {type: webhook, url: 'ftp://secret@h/'}\n").unwrap();
+        let config = from_node::<ProjectFile>(&doc).0.unwrap();
+        let error = build(&config.channels["a"], Path::new(".")).err().unwrap().to_string();
+        assert_eq!(error, "invalid settings at channels.a.url");
+    }
+}
