@@ -33,6 +33,7 @@ use std::time::Duration;
 mod capture;
 mod discover;
 mod launch;
+mod orphans;
 mod page;
 mod pool;
 
@@ -55,6 +56,10 @@ pub struct PoolConfig {
     pub launch_timeout: Duration,
     /// Deadline of each single CDP command (navigation has its own, per `goto`).
     pub command_timeout: Duration,
+    /// A folder where the running browsers are recorded (pid and start time). When set, the
+    /// pool first kills the browsers recorded there by aviary processes that are gone (see
+    /// `docs/daemon.md`); `None` records nothing.
+    pub orphan_registry: Option<PathBuf>,
 }
 
 impl Default for PoolConfig {
@@ -66,6 +71,7 @@ impl Default for PoolConfig {
             recycle_after_runs: 100,
             launch_timeout: Duration::from_secs(30),
             command_timeout: Duration::from_secs(30),
+            orphan_registry: None,
         }
     }
 }
