@@ -1,7 +1,9 @@
 //! CDP `Network` events of one page, turned into HAR entries.
 //!
 //! Each event type arrives on its own listener stream, so the streams are not ordered relative
-//! to each other: everything is keyed by request id and only assembled when the HAR is taken.
+//! to each other: everything is keyed by request id (or compared by timestamp) and only
+//! assembled when the HAR is taken. Only network requests are kept: what Chromium loads from
+//! `data:`, `blob:`, `about:` or its own `chrome-error:` page is not a request to the site.
 //! `Network.requestWillBeSentExtraInfo` does not parse on current Chromium (chromiumoxide drops
 //! it), so headers come from `requestWillBeSent` / `responseReceived`.
 
@@ -14,10 +16,12 @@ use chromiumoxide::cdp::browser_protocol::network::{
     EventDataReceived, EventLoadingFailed, EventLoadingFinished, EventRequestWillBeSent,
     EventResponseReceived, Headers, ResourceTiming, ResourceType, Response as CdpResponse,
 };
+use chromiumoxide::cdp::browser_protocol::page::EventLoadEventFired;
 use chromiumoxide::error::CdpError;
 use chromiumoxide::listeners::EventStream;
 use futures::{FutureExt, StreamExt};
 
+use super::Pending;
 use crate::har;
 
 /// Bodies above this size are not kept in the HAR.
@@ -29,6 +33,9 @@ struct Streams {
     finished: EventStream<EventLoadingFinished>,
     failed: EventStream<EventLoadingFailed>,
     data: EventStream<EventDataReceived>,
+    load: EventStream<EventLoadEventFired>,
+    /// The page's target id, which is also its main frame's id.
+    main_frame: String,
 }
 
 /// One network request (a redirect chain shares the request id).
@@ -45,7 +52,44 @@ struct Tracked {
     decoded_bytes: i64,
     body: Option<(String, bool)>,
     body_unavailable: bool,
+    /// Still open when its tab was replaced after a timed-out navigation: it never finishes.
+    abandoned: bool,
 }
+
+/// URL schemes of what Chromium loads without a network request.
+const NOT_NETWORK: [&str; 9] = [
+    "data:",
+    "blob:",
+    "about:",
+    "chrome:",
+    "chrome-error:",
+    "chrome-extension:",
+    "chrome-untrusted:",
+    "devtools:",
+    "javascript:",
+];
+
+impl Tracked {
+    /// A request that went (or was meant to go) over the network.
+    fn is_network(&self) -> bool {
+        self.hops.first().is_some_and(|hop| {
+            let url = hop.request.url.as_str();
+            !NOT_NETWORK
+                .iter()
+                .any(|scheme| url.get(..scheme.len()).is_some_and(|p| p.eq_ignore_ascii_case(scheme)))
+        })
+    }
+
+    /// Neither finished nor failed (yet).
+    fn is_open(&self) -> bool {
+        self.finished.is_none() && self.failed.is_none() && !self.abandoned
+    }
+}
+
+/// What a HAR entry that never finished says in `_error`.
+const UNFINISHED_AT_END: &str = "not finished when the run ended";
+const UNFINISHED_AT_TIMEOUT: &str = "not finished when the run timed out";
+const ABANDONED: &str = "not finished when its navigation timed out";
 
 /// What the page's main document response said.
 #[derive(Debug, Clone)]
@@ -61,6 +105,12 @@ pub(crate) struct Capture {
     pages: Vec<har::Page>,
     page_count: usize,
     current_page: Option<String>,
+    /// When the main frame's latest document request was sent (CDP monotonic seconds).
+    last_navigation: Option<f64>,
+    /// When the main frame's latest `load` event fired.
+    last_load: Option<f64>,
+    /// The `_error` of entries that never finished.
+    unfinished: &'static str,
 }
 
 impl Capture {
@@ -72,6 +122,8 @@ impl Capture {
             finished: page.event_listener::<EventLoadingFinished>().await?,
             failed: page.event_listener::<EventLoadingFailed>().await?,
             data: page.event_listener::<EventDataReceived>().await?,
+            load: page.event_listener::<EventLoadEventFired>().await?,
+            main_frame: page.target_id().inner().clone(),
         };
         Ok(Capture {
             streams,
@@ -80,18 +132,58 @@ impl Capture {
             pages: Vec::new(),
             page_count: 0,
             current_page: None,
+            last_navigation: None,
+            last_load: None,
+            unfinished: UNFINISHED_AT_END,
         })
     }
 
-    /// Switches to another page's event streams (a replacement tab), keeping what was captured.
+    /// Switches to another page's event streams (a replacement tab), keeping what was captured;
+    /// what the old tab still had open is given up.
     pub fn adopt(&mut self, other: Capture) {
         self.drain();
+        for tracked in self.requests.values_mut().filter(|t| t.is_open()) {
+            tracked.abandoned = true;
+        }
         self.streams = other.streams;
+    }
+
+    /// What the page is still waiting for; `None` before its first document request.
+    pub fn pending(&mut self) -> Option<Pending> {
+        self.drain();
+        let navigation = self.last_navigation?;
+        let mut open: Vec<&Tracked> =
+            self.requests.values().filter(|t| t.is_network() && t.is_open()).collect();
+        open.sort_by_key(|t| t.seq);
+        let open_requests = open
+            .iter()
+            .filter_map(|t| t.hops.last())
+            .map(|hop| format!("{} {}", hop.request.method, hop.request.url))
+            .collect();
+        Some(Pending {
+            load_event_fired: self.last_load.is_some_and(|load| load >= navigation),
+            open_requests,
+        })
+    }
+
+    /// The run's deadline passed: entries still open say so in the HAR.
+    pub fn timed_out(&mut self) {
+        self.unfinished = UNFINISHED_AT_TIMEOUT;
+    }
+
+    /// A main-frame document request starts a new document: its `load` event is awaited anew.
+    fn note_navigation(&mut self, ev: &EventRequestWillBeSent) {
+        let main_frame = ev.frame_id.as_ref().is_some_and(|f| *f.inner() == self.streams.main_frame);
+        let document = matches!(ev.r#type, Some(ResourceType::Document));
+        if main_frame && document && ev.request_id.inner() == ev.loader_id.inner() {
+            self.last_navigation = Some(*ev.timestamp.inner());
+        }
     }
 
     /// Moves every event already delivered into the request table (never waits).
     pub fn drain(&mut self) {
         while let Some(Some(ev)) = self.streams.sent.next().now_or_never() {
+            self.note_navigation(&ev);
             let pageref = self.current_page.clone();
             let id = ev.request_id.inner().clone();
             let tracked = self.tracked(&id);
@@ -114,6 +206,10 @@ impl Capture {
         while let Some(Some(ev)) = self.streams.failed.next().now_or_never() {
             let id = ev.request_id.inner().clone();
             self.tracked(&id).failed = Some(ev);
+        }
+        while let Some(Some(ev)) = self.streams.load.next().now_or_never() {
+            let at = *ev.timestamp.inner();
+            self.last_load = Some(self.last_load.map_or(at, |last| last.max(at)));
         }
     }
 
@@ -162,7 +258,7 @@ impl Capture {
         self.drain();
         self.requests
             .iter()
-            .filter(|(_, t)| t.body.is_none() && !t.body_unavailable)
+            .filter(|(_, t)| t.is_network() && t.body.is_none() && !t.body_unavailable)
             .filter(|(_, t)| t.finished.is_some() && t.failed.is_none())
             .filter(|(_, t)| t.response.as_ref().is_some_and(|r| !(300..400).contains(&r.response.status)))
             .filter(|(_, t)| {
@@ -194,14 +290,15 @@ impl Capture {
     /// Everything captured so far, in request order; the capture starts empty again.
     pub fn take(&mut self) -> (Vec<har::Page>, Vec<har::Entry>) {
         self.drain();
-        let mut requests: Vec<Tracked> = self.requests.drain().map(|(_, t)| t).collect();
+        let mut requests: Vec<Tracked> =
+            self.requests.drain().map(|(_, t)| t).filter(Tracked::is_network).collect();
         requests.sort_by_key(|t| t.seq);
         let mut entries: Vec<(f64, har::Entry)> = Vec::new();
         for tracked in &requests {
             for (index, hop) in tracked.hops.iter().enumerate() {
                 let entry = match tracked.hops.get(index + 1) {
                     Some(next) => redirect_entry(tracked, hop, next),
-                    None => final_entry(tracked, hop),
+                    None => final_entry(tracked, hop, self.unfinished),
                 };
                 entries.push((*hop.timestamp.inner(), entry));
             }
@@ -234,8 +331,9 @@ fn redirect_entry(
     entry
 }
 
-/// The last hop: answered (maybe finished), failed, or still pending.
-fn final_entry(tracked: &Tracked, hop: &EventRequestWillBeSent) -> har::Entry {
+/// The last hop: answered (maybe finished), failed, or still open (`_error` says `unfinished`;
+/// status 0 unless the response headers came).
+fn final_entry(tracked: &Tracked, hop: &EventRequestWillBeSent, unfinished: &str) -> har::Entry {
     let mut entry = base_entry(tracked, hop);
     let end = tracked
         .finished
@@ -273,6 +371,10 @@ fn final_entry(tracked: &Tracked, hop: &EventRequestWillBeSent) -> har::Entry {
         if tracked.response.is_none() {
             entry.response.status = 0;
         }
+    } else if tracked.abandoned {
+        entry.error = Some(ABANDONED.to_string());
+    } else if tracked.finished.is_none() {
+        entry.error = Some(unfinished.to_string());
     }
     entry.time = round(entry.timings.total());
     entry

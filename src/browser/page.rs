@@ -26,7 +26,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use super::capture::Capture;
 use super::launch::Life;
 use super::pool::{PooledBrowser, Shared};
-use super::{BrowserError, Navigation, PageOptions};
+use super::{BrowserError, Navigation, PageOptions, Pending};
 use crate::har;
 
 /// The most a dispose / close may take before we stop waiting for Chromium.
@@ -521,6 +521,20 @@ impl BrowserPage {
             return Err(BrowserError::Cdp(format!("JavaScript error: {first_line}")));
         }
         Ok(result.result.value.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// What the page is still waiting for: whether its latest document's `load` event fired, and
+    /// the network requests still open. `None` before the page requested its first document.
+    pub async fn pending(&self) -> Option<Pending> {
+        self.state.lock().await.capture.pending()
+    }
+
+    /// The run's deadline passed: returns [`BrowserPage::pending`], and the HAR entries still open
+    /// will say `not finished when the run timed out`.
+    pub async fn timed_out(&self) -> Option<Pending> {
+        let mut state = self.state.lock().await;
+        state.capture.timed_out();
+        state.capture.pending()
     }
 
     /// Everything the page's network log holds so far (requests still in flight included, as far
