@@ -378,6 +378,36 @@ fn a_timed_out_run_says_what_the_page_was_waiting_for() {
 }
 
 #[test]
+fn har_keeps_the_cookie_headers_and_cookies_redacted() {
+    let site = start_site();
+    let project = Project::new();
+    project.canary("cookies", &heartbeat(&[site.url("/cookie"), site.url("/about")], ""));
+    let output = project.aviary(&["run"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let (dir, _) = only_run(&project);
+    let har = read_json(&dir.join("cookies.har"));
+    assert_har_1_2(&har);
+    let entries = har["log"]["entries"].as_array().unwrap();
+    let entry = |path: &str| entries.iter().find(|e| e["request"]["url"] == site.url(path)).unwrap();
+    let header = |headers: &serde_json::Value, name: &str| {
+        headers
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["name"].as_str().unwrap().eq_ignore_ascii_case(name))
+            .cloned()
+    };
+    let set = entry("/cookie");
+    assert_eq!(header(&set["response"]["headers"], "set-cookie").unwrap()["value"], "***");
+    assert_eq!(set["response"]["cookies"], serde_json::json!([{"name": "session", "value": "***"}]));
+    let sent = entry("/about");
+    assert_eq!(header(&sent["request"]["headers"], "cookie").expect("Cookie header")["value"], "***");
+    assert_eq!(sent["request"]["cookies"], serde_json::json!([{"name": "session", "value": "***"}]));
+    let har_text = std::fs::read_to_string(dir.join("cookies.har")).unwrap();
+    assert!(!har_text.contains("cookie-secret-value"));
+}
+
+#[test]
 fn killed_browser_ends_the_run_as_error() {
     let site = start_site();
     let project = Project::new();

@@ -2,7 +2,9 @@
 //!
 //! Each event type arrives on its own listener stream, so the streams are not ordered relative
 //! to each other: everything is keyed by request id (or compared by timestamp) and only
-//! assembled when the HAR is taken. Only network requests are kept: what Chromium loads from
+//! assembled when the HAR is taken. The headers Chromium really sent and received (with `Cookie`
+//! and `Set-Cookie`) come from a second connection (`extra_info.rs`) and replace the page's own
+//! where they arrived. Only network requests are kept: what Chromium loads from
 //! `data:`, `blob:`, `about:` or its own `chrome-error:` page is not a request to the site.
 //! `Network.requestWillBeSentExtraInfo` does not parse on current Chromium (chromiumoxide drops
 //! it), so headers come from `requestWillBeSent` / `responseReceived`.
@@ -22,6 +24,7 @@ use chromiumoxide::listeners::EventStream;
 use futures::{FutureExt, StreamExt};
 
 use super::Pending;
+use super::extra_info::{ExtraHeaders, ExtraInfo};
 use crate::har;
 
 /// Bodies above this size are not kept in the HAR.
@@ -54,6 +57,10 @@ struct Tracked {
     body_unavailable: bool,
     /// Still open when its tab was replaced after a timed-out navigation: it never finishes.
     abandoned: bool,
+    /// The headers really sent, per hop (from the extra-info events, when they came).
+    request_extra: Vec<Vec<har::Header>>,
+    /// The headers really received, per response (redirect responses first).
+    response_extra: Vec<Vec<har::Header>>,
 }
 
 /// URL schemes of what Chromium loads without a network request.
@@ -70,6 +77,15 @@ const NOT_NETWORK: [&str; 9] = [
 ];
 
 impl Tracked {
+    /// The headers of response `index` (hop `index`'s answer): those really received when they
+    /// came, else what `Network.responseReceived` said.
+    fn response_headers(&self, index: usize, response: &CdpResponse) -> Vec<har::Header> {
+        match self.response_extra.get(index) {
+            Some(received) if !received.is_empty() => received.clone(),
+            _ => headers_of(&response.headers),
+        }
+    }
+
     /// A request that went (or was meant to go) over the network.
     fn is_network(&self) -> bool {
         self.hops.first().is_some_and(|hop| {
@@ -111,6 +127,10 @@ pub(crate) struct Capture {
     last_load: Option<f64>,
     /// The `_error` of entries that never finished.
     unfinished: &'static str,
+    /// The page's extra-info connection, if it could be made.
+    extra_info: Option<ExtraInfo>,
+    /// Extra headers received so far (kept across a tab replacement).
+    extra_headers: ExtraHeaders,
 }
 
 impl Capture {
@@ -135,7 +155,25 @@ impl Capture {
             last_navigation: None,
             last_load: None,
             unfinished: UNFINISHED_AT_END,
+            extra_info: None,
+            extra_headers: ExtraHeaders::default(),
         })
+    }
+
+    /// The page's extra-info connection (replacing the previous tab's, if any).
+    pub fn set_extra_info(&mut self, extra_info: Option<ExtraInfo>) {
+        self.collect_extra_headers();
+        self.extra_info = extra_info;
+    }
+
+    fn collect_extra_headers(&mut self) {
+        let Some(received) = self.extra_info.as_ref().map(ExtraInfo::take) else { return };
+        for (id, hops) in received.requests {
+            self.extra_headers.requests.entry(id).or_default().extend(hops);
+        }
+        for (id, hops) in received.responses {
+            self.extra_headers.responses.entry(id).or_default().extend(hops);
+        }
     }
 
     /// Switches to another page's event streams (a replacement tab), keeping what was captured;
@@ -146,6 +184,7 @@ impl Capture {
             tracked.abandoned = true;
         }
         self.streams = other.streams;
+        self.set_extra_info(other.extra_info);
     }
 
     /// What the page is still waiting for; `None` before its first document request.
@@ -290,15 +329,26 @@ impl Capture {
     /// Everything captured so far, in request order; the capture starts empty again.
     pub fn take(&mut self) -> (Vec<har::Page>, Vec<har::Entry>) {
         self.drain();
-        let mut requests: Vec<Tracked> =
-            self.requests.drain().map(|(_, t)| t).filter(Tracked::is_network).collect();
+        self.collect_extra_headers();
+        let mut extra = std::mem::take(&mut self.extra_headers);
+        let mut requests: Vec<Tracked> = self
+            .requests
+            .drain()
+            .map(|(id, mut tracked)| {
+                let as_headers = |hops: Vec<_>| hops.iter().map(headers_of_map).collect();
+                tracked.request_extra = extra.requests.remove(&id).map(as_headers).unwrap_or_default();
+                tracked.response_extra = extra.responses.remove(&id).map(as_headers).unwrap_or_default();
+                tracked
+            })
+            .filter(Tracked::is_network)
+            .collect();
         requests.sort_by_key(|t| t.seq);
         let mut entries: Vec<(f64, har::Entry)> = Vec::new();
         for tracked in &requests {
             for (index, hop) in tracked.hops.iter().enumerate() {
                 let entry = match tracked.hops.get(index + 1) {
-                    Some(next) => redirect_entry(tracked, hop, next),
-                    None => final_entry(tracked, hop, self.unfinished),
+                    Some(next) => redirect_entry(tracked, index, next),
+                    None => final_entry(tracked, index, self.unfinished),
                 };
                 entries.push((*hop.timestamp.inner(), entry));
             }
@@ -311,14 +361,12 @@ impl Capture {
 }
 
 /// A hop that was answered with a redirect; the next hop's start is its end.
-fn redirect_entry(
-    tracked: &Tracked,
-    hop: &EventRequestWillBeSent,
-    next: &EventRequestWillBeSent,
-) -> har::Entry {
-    let mut entry = base_entry(tracked, hop);
+fn redirect_entry(tracked: &Tracked, index: usize, next: &EventRequestWillBeSent) -> har::Entry {
+    let hop = &tracked.hops[index];
+    let mut entry = base_entry(tracked, index);
     if let Some(response) = next.redirect_response.as_ref() {
-        entry.response = response_of(response, 0, &next.request.url);
+        entry.response =
+            response_of(response, tracked.response_headers(index, response), 0, &next.request.url);
         entry.request.http_version = entry.response.http_version.clone();
         entry.server_ip_address = response.remote_ip_address.clone();
         entry.connection = connection_of(response);
@@ -333,8 +381,9 @@ fn redirect_entry(
 
 /// The last hop: answered (maybe finished), failed, or still open (`_error` says `unfinished`;
 /// status 0 unless the response headers came).
-fn final_entry(tracked: &Tracked, hop: &EventRequestWillBeSent, unfinished: &str) -> har::Entry {
-    let mut entry = base_entry(tracked, hop);
+fn final_entry(tracked: &Tracked, index: usize, unfinished: &str) -> har::Entry {
+    let hop = &tracked.hops[index];
+    let mut entry = base_entry(tracked, index);
     let end = tracked
         .finished
         .as_ref()
@@ -346,7 +395,7 @@ fn final_entry(tracked: &Tracked, hop: &EventRequestWillBeSent, unfinished: &str
             .finished
             .as_ref()
             .map_or(-1, |f| (f.encoded_data_length - response.encoded_data_length).max(0.0).round() as i64);
-        entry.response = response_of(response, body_size, "");
+        entry.response = response_of(response, tracked.response_headers(index, response), body_size, "");
         entry.response.content.size =
             if tracked.decoded_bytes > 0 { tracked.decoded_bytes } else { body_size.max(0) };
         entry.request.http_version = entry.response.http_version.clone();
@@ -381,13 +430,22 @@ fn final_entry(tracked: &Tracked, hop: &EventRequestWillBeSent, unfinished: &str
 }
 
 /// Request side of an entry plus an empty response (status 0: no answer yet).
-fn base_entry(tracked: &Tracked, hop: &EventRequestWillBeSent) -> har::Entry {
+fn base_entry(tracked: &Tracked, index: usize) -> har::Entry {
+    let hop = &tracked.hops[index];
     let request = &hop.request;
     let url = match request.url_fragment.as_deref() {
         Some(fragment) if !fragment.is_empty() => format!("{}{fragment}", request.url),
         _ => request.url.clone(),
     };
-    let headers = headers_of(&request.headers);
+    let headers = match tracked.request_extra.get(index) {
+        Some(sent) if !sent.is_empty() => sent.clone(),
+        _ => headers_of(&request.headers),
+    };
+    let cookies = headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("cookie"))
+        .flat_map(|h| cookies_of(&h.value))
+        .collect();
     let post_data = post_data_of(request, &headers);
     let body_size = match (&post_data, request.has_post_data) {
         (Some(data), _) => data.text.len() as i64,
@@ -403,7 +461,7 @@ fn base_entry(tracked: &Tracked, hop: &EventRequestWillBeSent) -> har::Entry {
             query_string: har::Request::query_of(&url),
             url,
             http_version: String::new(),
-            cookies: Vec::new(),
+            cookies,
             headers,
             post_data,
             headers_size: -1,
@@ -429,8 +487,12 @@ fn base_entry(tracked: &Tracked, hop: &EventRequestWillBeSent) -> har::Entry {
     }
 }
 
-fn response_of(response: &CdpResponse, body_size: i64, redirect_url: &str) -> har::Response {
-    let headers = headers_of(&response.headers);
+fn response_of(
+    response: &CdpResponse,
+    headers: Vec<har::Header>,
+    body_size: i64,
+    redirect_url: &str,
+) -> har::Response {
     let cookies = headers
         .iter()
         .filter(|h| h.name.eq_ignore_ascii_case("set-cookie"))
@@ -528,7 +590,10 @@ fn round(ms: f64) -> f64 {
 
 /// CDP headers (`{name: value}`, repeated headers joined by newlines) as HAR headers.
 fn headers_of(headers: &Headers) -> Vec<har::Header> {
-    let Some(map) = headers.inner().as_object() else { return Vec::new() };
+    headers.inner().as_object().map(headers_of_map).unwrap_or_default()
+}
+
+fn headers_of_map(map: &serde_json::Map<String, serde_json::Value>) -> Vec<har::Header> {
     map.iter()
         .flat_map(|(name, value)| {
             let value = match value {
@@ -540,6 +605,16 @@ fn headers_of(headers: &Headers) -> Vec<har::Header> {
                 .map(|v| har::Header { name: name.clone(), value: v.to_string() })
                 .collect::<Vec<_>>()
         })
+        .collect()
+}
+
+/// The pairs of a `Cookie` request header (`a=1; b=2`).
+fn cookies_of(value: &str) -> Vec<har::Cookie> {
+    value
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter(|(name, _)| !name.trim().is_empty())
+        .map(|(name, value)| har::Cookie { name: name.trim().to_string(), value: value.trim().to_string() })
         .collect()
 }
 
@@ -675,6 +750,16 @@ mod tests {
             .map(|c| (c.name, c.value))
             .collect();
         assert_eq!(cookies, [("a".to_string(), "1".to_string()), ("b".to_string(), "2".to_string())]);
+    }
+
+    #[test]
+    fn request_cookie_header_is_split_into_pairs() {
+        let cookies: Vec<_> =
+            cookies_of("session=abc; theme=dark=blue;  ;x").into_iter().map(|c| (c.name, c.value)).collect();
+        assert_eq!(
+            cookies,
+            [("session".to_string(), "abc".to_string()), ("theme".to_string(), "dark=blue".to_string())]
+        );
     }
 
     #[test]

@@ -120,6 +120,8 @@ impl Life {
 /// A running Chromium with its CDP connection.
 pub(crate) struct Launched {
     pub browser: Browser,
+    /// The browser's DevTools WebSocket address.
+    pub ws_url: String,
     pub pid: u32,
     pub user_agent: String,
     pub life: Life,
@@ -350,7 +352,7 @@ async fn connect(
     spec: &LaunchSpec<'_>,
     process: &mut Process,
     stderr: ChildStderr,
-) -> Result<(Browser, Handler), BrowserError> {
+) -> Result<(Browser, Handler, String), BrowserError> {
     let executable = process.executable.display().to_string();
     let url = tokio::time::timeout(spec.launch_timeout, read_ws_url(stderr, process.tail.clone())).await;
     let ws_url = match url {
@@ -384,7 +386,7 @@ async fn connect(
     )
     .await;
     match connected {
-        Ok(Ok(pair)) => Ok(pair),
+        Ok(Ok((browser, handler))) => Ok((browser, handler, ws_url)),
         Ok(Err(e)) => Err(BrowserError::Launch(format!("could not connect to Chromium at {ws_url}: {e}"))),
         Err(_) => Err(BrowserError::Launch(format!(
             "could not connect to Chromium at {ws_url} within {:?}",
@@ -397,7 +399,7 @@ async fn connect(
 /// handler.
 fn supervise(
     process: Process,
-    (browser, handler): (Browser, Handler),
+    (browser, handler, ws_url): (Browser, Handler, String),
     profile: PathBuf,
     on_exit: Box<dyn FnOnce(bool) + Send + Sync + 'static>,
 ) -> Launched {
@@ -412,6 +414,7 @@ fn supervise(
     tokio::spawn(drive_handler(handler, pid, life.clone(), exited_rx.clone()));
     Launched {
         browser,
+        ws_url,
         pid,
         user_agent: String::new(),
         life,

@@ -32,6 +32,7 @@ use std::time::Duration;
 
 mod capture;
 mod discover;
+mod extra_info;
 mod launch;
 mod orphans;
 mod page;
