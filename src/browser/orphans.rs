@@ -201,7 +201,12 @@ fn kill_exactly(process: ProcessId) -> bool {
     // SAFETY: plain system calls on integers; the descriptor is closed below.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, process.pid as libc::pid_t, 0) };
     if fd < 0 {
-        return false;
+        // Kernels before 5.3 have no pidfds: check, then signal (a far smaller race window).
+        let no_pidfds = io::Error::last_os_error().raw_os_error() == Some(libc::ENOSYS);
+        // SAFETY: a plain kill(2) of a process just checked to be the recorded one.
+        return no_pidfds
+            && process.is_alive()
+            && unsafe { libc::kill(process.pid as libc::pid_t, libc::SIGKILL) } == 0;
     }
     let fd = fd as libc::c_int;
     let sent = process.is_alive()
