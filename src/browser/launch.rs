@@ -257,7 +257,8 @@ impl Process {
             BrowserError::Launch(format!("could not start {}: {e}", spec.executable.display()))
         };
         let mut child = spawned.map_err(could_not)?;
-        let stderr = child.stderr.take().map(ChildStderr::from_std);
+        let stderr = child.stderr.take().ok_or_else(|| std::io::Error::other("no stderr pipe"));
+        let stderr = stderr.and_then(ChildStderr::from_std);
         let handle = Arc::new(ProcessHandle { pid: child.id(), exited: Mutex::new(false) });
         let process = Process {
             exit: wait_in_thread(child, handle.clone()),
@@ -268,12 +269,11 @@ impl Process {
         };
         process.record();
         match stderr {
-            Some(Ok(stderr)) => Ok((process, stderr)),
-            Some(Err(e)) => {
+            Ok(stderr) => Ok((process, stderr)),
+            Err(e) => {
                 process.abort().await;
                 Err(could_not(e))
             }
-            None => unreachable!("stderr is piped"),
         }
     }
 
