@@ -467,3 +467,37 @@ async fn timings() {
     println!("idle pool: {:?}, Chromium PSS ≈ {} MiB", pool.stats(), pss_kib / 1024);
     pool.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn har_has_the_cookies_the_browser_really_sent_and_received() {
+    let site = browser_support::start().await;
+    let pool = pool(1);
+    let page = pool.acquire(&PageOptions::default()).await.unwrap();
+    page.goto(&site.url("/set-cookie"), NAV).await.unwrap();
+    page.goto(&site.url("/show-cookie"), NAV).await.unwrap();
+    let (_, entries) = page.take_har().await;
+    page.close().await;
+    pool.shutdown().await;
+
+    let entry = |path: &str| entries.iter().find(|e| e.request.url == site.url(path)).expect(path);
+    let pairs = |cookies: &[aviary::har::Cookie]| -> Vec<(String, String)> {
+        cookies.iter().map(|c| (c.name.clone(), c.value.clone())).collect()
+    };
+    let session = vec![("session".to_string(), "abc123".to_string())];
+    let set = entry("/set-cookie");
+    let set_cookie = set.response.headers.iter().find(|h| h.name.eq_ignore_ascii_case("set-cookie"));
+    assert_eq!(
+        set_cookie.map(|h| h.value.as_str()),
+        Some("session=abc123; Path=/"),
+        "{:?}",
+        set.response.headers
+    );
+    assert_eq!(pairs(&set.response.cookies), session);
+    // The Cookie header is added by the network stack: only the extra-info events carry it.
+    let sent = entry("/show-cookie");
+    let cookie = sent.request.headers.iter().find(|h| h.name.eq_ignore_ascii_case("cookie"));
+    assert_eq!(cookie.map(|h| h.value.as_str()), Some("session=abc123"), "{:?}", sent.request.headers);
+    assert_eq!(pairs(&sent.request.cookies), session);
+    let host = sent.request.headers.iter().find(|h| h.name.eq_ignore_ascii_case("host"));
+    assert_eq!(host.map(|h| h.value.clone()), Some(site.addr.to_string()));
+}

@@ -298,11 +298,7 @@ fn har_follows_the_har_1_2_schema() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let (dir, _) = only_run(&project);
     let har = read_json(&dir.join("har.har"));
-    let schema = serde_json::from_str(include_str!("support/har-1.2.schema.json")).unwrap();
-    let validator = jsonschema::validator_for(&schema).unwrap();
-    let problems: Vec<String> =
-        validator.iter_errors(&har).map(|e| format!("{} at {}", e, e.instance_path())).collect();
-    assert!(problems.is_empty(), "{problems:#?}");
+    assert_har_1_2(&har);
     let entries = har["log"]["entries"].as_array().unwrap();
     let redirect = entries.iter().find(|e| e["request"]["url"] == site.url("/redirect")).unwrap();
     assert_eq!(redirect["response"]["status"], 307);
@@ -312,6 +308,103 @@ fn har_follows_the_har_1_2_schema() {
         assert!(entry["timings"]["wait"].as_f64().unwrap() >= 0.0);
         assert!(entry["pageref"].is_string());
     }
+}
+
+/// Fails with every problem when `har` does not follow the HAR 1.2 schema.
+fn assert_har_1_2(har: &serde_json::Value) {
+    let schema = serde_json::from_str(include_str!("support/har-1.2.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let problems: Vec<String> =
+        validator.iter_errors(har).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+#[test]
+fn a_refused_connection_is_one_failed_request_and_no_2xx() {
+    // Chromium's error page loads `data:` images: they are not requests to the site.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let project = Project::new();
+    project.canary("refused", &heartbeat(&[format!("http://{closed}/")], ""));
+    let output = project.aviary(&["run"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let (dir, report) = only_run(&project);
+    assert_eq!(
+        report["requests"],
+        serde_json::json!({"2xx": 0, "3xx": 0, "4xx": 0, "5xx": 0, "failed": 1}),
+        "{report}"
+    );
+    let har = read_json(&dir.join("refused.har"));
+    let urls: Vec<&str> = har["log"]["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["request"]["url"].as_str().unwrap())
+        .collect();
+    assert_eq!(urls, [format!("http://{closed}/")]);
+}
+
+#[test]
+fn a_timed_out_run_says_what_the_page_was_waiting_for() {
+    let site = start_site();
+    let project = Project::new();
+    let canary = heartbeat(&[site.url("/hang-subresource")], "").replace("timeout: 30s", "timeout: 3s");
+    project.canary("stuck", &canary);
+    let output = project.aviary(&["run"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let (dir, report) = only_run(&project);
+    assert_eq!(report["status"], "TIMEOUT", "{report}");
+    let reason = report["steps"][0]["reason"].as_str().unwrap();
+    let expected = format!(
+        "run timed out after 3s waiting for the load event; 1 request still open: GET {}",
+        site.url("/hang")
+    );
+    assert_eq!(reason, expected);
+
+    let har = read_json(&dir.join("stuck.har"));
+    assert_har_1_2(&har);
+    let entries = har["log"]["entries"].as_array().unwrap();
+    let open = entries.iter().find(|e| e["request"]["url"] == site.url("/hang")).expect("/hang in the HAR");
+    assert_eq!(open["response"]["status"], 0);
+    assert_eq!(open["_error"], "not finished when the run timed out");
+    let document = entries.iter().find(|e| e["request"]["url"] == site.url("/hang-subresource")).unwrap();
+    assert_eq!(document["response"]["status"], 200);
+    assert!(document.get("_error").is_none(), "{document}");
+    for entry in entries {
+        assert!(entry["time"].as_f64().unwrap() >= 0.0, "{entry}");
+        for phase in ["send", "wait", "receive"] {
+            assert!(entry["timings"][phase].as_f64().unwrap() >= 0.0, "{phase}: {entry}");
+        }
+    }
+}
+
+#[test]
+fn har_keeps_the_cookie_headers_and_cookies_redacted() {
+    let site = start_site();
+    let project = Project::new();
+    project.canary("cookies", &heartbeat(&[site.url("/cookie"), site.url("/about")], ""));
+    let output = project.aviary(&["run"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let (dir, _) = only_run(&project);
+    let har = read_json(&dir.join("cookies.har"));
+    assert_har_1_2(&har);
+    let entries = har["log"]["entries"].as_array().unwrap();
+    let entry = |path: &str| entries.iter().find(|e| e["request"]["url"] == site.url(path)).unwrap();
+    let header = |headers: &serde_json::Value, name: &str| {
+        headers
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["name"].as_str().unwrap().eq_ignore_ascii_case(name))
+            .cloned()
+    };
+    let set = entry("/cookie");
+    assert_eq!(header(&set["response"]["headers"], "set-cookie").unwrap()["value"], "***");
+    assert_eq!(set["response"]["cookies"], serde_json::json!([{"name": "session", "value": "***"}]));
+    let sent = entry("/about");
+    assert_eq!(header(&sent["request"]["headers"], "cookie").expect("Cookie header")["value"], "***");
+    assert_eq!(sent["request"]["cookies"], serde_json::json!([{"name": "session", "value": "***"}]));
+    let har_text = std::fs::read_to_string(dir.join("cookies.har")).unwrap();
+    assert!(!har_text.contains("cookie-secret-value"));
 }
 
 #[test]

@@ -1,7 +1,11 @@
 //! CDP `Network` events of one page, turned into HAR entries.
 //!
 //! Each event type arrives on its own listener stream, so the streams are not ordered relative
-//! to each other: everything is keyed by request id and only assembled when the HAR is taken.
+//! to each other: everything is keyed by request id (or compared by timestamp) and only
+//! assembled when the HAR is taken. The headers Chromium really sent and received (with `Cookie`
+//! and `Set-Cookie`) come from a second connection (`extra_info.rs`) and replace the page's own
+//! where they arrived. Only network requests are kept: what Chromium loads from
+//! `data:`, `blob:`, `about:` or its own `chrome-error:` page is not a request to the site.
 //! `Network.requestWillBeSentExtraInfo` does not parse on current Chromium (chromiumoxide drops
 //! it), so headers come from `requestWillBeSent` / `responseReceived`.
 
@@ -14,10 +18,13 @@ use chromiumoxide::cdp::browser_protocol::network::{
     EventDataReceived, EventLoadingFailed, EventLoadingFinished, EventRequestWillBeSent,
     EventResponseReceived, Headers, ResourceTiming, ResourceType, Response as CdpResponse,
 };
+use chromiumoxide::cdp::browser_protocol::page::EventLoadEventFired;
 use chromiumoxide::error::CdpError;
 use chromiumoxide::listeners::EventStream;
 use futures::{FutureExt, StreamExt};
 
+use super::Pending;
+use super::extra_info::{ExtraHeaders, ExtraInfo};
 use crate::har;
 
 /// Bodies above this size are not kept in the HAR.
@@ -29,6 +36,9 @@ struct Streams {
     finished: EventStream<EventLoadingFinished>,
     failed: EventStream<EventLoadingFailed>,
     data: EventStream<EventDataReceived>,
+    load: EventStream<EventLoadEventFired>,
+    /// The page's target id, which is also its main frame's id.
+    main_frame: String,
 }
 
 /// One network request (a redirect chain shares the request id).
@@ -45,7 +55,57 @@ struct Tracked {
     decoded_bytes: i64,
     body: Option<(String, bool)>,
     body_unavailable: bool,
+    /// Still open when its tab was replaced after a timed-out navigation: it never finishes.
+    abandoned: bool,
+    /// The headers really sent, per hop (from the extra-info events, when they came).
+    request_extra: Vec<Vec<har::Header>>,
+    /// The headers really received, per response (redirect responses first).
+    response_extra: Vec<Vec<har::Header>>,
 }
+
+/// URL schemes of what Chromium loads without a network request.
+const NOT_NETWORK: [&str; 9] = [
+    "data:",
+    "blob:",
+    "about:",
+    "chrome:",
+    "chrome-error:",
+    "chrome-extension:",
+    "chrome-untrusted:",
+    "devtools:",
+    "javascript:",
+];
+
+impl Tracked {
+    /// The headers of response `index` (hop `index`'s answer): those really received when they
+    /// came, else what `Network.responseReceived` said.
+    fn response_headers(&self, index: usize, response: &CdpResponse) -> Vec<har::Header> {
+        match self.response_extra.get(index) {
+            Some(received) if !received.is_empty() => received.clone(),
+            _ => headers_of(&response.headers),
+        }
+    }
+
+    /// A request that went (or was meant to go) over the network.
+    fn is_network(&self) -> bool {
+        self.hops.first().is_some_and(|hop| {
+            let url = hop.request.url.as_str();
+            !NOT_NETWORK
+                .iter()
+                .any(|scheme| url.get(..scheme.len()).is_some_and(|p| p.eq_ignore_ascii_case(scheme)))
+        })
+    }
+
+    /// Neither finished nor failed (yet).
+    fn is_open(&self) -> bool {
+        self.finished.is_none() && self.failed.is_none() && !self.abandoned
+    }
+}
+
+/// What a HAR entry that never finished says in `_error`.
+const UNFINISHED_AT_END: &str = "not finished when the run ended";
+const UNFINISHED_AT_TIMEOUT: &str = "not finished when the run timed out";
+const ABANDONED: &str = "not finished when its navigation timed out";
 
 /// What the page's main document response said.
 #[derive(Debug, Clone)]
@@ -61,6 +121,16 @@ pub(crate) struct Capture {
     pages: Vec<har::Page>,
     page_count: usize,
     current_page: Option<String>,
+    /// When the main frame's latest document request was sent (CDP monotonic seconds).
+    last_navigation: Option<f64>,
+    /// When the main frame's latest `load` event fired.
+    last_load: Option<f64>,
+    /// The `_error` of entries that never finished.
+    unfinished: &'static str,
+    /// The page's extra-info connection, if it could be made.
+    extra_info: Option<ExtraInfo>,
+    /// Extra headers received so far (kept across a tab replacement).
+    extra_headers: ExtraHeaders,
 }
 
 impl Capture {
@@ -72,6 +142,8 @@ impl Capture {
             finished: page.event_listener::<EventLoadingFinished>().await?,
             failed: page.event_listener::<EventLoadingFailed>().await?,
             data: page.event_listener::<EventDataReceived>().await?,
+            load: page.event_listener::<EventLoadEventFired>().await?,
+            main_frame: page.target_id().inner().clone(),
         };
         Ok(Capture {
             streams,
@@ -80,18 +152,77 @@ impl Capture {
             pages: Vec::new(),
             page_count: 0,
             current_page: None,
+            last_navigation: None,
+            last_load: None,
+            unfinished: UNFINISHED_AT_END,
+            extra_info: None,
+            extra_headers: ExtraHeaders::default(),
         })
     }
 
-    /// Switches to another page's event streams (a replacement tab), keeping what was captured.
+    /// The page's extra-info connection (replacing the previous tab's, if any).
+    pub fn set_extra_info(&mut self, extra_info: Option<ExtraInfo>) {
+        self.collect_extra_headers();
+        self.extra_info = extra_info;
+    }
+
+    fn collect_extra_headers(&mut self) {
+        let Some(received) = self.extra_info.as_ref().map(ExtraInfo::take) else { return };
+        for (id, hops) in received.requests {
+            self.extra_headers.requests.entry(id).or_default().extend(hops);
+        }
+        for (id, hops) in received.responses {
+            self.extra_headers.responses.entry(id).or_default().extend(hops);
+        }
+    }
+
+    /// Switches to another page's event streams (a replacement tab), keeping what was captured;
+    /// what the old tab still had open is given up.
     pub fn adopt(&mut self, other: Capture) {
         self.drain();
+        for tracked in self.requests.values_mut().filter(|t| t.is_open()) {
+            tracked.abandoned = true;
+        }
         self.streams = other.streams;
+        self.set_extra_info(other.extra_info);
+    }
+
+    /// What the page is still waiting for; `None` before its first document request.
+    pub fn pending(&mut self) -> Option<Pending> {
+        self.drain();
+        let navigation = self.last_navigation?;
+        let mut open: Vec<&Tracked> =
+            self.requests.values().filter(|t| t.is_network() && t.is_open()).collect();
+        open.sort_by_key(|t| t.seq);
+        let open_requests = open
+            .iter()
+            .filter_map(|t| t.hops.last())
+            .map(|hop| format!("{} {}", hop.request.method, hop.request.url))
+            .collect();
+        Some(Pending {
+            load_event_fired: self.last_load.is_some_and(|load| load >= navigation),
+            open_requests,
+        })
+    }
+
+    /// The run's deadline passed: entries still open say so in the HAR.
+    pub fn timed_out(&mut self) {
+        self.unfinished = UNFINISHED_AT_TIMEOUT;
+    }
+
+    /// A main-frame document request starts a new document: its `load` event is awaited anew.
+    fn note_navigation(&mut self, ev: &EventRequestWillBeSent) {
+        let main_frame = ev.frame_id.as_ref().is_some_and(|f| *f.inner() == self.streams.main_frame);
+        let document = matches!(ev.r#type, Some(ResourceType::Document));
+        if main_frame && document && ev.request_id.inner() == ev.loader_id.inner() {
+            self.last_navigation = Some(*ev.timestamp.inner());
+        }
     }
 
     /// Moves every event already delivered into the request table (never waits).
     pub fn drain(&mut self) {
         while let Some(Some(ev)) = self.streams.sent.next().now_or_never() {
+            self.note_navigation(&ev);
             let pageref = self.current_page.clone();
             let id = ev.request_id.inner().clone();
             let tracked = self.tracked(&id);
@@ -114,6 +245,10 @@ impl Capture {
         while let Some(Some(ev)) = self.streams.failed.next().now_or_never() {
             let id = ev.request_id.inner().clone();
             self.tracked(&id).failed = Some(ev);
+        }
+        while let Some(Some(ev)) = self.streams.load.next().now_or_never() {
+            let at = *ev.timestamp.inner();
+            self.last_load = Some(self.last_load.map_or(at, |last| last.max(at)));
         }
     }
 
@@ -162,7 +297,7 @@ impl Capture {
         self.drain();
         self.requests
             .iter()
-            .filter(|(_, t)| t.body.is_none() && !t.body_unavailable)
+            .filter(|(_, t)| t.is_network() && t.body.is_none() && !t.body_unavailable)
             .filter(|(_, t)| t.finished.is_some() && t.failed.is_none())
             .filter(|(_, t)| t.response.as_ref().is_some_and(|r| !(300..400).contains(&r.response.status)))
             .filter(|(_, t)| {
@@ -194,14 +329,26 @@ impl Capture {
     /// Everything captured so far, in request order; the capture starts empty again.
     pub fn take(&mut self) -> (Vec<har::Page>, Vec<har::Entry>) {
         self.drain();
-        let mut requests: Vec<Tracked> = self.requests.drain().map(|(_, t)| t).collect();
+        self.collect_extra_headers();
+        let mut extra = std::mem::take(&mut self.extra_headers);
+        let mut requests: Vec<Tracked> = self
+            .requests
+            .drain()
+            .map(|(id, mut tracked)| {
+                let as_headers = |hops: Vec<_>| hops.iter().map(headers_of_map).collect();
+                tracked.request_extra = extra.requests.remove(&id).map(as_headers).unwrap_or_default();
+                tracked.response_extra = extra.responses.remove(&id).map(as_headers).unwrap_or_default();
+                tracked
+            })
+            .filter(Tracked::is_network)
+            .collect();
         requests.sort_by_key(|t| t.seq);
         let mut entries: Vec<(f64, har::Entry)> = Vec::new();
         for tracked in &requests {
             for (index, hop) in tracked.hops.iter().enumerate() {
                 let entry = match tracked.hops.get(index + 1) {
-                    Some(next) => redirect_entry(tracked, hop, next),
-                    None => final_entry(tracked, hop),
+                    Some(next) => redirect_entry(tracked, index, next),
+                    None => final_entry(tracked, index, self.unfinished),
                 };
                 entries.push((*hop.timestamp.inner(), entry));
             }
@@ -214,14 +361,12 @@ impl Capture {
 }
 
 /// A hop that was answered with a redirect; the next hop's start is its end.
-fn redirect_entry(
-    tracked: &Tracked,
-    hop: &EventRequestWillBeSent,
-    next: &EventRequestWillBeSent,
-) -> har::Entry {
-    let mut entry = base_entry(tracked, hop);
+fn redirect_entry(tracked: &Tracked, index: usize, next: &EventRequestWillBeSent) -> har::Entry {
+    let hop = &tracked.hops[index];
+    let mut entry = base_entry(tracked, index);
     if let Some(response) = next.redirect_response.as_ref() {
-        entry.response = response_of(response, 0, &next.request.url);
+        entry.response =
+            response_of(response, tracked.response_headers(index, response), 0, &next.request.url);
         entry.request.http_version = entry.response.http_version.clone();
         entry.server_ip_address = response.remote_ip_address.clone();
         entry.connection = connection_of(response);
@@ -234,9 +379,11 @@ fn redirect_entry(
     entry
 }
 
-/// The last hop: answered (maybe finished), failed, or still pending.
-fn final_entry(tracked: &Tracked, hop: &EventRequestWillBeSent) -> har::Entry {
-    let mut entry = base_entry(tracked, hop);
+/// The last hop: answered (maybe finished), failed, or still open (`_error` says `unfinished`;
+/// status 0 unless the response headers came).
+fn final_entry(tracked: &Tracked, index: usize, unfinished: &str) -> har::Entry {
+    let hop = &tracked.hops[index];
+    let mut entry = base_entry(tracked, index);
     let end = tracked
         .finished
         .as_ref()
@@ -248,7 +395,7 @@ fn final_entry(tracked: &Tracked, hop: &EventRequestWillBeSent) -> har::Entry {
             .finished
             .as_ref()
             .map_or(-1, |f| (f.encoded_data_length - response.encoded_data_length).max(0.0).round() as i64);
-        entry.response = response_of(response, body_size, "");
+        entry.response = response_of(response, tracked.response_headers(index, response), body_size, "");
         entry.response.content.size =
             if tracked.decoded_bytes > 0 { tracked.decoded_bytes } else { body_size.max(0) };
         entry.request.http_version = entry.response.http_version.clone();
@@ -273,19 +420,32 @@ fn final_entry(tracked: &Tracked, hop: &EventRequestWillBeSent) -> har::Entry {
         if tracked.response.is_none() {
             entry.response.status = 0;
         }
+    } else if tracked.abandoned {
+        entry.error = Some(ABANDONED.to_string());
+    } else if tracked.finished.is_none() {
+        entry.error = Some(unfinished.to_string());
     }
     entry.time = round(entry.timings.total());
     entry
 }
 
 /// Request side of an entry plus an empty response (status 0: no answer yet).
-fn base_entry(tracked: &Tracked, hop: &EventRequestWillBeSent) -> har::Entry {
+fn base_entry(tracked: &Tracked, index: usize) -> har::Entry {
+    let hop = &tracked.hops[index];
     let request = &hop.request;
     let url = match request.url_fragment.as_deref() {
         Some(fragment) if !fragment.is_empty() => format!("{}{fragment}", request.url),
         _ => request.url.clone(),
     };
-    let headers = headers_of(&request.headers);
+    let headers = match tracked.request_extra.get(index) {
+        Some(sent) if !sent.is_empty() => sent.clone(),
+        _ => headers_of(&request.headers),
+    };
+    let cookies = headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("cookie"))
+        .flat_map(|h| cookies_of(&h.value))
+        .collect();
     let post_data = post_data_of(request, &headers);
     let body_size = match (&post_data, request.has_post_data) {
         (Some(data), _) => data.text.len() as i64,
@@ -301,7 +461,7 @@ fn base_entry(tracked: &Tracked, hop: &EventRequestWillBeSent) -> har::Entry {
             query_string: har::Request::query_of(&url),
             url,
             http_version: String::new(),
-            cookies: Vec::new(),
+            cookies,
             headers,
             post_data,
             headers_size: -1,
@@ -327,8 +487,12 @@ fn base_entry(tracked: &Tracked, hop: &EventRequestWillBeSent) -> har::Entry {
     }
 }
 
-fn response_of(response: &CdpResponse, body_size: i64, redirect_url: &str) -> har::Response {
-    let headers = headers_of(&response.headers);
+fn response_of(
+    response: &CdpResponse,
+    headers: Vec<har::Header>,
+    body_size: i64,
+    redirect_url: &str,
+) -> har::Response {
     let cookies = headers
         .iter()
         .filter(|h| h.name.eq_ignore_ascii_case("set-cookie"))
@@ -426,7 +590,10 @@ fn round(ms: f64) -> f64 {
 
 /// CDP headers (`{name: value}`, repeated headers joined by newlines) as HAR headers.
 fn headers_of(headers: &Headers) -> Vec<har::Header> {
-    let Some(map) = headers.inner().as_object() else { return Vec::new() };
+    headers.inner().as_object().map(headers_of_map).unwrap_or_default()
+}
+
+fn headers_of_map(map: &serde_json::Map<String, serde_json::Value>) -> Vec<har::Header> {
     map.iter()
         .flat_map(|(name, value)| {
             let value = match value {
@@ -438,6 +605,16 @@ fn headers_of(headers: &Headers) -> Vec<har::Header> {
                 .map(|v| har::Header { name: name.clone(), value: v.to_string() })
                 .collect::<Vec<_>>()
         })
+        .collect()
+}
+
+/// The pairs of a `Cookie` request header (`a=1; b=2`).
+fn cookies_of(value: &str) -> Vec<har::Cookie> {
+    value
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter(|(name, _)| !name.trim().is_empty())
+        .map(|(name, value)| har::Cookie { name: name.trim().to_string(), value: value.trim().to_string() })
         .collect()
 }
 
@@ -573,6 +750,16 @@ mod tests {
             .map(|c| (c.name, c.value))
             .collect();
         assert_eq!(cookies, [("a".to_string(), "1".to_string()), ("b".to_string(), "2".to_string())]);
+    }
+
+    #[test]
+    fn request_cookie_header_is_split_into_pairs() {
+        let cookies: Vec<_> =
+            cookies_of("session=abc; theme=dark=blue;  ;x").into_iter().map(|c| (c.name, c.value)).collect();
+        assert_eq!(
+            cookies,
+            [("session".to_string(), "abc".to_string()), ("theme".to_string(), "dark=blue".to_string())]
+        );
     }
 
     #[test]

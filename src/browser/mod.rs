@@ -32,7 +32,9 @@ use std::time::Duration;
 
 mod capture;
 mod discover;
+mod extra_info;
 mod launch;
+mod orphans;
 mod page;
 mod pool;
 
@@ -55,6 +57,10 @@ pub struct PoolConfig {
     pub launch_timeout: Duration,
     /// Deadline of each single CDP command (navigation has its own, per `goto`).
     pub command_timeout: Duration,
+    /// A folder where the running browsers are recorded (pid and start time). When set, the
+    /// pool first kills the browsers recorded there by aviary processes that are gone (see
+    /// `docs/daemon.md`); `None` records nothing.
+    pub orphan_registry: Option<PathBuf>,
 }
 
 impl Default for PoolConfig {
@@ -66,6 +72,7 @@ impl Default for PoolConfig {
             recycle_after_runs: 100,
             launch_timeout: Duration::from_secs(30),
             command_timeout: Duration::from_secs(30),
+            orphan_registry: None,
         }
     }
 }
@@ -108,6 +115,41 @@ pub struct Navigation {
     pub load_ms: Option<f64>,
 }
 
+/// What a page was still waiting for (see [`BrowserPage::pending`]). Its `Display` is the tail
+/// of a timeout reason: `waiting for the load event; 2 requests still open: GET http://a/slow,
+/// GET http://a/img.png`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    /// Whether the `load` event of the page's latest document has fired.
+    pub load_event_fired: bool,
+    /// `METHOD URL` of each network request neither finished nor failed, in request order.
+    pub open_requests: Vec<String>,
+}
+
+/// Open requests named in [`Pending`]'s text; the rest are counted.
+const PENDING_LISTED: usize = 5;
+
+impl std::fmt::Display for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.load_event_fired {
+            f.write_str("after the load event")?;
+        } else {
+            f.write_str("waiting for the load event")?;
+        }
+        let open = &self.open_requests;
+        match open.len() {
+            0 => return f.write_str("; no request open"),
+            1 => f.write_str("; 1 request still open: ")?,
+            n => write!(f, "; {n} requests still open: ")?,
+        }
+        f.write_str(&open.iter().take(PENDING_LISTED).cloned().collect::<Vec<_>>().join(", "))?;
+        if open.len() > PENDING_LISTED {
+            write!(f, " and {} more", open.len() - PENDING_LISTED)?;
+        }
+        Ok(())
+    }
+}
+
 /// A snapshot of the pool.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PoolStats {
@@ -142,4 +184,36 @@ pub enum BrowserError {
     /// Chromium rejected a command, or a script threw.
     #[error("{0}")]
     Cdp(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Pending;
+
+    fn pending(load_event_fired: bool, open: &[&str]) -> String {
+        Pending { load_event_fired, open_requests: open.iter().map(ToString::to_string).collect() }
+            .to_string()
+    }
+
+    #[test]
+    fn pending_names_the_load_event_and_the_open_requests() {
+        assert_eq!(
+            pending(false, &["GET http://a/slow", "POST http://a/api"]),
+            "waiting for the load event; 2 requests still open: GET http://a/slow, POST http://a/api"
+        );
+        assert_eq!(
+            pending(true, &["GET http://a/poll"]),
+            "after the load event; 1 request still open: GET http://a/poll"
+        );
+        assert_eq!(pending(true, &[]), "after the load event; no request open");
+    }
+
+    #[test]
+    fn pending_lists_five_requests_and_counts_the_rest() {
+        let urls: Vec<String> = (1..=7).map(|i| format!("GET http://a/{i}")).collect();
+        let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
+        let text = pending(false, &urls);
+        assert!(text.ends_with("GET http://a/5 and 2 more"), "{text}");
+        assert!(text.contains("7 requests still open"), "{text}");
+    }
 }

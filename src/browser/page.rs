@@ -24,9 +24,10 @@ use futures::StreamExt;
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::capture::Capture;
+use super::extra_info::ExtraInfo;
 use super::launch::Life;
 use super::pool::{PooledBrowser, Shared};
-use super::{BrowserError, Navigation, PageOptions};
+use super::{BrowserError, Navigation, PageOptions, Pending};
 use crate::har;
 
 /// The most a dispose / close may take before we stop waiting for Chromium.
@@ -123,7 +124,8 @@ pub(crate) async fn prepare(
             .build()
             .map_err(BrowserError::Cdp)?;
         let page = guarded(life, None, "Target.createTarget", timeout, cdp.new_page(params)).await?;
-        let capture = guarded(life, None, "Network listeners", timeout, Capture::attach(&page)).await?;
+        let mut capture = guarded(life, None, "Network listeners", timeout, Capture::attach(&page)).await?;
+        capture.set_extra_info(attach_extra_info(browser, &page, timeout).await);
         let tab = Tab { life: watch_renderer(&page).await, page };
         let mut prepared = Prepared { context_id: context_id.clone(), tab, capture, applied: None };
         if let Some(options) = options {
@@ -136,6 +138,13 @@ pub(crate) async fn prepare(
         dispose_in_background(browser, context_id);
     }
     result
+}
+
+/// The page's second DevTools connection, for the headers chromiumoxide drops; without it the
+/// HAR still has the headers the page itself set.
+async fn attach_extra_info(browser: &PooledBrowser, page: &Page, timeout: Duration) -> Option<ExtraInfo> {
+    let attached = ExtraInfo::attach(&browser.launched.ws_url, page.target_id().inner(), timeout).await;
+    attached.map_err(|e| tracing::warn!("the HAR will lack the headers Chromium adds: {e}")).ok()
 }
 
 /// A `Life` that ends when the page's renderer process crashes.
@@ -424,8 +433,9 @@ impl BrowserPage {
             .map_err(BrowserError::Cdp)?;
         let page =
             guarded(life, None, "Target.createTarget", self.command_timeout, cdp.new_page(params)).await?;
-        let capture =
+        let mut capture =
             guarded(life, None, "Network listeners", self.command_timeout, Capture::attach(&page)).await?;
+        capture.set_extra_info(attach_extra_info(&self.browser, &page, self.command_timeout).await);
         let tab = Tab { life: watch_renderer(&page).await, page };
         let mut prepared =
             Prepared { context_id: self.context_id.clone(), tab: tab.clone(), capture, applied: None };
@@ -521,6 +531,20 @@ impl BrowserPage {
             return Err(BrowserError::Cdp(format!("JavaScript error: {first_line}")));
         }
         Ok(result.result.value.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// What the page is still waiting for: whether its latest document's `load` event fired, and
+    /// the network requests still open. `None` before the page requested its first document.
+    pub async fn pending(&self) -> Option<Pending> {
+        self.state.lock().await.capture.pending()
+    }
+
+    /// The run's deadline passed: returns [`BrowserPage::pending`], and the HAR entries still open
+    /// will say `not finished when the run timed out`.
+    pub async fn timed_out(&self) -> Option<Pending> {
+        let mut state = self.state.lock().await;
+        state.capture.timed_out();
+        state.capture.pending()
     }
 
     /// Everything the page's network log holds so far (requests still in flight included, as far

@@ -9,6 +9,7 @@ use chromiumoxide::cdp::browser_protocol::browser::BrowserContextId;
 use tokio::sync::Semaphore;
 
 use super::launch::{LaunchSpec, Launched, launch};
+use super::orphans::{Registry, reap_orphans};
 use super::page::{BrowserPage, Prepared, apply_options, dispose, dispose_in_background, prepare};
 use super::{BrowserError, PageOptions, PoolConfig, PoolStats, find_chromium};
 
@@ -49,6 +50,8 @@ pub(crate) struct Shared {
     shut_down: AtomicBool,
     /// The options of the latest acquire: spares are prepared with them.
     last_options: Mutex<Option<PageOptions>>,
+    /// Where running browsers are recorded (`PoolConfig::orphan_registry`).
+    registry: Option<Arc<Registry>>,
 }
 
 /// A pool of warm Chromium browsers. Cheap to clone (all clones share the pool).
@@ -64,11 +67,13 @@ impl std::fmt::Debug for BrowserPool {
 }
 
 impl BrowserPool {
-    /// A pool that launches its first browser on the first [`BrowserPool::acquire`].
+    /// A pool that launches its first browser on the first [`BrowserPool::acquire`]. With an
+    /// `orphan_registry`, the browsers a killed aviary left running are killed first.
     pub fn new(config: PoolConfig) -> BrowserPool {
         let mut config = config;
         config.max_concurrency = config.max_concurrency.max(1);
         config.recycle_after_runs = config.recycle_after_runs.max(1);
+        let registry = config.orphan_registry.as_deref().and_then(open_registry);
         BrowserPool {
             shared: Arc::new(Shared {
                 semaphore: Arc::new(Semaphore::new(config.max_concurrency)),
@@ -81,6 +86,7 @@ impl BrowserPool {
                 next_id: AtomicU64::new(1),
                 shut_down: AtomicBool::new(false),
                 last_options: Mutex::new(None),
+                registry,
             }),
         }
     }
@@ -140,6 +146,25 @@ impl BrowserPool {
     pub fn browser_pids(&self) -> Vec<u32> {
         let browsers = self.shared.browsers.lock().expect("pool lock");
         browsers.iter().filter(|b| !b.launched.life.is_gone()).map(|b| b.launched.pid).collect()
+    }
+}
+
+/// Reaps what earlier processes left in `dir`, then opens this pool's record there.
+fn open_registry(dir: &std::path::Path) -> Option<Arc<Registry>> {
+    let killed = reap_orphans(dir);
+    if !killed.is_empty() {
+        tracing::warn!(
+            pids = ?killed,
+            "killed {} Chromium process(es) left running by an aviary process that is gone",
+            killed.len()
+        );
+    }
+    match Registry::new(dir) {
+        Ok(registry) => Some(Arc::new(registry)),
+        Err(e) => {
+            tracing::warn!("browsers will not be recorded for reaping: {e}");
+            None
+        }
     }
 }
 
@@ -233,6 +258,7 @@ impl Shared {
             extra_args: &self.config.extra_args,
             launch_timeout: self.config.launch_timeout,
             command_timeout: self.config.command_timeout,
+            registry: self.registry.clone(),
             on_exit,
         })
         .await?;

@@ -130,6 +130,7 @@ pub fn pool_config(project: &Project) -> PoolConfig {
         max_concurrency: browser.max_concurrency.max(1),
         extra_args: browser.args.clone(),
         recycle_after_runs: browser.recycle_after_runs.max(1),
+        orphan_registry: Some(project.data_dir.join("browsers")),
         ..PoolConfig::default()
     }
 }

@@ -354,8 +354,16 @@ impl RunContext {
         if self.canary.spec.screenshots.on_step_failure {
             let _ = tokio::time::timeout(Duration::from_secs(3), self.step_screenshot("failed")).await;
         }
+        let pending = match &self.page {
+            Some(page) => tokio::time::timeout(Duration::from_secs(1), page.timed_out()).await.ok().flatten(),
+            None => None,
+        };
         if let Some(open) = self.current.take() {
-            let reason = format!("run timed out after {}", humantime::format_duration(self.canary.timeout));
+            let mut reason =
+                format!("run timed out after {}", humantime::format_duration(self.canary.timeout));
+            if let Some(pending) = pending {
+                reason = format!("{reason} {pending}");
+            }
             self.close_step(open, Err(StepError::Timeout(reason)));
         }
     }
