@@ -53,23 +53,38 @@ pub trait Blueprint: Sync {
 /// `Ok(())` means the blueprint reached its end (its steps carry their own statuses); an `Err`
 /// ends the run with that error outside any step.
 pub trait Runnable: Send + Sync {
+    /// Runs the canary's steps through `ctx`.
     fn run<'a>(&'a self, ctx: &'a mut RunContext) -> BoxFuture<'a, Result<(), StepError>>;
 }
 
 /// Headers and URLs a canary's section makes it send.
 #[derive(Debug, Default)]
 pub struct SentValues {
+    /// Headers sent, as name/value pairs.
     pub headers: Vec<(String, String)>,
+    /// URLs requested.
     pub urls: Vec<String>,
 }
 
 /// Why a canary's run could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
+    /// The canary names a blueprint this build does not implement.
     #[error("canary `{canary}`: blueprint `{blueprint}` is not implemented yet")]
-    UnknownBlueprint { canary: String, blueprint: String },
+    UnknownBlueprint {
+        /// The canary's name.
+        canary: String,
+        /// The blueprint it names.
+        blueprint: String,
+    },
+    /// The canary's blueprint section does not read into the blueprint's settings.
     #[error("canary `{canary}`: {problem}")]
-    InvalidSection { canary: String, problem: String },
+    InvalidSection {
+        /// The canary's name.
+        canary: String,
+        /// The first problem found.
+        problem: String,
+    },
 }
 
 /// The canary's section read into the blueprint's settings type. Validation has already accepted

@@ -5,9 +5,12 @@ use std::fmt;
 
 use serde_json::Value;
 
+/// One step of a path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Segment {
+    /// `.key` or `['key']`: a member of an object.
     Key(String),
+    /// `[N]`, or `[-N]` counted from the end: an element of an array.
     Index(i64),
 }
 
@@ -21,6 +24,7 @@ pub struct JsonPath {
 const FORMS: &str = "use $, .key, ['key'] and [N], e.g. $.items[0].id";
 
 impl JsonPath {
+    /// Parses a path; the error names the path and the forms allowed.
     pub fn parse(text: &str) -> Result<Self, String> {
         let bad = |why: &str| Err(format!("invalid JSON path `{text}`: {why}"));
         let Some(mut rest) = text.strip_prefix('$') else {
@@ -79,6 +83,7 @@ impl JsonPath {
         Ok(Self { text: text.to_string(), segments })
     }
 
+    /// The path's steps after `$`, in order.
     pub fn segments(&self) -> &[Segment] {
         &self.segments
     }
