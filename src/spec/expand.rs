@@ -31,7 +31,9 @@ pub fn process_env(name: &str) -> Option<String> {
 /// What an expansion found: secret values and problems (at the scalars' positions).
 #[derive(Debug, Default)]
 pub struct Expansion {
+    /// Values of the `${secret:...}` references expanded, each once.
     pub secrets: Vec<String>,
+    /// References that could not be expanded, placed at their scalars.
     pub problems: Vec<Located>,
 }
 

@@ -23,6 +23,7 @@ impl StatusRanges {
         Ok(Self(ranges))
     }
 
+    /// Whether `status` is in one of the ranges.
     pub fn contains(&self, status: u16) -> bool {
         self.0.iter().any(|&(lo, hi)| (lo..=hi).contains(&status))
     }
