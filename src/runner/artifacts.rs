@@ -10,10 +10,22 @@ use crate::step::redact::Redactor;
 /// A run file that could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum ArtifactError {
+    /// The file's contents could not be encoded as JSON.
     #[error("could not encode {}: {source}", path.display())]
-    Encode { path: PathBuf, source: serde_json::Error },
+    Encode {
+        /// The file being written.
+        path: PathBuf,
+        /// The encoder's error.
+        source: serde_json::Error,
+    },
+    /// The file could not be written.
     #[error("could not write {}: {source}", path.display())]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        /// The file being written.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
 }
 
 /// Writes the run's files into `dir`; screenshots are already there.
