@@ -227,7 +227,8 @@ struct Inner {
 }
 
 impl Engine {
-    /// An engine with these definitions that stores states in `store` and sends notifications through `notifier`.
+    /// An engine with these definitions that stores states in `store` and sends notifications
+    /// through `notifier`.
     pub fn new(store: Arc<dyn Store>, notifier: Arc<dyn Notifier>, defs: Definitions) -> Engine {
         Engine {
             store,
