@@ -141,7 +141,7 @@ fn a_failing_canary_alarms_and_set_state_goes_through_the_api() {
     assert_eq!(sent["canary"], "failing", "{sent}");
     let link = sent["dashboard_url"].as_str().unwrap();
     assert!(link.ends_with("/api/v1/alarms/failing-down/history"), "{link}");
-    let (status, _) = http(&addr, "GET", link.split_once(&addr.to_string()).unwrap().1, None);
+    let (status, _) = http(&addr, "GET", link.split_once(&addr.clone()).unwrap().1, None);
     assert_eq!(status, 200, "the dashboard link answers");
 
     // The API lists alarms; writes need the token.

@@ -271,7 +271,7 @@ impl Reply {
         String::from_utf8(self.body.to_vec()).unwrap()
     }
     fn content_type(&self) -> &str {
-        self.headers.get("content-type").map(|v| v.to_str().unwrap()).unwrap_or("")
+        self.headers.get("content-type").map_or("", |v| v.to_str().unwrap())
     }
     /// The JSON `{"error": "..."}` message.
     fn error(&self) -> String {
@@ -754,11 +754,10 @@ async fn serve_names_the_address_it_cannot_bind() {
 /// The headers every response carries.
 fn assert_security_headers(what: &str, reply: &Reply) {
     let header = |name: &str| {
-        reply
-            .headers
-            .get(name)
-            .map(|v| v.to_str().unwrap().to_string())
-            .unwrap_or_else(|| panic!("{what}: no `{name}` header; headers: {:?}", reply.headers))
+        reply.headers.get(name).map_or_else(
+            || panic!("{what}: no `{name}` header; headers: {:?}", reply.headers),
+            |v| v.to_str().unwrap().to_string(),
+        )
     };
     assert_eq!(header("x-content-type-options"), "nosniff", "{what}");
     assert_eq!(header("x-frame-options"), "DENY", "{what}");

@@ -410,7 +410,7 @@ fn composite_references_and_order() {
     let graph = |pairs: &[(&str, &[&str])]| {
         pairs
             .iter()
-            .map(|(k, v)| (k.to_string(), v.iter().map(|s| s.to_string()).collect()))
+            .map(|(k, v)| (k.to_string(), v.iter().map(ToString::to_string).collect()))
             .collect::<std::collections::BTreeMap<String, Vec<String>>>()
     };
     let order = composite::order(&graph(&[("top", &["mid", "m1"]), ("mid", &["m2"])])).unwrap();
@@ -614,7 +614,7 @@ fn missing_data_is_noticed_by_the_tick_without_runs() {
     assert!(engine.tick(t(12, 4)).unwrap().is_empty());
     assert!(engine.tick(t(12, 6)).unwrap().is_empty());
     let moved = engine.tick(t(12, 7)).unwrap();
-    assert_eq!(moved[0].new_state, "ALARM", "{:?}", moved);
+    assert_eq!(moved[0].new_state, "ALARM", "{moved:?}");
     assert_eq!(store.alarm_history("web-down", 10).unwrap().len(), 2);
 }
 

@@ -63,7 +63,7 @@ fn check_settings(settings: &Settings, p: &mut Problems<'_>) {
         check_url(url, urls.index(i), p);
     }
     if let Err(e) = StatusRanges::parse(&settings.expect.status) {
-        p.add(KeyPath::root().key("expect").key("status"), e);
+        p.add(KeyPath::root().key("expect").key("status"), e.to_string());
     }
 }
 

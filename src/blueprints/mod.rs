@@ -53,23 +53,23 @@ pub trait Blueprint: Sync {
 /// `Ok(())` means the blueprint reached its end (its steps carry their own statuses); an `Err`
 /// ends the run with that error outside any step.
 pub trait Runnable: Send + Sync {
-    /// Runs the canary's steps through `ctx`.
+    /// Runs the canary's steps.
     fn run<'a>(&'a self, ctx: &'a mut RunContext) -> BoxFuture<'a, Result<(), StepError>>;
 }
 
 /// Headers and URLs a canary's section makes it send.
 #[derive(Debug, Default)]
 pub struct SentValues {
-    /// Headers sent, as name/value pairs.
+    /// Header names and values.
     pub headers: Vec<(String, String)>,
-    /// URLs requested.
+    /// URLs, as written (with `${name}` references left for run time).
     pub urls: Vec<String>,
 }
 
 /// Why a canary's run could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
-    /// The canary names a blueprint this build does not implement.
+    /// The canary names a blueprint the registry does not have.
     #[error("canary `{canary}`: blueprint `{blueprint}` is not implemented yet")]
     UnknownBlueprint {
         /// The canary's name.
@@ -77,7 +77,7 @@ pub enum BuildError {
         /// The blueprint it names.
         blueprint: String,
     },
-    /// The canary's blueprint section does not read into the blueprint's settings.
+    /// The section does not validate (the canary was not loaded through validation).
     #[error("canary `{canary}`: {problem}")]
     InvalidSection {
         /// The canary's name.

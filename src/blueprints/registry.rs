@@ -33,7 +33,7 @@ impl Registry {
 
 impl BlueprintCatalog for Registry {
     fn names(&self) -> Vec<&'static str> {
-        self.all().map(|b| b.name()).collect()
+        self.all().map(Blueprint::name).collect()
     }
 
     fn planned(&self) -> Vec<&'static str> {

@@ -1,18 +1,18 @@
 //! `aviary new BLUEPRINT NAME`: writes `canaries/NAME.yaml` from the blueprint's template.
 
 use super::{EXIT_BAD_INPUT, EXIT_OK, Globals};
-use crate::blueprints::REGISTRY;
+use crate::blueprints::{Blueprint, REGISTRY};
 use crate::spec::suggest::did_you_mean;
 
 /// The commented template of a blueprint (the file under `blueprints/`, built into the binary so
 /// `aviary new` works wherever it is installed).
 pub fn template(blueprint: &str) -> Option<&'static str> {
-    REGISTRY.find(blueprint).map(|b| b.template())
+    REGISTRY.find(blueprint).map(Blueprint::template)
 }
 
 pub fn new_canary(globals: &Globals, blueprint: &str, name: &str, force: bool) -> i32 {
     let Some(text) = template(blueprint) else {
-        let known: Vec<&str> = REGISTRY.all().map(|b| b.name()).collect();
+        let known: Vec<&str> = REGISTRY.all().map(Blueprint::name).collect();
         eprintln!(
             "error: no template for blueprint `{blueprint}`; available: {}{}",
             known.join(", "),

@@ -33,7 +33,7 @@ impl Progress {
     }
 
     pub fn event(&self, event: ProgressEvent<'_>) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let line = match event {
             ProgressEvent::RunStarted { .. } => {
                 state.running += 1;
@@ -89,7 +89,7 @@ impl Progress {
 
     /// Removes the status line before the summary is printed.
     pub fn finish(&self) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         self.clear_status_line(&mut state);
     }
 }

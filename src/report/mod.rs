@@ -202,7 +202,7 @@ impl RunReport {
             points.push(point("SuccessPercent", Some(&step.name), ok));
             points.push(point("Duration", Some(&step.name), step.duration_ms));
         }
-        if let Some(visual) = self.details.get("visual_success_percent").and_then(|v| v.as_f64()) {
+        if let Some(visual) = self.details.get("visual_success_percent").and_then(serde_json::Value::as_f64) {
             points.push(point("VisualMonitoringSuccessPercent", None, visual));
         }
         points

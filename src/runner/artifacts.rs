@@ -1,32 +1,13 @@
 //! Writes a run's folder: `report.json` (already redacted), `<canary>.har` and `log.txt`
 //! (redacted here).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::har::{self, Har};
 use crate::report::RunReport;
 use crate::step::redact::Redactor;
-
-/// A run file that could not be written.
-#[derive(Debug, thiserror::Error)]
-pub enum ArtifactError {
-    /// The file's contents could not be encoded as JSON.
-    #[error("could not encode {}: {source}", path.display())]
-    Encode {
-        /// The file being written.
-        path: PathBuf,
-        /// The encoder's error.
-        source: serde_json::Error,
-    },
-    /// The file could not be written.
-    #[error("could not write {}: {source}", path.display())]
-    Write {
-        /// The file being written.
-        path: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
-    },
-}
+pub use crate::store::layout::ArtifactError;
+use crate::store::layout::write_file;
 
 /// Writes the run's files into `dir`; screenshots are already there.
 pub fn write_run_files(
@@ -60,10 +41,4 @@ fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(), Artifact
     let bytes = serde_json::to_vec_pretty(value)
         .map_err(|source| ArtifactError::Encode { path: path.to_path_buf(), source })?;
     write_file(path, &bytes)
-}
-
-/// Writes a file whole. Readers find runs through the database, whose row is written after
-/// every file, so no reader sees a file being written; a process killed mid-run leaves no row.
-fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ArtifactError> {
-    std::fs::write(path, bytes).map_err(|source| ArtifactError::Write { path: path.to_path_buf(), source })
 }

@@ -36,7 +36,7 @@ pub async fn run_attempt(canary: Arc<Canary>, services: Arc<Services>, attempt: 
     let blueprint = REGISTRY.find(&canary.blueprint);
     // A browser run's clock starts once it has its page: waiting for a free browser slot is
     // neither its Duration nor part of its timeout.
-    let page = match blueprint.is_some_and(|b| b.uses_browser()) {
+    let page = match blueprint.is_some_and(Blueprint::uses_browser) {
         true => Some(services.browser.acquire(&page_options(&canary)).await),
         false => None,
     };
@@ -185,7 +185,7 @@ fn redactor_for(canary: &Canary, blueprint: Option<&dyn Blueprint>) -> Redactor 
     let report = &canary.spec.report;
     let rules = Redactor::new(&[], &report.restricted_headers, &[]);
     let sent = blueprint.map(|b| b.sent_values(canary)).unwrap_or_default();
-    let browser_headers = canary.spec.browser.extra_headers.iter().map(|(n, v)| (n, v));
+    let browser_headers = canary.spec.browser.extra_headers.iter();
     let section_headers = sent.headers.iter().map(|(n, v)| (n, v));
     let mut secrets = canary.secrets.clone();
     for (name, value) in browser_headers.chain(section_headers) {

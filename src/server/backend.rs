@@ -1,4 +1,4 @@
-//! What the HTTP server asks of the daemon. The daemon (`crate::daemon`) implements
+//! What the HTTP server asks of the daemon. The daemon (`src/daemon/`) implements
 //! [`Backend`]; the server (`crate::server`) only reads through it, so each can change alone.
 
 use std::collections::BTreeMap;

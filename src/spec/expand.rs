@@ -63,7 +63,25 @@ fn is_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-fn tokenize(text: &str) -> Result<Vec<Piece<'_>>, String> {
+/// A template that cannot be expanded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    #[error("unterminated `${{` in {text:?}: write `${{NAME}}`, or `$${{` for a literal `${{`")]
+    Unterminated { text: String },
+    /// `${a b}`.
+    #[error(
+        "`${{{inner}}}` is not a variable reference: names are letters, digits and `_` (write `$${{` for a literal `${{`)"
+    )]
+    NotAReference { inner: String },
+    /// A name the variables do not know.
+    #[error("`${{{name}}}` has no value: no earlier step extracted it")]
+    NoValue { name: String },
+    /// A secret reference, which load time should have replaced.
+    #[error("`${{secret:{name}}}` left in a template")]
+    SecretLeft { name: String },
+}
+
+fn tokenize(text: &str) -> Result<Vec<Piece<'_>>, TemplateError> {
     let mut pieces = Vec::new();
     let mut rest = text;
     while let Some(at) = rest.find('$') {
@@ -79,9 +97,7 @@ fn tokenize(text: &str) -> Result<Vec<Piece<'_>>, String> {
                 pieces.push(Piece::Text(&rest[..at]));
             }
             let Some(end) = body.find('}') else {
-                return Err(format!(
-                    "unterminated `${{` in {text:?}: write `${{NAME}}`, or `$${{` for a literal `${{`"
-                ));
+                return Err(TemplateError::Unterminated { text: text.to_string() });
             };
             let inner = &body[..end];
             let (name, secret) = match inner.strip_prefix("secret:") {
@@ -89,10 +105,7 @@ fn tokenize(text: &str) -> Result<Vec<Piece<'_>>, String> {
                 None => (inner, false),
             };
             if !is_name(name) {
-                return Err(format!(
-                    "`${{{inner}}}` is not a variable reference: names are letters, digits and `_` \
-                     (write `$${{` for a literal `${{`)"
-                ));
+                return Err(TemplateError::NotAReference { inner: inner.to_string() });
             }
             pieces.push(Piece::Var { name, secret });
             rest = &body[end + 1..];
@@ -109,25 +122,25 @@ fn tokenize(text: &str) -> Result<Vec<Piece<'_>>, String> {
 
 /// Run-time substitution of an API step template (see the module docs): `${name}` from `vars`,
 /// `$${` to `${`. Fails on the first name `vars` does not know.
-pub fn substitute(template: &str, vars: impl Fn(&str) -> Option<String>) -> Result<String, String> {
+pub fn substitute(template: &str, vars: impl Fn(&str) -> Option<String>) -> Result<String, TemplateError> {
     let mut out = String::with_capacity(template.len());
     for piece in tokenize(template)? {
         match piece {
             Piece::Text(t) => out.push_str(t),
             Piece::Escape => out.push_str("${"),
             Piece::Var { name, secret: false } => {
-                out.push_str(
-                    &vars(name)
-                        .ok_or_else(|| format!("`${{{name}}}` has no value: no earlier step extracted it"))?,
-                );
+                out.push_str(&vars(name).ok_or_else(|| TemplateError::NoValue { name: name.to_string() })?);
             }
             Piece::Var { name, secret: true } => {
-                return Err(format!("`${{secret:{name}}}` left in a template"));
+                return Err(TemplateError::SecretLeft { name: name.to_string() });
             }
         }
     }
     Ok(out)
 }
+
+/// For each name a template step defines: the first step (0-based index, name) defining it.
+type FirstDefinitions = HashMap<String, (usize, String)>;
 
 /// Where a name can come from, for one scalar.
 struct Scope<'a> {
@@ -136,7 +149,7 @@ struct Scope<'a> {
     process: Lookup<'a>,
     /// Template step mode: the index of the step and, for each name a step defines, the first
     /// step (0-based index, name) that defines it.
-    step: Option<(usize, &'a HashMap<String, (usize, String)>)>,
+    step: Option<(usize, &'a FirstDefinitions)>,
 }
 
 impl Scope<'_> {
@@ -161,7 +174,7 @@ fn expand_text(text: &str, scope: &Scope<'_>, out: &mut Expansion) -> Result<Opt
     if !text.contains("${") {
         return Ok(None);
     }
-    let pieces = tokenize(text).map_err(|e| vec![e])?;
+    let pieces = tokenize(text).map_err(|e| vec![e.to_string()])?;
     let mut result = String::with_capacity(text.len());
     let mut errors = Vec::new();
     // Values put into a template must not be read as references again at run time.
@@ -178,7 +191,7 @@ fn expand_text(text: &str, scope: &Scope<'_>, out: &mut Expansion) -> Result<Opt
                     put(&mut result, &value);
                 }
                 None => {
-                    errors.push(format!("`${{secret:{name}}}` is not set: export {name} in the environment"))
+                    errors.push(format!("`${{secret:{name}}}` is not set: export {name} in the environment"));
                 }
             },
             Piece::Var { name, secret: false } => {
@@ -287,7 +300,7 @@ fn walk_steps(
     out: &mut Expansion,
 ) {
     let NodeKind::Map(entries) = &mut section.kind else { return walk(section, path, base, out) };
-    let mut first: HashMap<String, (usize, String)> = HashMap::new();
+    let mut first = FirstDefinitions::new();
     for (index, (step, names)) in template.steps.iter().enumerate() {
         for name in names {
             first.entry(name.clone()).or_insert_with(|| (index, step.clone()));
@@ -351,8 +364,8 @@ mod tests {
                 Piece::Text("$"),
             ]
         );
-        assert!(tokenize("${A").unwrap_err().starts_with("unterminated"));
-        assert!(tokenize("${a b}").unwrap_err().contains("not a variable reference"));
+        assert!(tokenize("${A").unwrap_err().to_string().starts_with("unterminated"));
+        assert!(tokenize("${a b}").unwrap_err().to_string().contains("not a variable reference"));
         assert!(tokenize("${}").is_err());
     }
 
@@ -427,7 +440,7 @@ api:
 
     fn api_steps() -> TemplateSteps {
         let step = |name: &str, defines: &[&str]| {
-            (name.to_string(), defines.iter().map(|d| d.to_string()).collect())
+            (name.to_string(), defines.iter().map(ToString::to_string).collect())
         };
         TemplateSteps {
             list_key: "steps",

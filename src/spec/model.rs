@@ -41,9 +41,23 @@ impl fmt::Display for HumanDuration {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ByteSize(pub u64);
 
+/// A size that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SizeError {
+    /// `10 parsecs`.
+    #[error("invalid size {text:?}: unknown unit `{unit}`; expected e.g. 512KB, 10MB, 1MiB")]
+    UnknownUnit { text: String, unit: String },
+    /// No number.
+    #[error("invalid size {text:?}; expected a number of bytes or e.g. 512KB, 10MB, 1MiB")]
+    NotANumber { text: String },
+    /// More bytes than a 64-bit count holds, or negative.
+    #[error("invalid size {text:?}: out of range")]
+    OutOfRange { text: String },
+}
+
 impl ByteSize {
     /// Parses `10MB`, `512 KiB`, `1048576`.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, SizeError> {
         let text = text.trim();
         let split = text.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(text.len());
         let (number, unit) = (&text[..split], text[split..].trim());
@@ -55,18 +69,12 @@ impl ByteSize {
             "kib" => 1 << 10,
             "mib" => 1 << 20,
             "gib" => 1 << 30,
-            _ => {
-                return Err(format!(
-                    "invalid size {text:?}: unknown unit `{unit}`; expected e.g. 512KB, 10MB, 1MiB"
-                ));
-            }
+            _ => return Err(SizeError::UnknownUnit { text: text.to_string(), unit: unit.to_string() }),
         };
-        let value: f64 = number.parse().map_err(|_| {
-            format!("invalid size {text:?}; expected a number of bytes or e.g. 512KB, 10MB, 1MiB")
-        })?;
+        let value: f64 = number.parse().map_err(|_| SizeError::NotANumber { text: text.to_string() })?;
         let bytes = value * factor as f64;
         if !bytes.is_finite() || bytes < 0.0 || bytes > u64::MAX as f64 {
-            return Err(format!("invalid size {text:?}: out of range"));
+            return Err(SizeError::OutOfRange { text: text.to_string() });
         }
         Ok(Self(bytes.round() as u64))
     }

@@ -9,21 +9,41 @@ pub struct StatusRanges(Vec<(u16, u16)>);
 
 const EXPECTED: &str = "expected status codes like `200-399`, `200`, `200,301-302` or `2xx`";
 
+/// Why a list of status codes does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StatusError {
+    /// `200,,300`.
+    #[error("empty entry in {list:?}; {}", EXPECTED)]
+    EmptyEntry { list: String },
+    /// Not a number.
+    #[error("`{text}` is not a status code; {}", EXPECTED)]
+    NotACode { text: String },
+    /// A number outside 100..599.
+    #[error("status {value} is outside 100..599; {}", EXPECTED)]
+    OutOfRange { value: u16 },
+    /// `6xx`, `x`.
+    #[error("`{text}` is not a status class (1xx..5xx); {}", EXPECTED)]
+    NotAClass { text: String },
+    /// `399-200`.
+    #[error("range `{text}` is empty (start after end); {}", EXPECTED)]
+    EmptyRange { text: String },
+}
+
 impl StatusRanges {
     /// Parses a comma-separated list of codes (100..=599), ranges `A-B` and classes `Nxx`.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, StatusError> {
         let mut ranges = Vec::new();
         for part in text.split(',') {
             let part = part.trim();
             if part.is_empty() {
-                return Err(format!("empty entry in {text:?}; {EXPECTED}"));
+                return Err(StatusError::EmptyEntry { list: text.to_string() });
             }
-            ranges.push(parse_part(part).map_err(|e| format!("{e}; {EXPECTED}"))?);
+            ranges.push(parse_part(part)?);
         }
         Ok(Self(ranges))
     }
 
-    /// Whether `status` is in one of the ranges.
+    /// Whether `status` is one of the codes.
     pub fn contains(&self, status: u16) -> bool {
         self.0.iter().any(|&(lo, hi)| (lo..=hi).contains(&status))
     }
@@ -34,24 +54,24 @@ impl StatusRanges {
     }
 }
 
-fn code(text: &str) -> Result<u16, String> {
-    let value: u16 = text.parse().map_err(|_| format!("`{text}` is not a status code"))?;
-    if (100..=599).contains(&value) { Ok(value) } else { Err(format!("status {value} is outside 100..599")) }
+fn code(text: &str) -> Result<u16, StatusError> {
+    let value: u16 = text.parse().map_err(|_| StatusError::NotACode { text: text.to_string() })?;
+    if (100..=599).contains(&value) { Ok(value) } else { Err(StatusError::OutOfRange { value }) }
 }
 
-fn parse_part(part: &str) -> Result<(u16, u16), String> {
+fn parse_part(part: &str) -> Result<(u16, u16), StatusError> {
     let lower = part.to_ascii_lowercase();
     if let Some(class) = lower.strip_suffix("xx") {
         return match class.parse::<u16>() {
             Ok(c @ 1..=5) if class.len() == 1 => Ok((c * 100, c * 100 + 99)),
-            _ => Err(format!("`{part}` is not a status class (1xx..5xx)")),
+            _ => Err(StatusError::NotAClass { text: part.to_string() }),
         };
     }
     match part.split_once('-') {
         Some((lo, hi)) => {
             let (lo, hi) = (code(lo.trim())?, code(hi.trim())?);
             if lo > hi {
-                return Err(format!("range `{part}` is empty (start after end)"));
+                return Err(StatusError::EmptyRange { text: part.to_string() });
             }
             Ok((lo, hi))
         }
@@ -60,9 +80,9 @@ fn parse_part(part: &str) -> Result<(u16, u16), String> {
 }
 
 impl FromStr for StatusRanges {
-    type Err = String;
+    type Err = StatusError;
 
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, StatusError> {
         Self::parse(s)
     }
 }
@@ -126,7 +146,7 @@ mod tests {
             ("399-200", "range `399-200` is empty"),
             ("6xx", "`6xx` is not a status class"),
         ] {
-            let err = StatusRanges::parse(text).unwrap_err();
+            let err = StatusRanges::parse(text).unwrap_err().to_string();
             assert!(err.starts_with(start), "{text}: {err}");
             assert!(err.ends_with(EXPECTED), "{err}");
         }

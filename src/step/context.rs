@@ -15,6 +15,7 @@ use crate::browser::{BrowserError, BrowserPage, PageOptions};
 use crate::har;
 use crate::report::{StepReport, StepStatus};
 use crate::spec::Canary;
+use crate::store::layout::{ArtifactError, write_file};
 
 /// Why a step did not pass.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -297,7 +298,7 @@ impl RunContext {
         let bytes = self.capture().await?;
         let label = self.redactor.redact_message(label).into_owned();
         let file = screenshot_file_name(index, &label, None);
-        self.write_artifact(&file, &bytes).map_err(StepError::Error)?;
+        self.write_artifact(&file, &bytes).map_err(|e| StepError::Error(e.to_string()))?;
         if let Some(open) = self.current.as_mut() {
             open.screenshots.push(file.clone());
         }
@@ -324,7 +325,7 @@ impl RunContext {
             return;
         }
         let written = match self.capture().await {
-            Ok(bytes) => self.write_artifact(&file, &bytes),
+            Ok(bytes) => self.write_artifact(&file, &bytes).map_err(|e| e.to_string()),
             Err(e) => Err(format!("screenshot of step {index} failed: {}", e.reason())),
         };
         match (written, self.current.as_mut()) {
@@ -334,9 +335,8 @@ impl RunContext {
         }
     }
 
-    fn write_artifact(&self, file: &str, bytes: &[u8]) -> Result<(), String> {
-        let path = self.dir.join(file);
-        std::fs::write(&path, bytes).map_err(|e| format!("could not write {}: {e}", path.display()))
+    fn write_artifact(&self, file: &str, bytes: &[u8]) -> Result<(), ArtifactError> {
+        write_file(&self.dir.join(file), bytes)
     }
 
     async fn current_page_url(&self) -> Option<String> {

@@ -87,3 +87,21 @@ pub fn remove_run_dir(artifacts_root: &Path, relative: &str) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// A run file that could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum ArtifactError {
+    /// The value could not be encoded as JSON.
+    #[error("could not encode {}: {source}", path.display())]
+    Encode { path: PathBuf, source: serde_json::Error },
+    /// The file could not be written (disk full, read-only, ...).
+    #[error("could not write {}: {source}", path.display())]
+    Write { path: PathBuf, source: std::io::Error },
+}
+
+/// Writes a file of a run folder whole. Readers find runs through the database, whose row is
+/// written after every file, so no reader sees a file being written; a process killed mid-run
+/// leaves no row.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ArtifactError> {
+    std::fs::write(path, bytes).map_err(|source| ArtifactError::Write { path: path.to_path_buf(), source })
+}

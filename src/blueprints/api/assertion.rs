@@ -20,6 +20,7 @@ use hyper::header::{HeaderMap, HeaderName};
 use regex::Regex;
 use serde_json::Value;
 
+use super::errors::{NoValue, SyntaxError, ValueError};
 use super::jsonpath::{JsonPath, kind};
 use crate::spec::StatusRanges;
 
@@ -33,7 +34,7 @@ pub struct ResponseView<'a> {
     pub body: &'a [u8],
     /// The whole exchange, redirects included.
     pub latency: Duration,
-    json: OnceCell<Result<Value, String>>,
+    json: OnceCell<Result<Value, NoValue>>,
 }
 
 impl<'a> ResponseView<'a> {
@@ -43,19 +44,18 @@ impl<'a> ResponseView<'a> {
     }
 
     /// The body as JSON, parsed once.
-    pub fn json(&self) -> Result<&Value, &str> {
+    pub fn json(&self) -> Result<&Value, &NoValue> {
         self.json
             .get_or_init(|| {
                 serde_json::from_slice(self.body).map_err(|e| {
-                    if self.body.is_empty() {
+                    NoValue(if self.body.is_empty() {
                         "an empty body, not JSON".to_string()
                     } else {
                         format!("a body that is not JSON ({e}): {}", preview(self.body))
-                    }
+                    })
                 })
             })
             .as_ref()
-            .map_err(String::as_str)
     }
 
     /// Every value of a header (names are case-insensitive).
@@ -192,9 +192,10 @@ impl Assertion {
     }
 
     /// Parses one assertion line; the error says what is wrong and shows the line.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, SyntaxError> {
         let text = text.trim();
-        let fail = |why: String| format!("invalid assertion `{text}`: {why}");
+        let fail = |why: String| SyntaxError { what: "assertion", text: text.to_string(), reason: why };
+        let failed = |e: &dyn std::fmt::Display| fail(e.to_string());
         let word_end = text.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(text.len());
         let word = text[..word_end].to_ascii_lowercase();
         let rest = text[word_end..].trim_start();
@@ -219,13 +220,13 @@ impl Assertion {
                 if end == 0 {
                     return Err(fail("`json` needs a path, e.g. `json $.items[0].id exists`".into()));
                 }
-                let path = JsonPath::parse(&rest[..end]).map_err(fail)?;
+                let path = JsonPath::parse(&rest[..end]).map_err(|e| failed(&e))?;
                 (Subject::Json(path), rest[end..].trim_start())
             }
             "" => return Err(fail(format!("an assertion starts with {SUBJECTS}"))),
             other => return Err(fail(format!("unknown subject `{other}`; use {SUBJECTS}"))),
         };
-        let (op, value) = parse_op(rest).map_err(fail)?;
+        let (op, value) = parse_op(rest).map_err(|e| failed(&e))?;
         let allowed: &[Op] = match subject {
             Subject::Status => &[Op::Eq, Op::Ne, Op::Lt, Op::Le, Op::Gt, Op::Ge, Op::In],
             Subject::Header(_) => &[Op::Exists, Op::Eq, Op::Ne, Op::Contains, Op::Matches],
@@ -262,12 +263,14 @@ impl Assertion {
                     Regex::new(&pattern).map_err(|e| fail(format!("invalid regex: {}", one_line(&e))))?,
                 )
             }
-            (Subject::Status, Op::In) => Expected::Ranges(StatusRanges::parse(value).map_err(fail)?),
+            (Subject::Status, Op::In) => {
+                Expected::Ranges(StatusRanges::parse(value).map_err(|e| failed(&e))?)
+            }
             (Subject::Status, _) => match value.parse::<u16>() {
                 Ok(code) if (100..=599).contains(&code) => Expected::Code(code),
                 _ => return Err(fail(format!("`{value}` is not a status code (100..599)"))),
             },
-            (Subject::Latency, _) => Expected::Duration(parse_latency(value).map_err(fail)?),
+            (Subject::Latency, _) => Expected::Duration(parse_latency(value).map_err(|e| failed(&e))?),
             (Subject::Json(_), Op::Lt | Op::Le | Op::Gt | Op::Ge) => match literal(value) {
                 Ok(Value::Number(n)) => Expected::Number(n.as_f64().unwrap_or(f64::NAN)),
                 _ => {
@@ -277,8 +280,10 @@ impl Assertion {
                     )));
                 }
             },
-            (Subject::Json(_), _) => Expected::Literal(literal(value).map_err(fail)?),
-            (Subject::Header(_) | Subject::Body, _) => Expected::Text(text_value(value).map_err(fail)?),
+            (Subject::Json(_), _) => Expected::Literal(literal(value).map_err(|e| failed(&e))?),
+            (Subject::Header(_) | Subject::Body, _) => {
+                Expected::Text(text_value(value).map_err(|e| failed(&e))?)
+            }
         };
         Ok(Self { text: text.to_string(), subject, op, expected })
     }
@@ -414,7 +419,7 @@ fn path_end(text: &str) -> usize {
     text.len()
 }
 
-fn parse_op(text: &str) -> Result<(Op, &str), String> {
+fn parse_op(text: &str) -> Result<(Op, &str), ValueError> {
     for (symbol, op) in
         [("==", Op::Eq), ("!=", Op::Ne), ("<=", Op::Le), (">=", Op::Ge), ("<", Op::Lt), (">", Op::Gt)]
     {
@@ -423,7 +428,7 @@ fn parse_op(text: &str) -> Result<(Op, &str), String> {
         }
     }
     if text.starts_with('=') {
-        return Err("use `==` to compare, not `=`".into());
+        return Err(ValueError::SingleEquals);
     }
     let end = text.find(char::is_whitespace).unwrap_or(text.len());
     let word = &text[..end];
@@ -432,21 +437,17 @@ fn parse_op(text: &str) -> Result<(Op, &str), String> {
         "exists" => Op::Exists,
         "contains" => Op::Contains,
         "matches" => Op::Matches,
-        "" => return Err("missing operator (==, !=, <, <=, >, >=, in, exists, contains, matches)".into()),
-        _ => {
-            return Err(format!(
-                "unknown operator `{word}`; use ==, !=, <, <=, >, >=, in, exists, contains or matches"
-            ));
-        }
+        "" => return Err(ValueError::MissingOperator),
+        _ => return Err(ValueError::UnknownOperator(word.to_string())),
     };
     Ok((op, &text[end..]))
 }
 
 /// A text value: `"..."` (JSON escapes), `'...'` (as written) or bare.
-pub(super) fn text_value(value: &str) -> Result<String, String> {
+pub(super) fn text_value(value: &str) -> Result<String, ValueError> {
     if value.starts_with('"') {
         return serde_json::from_str::<String>(value)
-            .map_err(|_| format!("bad quoted text {value}: close the quotes, escape inner quotes as \\\""));
+            .map_err(|_| ValueError::BadQuotedText(value.to_string()));
     }
     if value.len() >= 2 && value.starts_with('\'') && value.ends_with('\'') {
         return Ok(value[1..value.len() - 1].to_string());
@@ -463,27 +464,25 @@ pub(super) fn regex_text(value: &str) -> String {
 }
 
 /// A JSON literal, `'text'`, or bare text.
-fn literal(value: &str) -> Result<Value, String> {
+fn literal(value: &str) -> Result<Value, ValueError> {
     if let Ok(v) = serde_json::from_str::<Value>(value) {
         return Ok(v);
     }
     match value.chars().next() {
-        Some('"') => Err(format!("bad quoted text {value}: close the quotes, escape inner quotes as \\\"")),
-        Some('[' | '{') => Err(format!("`{value}` is not valid JSON")),
+        Some('"') => Err(ValueError::BadQuotedText(value.to_string())),
+        Some('[' | '{') => Err(ValueError::NotJson(value.to_string())),
         _ => text_value(value).map(Value::String),
     }
 }
 
-fn parse_latency(value: &str) -> Result<Duration, String> {
+fn parse_latency(value: &str) -> Result<Duration, ValueError> {
     if let Ok(ms) = value.parse::<f64>()
         && ms.is_finite()
         && ms >= 0.0
     {
         return Ok(Duration::from_secs_f64(ms / 1000.0));
     }
-    humantime::parse_duration(value).map_err(|_| {
-        format!("`{value}` is not a duration; write e.g. 800ms or 2s (a bare number is milliseconds)")
-    })
+    humantime::parse_duration(value).map_err(|_| ValueError::NotADuration(value.to_string()))
 }
 
 /// Numbers compare by value (`1 == 1.0`), everything else structurally.
@@ -550,7 +549,7 @@ mod tests {
     }
 
     fn error(assertion: &str) -> String {
-        Assertion::parse(assertion).unwrap_err()
+        Assertion::parse(assertion).unwrap_err().to_string()
     }
 
     #[test]

@@ -9,6 +9,7 @@ use regex::Regex;
 use serde_json::Value;
 
 use super::assertion::{ResponseView, regex_text};
+use super::errors::{NoValue, SyntaxError};
 use super::jsonpath::JsonPath;
 
 /// A parsed extraction: where in the response a value comes from.
@@ -24,15 +25,15 @@ pub enum Extraction {
 
 impl Extraction {
     /// Parses one extraction; the error says what is wrong and shows it.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, SyntaxError> {
         let text = text.trim();
-        let fail = |why: String| format!("invalid extraction `{text}`: {why}");
+        let fail = |why: String| SyntaxError { what: "extraction", text: text.to_string(), reason: why };
         let (word, rest) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
         let rest = rest.trim();
         let need = |what: &str| fail(format!("`{word}` needs {what}"));
         match word.to_ascii_lowercase().as_str() {
             "json" if rest.is_empty() => Err(need("a path, e.g. `json $.id`")),
-            "json" => JsonPath::parse(rest).map(Self::Json).map_err(fail),
+            "json" => JsonPath::parse(rest).map(Self::Json).map_err(|e| fail(e.to_string())),
             "header" if rest.is_empty() => Err(need("a header name, e.g. `header etag`")),
             "header" => HeaderName::from_bytes(rest.to_ascii_lowercase().as_bytes())
                 .map(Self::Header)
@@ -54,20 +55,21 @@ impl Extraction {
     }
 
     /// The value, or why there is none.
-    pub fn apply(&self, response: &ResponseView<'_>) -> Result<String, String> {
+    pub fn apply(&self, response: &ResponseView<'_>) -> Result<String, NoValue> {
+        let none = |why: String| NoValue(why);
         match self {
             Self::Json(path) => {
-                let root = response.json().map_err(|why| format!("the response has {why}"))?;
-                match path.find(root).map_err(|why| format!("json {path}: {why}"))? {
+                let root = response.json().map_err(|why| none(format!("the response has {why}")))?;
+                match path.find(root).map_err(|why| none(format!("json {path}: {why}")))? {
                     Value::String(s) => Ok(s.clone()),
-                    Value::Null => Err(format!("json {path} is null")),
+                    Value::Null => Err(none(format!("json {path} is null"))),
                     other => Ok(other.to_string()),
                 }
             }
             Self::Header(name) => {
                 let values = response.header_values(name);
                 if values.is_empty() {
-                    Err(format!("the response has no `{name}` header"))
+                    Err(none(format!("the response has no `{name}` header")))
                 } else {
                     Ok(values.join(", "))
                 }
@@ -75,7 +77,7 @@ impl Extraction {
             Self::Body(re) => {
                 let text = String::from_utf8_lossy(response.body);
                 let captures =
-                    re.captures(&text).ok_or_else(|| format!("body regex `{re}` does not match"))?;
+                    re.captures(&text).ok_or_else(|| none(format!("body regex `{re}` does not match")))?;
                 let found = captures.get(1).or_else(|| captures.get(0)).map_or("", |m| m.as_str());
                 Ok(found.to_string())
             }
@@ -95,7 +97,7 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert("etag", HeaderValue::from_static("\"v1\""));
         let view = ResponseView::new(200, &headers, body.as_bytes(), Duration::ZERO);
-        Extraction::parse(spec).unwrap().apply(&view)
+        Extraction::parse(spec).unwrap().apply(&view).map_err(|e| e.0)
     }
 
     #[test]
@@ -129,7 +131,7 @@ mod tests {
             ("body (", "invalid regex"),
             ("xpath //a", "use `json PATH`"),
         ] {
-            let e = Extraction::parse(spec).unwrap_err();
+            let e = Extraction::parse(spec).unwrap_err().to_string();
             assert!(e.contains(why), "{spec}: {e}");
         }
     }

@@ -5,6 +5,8 @@ use std::fmt;
 
 use serde_json::Value;
 
+use super::errors::{NoValue, SyntaxError};
+
 /// One step of a path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Segment {
@@ -25,8 +27,10 @@ const FORMS: &str = "use $, .key, ['key'] and [N], e.g. $.items[0].id";
 
 impl JsonPath {
     /// Parses a path; the error names the path and the forms allowed.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let bad = |why: &str| Err(format!("invalid JSON path `{text}`: {why}"));
+    pub fn parse(text: &str) -> Result<Self, SyntaxError> {
+        let bad = |why: &str| {
+            Err(SyntaxError { what: "JSON path", text: text.to_string(), reason: why.to_string() })
+        };
         let Some(mut rest) = text.strip_prefix('$') else {
             return bad(&format!("it must start with `$` ({FORMS})"));
         };
@@ -89,7 +93,7 @@ impl JsonPath {
     }
 
     /// The value at this path, or why there is none (e.g. `no key "name" in the object at $`).
-    pub fn find<'v>(&self, root: &'v Value) -> Result<&'v Value, String> {
+    pub fn find<'v>(&self, root: &'v Value) -> Result<&'v Value, NoValue> {
         let mut value = root;
         let mut at = String::from("$");
         for segment in &self.segments {
@@ -97,19 +101,19 @@ impl JsonPath {
                 (Segment::Key(key), Value::Object(map)) => map.get(key).ok_or_else(|| {
                     let keys: Vec<&str> = map.keys().map(String::as_str).take(10).collect();
                     let more = if map.len() > 10 { ", ..." } else { "" };
-                    format!("no key {key:?} in the object at {at} (keys: {}{more})", keys.join(", "))
+                    NoValue(format!("no key {key:?} in the object at {at} (keys: {}{more})", keys.join(", ")))
                 })?,
                 (Segment::Index(i), Value::Array(items)) => {
                     let index = if *i < 0 { items.len() as i64 + i } else { *i };
                     usize::try_from(index).ok().and_then(|i| items.get(i)).ok_or_else(|| {
-                        format!("index {i} is out of range for the array of {} at {at}", items.len())
+                        NoValue(format!("index {i} is out of range for the array of {} at {at}", items.len()))
                     })?
                 }
                 (Segment::Key(key), other) => {
-                    return Err(format!("{at} is {}, not an object with key {key:?}", kind(other)));
+                    return Err(NoValue(format!("{at} is {}, not an object with key {key:?}", kind(other))));
                 }
                 (Segment::Index(i), other) => {
-                    return Err(format!("{at} is {}, not an array with index {i}", kind(other)));
+                    return Err(NoValue(format!("{at} is {}, not an array with index {i}", kind(other))));
                 }
             };
             match segment {
@@ -170,7 +174,7 @@ mod tests {
     use super::*;
 
     fn find(path: &str, value: &Value) -> Result<Value, String> {
-        JsonPath::parse(path).unwrap().find(value).cloned()
+        JsonPath::parse(path).unwrap().find(value).cloned().map_err(|e| e.0)
     }
 
     #[test]
@@ -207,7 +211,7 @@ mod tests {
             ("$.", "empty key"),
             ("$x", "unexpected `x`"),
         ] {
-            let e = JsonPath::parse(path).unwrap_err();
+            let e = JsonPath::parse(path).unwrap_err().to_string();
             assert!(e.contains(why), "{path}: {e}");
         }
     }

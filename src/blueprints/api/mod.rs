@@ -14,6 +14,7 @@
 //!   is ERROR.
 
 pub mod assertion;
+pub mod errors;
 pub mod extract;
 pub mod jsonpath;
 pub mod run;
@@ -99,7 +100,7 @@ mod tests {
         ] {
             assert_eq!(ByteSize::parse(text), Ok(ByteSize(bytes)), "{text}");
         }
-        assert!(ByteSize::parse("10 parsecs").unwrap_err().contains("unknown unit `parsecs`"));
+        assert!(ByteSize::parse("10 parsecs").unwrap_err().to_string().contains("unknown unit `parsecs`"));
         assert!(ByteSize::parse("MB").is_err());
         assert!(ByteSize::parse("-1").is_err());
         assert_eq!(ByteSize(10_000_000).to_string(), "10MB");

@@ -12,6 +12,7 @@ use hyper::Method;
 use serde_json::{Map, Value, json};
 
 use super::assertion::{self, Assertion, ResponseView};
+use super::errors::NoValue;
 use super::extract::Extraction;
 use super::settings::{Settings, Step};
 use crate::blueprints::Runnable;
@@ -60,7 +61,7 @@ enum Unresolved {
 struct StepRun {
     result: Result<StepOutcome, StepError>,
     details: Map<String, Value>,
-    extracted: Vec<(String, Result<String, String>)>,
+    extracted: Vec<(String, Result<String, NoValue>)>,
 }
 
 impl Runnable for Api {
@@ -151,7 +152,7 @@ fn resolve(
                 let why = missing.get(name).map_or("no earlier step extracted it", String::as_str);
                 Unresolved::Skip(format!("`${{{name}}}` has no value: {why}"))
             }
-            None => Unresolved::Invalid(e),
+            None => Unresolved::Invalid(e.to_string()),
         })
     };
     let request = &step.request;
@@ -192,7 +193,7 @@ fn resolve(
 
     let mut assertions = Vec::with_capacity(step.assert.len() + 1);
     for text in &step.assert {
-        assertions.push(Assertion::parse(&fill(text)?).map_err(Unresolved::Invalid)?);
+        assertions.push(Assertion::parse(&fill(text)?).map_err(|e| Unresolved::Invalid(e.to_string()))?);
     }
     let implicit_status = !assertions.iter().any(|a| matches!(a.subject(), assertion::Subject::Status));
     if implicit_status {
@@ -201,7 +202,10 @@ fn resolve(
     }
     let mut extractions = Vec::with_capacity(step.extract.len());
     for (name, text) in &step.extract {
-        extractions.push((name.clone(), Extraction::parse(&fill(text)?).map_err(Unresolved::Invalid)?));
+        extractions.push((
+            name.clone(),
+            Extraction::parse(&fill(text)?).map_err(|e| Unresolved::Invalid(e.to_string()))?,
+        ));
     }
     let report = &ctx.canary.spec.report;
     let options = Options {
@@ -335,7 +339,7 @@ fn no_response(
     let result = Err(if error.is_timeout() { StepError::Timeout(reason) } else { StepError::Failed(reason) });
     let extracted = extractions
         .into_iter()
-        .map(|(name, _)| (name, Err("the request got no response".to_string())))
+        .map(|(name, _)| (name, Err(NoValue("the request got no response".to_string()))))
         .collect();
     StepRun { result, details, extracted }
 }
@@ -370,7 +374,7 @@ fn extract_values(
     extractions: &[(String, Extraction)],
     view: &ResponseView<'_>,
     failures: &mut Vec<String>,
-) -> Vec<(String, Result<String, String>)> {
+) -> Vec<(String, Result<String, NoValue>)> {
     let mut extracted = Vec::with_capacity(extractions.len());
     for (name, extraction) in extractions {
         let value = extraction.apply(view);

@@ -141,7 +141,7 @@ fn check_checks(step: &Step, at: &KeyPath, p: &mut Problems<'_>) {
         |text: &str| substitute(text, |_| Some("200".to_string())).unwrap_or_else(|_| text.to_string());
     for (j, text) in step.assert.iter().enumerate() {
         if let Err(e) = Assertion::parse(&probe(text)) {
-            p.add(at.key("assert").index(j), e);
+            p.add(at.key("assert").index(j), e.to_string());
         }
     }
     for (name, text) in &step.extract {
@@ -153,7 +153,7 @@ fn check_checks(step: &Step, at: &KeyPath, p: &mut Problems<'_>) {
             );
         }
         if let Err(e) = Extraction::parse(&probe(text)) {
-            p.add(path, e);
+            p.add(path, e.to_string());
         }
     }
 }
