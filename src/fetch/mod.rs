@@ -225,7 +225,7 @@ pub struct Phases {
     pub connect: Option<Duration>,
     /// `None` for `http://`.
     pub tls: Option<Duration>,
-    /// Writing the request.
+    /// Time to write the request.
     pub send: Option<Duration>,
     /// Time to first byte: from the request sent to the response's first byte.
     pub wait: Option<Duration>,

@@ -102,7 +102,7 @@ pub struct Request {
     pub method: String,
     /// The absolute URL requested.
     pub url: String,
-    /// HTTP version (`HTTP/1.1`, `h2`, ...).
+    /// HTTP version as the client reports it (`HTTP/1.1`, `HTTP/2.0`, Chromium's `h2`, ...).
     pub http_version: String,
     /// Cookies sent with the request.
     pub cookies: Vec<Cookie>,
