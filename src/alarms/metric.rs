@@ -21,10 +21,15 @@ pub const EXTRA_RANGE_PERIODS: usize = 2;
 /// An alarm statistic (`docs/alarms.md`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Statistic {
+    /// The mean of the values.
     Average,
+    /// The sum of the values.
     Sum,
+    /// The smallest value.
     Minimum,
+    /// The largest value.
     Maximum,
+    /// How many values there are.
     SampleCount,
     /// `pNN`: the percentile NN (0 < NN <= 100), nearest-rank.
     Percentile(f64),
@@ -80,13 +85,18 @@ pub fn percentile(values: &[f64], p: f64) -> f64 {
 /// `< <= > >=`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Comparison {
+    /// `<`
     Less,
+    /// `<=`
     LessOrEqual,
+    /// `>`
     Greater,
+    /// `>=`
     GreaterOrEqual,
 }
 
 impl Comparison {
+    /// Parses `<`, `<=`, `>` or `>=`.
     pub fn parse(s: &str) -> Option<Comparison> {
         Some(match s {
             "<" => Comparison::Less,
@@ -97,6 +107,7 @@ impl Comparison {
         })
     }
 
+    /// Whether `value` is on the alarming side of `threshold`.
     pub fn breaches(self, value: f64, threshold: f64) -> bool {
         match self {
             Comparison::Less => value < threshold,
@@ -119,6 +130,7 @@ impl Comparison {
 /// A metric alarm's evaluation settings, parsed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rule {
+    /// The statistic computed over each period.
     pub statistic: Statistic,
     /// Seconds, at least 1.
     pub period_secs: i64,
@@ -126,8 +138,11 @@ pub struct Rule {
     pub evaluation_periods: usize,
     /// M.
     pub datapoints_to_alarm: usize,
+    /// How a period's statistic is compared with the threshold.
     pub comparison: Comparison,
+    /// The value the statistic is compared with.
     pub threshold: f64,
+    /// How periods without datapoints count (`treat_missing_data`).
     pub missing: MissingData,
 }
 

@@ -43,6 +43,7 @@ pub use crate::actions::Notification;
 
 /// Delivers notifications to named channels; must not block.
 pub trait Notifier: Send + Sync {
+    /// Sends `notification` to each of `channels`.
     fn notify(&self, channels: &[String], notification: Notification);
 }
 
@@ -58,31 +59,47 @@ impl Notifier for LogNotifier {
 /// A metric alarm, ready to evaluate.
 #[derive(Debug, Clone)]
 pub struct MetricAlarm {
+    /// The alarm's name.
     pub name: String,
+    /// The canary whose metric the alarm watches.
     pub canary: String,
+    /// The metric's name (`SuccessPercent`, `Duration`, ...).
     pub metric: String,
+    /// The `step` dimension; `None` for the run-level metric.
     pub step: Option<String>,
+    /// Statistic, period, threshold and the rest of the evaluation rule.
     pub rule: metric::Rule,
+    /// Channels to notify on each state.
     pub actions: AlarmActions,
+    /// Whether transitions notify the channels; when off they are only recorded.
     pub actions_enabled: bool,
+    /// The alarm's description, from its spec.
     pub description: Option<String>,
 }
 
 /// A composite alarm, ready to evaluate.
 #[derive(Debug, Clone)]
 pub struct CompositeAlarm {
+    /// The alarm's name.
     pub name: String,
+    /// The rule as written.
     pub text: String,
+    /// The parsed rule.
     pub rule: composite::Rule,
+    /// Channels to notify on each state.
     pub actions: AlarmActions,
+    /// Whether transitions notify the channels; when off they are only recorded.
     pub actions_enabled: bool,
+    /// The alarm's description, from its spec.
     pub description: Option<String>,
 }
 
 /// Every alarm of a project. Composites are ordered children first.
 #[derive(Debug, Clone, Default)]
 pub struct Definitions {
+    /// The metric alarms.
     pub metric: Vec<MetricAlarm>,
+    /// The composite alarms, children before their parents.
     pub composite: Vec<CompositeAlarm>,
 }
 
@@ -158,22 +175,29 @@ impl Definitions {
 /// An alarm as `aviary alarms` and the API show it.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct AlarmStatus {
+    /// The alarm's name.
     pub name: String,
     /// `metric` or `composite`.
     pub kind: String,
+    /// The alarm's current state.
     pub state: AlarmState,
+    /// Why the alarm is in its state.
     pub reason: String,
     /// When the alarm entered its state (`None`: never evaluated).
     pub since: Option<DateTime<Utc>>,
+    /// The canary of a metric alarm; `None` for a composite.
     pub canary: Option<String>,
+    /// The alarm's description, from its spec.
     pub description: Option<String>,
 }
 
 /// Why `set-state` was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum SetStateError {
+    /// No alarm has this name.
     #[error("no alarm named `{0}`")]
     UnknownAlarm(String),
+    /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -203,6 +227,8 @@ struct Inner {
 }
 
 impl Engine {
+    /// An engine with these definitions that stores states in `store` and sends notifications
+    /// through `notifier`.
     pub fn new(store: Arc<dyn Store>, notifier: Arc<dyn Notifier>, defs: Definitions) -> Engine {
         Engine {
             store,
@@ -242,6 +268,7 @@ impl Engine {
         inner.defs = Arc::new(defs);
     }
 
+    /// The current alarm definitions.
     pub fn definitions(&self) -> Arc<Definitions> {
         self.lock().defs.clone()
     }

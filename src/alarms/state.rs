@@ -9,13 +9,17 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum AlarmState {
+    /// The metric is within its threshold.
     Ok,
+    /// The metric breached its threshold.
     Alarm,
+    /// Not enough data to decide; the state of a new alarm.
     #[default]
     InsufficientData,
 }
 
 impl AlarmState {
+    /// The state as stored and shown: `OK`, `ALARM` or `INSUFFICIENT_DATA`.
     pub fn as_str(self) -> &'static str {
         match self {
             AlarmState::Ok => "OK",
@@ -48,6 +52,8 @@ impl FromStr for AlarmState {
 /// "keep the current state" (`treat_missing_data: ignore` with no data).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
+    /// The new state; `None` to keep the current one.
     pub state: Option<AlarmState>,
+    /// The reason recorded with the state.
     pub reason: String,
 }

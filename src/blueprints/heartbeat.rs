@@ -21,9 +21,12 @@ pub static HEARTBEAT: HeartbeatBlueprint = HeartbeatBlueprint;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
+    /// The pages to load, one step each, in order; absolute `http`/`https` URLs.
     pub urls: Vec<String>,
+    /// What each page must show.
     #[serde(default)]
     pub expect: PageExpectation,
+    /// Screenshot the whole page, not only the viewport; default `false`.
     #[serde(default)]
     pub full_page_screenshot: bool,
 }
@@ -32,8 +35,10 @@ pub struct Settings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PageExpectation {
+    /// Accepted statuses of the page's main response, e.g. `200-299` or `2xx`; default `200-399`.
     #[serde(default = "PageExpectation::default_status")]
     pub status: String,
+    /// Text that must appear in the rendered page.
     pub text: Option<String>,
 }
 

@@ -71,10 +71,20 @@ pub struct SentValues {
 pub enum BuildError {
     /// The canary names a blueprint the registry does not have.
     #[error("canary `{canary}`: blueprint `{blueprint}` is not implemented yet")]
-    UnknownBlueprint { canary: String, blueprint: String },
+    UnknownBlueprint {
+        /// The canary's name.
+        canary: String,
+        /// The blueprint it names.
+        blueprint: String,
+    },
     /// The section does not validate (the canary was not loaded through validation).
     #[error("canary `{canary}`: {problem}")]
-    InvalidSection { canary: String, problem: String },
+    InvalidSection {
+        /// The canary's name.
+        canary: String,
+        /// The first problem found.
+        problem: String,
+    },
 }
 
 /// The canary's section read into the blueprint's settings type. Validation has already accepted

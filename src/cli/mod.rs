@@ -27,7 +27,7 @@ pub const EXIT_BAD_INPUT: i32 = 2;
     version,
     about = "Synthetic monitoring: canaries in headless Chromium or over HTTP"
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Project file (default: ./aviary.yaml if present).
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -48,13 +48,13 @@ pub struct Cli {
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     Text,
     Json,
 }
 
 #[derive(Subcommand, Debug)]
-pub enum Command {
+pub(crate) enum Command {
     /// Run canaries once, now, in parallel.
     Run(run::RunArgs),
     /// Schedule every enabled canary and serve /metrics and the API, until SIGINT / SIGTERM.
@@ -143,8 +143,11 @@ async fn dispatch(cli: Cli) -> i32 {
 
 /// Options every command shares.
 pub struct Globals {
+    /// Project file (`--config`).
     pub config: Option<PathBuf>,
+    /// Data folder (`--data-dir`), overriding `data_dir`.
     pub data_dir: Option<PathBuf>,
+    /// Only errors (`--quiet`).
     pub quiet: bool,
 }
 

@@ -12,11 +12,14 @@ use crate::spec::{Canary, Diagnostic};
 /// A loaded canary and the fingerprint of its settings (after `${...}` expansion).
 #[derive(Debug, Clone)]
 pub struct Loaded {
+    /// The canary.
     pub canary: Arc<Canary>,
+    /// Its [`fingerprint`].
     pub fingerprint: u64,
 }
 
 impl Loaded {
+    /// A canary with its fingerprint computed.
     pub fn new(canary: Canary) -> Self {
         let fingerprint = fingerprint(&canary);
         Self { canary: Arc::new(canary), fingerprint }
@@ -58,8 +61,11 @@ fn hash_content(node: &Node, hasher: &mut impl Hasher) {
 pub struct Plan {
     /// Every canary after the reload, by name.
     pub canaries: BTreeMap<String, Loaded>,
+    /// Canaries new in this reload.
     pub added: Vec<String>,
+    /// Canaries whose settings changed.
     pub changed: Vec<String>,
+    /// Canaries no longer defined.
     pub removed: Vec<String>,
     /// Canaries kept at their previous version because their file no longer validates.
     pub kept: Vec<String>,

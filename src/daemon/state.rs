@@ -28,16 +28,29 @@ pub enum Wake {
     /// The timers or the queue changed (reload, run-now).
     Changed,
     /// A run (with its retries) ended.
-    Finished { canary: String, last: Option<Box<RunReport>> },
+    Finished {
+        /// The canary that ran.
+        canary: String,
+        /// The report of the final attempt; `None` when the run produced none.
+        last: Option<Box<RunReport>>,
+    },
 }
 
+/// The mutable part of the daemon's state, behind [`State::lock`].
 pub struct Inner {
+    /// Every loaded canary, by name.
     pub canaries: BTreeMap<String, Loaded>,
+    /// The timers and the run queue.
     pub scheduler: Scheduler,
+    /// Problems of files that no longer validate, as `file:line:col: message` lines.
     pub load_errors: Vec<String>,
+    /// The final attempt of each canary's latest finished run, by canary.
     pub last_runs: BTreeMap<String, Arc<RunReport>>,
+    /// Finished attempts by canary and status.
     pub runs_total: BTreeMap<(String, RunStatus), u64>,
+    /// Run durations in seconds, by canary.
     pub run_duration_seconds: BTreeMap<String, Histogram>,
+    /// How late runs started against their fire time, in seconds.
     pub start_lateness_seconds: Histogram,
 }
 
@@ -46,15 +59,20 @@ pub struct State {
     inner: Mutex<Inner>,
     /// The alarm engine (definitions set on every reload).
     pub alarms: Arc<crate::alarms::Engine>,
+    /// Sends alarm notifications to the configured channels.
     pub notifier: Arc<super::alarms::ChannelNotifier>,
+    /// The browser pool, store and artifacts root runs use.
     pub services: Arc<Services>,
+    /// Wakes the scheduler loop.
     pub wake: UnboundedSender<Wake>,
+    /// Set once shutdown begins.
     pub shutting_down: AtomicBool,
     /// The DNS failover reconciler (records set on every reload).
     pub failover: Arc<crate::dns::controller::Controller>,
 }
 
 impl State {
+    /// Empty state: no canaries yet, at most `max_concurrency` runs at once.
     pub fn new(services: Arc<Services>, max_concurrency: usize, wake: UnboundedSender<Wake>) -> Self {
         let notifier = Arc::new(super::alarms::ChannelNotifier::default());
         let alarms = Arc::new(crate::alarms::Engine::new(
@@ -82,10 +100,12 @@ impl State {
         }
     }
 
+    /// The mutable state (a poisoned lock is taken over, not a panic).
     pub fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Whether shutdown has begun.
     pub fn is_shutting_down(&self) -> bool {
         self.shutting_down.load(Ordering::SeqCst)
     }

@@ -49,11 +49,14 @@ pub const USER_AGENT: &str = concat!("aviary/", env!("CARGO_PKG_VERSION"), " (sy
 /// One HTTP request to make.
 #[derive(Debug, Clone)]
 pub struct Request {
+    /// HTTP method.
     pub method: Method,
+    /// The URL to request; `http` or `https`.
     pub url: Url,
     /// Sent as given, in order; `Host`, `User-Agent`, `Accept` and `Content-Length` are added
     /// unless present.
     pub headers: Vec<(String, String)>,
+    /// The request body, if any.
     pub body: Option<Bytes>,
 }
 
@@ -73,11 +76,15 @@ impl Request {
 pub struct Options {
     /// The whole exchange, redirects included, ends by this.
     pub timeout: Duration,
+    /// Follow `3xx` responses with a `Location` header; default on.
     pub follow_redirects: bool,
+    /// Redirects followed at most before failing; default [`DEFAULT_MAX_REDIRECTS`].
     pub max_redirects: usize,
     /// Check the server's certificate (chain, name, dates).
     pub verify_tls: bool,
+    /// Largest request body allowed, in bytes; default [`DEFAULT_MAX_BODY_BYTES`].
     pub max_request_bytes: u64,
+    /// Largest response body read, in bytes; default [`DEFAULT_MAX_BODY_BYTES`].
     pub max_response_bytes: u64,
     /// Keep the request body in the HAR entry (`postData`).
     pub capture_request_body: bool,
@@ -103,34 +110,77 @@ impl Default for Options {
 /// Why a request got no (complete) response.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FetchError {
+    /// The URL's scheme is not `http` or `https`.
     #[error("`{0}` is not an http(s) URL")]
     UnsupportedUrl(String),
+    /// The request cannot be sent as given (bad header name or value, ...).
     #[error("invalid request: {0}")]
     InvalidRequest(String),
+    /// The host name did not resolve.
     #[error("could not resolve host `{host}`: {message}")]
-    Dns { host: String, message: String },
+    Dns {
+        /// The host looked up.
+        host: String,
+        /// The resolver's error.
+        message: String,
+    },
+    /// The TCP connection could not be opened.
     #[error("could not connect to {addr}: {message}")]
-    Connect { addr: String, message: String },
+    Connect {
+        /// The address tried (`ip:port`), or the host when it had no address.
+        addr: String,
+        /// The OS error.
+        message: String,
+    },
+    /// The TLS handshake failed (certificate, protocol, ...).
     #[error("TLS handshake with `{host}` failed: {message}")]
-    Tls { host: String, message: String },
+    Tls {
+        /// The server name checked.
+        host: String,
+        /// The TLS library's error.
+        message: String,
+    },
+    /// The exchange ran past its timeout.
     #[error("timed out after {} {phase}", format_duration(*after))]
-    Timeout { after: Duration, phase: Phase },
+    Timeout {
+        /// The timeout that ran out.
+        after: Duration,
+        /// The phase the request was in.
+        phase: Phase,
+    },
+    /// The request body is over `max_request_bytes`.
     #[error("request body is {size} bytes, over the {limit}-byte limit (max_request_bytes)")]
-    RequestTooLarge { size: u64, limit: u64 },
+    RequestTooLarge {
+        /// The body's size in bytes.
+        size: u64,
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// The response body is over `max_response_bytes`.
     #[error("response body is {}, over the {limit}-byte limit (max_response_bytes)",
         declared.map_or_else(|| format!("more than {limit} bytes"), |n| format!("{n} bytes (Content-Length)")))]
-    ResponseTooLarge { limit: u64, declared: Option<u64> },
+    ResponseTooLarge {
+        /// The limit in bytes.
+        limit: u64,
+        /// The size from `Content-Length`, when the server sent one.
+        declared: Option<u64>,
+    },
+    /// More redirects than `max_redirects`.
     #[error("more than {0} redirects")]
     TooManyRedirects(usize),
+    /// A redirect went back to a URL already visited; the URLs in order.
     #[error("redirect loop: {}", .0.join(" -> "))]
     RedirectLoop(Vec<String>),
+    /// A redirect without a usable `Location`.
     #[error("bad redirect: {0}")]
     BadRedirect(String),
+    /// Any other HTTP protocol error.
     #[error("{0}")]
     Http(String),
 }
 
 impl FetchError {
+    /// Whether the request timed out.
     pub fn is_timeout(&self) -> bool {
         matches!(self, Self::Timeout { .. })
     }
@@ -139,11 +189,17 @@ impl FetchError {
 /// The phase a request was in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
+    /// Looking up the host's addresses.
     Dns,
+    /// Opening the TCP connection.
     Connect,
+    /// The TLS handshake.
     Tls,
+    /// Writing the request.
     Send,
+    /// Waiting for the response head.
     Wait,
+    /// Reading the response body.
     Transfer,
 }
 
@@ -169,6 +225,7 @@ pub struct Phases {
     pub connect: Option<Duration>,
     /// `None` for `http://`.
     pub tls: Option<Duration>,
+    /// Time to write the request.
     pub send: Option<Duration>,
     /// Time to first byte: from the request sent to the response's first byte.
     pub wait: Option<Duration>,
@@ -221,11 +278,15 @@ impl Phases {
 /// A complete response.
 #[derive(Debug, Clone)]
 pub struct Response {
+    /// The status code.
     pub status: StatusCode,
     /// The reason phrase as sent (HTTP/1), else the standard one.
     pub status_text: String,
+    /// The HTTP version of the response.
     pub version: Version,
+    /// The response headers.
     pub headers: HeaderMap,
+    /// The response body as received.
     pub body: Bytes,
     /// The URL that answered (after redirects).
     pub url: Url,
@@ -249,11 +310,17 @@ impl Response {
 /// One request of an exchange (the first, or a redirect hop).
 #[derive(Debug, Clone)]
 pub struct Hop {
+    /// The hop's method.
     pub method: Method,
+    /// The hop's URL.
     pub url: Url,
+    /// Status code, when a response arrived.
     pub status: Option<u16>,
+    /// How long each phase took.
     pub phases: Phases,
+    /// Why this hop failed, when it did.
     pub error: Option<String>,
+    /// The hop as a HAR entry.
     pub entry: har::Entry,
 }
 
@@ -275,7 +342,9 @@ impl Hop {
 /// A request and its redirects: each hop, and the final response or why there is none.
 #[derive(Debug)]
 pub struct Exchange {
+    /// Every request made, in order: the first, then each redirect.
     pub hops: Vec<Hop>,
+    /// The final response, or why there is none.
     pub outcome: Result<Response, FetchError>,
     /// Wall time of the whole exchange.
     pub elapsed: Duration,

@@ -18,6 +18,7 @@ pub enum RunStatus {
 }
 
 impl RunStatus {
+    /// The status as stored and shown: `PASSED`, `FAILED`, `ERROR` or `TIMEOUT`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Passed => "PASSED",
@@ -27,6 +28,7 @@ impl RunStatus {
         }
     }
 
+    /// The status named by `text` (as [`RunStatus::as_str`] writes it), if any.
     pub fn parse(text: &str) -> Option<Self> {
         [Self::Passed, Self::Failed, Self::Error, Self::Timeout].into_iter().find(|s| s.as_str() == text)
     }
@@ -42,15 +44,20 @@ impl std::fmt::Display for RunStatus {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum StepStatus {
+    /// The step did what it should.
     Passed,
+    /// A check of the step failed.
     Failed,
+    /// The step could not run to the end (not a check failure).
     Error,
+    /// The step exceeded its timeout.
     Timeout,
     /// Not run: an earlier step failed, or its inputs were missing.
     Skipped,
 }
 
 impl StepStatus {
+    /// The status as stored and shown: `PASSED`, `FAILED`, `ERROR`, `TIMEOUT` or `SKIPPED`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Passed => "PASSED",
@@ -61,6 +68,7 @@ impl StepStatus {
         }
     }
 
+    /// The status named by `text` (as [`StepStatus::as_str`] writes it), if any.
     pub fn parse(text: &str) -> Option<Self> {
         [Self::Passed, Self::Failed, Self::Error, Self::Timeout, Self::Skipped]
             .into_iter()
@@ -79,11 +87,16 @@ impl std::fmt::Display for StepStatus {
 pub struct StepReport {
     /// 1-based position in the run.
     pub index: u32,
+    /// The step's name.
     pub name: String,
+    /// How the step ended.
     pub status: StepStatus,
+    /// Why the step did not pass, when it did not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// When the step started.
     pub start: DateTime<Utc>,
+    /// How long the step took, in milliseconds.
     pub duration_ms: f64,
     /// File names (relative to the run folder) of this step's screenshots.
     #[serde(default)]
@@ -99,47 +112,68 @@ pub struct StepReport {
 /// The whole run, as written to `report.json` and kept in the database.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunReport {
+    /// Name of the canary that ran.
     pub canary: String,
+    /// The run's id.
     pub run_id: String,
     /// 1 for the first attempt, 2 for the first retry, ...
     pub attempt: u32,
+    /// The canary's blueprint.
     pub blueprint: String,
+    /// How the run ended.
     pub status: RunStatus,
+    /// Why the run did not pass, when it did not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// When the run started.
     pub start: DateTime<Utc>,
+    /// When the run ended.
     pub end: DateTime<Utc>,
+    /// How long the run took, in milliseconds.
     pub duration_ms: f64,
+    /// The run's steps, in order.
     pub steps: Vec<StepReport>,
     /// The run's folder, relative to the artifacts root.
     pub artifacts: String,
     /// Request counts of the run: `2xx`, `4xx`, `5xx`, `failed` (no response).
     pub requests: RequestCounts,
+    /// Blueprint-specific figures of the whole run (`visual_success_percent`, ...).
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub details: serde_json::Map<String, serde_json::Value>,
 }
 
+/// How many requests of a run got each class of response.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 pub struct RequestCounts {
+    /// Responses with a `2xx` status.
     #[serde(rename = "2xx")]
     pub ok_2xx: u32,
+    /// Responses with a `3xx` status.
     #[serde(rename = "3xx")]
     pub redirect_3xx: u32,
+    /// Responses with a `4xx` status.
     #[serde(rename = "4xx")]
     pub client_4xx: u32,
+    /// Responses with a `5xx` status.
     #[serde(rename = "5xx")]
     pub server_5xx: u32,
+    /// Requests that got no response.
     pub failed: u32,
 }
 
 /// One metric datapoint (`docs/artifacts.md`): CloudWatch names, dimensions `canary` and optionally `step`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Datapoint {
+    /// The metric's name (`SuccessPercent`, `Duration`, ...).
     pub metric: String,
+    /// The `canary` dimension.
     pub canary: String,
+    /// The `step` dimension; `None` for run-level datapoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step: Option<String>,
+    /// When the value was measured (the run's end).
     pub timestamp: DateTime<Utc>,
+    /// The value; durations are in milliseconds.
     pub value: f64,
 }
 

@@ -21,8 +21,10 @@ pub async fn list(State(backend): State<Arc<dyn Backend>>) -> Result<Json<serde_
     Ok(Json(serde_json::json!({ "alarms": alarms })))
 }
 
+/// The query of `GET /api/v1/alarms/{name}/history`.
 #[derive(Debug, Deserialize)]
 pub struct HistoryQuery {
+    /// Transitions returned at most; default 100, clamped to 1..=10000.
     pub limit: Option<usize>,
 }
 
@@ -47,8 +49,10 @@ pub async fn history(
 /// too (the AWS CLI's names).
 #[derive(Debug, Deserialize)]
 pub struct SetStateBody {
+    /// The new state: `OK`, `ALARM` or `INSUFFICIENT_DATA`.
     #[serde(alias = "state_value", alias = "StateValue")]
     pub state: String,
+    /// Why the state was set, recorded as the transition's reason.
     #[serde(alias = "state_reason", alias = "StateReason")]
     pub reason: String,
 }

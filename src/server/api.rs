@@ -22,14 +22,22 @@ pub const MAX_PAGE: usize = 1000;
 /// The latest run of a canary, as listings show it.
 #[derive(Debug, Serialize)]
 pub struct LastRun<'a> {
+    /// The run's id.
     pub run_id: &'a str,
+    /// Which attempt of the scheduled run this was, from 1.
     pub attempt: u32,
+    /// How the run ended.
     pub status: RunStatus,
+    /// Why the run did not pass, when it did not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<&'a str>,
+    /// When the run started.
     pub start: DateTime<Utc>,
+    /// When the run ended.
     pub end: DateTime<Utc>,
+    /// How long the run took, in milliseconds.
     pub duration_ms: f64,
+    /// The run's folder, relative to the artifacts root.
     pub artifacts: &'a str,
 }
 
@@ -51,14 +59,23 @@ impl<'a> From<&'a RunReport> for LastRun<'a> {
 /// A canary in the `GET /canaries` listing: its status with a summary of its last run.
 #[derive(Debug, Serialize)]
 pub struct CanaryItem<'a> {
+    /// The canary's name.
     pub name: &'a str,
+    /// The canary's blueprint.
     pub blueprint: &'a str,
+    /// The canary file it was loaded from.
     pub file: &'a std::path::Path,
+    /// Whether the canary runs on its schedule.
     pub enabled: bool,
+    /// The schedule as written.
     pub schedule: &'a str,
+    /// When the canary is next scheduled to run; `None` when no run is scheduled.
     pub next_fire: Option<DateTime<Utc>>,
+    /// Whether a run is in progress.
     pub running: bool,
+    /// The canary's tags.
     pub tags: &'a std::collections::BTreeMap<String, String>,
+    /// Its latest finished run, when there is one.
     pub last_run: Option<LastRun<'a>>,
 }
 
@@ -96,6 +113,7 @@ pub async fn canary(
 /// The body of `GET /api/v1/canaries/{name}/runs`.
 #[derive(Debug, Serialize)]
 pub struct RunsPage {
+    /// The canary's name.
     pub canary: String,
     /// Newest first.
     pub runs: Vec<RunSummary>,

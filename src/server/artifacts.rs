@@ -26,7 +26,9 @@ use super::error::{ApiError, blocking};
 pub struct ArtifactFile {
     /// Relative to the run folder, `/`-separated (e.g. `visual/diff.png`).
     pub path: String,
+    /// Size in bytes.
     pub size: u64,
+    /// The MIME type the file is served with.
     pub content_type: &'static str,
 }
 

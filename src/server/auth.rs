@@ -20,6 +20,7 @@ use super::error::ApiError;
 pub struct Token(Option<Arc<str>>);
 
 impl Token {
+    /// The token writes must present; an empty one counts as none.
     pub fn new(token: Option<String>) -> Self {
         Self(token.filter(|t| !t.is_empty()).map(Arc::from))
     }

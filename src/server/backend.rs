@@ -17,14 +17,21 @@ use crate::store::{AlarmTransition, Store, StoreError};
 /// One canary as the daemon sees it now.
 #[derive(Debug, Clone, Serialize)]
 pub struct CanaryStatus {
+    /// The canary's name.
     pub name: String,
+    /// The canary's blueprint.
     pub blueprint: String,
+    /// The canary file it was loaded from.
     pub file: PathBuf,
+    /// Whether the canary runs on its schedule.
     pub enabled: bool,
     /// As written (`rate(5 minutes)`, `cron(...)`, `once`).
     pub schedule: String,
+    /// When the canary is next scheduled to run; `None` when no run is scheduled.
     pub next_fire: Option<DateTime<Utc>>,
+    /// Whether a run is in progress.
     pub running: bool,
+    /// The canary's tags.
     pub tags: BTreeMap<String, String>,
     /// The final attempt of the latest finished run.
     pub last_run: Option<RunReport>,
@@ -35,7 +42,9 @@ pub struct CanaryStatus {
 pub struct Histogram {
     /// `(le, cumulative count)`, ascending; `+Inf` is implied by `count`.
     pub buckets: Vec<(f64, u64)>,
+    /// Sum of the observed values.
     pub sum: f64,
+    /// Number of observed values.
     pub count: u64,
 }
 
@@ -45,6 +54,7 @@ impl Histogram {
         Self { buckets: bounds.iter().map(|b| (*b, 0)).collect(), sum: 0.0, count: 0 }
     }
 
+    /// Counts `value` in every bucket whose bound it does not exceed.
     pub fn observe(&mut self, value: f64) {
         for (le, count) in &mut self.buckets {
             if value <= *le {
@@ -69,7 +79,9 @@ pub struct DaemonMetrics {
     pub skipped_fires_total: BTreeMap<String, u64>,
     /// Runs due but waiting for a free slot.
     pub queued_runs: usize,
+    /// Runs in progress.
     pub running_runs: usize,
+    /// The browser pool's counters.
     pub browser: PoolStats,
     /// Each DNS failover record's last check.
     pub failover: Vec<RecordStatus>,
@@ -78,10 +90,13 @@ pub struct DaemonMetrics {
 /// Why a run-now request was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RunNowError {
+    /// No canary has this name.
     #[error("no canary named `{0}`")]
     UnknownCanary(String),
+    /// The canary has a run in progress.
     #[error("canary `{0}` is already running")]
     AlreadyRunning(String),
+    /// The daemon is stopping and starts no runs.
     #[error("the daemon is shutting down")]
     ShuttingDown,
 }
@@ -95,9 +110,11 @@ pub trait Backend: Send + Sync + 'static {
     fn load_errors(&self) -> Vec<String>;
     /// Starts a run of the canary now (outside its schedule).
     fn run_now(&self, canary: &str) -> Result<(), RunNowError>;
+    /// The run history.
     fn store(&self) -> Arc<dyn Store>;
     /// The artifacts root: run folders are relative to it.
     fn artifacts_root(&self) -> PathBuf;
+    /// The daemon's counters and histograms now.
     fn metrics(&self) -> DaemonMetrics;
 
     /// Every alarm with its state (blocking: reads the store).

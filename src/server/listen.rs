@@ -40,8 +40,11 @@ pub struct Limits {
 }
 
 impl Limits {
+    /// Default `header_timeout`: 10 seconds.
     pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+    /// Default `idle_timeout`: 60 seconds.
     pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+    /// Default `max_connections`: 256.
     pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
 }
 

@@ -42,8 +42,15 @@ use tokio::net::TcpListener;
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    /// The listen address could not be bound.
     #[error("could not listen on {addr} (`server.listen`): {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        /// The address from `server.listen`.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The bound listener could not report its local address.
     #[error("the HTTP listener has no address: {0}")]
     NoAddress(std::io::Error),
 }

@@ -31,7 +31,9 @@ pub fn process_env(name: &str) -> Option<String> {
 /// What an expansion found: secret values and problems (at the scalars' positions).
 #[derive(Debug, Default)]
 pub struct Expansion {
+    /// Values of the `${secret:...}` references expanded, each once.
     pub secrets: Vec<String>,
+    /// References that could not be expanded, placed at their scalars.
     pub problems: Vec<Located>,
 }
 
@@ -64,19 +66,32 @@ fn is_name(name: &str) -> bool {
 /// A template that cannot be expanded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TemplateError {
+    /// A `${` without its closing `}`.
     #[error("unterminated `${{` in {text:?}: write `${{NAME}}`, or `$${{` for a literal `${{`")]
-    Unterminated { text: String },
+    Unterminated {
+        /// The template.
+        text: String,
+    },
     /// `${a b}`.
     #[error(
         "`${{{inner}}}` is not a variable reference: names are letters, digits and `_` (write `$${{` for a literal `${{`)"
     )]
-    NotAReference { inner: String },
+    NotAReference {
+        /// What stands between `${` and `}`.
+        inner: String,
+    },
     /// A name the variables do not know.
     #[error("`${{{name}}}` has no value: no earlier step extracted it")]
-    NoValue { name: String },
+    NoValue {
+        /// The name referenced.
+        name: String,
+    },
     /// A secret reference, which load time should have replaced.
     #[error("`${{secret:{name}}}` left in a template")]
-    SecretLeft { name: String },
+    SecretLeft {
+        /// The secret's name.
+        name: String,
+    },
 }
 
 fn tokenize(text: &str) -> Result<Vec<Piece<'_>>, TemplateError> {

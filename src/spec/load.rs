@@ -21,11 +21,15 @@ use super::yaml::{self, Node, NodeKind};
 /// file: it cannot be read, it is missing, ...).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
+    /// The file the problem is in.
     pub file: PathBuf,
+    /// 1-based line.
     pub line: usize,
+    /// 1-based column.
     pub column: usize,
     /// The key path (`heartbeat.urls[1]`), empty when the problem is about the whole document.
     pub path: String,
+    /// What is wrong.
     pub message: String,
 }
 
@@ -92,18 +96,22 @@ impl fmt::Display for Diagnostic {
 /// A canary ready to run.
 #[derive(Debug, Clone)]
 pub struct Canary {
+    /// The canary's name.
     pub name: String,
+    /// The canary file it comes from.
     pub file: PathBuf,
     /// The blueprint's name (a name of the blueprint registry).
     pub blueprint: String,
     /// The blueprint's own section (`heartbeat:` of a heartbeat canary), expanded, for the
     /// blueprint to read.
     pub section: Section,
+    /// When the canary runs.
     pub schedule: Schedule,
     /// The whole run's deadline (default 60s).
     pub timeout: Duration,
     /// Extra attempts after a failed run.
     pub retries: u8,
+    /// Whether the canary runs on its schedule.
     pub enabled: bool,
     /// Values of `${secret:...}` references: redact them to `***` wherever they would be written.
     pub secrets: Vec<String>,
@@ -128,8 +136,11 @@ pub struct Project {
     pub file: Option<PathBuf>,
     /// Relative paths of the project file start here (its folder, or `.`).
     pub root: PathBuf,
+    /// The project file's settings, with `${...}` expanded (defaults when there is no file).
     pub config: ProjectFile,
+    /// Where the database lives: `data_dir` resolved (default `.aviary`), or `--data-dir`.
     pub data_dir: PathBuf,
+    /// The artifacts root: `artifacts.dir` resolved, default `<data_dir>/artifacts`.
     pub artifacts_dir: PathBuf,
     /// Values of `${secret:...}` references in the project file.
     pub secrets: Vec<String>,

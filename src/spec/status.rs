@@ -14,19 +14,34 @@ const EXPECTED: &str = "expected status codes like `200-399`, `200`, `200,301-30
 pub enum StatusError {
     /// `200,,300`.
     #[error("empty entry in {list:?}; {}", EXPECTED)]
-    EmptyEntry { list: String },
+    EmptyEntry {
+        /// The whole list.
+        list: String,
+    },
     /// Not a number.
     #[error("`{text}` is not a status code; {}", EXPECTED)]
-    NotACode { text: String },
+    NotACode {
+        /// The entry.
+        text: String,
+    },
     /// A number outside 100..599.
     #[error("status {value} is outside 100..599; {}", EXPECTED)]
-    OutOfRange { value: u16 },
+    OutOfRange {
+        /// The code.
+        value: u16,
+    },
     /// `6xx`, `x`.
     #[error("`{text}` is not a status class (1xx..5xx); {}", EXPECTED)]
-    NotAClass { text: String },
+    NotAClass {
+        /// The entry.
+        text: String,
+    },
     /// `399-200`.
     #[error("range `{text}` is empty (start after end); {}", EXPECTED)]
-    EmptyRange { text: String },
+    EmptyRange {
+        /// The range as written.
+        text: String,
+    },
 }
 
 impl StatusRanges {

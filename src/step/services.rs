@@ -9,22 +9,46 @@ use crate::store::Store;
 
 /// Something a run tells its caller as it goes (the CLI prints these; the daemon logs them).
 pub enum ProgressEvent<'a> {
-    RunStarted { canary: &'a str, attempt: u32 },
-    Step { canary: &'a str, attempt: u32, step: &'a StepReport },
-    RunFinished { report: &'a RunReport },
+    /// An attempt of a run started.
+    RunStarted {
+        /// The canary's name.
+        canary: &'a str,
+        /// The attempt, from 1.
+        attempt: u32,
+    },
+    /// A step ended.
+    Step {
+        /// The canary's name.
+        canary: &'a str,
+        /// The attempt, from 1.
+        attempt: u32,
+        /// The step's report.
+        step: &'a StepReport,
+    },
+    /// An attempt of a run ended.
+    RunFinished {
+        /// The attempt's report.
+        report: &'a RunReport,
+    },
 }
 
+/// Receives [`ProgressEvent`]s.
 pub type ProgressSink = Arc<dyn Fn(ProgressEvent<'_>) + Send + Sync>;
 
 /// The shared parts every run uses.
 pub struct Services {
+    /// The browser pool of browser blueprints.
     pub browser: BrowserPool,
+    /// Where runs are saved.
     pub store: Arc<dyn Store>,
+    /// The folder run folders are created in.
     pub artifacts_root: PathBuf,
+    /// Who hears about progress, if anyone.
     pub progress: Option<ProgressSink>,
 }
 
 impl Services {
+    /// Hands `event` to the progress sink, if there is one.
     pub fn progress(&self, event: ProgressEvent<'_>) {
         if let Some(sink) = &self.progress {
             sink(event);

@@ -93,10 +93,20 @@ pub fn remove_run_dir(artifacts_root: &Path, relative: &str) -> io::Result<()> {
 pub enum ArtifactError {
     /// The value could not be encoded as JSON.
     #[error("could not encode {}: {source}", path.display())]
-    Encode { path: PathBuf, source: serde_json::Error },
+    Encode {
+        /// The file being written.
+        path: PathBuf,
+        /// The encoder's error.
+        source: serde_json::Error,
+    },
     /// The file could not be written (disk full, read-only, ...).
     #[error("could not write {}: {source}", path.display())]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        /// The file being written.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
 }
 
 /// Writes a file of a run folder whole. Readers find runs through the database, whose row is

@@ -76,22 +76,30 @@ pub trait Store: Send + Sync {
 /// One change of a failover record's answer (or a drift put back).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FailoverChange {
+    /// Name of the failover.
     pub failover: String,
+    /// The DNS record changed (its name).
     pub record: String,
+    /// When the change was made.
     pub time: DateTime<Utc>,
     /// What the server answered before (sorted values).
     pub from: Vec<String>,
+    /// What the record answers now (sorted values).
     pub to: Vec<String>,
     /// `primary` or `secondary`.
     pub answer: String,
+    /// Why the controller made the change.
     pub why: String,
 }
 
 /// An alarm's current state as stored (`OK`, `ALARM`, `INSUFFICIENT_DATA`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlarmRecord {
+    /// Name of the alarm.
     pub alarm: String,
+    /// `OK`, `ALARM` or `INSUFFICIENT_DATA`.
     pub state: String,
+    /// Why the alarm is in this state.
     pub reason: String,
     /// When the alarm entered this state.
     pub since: DateTime<Utc>,
@@ -100,10 +108,15 @@ pub struct AlarmRecord {
 /// One state change of an alarm.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlarmTransition {
+    /// Name of the alarm.
     pub alarm: String,
+    /// When the state changed.
     pub time: DateTime<Utc>,
+    /// The state before.
     pub old_state: String,
+    /// The state after.
     pub new_state: String,
+    /// Why the state changed.
     pub reason: String,
 }
 
@@ -127,13 +140,20 @@ impl RunPage {
 /// One row of run history: what listings show without loading the whole report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunSummary {
+    /// The run's id.
     pub run_id: String,
+    /// Name of the canary that ran.
     pub canary: String,
+    /// Which attempt of the scheduled run this was, from 1.
     pub attempt: u32,
+    /// The run's outcome.
     pub status: RunStatus,
+    /// Why the run did not pass, when it did not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// When the run started.
     pub start: DateTime<Utc>,
+    /// How long the run took, in milliseconds.
     pub duration_ms: f64,
     /// The run's folder, relative to the artifacts root.
     pub artifacts: String,
@@ -142,7 +162,9 @@ pub struct RunSummary {
 /// Which datapoints [`Store::datapoints`] returns: one metric of one canary in `[since, until)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MetricQuery {
+    /// Name of the canary.
     pub canary: String,
+    /// Name of the metric.
     pub metric: String,
     /// The `step` dimension: `Some(name)` for that step's datapoints, `None` for the run-level
     /// datapoints (those without a step dimension), as CloudWatch matches dimensions exactly.
@@ -156,46 +178,82 @@ pub struct MetricQuery {
 /// What went wrong in the store. Every message names the database.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The folder for the database could not be created.
     #[error("could not create the folder {path} for the database {db}: {source}")]
     CreateDir {
+        /// Path of the database.
         db: String,
+        /// The folder that could not be created.
         path: std::path::PathBuf,
+        /// The OS error.
         #[source]
         source: std::io::Error,
     },
+    /// The database could not be opened.
     #[error("could not open the database {db}: {source}")]
     Open {
+        /// Path of the database.
         db: String,
+        /// The backend's error.
         #[source]
         source: BoxError,
     },
+    /// Migrating the schema to a newer version failed.
     #[error("could not migrate the database {db} to schema version {version}: {source}")]
     Migrate {
+        /// Path of the database.
         db: String,
+        /// The schema version being migrated to.
         version: u32,
+        /// The backend's error.
         #[source]
         source: BoxError,
     },
+    /// The database was written by a newer aviary.
     #[error(
         "the database {db} has schema version {found}, newer than this aviary supports \
          ({supported}); use a newer aviary"
     )]
-    SchemaTooNew { db: String, found: u32, supported: u32 },
+    SchemaTooNew {
+        /// Path of the database.
+        db: String,
+        /// The database's schema version.
+        found: u32,
+        /// The newest schema version this build knows.
+        supported: u32,
+    },
+    /// A read or write failed.
     #[error("could not {what} in the database {db}: {source}")]
     Query {
+        /// Path of the database.
         db: String,
         /// What was being done, e.g. `save run 0b6f…`.
         what: String,
+        /// The backend's error.
         #[source]
         source: BoxError,
     },
+    /// A stored row could not be read back.
     #[error("corrupt row in the database {db}: {what}")]
-    Corrupt { db: String, what: String },
+    Corrupt {
+        /// Path of the database.
+        db: String,
+        /// Which row, and what is wrong with it.
+        what: String,
+    },
+    /// A run id prefix matches more than one run.
     #[error(
         "run id prefix `{prefix}` is ambiguous in the database {db}: it matches {}",
         matches.join(", ")
     )]
-    AmbiguousRunId { db: String, prefix: String, matches: Vec<String> },
+    AmbiguousRunId {
+        /// Path of the database.
+        db: String,
+        /// The prefix given.
+        prefix: String,
+        /// The run ids it matches.
+        matches: Vec<String>,
+    },
 }
 
 /// The error a backend reports underneath a [`StoreError`].

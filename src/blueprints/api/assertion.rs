@@ -26,8 +26,11 @@ use crate::spec::StatusRanges;
 
 /// What assertions and extractions look at: one response.
 pub struct ResponseView<'a> {
+    /// The status code.
     pub status: u16,
+    /// The response headers.
     pub headers: &'a HeaderMap,
+    /// The response body.
     pub body: &'a [u8],
     /// The whole exchange, redirects included.
     pub latency: Duration,
@@ -35,6 +38,7 @@ pub struct ResponseView<'a> {
 }
 
 impl<'a> ResponseView<'a> {
+    /// A view of one response; the body is parsed as JSON only when asked.
     pub fn new(status: u16, headers: &'a HeaderMap, body: &'a [u8], latency: Duration) -> Self {
         Self { status, headers, body, latency, json: OnceCell::new() }
     }
@@ -75,26 +79,43 @@ pub fn preview(body: &[u8]) -> String {
     format!("{cut:?}")
 }
 
+/// What an assertion looks at.
 #[derive(Debug, Clone)]
 pub enum Subject {
+    /// `status`: the status code.
     Status,
+    /// `header NAME`: the values of one header.
     Header(HeaderName),
+    /// `json PATH`: the values a JSON path selects in the body.
     Json(JsonPath),
+    /// `body`: the body as text.
     Body,
+    /// `latency`: how long the exchange took.
     Latency,
 }
 
+/// An assertion's operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
+    /// `==`
     Eq,
+    /// `!=`
     Ne,
+    /// `<`
     Lt,
+    /// `<=`
     Le,
+    /// `>`
     Gt,
+    /// `>=`
     Ge,
+    /// `in`: the status is in a list of codes or ranges.
     In,
+    /// `exists`: the header or JSON path is present.
     Exists,
+    /// `contains`: the text contains the value.
     Contains,
+    /// `matches`: the text matches a regex.
     Matches,
 }
 
@@ -151,6 +172,7 @@ pub struct Assertion {
 /// The result of checking one assertion.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
+    /// Whether the assertion held.
     pub passed: bool,
     /// What was found, as it follows "got " in a message.
     pub found: String,
@@ -164,10 +186,12 @@ impl Assertion {
         &self.text
     }
 
+    /// What the assertion looks at.
     pub fn subject(&self) -> &Subject {
         &self.subject
     }
 
+    /// Parses one assertion line; the error says what is wrong and shows the line.
     pub fn parse(text: &str) -> Result<Self, SyntaxError> {
         let text = text.trim();
         let fail = |why: String| SyntaxError { what: "assertion", text: text.to_string(), reason: why };

@@ -12,14 +12,19 @@ use super::assertion::{ResponseView, regex_text};
 use super::errors::{NoValue, SyntaxError};
 use super::jsonpath::JsonPath;
 
+/// A parsed extraction: where in the response a value comes from.
 #[derive(Debug, Clone)]
 pub enum Extraction {
+    /// `json PATH`: the value at the path.
     Json(JsonPath),
+    /// `header NAME`: the header's value.
     Header(HeaderName),
+    /// `body REGEX`: the first capture group of the first match, else the whole match.
     Body(Regex),
 }
 
 impl Extraction {
+    /// Parses one extraction; the error says what is wrong and shows it.
     pub fn parse(text: &str) -> Result<Self, SyntaxError> {
         let text = text.trim();
         let fail = |why: String| SyntaxError { what: "extraction", text: text.to_string(), reason: why };

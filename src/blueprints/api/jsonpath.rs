@@ -7,9 +7,12 @@ use serde_json::Value;
 
 use super::errors::{NoValue, SyntaxError};
 
+/// One step of a path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Segment {
+    /// `.key` or `['key']`: a member of an object.
     Key(String),
+    /// `[N]`, or `[-N]` counted from the end: an element of an array.
     Index(i64),
 }
 
@@ -23,6 +26,7 @@ pub struct JsonPath {
 const FORMS: &str = "use $, .key, ['key'] and [N], e.g. $.items[0].id";
 
 impl JsonPath {
+    /// Parses a path; the error names the path and the forms allowed.
     pub fn parse(text: &str) -> Result<Self, SyntaxError> {
         let bad = |why: &str| {
             Err(SyntaxError { what: "JSON path", text: text.to_string(), reason: why.to_string() })
@@ -83,6 +87,7 @@ impl JsonPath {
         Ok(Self { text: text.to_string(), segments })
     }
 
+    /// The path's steps after `$`, in order.
     pub fn segments(&self) -> &[Segment] {
         &self.segments
     }

@@ -15,6 +15,7 @@ use crate::spec::validate::{Problems, check_url, is_identifier, is_token};
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
+    /// The requests to make, in order; at least one.
     pub steps: Vec<Step>,
     /// Continue with the next step after a failed one (CloudWatch's
     /// `continueOnHttpStepFailure`); defaults to the canary's `continue_on_step_failure`.
@@ -25,10 +26,14 @@ pub struct Settings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Step {
+    /// The step's name, unique in the canary.
     pub name: String,
+    /// What the step sends.
     pub request: Request,
+    /// Assertions on the response, one per line (`docs/api.md`).
     #[serde(default)]
     pub assert: Vec<String>,
+    /// Values to extract for later steps' `${name}`: name to extraction.
     #[serde(default)]
     pub extract: BTreeMap<String, String>,
 }
@@ -37,17 +42,26 @@ pub struct Step {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Request {
+    /// HTTP method; default `GET`, case-insensitive.
     #[serde(default = "Request::default_method")]
     pub method: String,
+    /// Absolute `http://` or `https://` URL.
     pub url: String,
+    /// Headers sent as given.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+    /// A value sent as JSON (adds `content-type: application/json` unless set).
     pub json: Option<serde_json::Value>,
+    /// Raw text sent as is.
     pub body: Option<String>,
+    /// Fields sent as `application/x-www-form-urlencoded`.
     pub form: Option<BTreeMap<String, String>>,
+    /// Limit for the whole request, redirects included; default the run's remaining time.
     pub timeout: Option<HumanDuration>,
+    /// Follow redirects (at most 10); default `true`.
     #[serde(default = "yes")]
     pub follow_redirects: bool,
+    /// Check the server's certificate; default `true`.
     #[serde(default = "yes")]
     pub verify_tls: bool,
     /// Largest response body read, e.g. `10MB` (default 10MB); past it the step fails.
