@@ -38,6 +38,8 @@ pub struct Inner {
     pub runs_total: BTreeMap<(String, RunStatus), u64>,
     pub run_duration_seconds: BTreeMap<String, Histogram>,
     pub start_lateness_seconds: Histogram,
+    /// Why the scheduler loop stopped while the daemon was not stopping (`/healthz` says 503).
+    pub scheduler_failure: Option<String>,
 }
 
 /// The daemon's state. Cheap to share (`Arc`).
@@ -74,6 +76,7 @@ impl State {
                 runs_total: BTreeMap::new(),
                 run_duration_seconds: BTreeMap::new(),
                 start_lateness_seconds: Histogram::new(LATENESS_BUCKETS),
+                scheduler_failure: None,
             }),
             services,
             wake,
@@ -130,6 +133,10 @@ impl Backend for DaemonBackend {
 
     fn load_errors(&self) -> Vec<String> {
         self.0.lock().load_errors.clone()
+    }
+
+    fn unhealthy(&self) -> Option<String> {
+        self.0.lock().scheduler_failure.clone()
     }
 
     fn run_now(&self, canary: &str) -> Result<(), RunNowError> {
