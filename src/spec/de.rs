@@ -8,6 +8,11 @@
 //!
 //! Scalars are text: `deserialize_any` resolves plain scalars with the YAML 1.2 core schema,
 //! `deserialize_str` accepts any scalar's text, numbers and booleans are parsed from the text.
+//!
+//! A pass costs time linear in the document, and every failing value costs one more pass, so
+//! passes stop once [`MAX_PROBLEMS`] problems are recorded: a file with a hundred thousand bad
+//! values is reported in a hundred passes, not a hundred thousand. Values that messages show are
+//! cut to [`super::yaml::SHOWN_CHARS`] characters.
 
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -17,7 +22,10 @@ use serde::de::{self, DeserializeOwned, DeserializeSeed, Visitor};
 
 use super::path::KeyPath;
 use super::suggest::did_you_mean;
-use super::yaml::{Node, NodeKind};
+use super::yaml::{Node, NodeKind, shorten};
+
+/// How many problems one [`from_node`] call records before it stops looking for more.
+pub const MAX_PROBLEMS: usize = 100;
 
 /// A problem placed in the file: position, key path and message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,9 +63,18 @@ pub fn from_node<T: DeserializeOwned>(node: &Node) -> (Option<T>, Vec<Located>) 
 /// layer): problems carry the whole path.
 pub fn from_node_at<T: DeserializeOwned>(node: &Node, path: KeyPath) -> (Option<T>, Vec<Located>) {
     let ctx = Ctx::default();
-    // Each failed pass masks at least one more node, so this ends; the bound is a safety net.
+    // Each failed pass records a problem and masks at least one more node, so this ends within
+    // MAX_PROBLEMS + 1 passes; the loop bound is a safety net.
     let mut value = None;
-    for _ in 0..10_000 {
+    for _ in 0..=MAX_PROBLEMS * 2 {
+        if ctx.is_full() {
+            ctx.problems.borrow_mut().push(Located::at(
+                node,
+                path.clone(),
+                format!("… stopped after {MAX_PROBLEMS} problems; fix these to see the rest"),
+            ));
+            break;
+        }
         match T::deserialize(NodeDe::new(node, path.clone(), &ctx, false)) {
             Ok(v) => {
                 value = Some(v);
@@ -76,6 +93,24 @@ pub fn from_node_at<T: DeserializeOwned>(node: &Node, path: KeyPath) -> (Option<
     let mut problems = ctx.problems.into_inner();
     problems.sort_by_key(|p| (p.line, p.col));
     (value, problems)
+}
+
+/// At most [`MAX_PROBLEMS`] diagnostics of one file; the rest are counted in a last one
+/// ("… and N more problems") placed after the last one kept.
+pub fn cap_problems(mut diagnostics: Vec<super::Diagnostic>) -> Vec<super::Diagnostic> {
+    if diagnostics.len() <= MAX_PROBLEMS {
+        return diagnostics;
+    }
+    let more = diagnostics.len() - MAX_PROBLEMS;
+    diagnostics.truncate(MAX_PROBLEMS);
+    let last = &diagnostics[MAX_PROBLEMS - 1];
+    let summary = super::Diagnostic {
+        path: String::new(),
+        message: format!("… and {more} more problem{}", if more == 1 { "" } else { "s" }),
+        ..last.clone()
+    };
+    diagnostics.push(summary);
+    diagnostics
 }
 
 /// The error type of [`NodeDe`]. Users only see the messages, via [`from_node`].
@@ -97,6 +132,7 @@ impl Error {
     }
 
     fn expected(what: &str, node: &Node) -> Self {
+        // `describe` cuts long values.
         Self::fresh(format!("expected {what}, found {}", node.describe()))
     }
 
@@ -138,7 +174,8 @@ impl de::Error for Error {
 
     fn unknown_variant(variant: &str, expected: &'static [&'static str]) -> Self {
         Self::fresh(format!(
-            "unknown value `{variant}`; expected one of: {}{}",
+            "unknown value `{}`; expected one of: {}{}",
+            shorten(variant),
             expected.join(", "),
             did_you_mean(variant, expected.iter().copied())
         ))
@@ -149,11 +186,11 @@ impl de::Error for Error {
     }
 
     fn invalid_type(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
-        Self::fresh(format!("expected {exp}, found {unexp}"))
+        Self::fresh(format!("expected {exp}, found {}", shown_unexpected(&unexp)))
     }
 
     fn invalid_value(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
-        Self::fresh(format!("expected {exp}, found {unexp}"))
+        Self::fresh(format!("expected {exp}, found {}", shown_unexpected(&unexp)))
     }
 
     fn invalid_length(len: usize, exp: &dyn de::Expected) -> Self {
@@ -171,12 +208,21 @@ pub fn is_unknown_key(problem: &Located) -> bool {
     problem.message.starts_with("unknown key `")
 }
 
+/// serde's description of an unexpected value, its text cut.
+fn shown_unexpected(unexp: &de::Unexpected<'_>) -> String {
+    match unexp {
+        de::Unexpected::Str(text) => format!("string {:?}", shorten(text)),
+        other => shorten(&other.to_string()).into_owned(),
+    }
+}
+
 fn unknown_key_message(key: &str, expected: &[&str]) -> String {
+    let shown = shorten(key);
     if expected.is_empty() {
-        return format!("unknown key `{key}`; no keys are allowed here");
+        return format!("unknown key `{shown}`; no keys are allowed here");
     }
     format!(
-        "unknown key `{key}`; expected one of: {}{}",
+        "unknown key `{shown}`; expected one of: {}{}",
         expected.join(", "),
         did_you_mean(key, expected.iter().copied())
     )
@@ -201,10 +247,17 @@ impl Ctx {
     }
 
     fn push(&self, problem: Located) {
+        if self.is_full() {
+            return;
+        }
         let key = (problem.line, problem.col, problem.message.clone());
         if self.seen.borrow_mut().insert(key) {
             self.problems.borrow_mut().push(problem);
         }
+    }
+
+    fn is_full(&self) -> bool {
+        self.problems.borrow().len() >= MAX_PROBLEMS
     }
 
     /// Records a fresh error (placed at `node` unless it has a place).
@@ -276,7 +329,7 @@ impl<'a> NodeDe<'a> {
                         NodeKind::Scalar { text, .. } => {
                             self.ctx.push(Located::at(
                                 k,
-                                self.path.key(text.clone()),
+                                child_path(&self.path, k),
                                 unknown_key_message(text, fields),
                             ));
                             continue;
@@ -575,9 +628,10 @@ struct MapAcc<'a> {
     ctx: &'a Ctx,
 }
 
+/// The path of a mapping's value (a key too long to show is cut; `Display` of a node cuts).
 fn child_path(path: &KeyPath, key: &Node) -> KeyPath {
     match &key.kind {
-        NodeKind::Scalar { text, .. } => path.key(text.clone()),
+        NodeKind::Scalar { text, .. } => path.key(shorten(text)),
         other => path.key(other.to_string()),
     }
 }
