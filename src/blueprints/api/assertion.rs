@@ -455,7 +455,8 @@ fn parse_latency(value: &str) -> Result<Duration, String> {
         && ms.is_finite()
         && ms >= 0.0
     {
-        return Ok(Duration::from_secs_f64(ms / 1000.0));
+        return Duration::try_from_secs_f64(ms / 1000.0)
+            .map_err(|_| format!("`{value}` ms is too long a duration; write e.g. 800ms or 2s"));
     }
     humantime::parse_duration(value).map_err(|_| {
         format!("`{value}` is not a duration; write e.g. 800ms or 2s (a bare number is milliseconds)")
