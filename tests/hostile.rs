@@ -116,7 +116,7 @@ fn long_and_chain_is_a_problem_and_the_longest_allowed_one_validates() {
     );
     // As long a chain as the length allows, naming an alarm that exists.
     let rule = vec!["ALARM(x)"; 10_000 / 13].join(" AND ");
-    let alarm = "alarms:\n  - {name: x, metric: SuccessPercent, comparison: \"<\", threshold: 90}\n";
+    let alarm = "alarms:\n  - {name: x, metric: SuccessPercent, period: 5m, evaluation_periods: 1, comparison: \"<\", threshold: 90}\n";
     let dir = project(&composite_project(&rule), &[("c", &format!("{API_CANARY}{alarm}"))]);
     let out = aviary(dir.path(), &["--config", "aviary.yaml", "validate"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
