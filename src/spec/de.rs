@@ -26,6 +26,9 @@ use super::yaml::{Node, NodeKind, shorten};
 
 /// How many problems one [`from_node`] call records before it stops looking for more.
 pub const MAX_PROBLEMS: usize = 100;
+/// How many node visits, over all passes, one [`from_node`] call makes before it stops looking
+/// for more problems: a few passes over a large file with many problems, not a hundred.
+const VISIT_BUDGET: usize = 2_000_000;
 
 /// A problem placed in the file: position, key path and message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,14 +67,16 @@ pub fn from_node<T: DeserializeOwned>(node: &Node) -> (Option<T>, Vec<Located>) 
 pub fn from_node_at<T: DeserializeOwned>(node: &Node, path: KeyPath) -> (Option<T>, Vec<Located>) {
     let ctx = Ctx::default();
     // Each failed pass records a problem and masks at least one more node, so this ends within
-    // MAX_PROBLEMS + 1 passes; the loop bound is a safety net.
+    // MAX_PROBLEMS + 1 passes (fewer for a large document: VISIT_BUDGET); the loop bound is a
+    // safety net.
     let mut value = None;
     for _ in 0..=MAX_PROBLEMS * 2 {
-        if ctx.is_full() {
+        if ctx.is_full() || ctx.visits.get() > VISIT_BUDGET {
+            let found = ctx.problems.borrow().len();
             ctx.problems.borrow_mut().push(Located::at(
                 node,
                 path.clone(),
-                format!("… stopped after {MAX_PROBLEMS} problems; fix these to see the rest"),
+                format!("… stopped after {found} problems; fix these to see the rest"),
             ));
             break;
         }
@@ -235,6 +240,8 @@ struct Ctx {
     masked: RefCell<HashSet<usize>>,
     problems: RefCell<Vec<Located>>,
     seen: RefCell<HashSet<(usize, usize, String)>>,
+    /// Nodes visited so far, over all passes.
+    visits: std::cell::Cell<usize>,
 }
 
 fn addr(node: &Node) -> usize {
@@ -295,6 +302,7 @@ pub struct NodeDe<'a> {
 
 impl<'a> NodeDe<'a> {
     fn new(node: &'a Node, path: KeyPath, ctx: &'a Ctx, key: bool) -> Self {
+        ctx.visits.set(ctx.visits.get() + 1);
         Self { node, path, ctx, key }
     }
 
@@ -318,6 +326,7 @@ impl<'a> NodeDe<'a> {
     fn map_access(&self, allowed: Option<&'static [&'static str]>) -> MapAcc<'a> {
         let mut entries = Vec::new();
         if let NodeKind::Map(all) = &self.node.kind {
+            self.ctx.visits.set(self.ctx.visits.get() + all.len());
             for entry in all {
                 let (k, v) = entry;
                 if self.ctx.is_masked(v) {
@@ -353,6 +362,7 @@ impl<'a> NodeDe<'a> {
     fn seq_access(&self) -> SeqAcc<'a> {
         let items: Vec<(usize, &'a Node)> = match &self.node.kind {
             NodeKind::Seq(items) => {
+                self.ctx.visits.set(self.ctx.visits.get() + items.len());
                 items.iter().enumerate().filter(|(_, n)| !self.ctx.is_masked(n)).collect()
             }
             _ => Vec::new(),
@@ -938,5 +948,51 @@ mod tests {
         assert_eq!(parse_float("-.inf"), Some(f64::NEG_INFINITY));
         assert_eq!(parse_float("inf"), None);
         assert_eq!(parse_float("abc"), None);
+    }
+
+    #[test]
+    fn problems_stop_at_the_cap() {
+        let text: String = (0..500).map(|i| format!("k{i}: x\n")).collect();
+        let (v, problems) = de::<BTreeMap<String, u8>>(&text);
+        assert!(v.is_none());
+        assert_eq!(problems.len(), MAX_PROBLEMS + 1);
+        assert_eq!(problems[0], "1:1: … stopped after 100 problems; fix these to see the rest");
+        assert_eq!(problems[1], "1:5: k0: expected an integer 0..255, found \"x\"");
+    }
+
+    #[test]
+    fn a_large_file_with_many_problems_takes_few_passes() {
+        // Every pass goes through the good values before the bad ones at the end.
+        let text: String =
+            (0..200_000).map(|i| format!("k{i}: {}\n", if i < 199_800 { "1" } else { "x" })).collect();
+        let (_, problems) = de::<BTreeMap<String, u8>>(&text);
+        assert!(problems.len() < 30, "{} problems", problems.len());
+        assert!(problems[0].contains("stopped after"), "{}", problems[0]);
+    }
+
+    #[test]
+    fn long_keys_and_values_are_cut() {
+        let key = "k".repeat(10_000);
+        let (_, problems) = de::<Inner>(&format!("count: \"{}\"\n? {key}\n: 1\n", "9".repeat(10_000)));
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems.iter().all(|p| p.len() < 400), "{problems:?}");
+        assert!(problems[1].contains(&format!("`{}…`", "k".repeat(80))), "{}", problems[1]);
+    }
+
+    #[test]
+    fn a_file_shows_at_most_the_cap_and_counts_the_rest() {
+        let all: Vec<crate::spec::Diagnostic> = (1..=150)
+            .map(|line| crate::spec::Diagnostic {
+                file: "c.yaml".into(),
+                line,
+                column: 3,
+                path: "tags".into(),
+                message: "bad".into(),
+            })
+            .collect();
+        let shown = cap_problems(all);
+        assert_eq!(shown.len(), MAX_PROBLEMS + 1);
+        assert_eq!(shown[MAX_PROBLEMS].to_string(), "c.yaml:100:3: … and 50 more problems");
+        assert_eq!(cap_problems(shown[..3].to_vec()).len(), 3);
     }
 }
