@@ -2,6 +2,9 @@
 //! binary on files in a temporary folder and checks the exit code, the `file:line:col` message
 //! and that the process ended (a generous bound: it detects hangs, it measures nothing).
 
+#[path = "support/daemon.rs"]
+mod daemon_support;
+
 use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -254,4 +257,28 @@ async fn healthz_reports_a_stopped_scheduler() {
     tokio::time::timeout(HANG, stream.read_to_string(&mut reply)).await.unwrap().unwrap();
     assert!(reply.starts_with("HTTP/1.1 503"), "{reply}");
     assert!(reply.ends_with("the scheduler stopped: DateTime + TimeDelta overflowed"), "{reply}");
+}
+
+#[test]
+fn a_hot_reload_bringing_a_deep_rule_keeps_the_daemon_running() {
+    let dir = project("server: {listen: \"127.0.0.1:0\"}\n", &[("c", API_CANARY)]);
+    let mut daemon = daemon_support::Daemon::start(dir.path(), "daemon.log", &[]);
+    let rule = format!("{}ALARM(x){}", "(".repeat(2_268), ")".repeat(2_268));
+    std::fs::write(
+        dir.path().join("aviary.yaml"),
+        format!(
+            "server: {{listen: \"127.0.0.1:0\"}}\n{}",
+            composite_project(&rule).replace("canaries: [canaries]\n", "")
+        ),
+    )
+    .unwrap();
+    daemon
+        .wait_for("the rule's problem", HANG, |e| daemon_support::message(e).contains("more than 100 deep"));
+    daemon.wait_for("kept", HANG, |e| {
+        daemon_support::message(e).contains("every canary keeps its previous version")
+    });
+    let addr = daemon_support::listen_addr(&daemon);
+    assert_eq!(daemon_support::http(&addr, "GET", "/healthz", None), (200, "ok".to_string()));
+    daemon.signal("TERM");
+    assert_eq!(daemon.wait_exit(HANG).and_then(|s| s.code()), Some(0), "{}", daemon.log_text());
 }
