@@ -101,8 +101,14 @@ pub fn from_node_at<T: DeserializeOwned>(node: &Node, path: KeyPath) -> (Option<
 }
 
 /// At most [`MAX_PROBLEMS`] diagnostics of one file; the rest are counted in a last one
-/// ("… and N more problems") placed after the last one kept.
+/// ("… and N more problems") placed after the last one kept. A message that still echoes a long
+/// value (a check that quotes it whole) keeps its start and its end.
 pub fn cap_problems(mut diagnostics: Vec<super::Diagnostic>) -> Vec<super::Diagnostic> {
+    for diagnostic in &mut diagnostics {
+        if let Some(cut) = cut_middle(&diagnostic.message) {
+            diagnostic.message = cut;
+        }
+    }
     if diagnostics.len() <= MAX_PROBLEMS {
         return diagnostics;
     }
@@ -116,6 +122,20 @@ pub fn cap_problems(mut diagnostics: Vec<super::Diagnostic>) -> Vec<super::Diagn
     };
     diagnostics.push(summary);
     diagnostics
+}
+
+/// The longest message shown whole, in characters.
+const MAX_MESSAGE_CHARS: usize = 400;
+
+/// A message longer than [`MAX_MESSAGE_CHARS`]: its first and last 150 characters around `…`.
+fn cut_middle(message: &str) -> Option<String> {
+    let chars = message.chars().count();
+    if chars <= MAX_MESSAGE_CHARS {
+        return None;
+    }
+    let head: String = message.chars().take(150).collect();
+    let tail: String = message.chars().skip(chars - 150).collect();
+    Some(format!("{head}…{tail}"))
 }
 
 /// The error type of [`NodeDe`]. Users only see the messages, via [`from_node`].
@@ -994,5 +1014,11 @@ mod tests {
         assert_eq!(shown.len(), MAX_PROBLEMS + 1);
         assert_eq!(shown[MAX_PROBLEMS].to_string(), "c.yaml:100:3: … and 50 more problems");
         assert_eq!(cap_problems(shown[..3].to_vec()).len(), 3);
+        let long = crate::spec::Diagnostic {
+            message: format!("`{}` is not an absolute http(s) URL", "y".repeat(5_000_000)),
+            ..shown[0].clone()
+        };
+        let cut = cap_problems(vec![long]).remove(0).message;
+        assert_eq!(cut, format!("`{}…{}` is not an absolute http(s) URL", "y".repeat(149), "y".repeat(118)));
     }
 }
