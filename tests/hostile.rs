@@ -211,6 +211,13 @@ fn many_bad_values_are_capped_and_long_values_cut() {
         &format!("canaries/c.yaml:6:10: retries: expected an integer 0..255, found \"{}…\"", "x".repeat(80)),
     );
     assert!(stderr.len() < 2_000, "{} bytes of messages", stderr.len());
+
+    // A check that quotes the value whole (the URL check) is cut too.
+    let canary = format!("blueprint: heartbeat\nheartbeat:\n  urls: [\"{long}\"]\n");
+    let dir = project("canaries: [canaries]\n", &[("c", &canary)]);
+    let stderr = rejects(dir.path(), "canaries/c.yaml:3:10: heartbeat.urls[0]: `xxx");
+    assert!(stderr.contains("x` is not an absolute http(s) URL"), "{}", &stderr[..300]);
+    assert!(stderr.len() < 2_000, "{} bytes of messages", stderr.len());
 }
 
 /// A backend whose scheduler has stopped: `/healthz` says 503 with the reason.
