@@ -1021,4 +1021,15 @@ mod tests {
         let cut = cap_problems(vec![long]).remove(0).message;
         assert_eq!(cut, format!("`{}…{}` is not an absolute http(s) URL", "y".repeat(149), "y".repeat(118)));
     }
+
+    #[test]
+    fn durations_are_at_most_a_year() {
+        let (v, problems) = de::<Outer>("name: a\ntimeout: 365d\n");
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(v.unwrap().timeout, Some(HumanDuration(HumanDuration::MAX)));
+        for (text, found) in [("366d", "\"366d\""), ("18446744073709551615s", "\"18446744073709551615s\"")] {
+            let (_, problems) = de::<Outer>(&format!("name: a\ntimeout: {text}\n"));
+            assert_eq!(problems, [format!("2:10: timeout: expected a duration up to 365d, found {found}")]);
+        }
+    }
 }

@@ -23,9 +23,8 @@ impl HumanDuration {
     /// Parses and bounds a duration; the message says what was expected and what was found.
     pub fn parse(text: &str) -> Result<Self, String> {
         let shown = super::yaml::shorten(text);
-        let value = humantime::parse_duration(text.trim()).map_err(|e| {
-            format!("invalid duration {shown:?} ({e}); expected e.g. 500ms, 30s, 5m, 1h")
-        })?;
+        let value = humantime::parse_duration(text.trim())
+            .map_err(|e| format!("invalid duration {shown:?} ({e}); expected e.g. 500ms, 30s, 5m, 1h"))?;
         if value > Self::MAX {
             return Err(format!("expected a duration up to 365d, found {shown:?}"));
         }
