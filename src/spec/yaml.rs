@@ -22,6 +22,9 @@ use super::path::{KeyPath, PathSeg};
 pub const MAX_DEPTH: usize = 100;
 /// How many nodes aliases may add to a document in all (each alias adds a copy of its anchor).
 pub const MAX_ALIAS_NODES: usize = 100_000;
+/// How many nodes anchored collections may hold in all (each anchor keeps a copy of its node
+/// for the aliases; nested anchors would copy the same nodes again and again).
+pub const MAX_ANCHORED_NODES: usize = 1_000_000;
 /// Values longer than this many characters are cut when a message shows them.
 pub const SHOWN_CHARS: usize = 80;
 
@@ -185,8 +188,14 @@ pub fn is_null_text(text: &str) -> bool {
 
 /// Parses one YAML document. An empty document (or only comments) is an empty mapping.
 pub fn parse(text: &str) -> Result<Node, YamlError> {
-    let mut builder =
-        Builder { anchors: HashMap::new(), stack: Vec::new(), root: None, documents: 0, alias_nodes: 0 };
+    let mut builder = Builder {
+        anchors: HashMap::new(),
+        stack: Vec::new(),
+        root: None,
+        documents: 0,
+        alias_nodes: 0,
+        anchored_nodes: 0,
+    };
     let mut parser = Parser::new_from_str(text);
     while let Some(event) = parser.next_event() {
         let (event, span) = event.map_err(|e| YamlError {
@@ -278,6 +287,8 @@ struct Builder {
     documents: usize,
     /// Nodes added by aliases so far.
     alias_nodes: usize,
+    /// Nodes copied for anchors so far.
+    anchored_nodes: usize,
 }
 
 impl Builder {
@@ -361,6 +372,16 @@ impl Builder {
     /// A complete node of `size` nodes: remember its anchor and attach it to its parent.
     fn finish(&mut self, node: Node, anchor: usize, size: usize) -> Result<(), YamlError> {
         if anchor != 0 {
+            self.anchored_nodes = self.anchored_nodes.saturating_add(size);
+            if self.anchored_nodes > MAX_ANCHORED_NODES {
+                return Err(YamlError {
+                    line: node.line,
+                    col: node.col,
+                    message: format!(
+                        "anchors (`&name`) hold more than {MAX_ANCHORED_NODES} nodes in all; anchor smaller parts"
+                    ),
+                });
+            }
             self.anchors.insert(anchor, (node.clone(), size));
         }
         match self.stack.last_mut() {
@@ -623,5 +644,18 @@ mod tests {
         assert_eq!(shown, format!("\"{}…\"", "y".repeat(SHOWN_CHARS)));
         assert_eq!(shorten("short"), "short");
         assert_eq!(shorten(&"é".repeat(81)), format!("{}…", "é".repeat(80)));
+    }
+
+    #[test]
+    fn nested_anchors_over_a_large_list_are_stopped() {
+        let items = vec!["x"; 20_000].join(", ");
+        let text = format!(
+            "a: {}[{items}]{}\n",
+            (0..60).map(|i| format!("&n{i} [")).collect::<String>(),
+            "]".repeat(60)
+        );
+        let err = parse(&text).unwrap_err();
+        assert!(err.message.contains("hold more than 1000000 nodes"), "{err}");
+        assert!(parse(&format!("a: &one [{items}]\nb: *one\n")).is_ok());
     }
 }
