@@ -160,6 +160,14 @@ fn check_canary_load(text: &str) {
     let _ = aviary::spec::load_canaries_with(&project, &[file], &env);
 }
 
+/// The whole load of a project file, composite rules included.
+fn check_project_load(text: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("aviary.yaml");
+    std::fs::write(&file, text).unwrap();
+    let _ = aviary::spec::load::load_project_with(Some(&file), None, &|_: &str| None);
+}
+
 #[test]
 fn yaml_arbitrary_text() {
     fuzz("yaml: any text", any::<String>(), check_yaml);
@@ -180,6 +188,7 @@ fn yaml_mutated_canary_and_project() {
 fn whole_load_of_mutated_canaries() {
     fuzz("load: mutated canary", mutations(CANARY), check_canary_load);
     fuzz("load: tokens", tokens(YAML_TOKENS, 60), check_canary_load);
+    fuzz("load: mutated project", mutations(PROJECT), check_project_load);
 }
 
 // --- API assertions and JSON paths ---
