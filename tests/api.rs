@@ -800,6 +800,36 @@ api:
     }
 }
 
+/// A secret with every character that means something in a URL reaches the server as it is, and
+/// no form of it reaches the disk.
+#[test]
+fn a_secret_full_of_url_characters_is_encoded_in_the_url_and_redacted_in_every_form() {
+    const HOSTILE: &str = "Sp3c!@l pa+ss/&=?#%";
+    let site = start_api_site();
+    let project = Project::new();
+    let body = r#"
+api:
+  steps:
+    - name: echo
+      request: {url: "${BASE}/api/echo?k=${secret:SEC}&page=2", headers: {authorization: "Bearer ${secret:SEC}"}}
+"#;
+    project.canary("hostile", &canary(&site.base(), body));
+    let output = project.aviary_env(&["run"], &[("SEC", HOSTILE)]);
+    assert_eq!(output.status.code(), Some(0), "{}", show(&output));
+    let sent = url::Url::parse(&format!("http://h{}", site.seen()[0].uri)).unwrap();
+    let pairs: Vec<(String, String)> =
+        sent.query_pairs().map(|(n, v)| (n.into_owned(), v.into_owned())).collect();
+    assert_eq!(pairs, [("k".to_string(), HOSTILE.to_string()), ("page".to_string(), "2".to_string())]);
+
+    let forms = ["Sp3c!@l", "Sp3c%21", "pa+ss", "pa%2Bss", "Sp3c"];
+    for file in project.data_files() {
+        let text = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
+        for form in forms {
+            assert!(!text.contains(form), "{form:?} written to {}", file.display());
+        }
+    }
+}
+
 #[test]
 fn junit_and_json_reporters_give_every_step() {
     let site = start_api_site();

@@ -115,6 +115,28 @@ fn secrets_in_urls_are_masked_even_when_encoded() {
     assert_eq!(r.redact_url("https://h.test/tok%20en%2F42/b"), "https://h.test/***/b");
 }
 
+/// Every form the secret of the hostile-input report can take on disk: raw, as a URL parser
+/// leaves it (`a%20b+c`), fully percent-encoded, form-encoded, JSON-escaped, and inside a Basic
+/// credential.
+#[test]
+fn every_form_of_a_hostile_secret_is_masked() {
+    let secret = "Sp3c!@l pa+ss/&=?#%";
+    let r = redactor(&[secret], &[], &[]);
+    let basic = base64::prelude::Engine::encode(&base64::prelude::BASE64_STANDARD, format!("user:{secret}"));
+    for text in [
+        secret.to_string(),
+        "Sp3c!@l%20pa+ss/&=?#%".to_string(),
+        "Sp3c%21%40l%20pa%2Bss%2F%26%3D%3F%23%25".to_string(),
+        "Sp3c%21%40l+pa%2Bss%2F%26%3D%3F%23%25".to_string(),
+        serde_json::to_string(secret).unwrap(),
+        format!("Basic {basic}"),
+        "Sp3c!@l%20pa+ss/&=?%23%".to_string(),
+    ] {
+        let redacted = r.redact_text(&text);
+        assert!(!redacted.contains("Sp3c") && !redacted.contains("pa+ss"), "{text} -> {redacted}");
+    }
+}
+
 #[test]
 fn restricted_url_parameters_are_masked_case_insensitively() {
     let r = redactor(&[], &[], &["token", "Sig"]);

@@ -11,11 +11,21 @@
 //!          | ("ALARM" | "OK" | "INSUFFICIENT_DATA") "(" name ")"
 //! name    := bare word (no spaces, parentheses, quotes) | "double quoted" | 'single quoted'
 //! ```
+//!
+//! A rule is at most [`MAX_RULE_CHARS`] characters long and nests parentheses and `NOT` at most
+//! [`MAX_DEPTH`] deep (see `docs/alarms.md`). `AND` and `OR` chains are kept flat (one node with
+//! every operand), so the tree is never deeper than the nesting and nothing recursive (parsing,
+//! evaluation, dropping) can exhaust the stack, however long the chain.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 
 use super::state::AlarmState;
+
+/// The longest rule accepted, in characters.
+pub const MAX_RULE_CHARS: usize = 10_000;
+/// How deep parentheses and `NOT` may nest.
+pub const MAX_DEPTH: usize = 100;
 
 /// A parsed rule.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,8 +34,10 @@ pub enum Rule {
     /// `STATE(name)`: whether the alarm `name` is in `state`.
     Is(AlarmState, String, usize),
     Not(Box<Rule>),
-    And(Box<Rule>, Box<Rule>),
-    Or(Box<Rule>, Box<Rule>),
+    /// Every operand of an `AND` chain (two or more).
+    And(Vec<Rule>),
+    /// Every operand of an `OR` chain (two or more).
+    Or(Vec<Rule>),
 }
 
 /// A syntax error at a 1-based column (in characters) of the rule.
@@ -88,6 +100,8 @@ struct Parser {
     toks: Vec<(Tok, usize)>,
     pos: usize,
     end_col: usize,
+    /// Open parentheses and `NOT`s around the current position.
+    depth: usize,
 }
 
 impl Parser {
@@ -113,23 +127,48 @@ impl Parser {
     }
 
     fn or(&mut self) -> Result<Rule, ParseError> {
-        let mut left = self.and()?;
+        let mut operands = vec![self.and()?];
         while self.keyword("OR") {
-            left = Rule::Or(Box::new(left), Box::new(self.and()?));
+            operands.push(self.and()?);
         }
-        Ok(left)
+        Ok(if operands.len() == 1 { operands.remove(0) } else { Rule::Or(operands) })
     }
 
     fn and(&mut self) -> Result<Rule, ParseError> {
-        let mut left = self.not()?;
+        let mut operands = vec![self.not()?];
         while self.keyword("AND") {
-            left = Rule::And(Box::new(left), Box::new(self.not()?));
+            operands.push(self.not()?);
         }
-        Ok(left)
+        Ok(if operands.len() == 1 { operands.remove(0) } else { Rule::And(operands) })
     }
 
     fn not(&mut self) -> Result<Rule, ParseError> {
-        if self.keyword("NOT") { Ok(Rule::Not(Box::new(self.not()?))) } else { self.primary() }
+        if matches!(self.peek(), Some((Tok::Word(w), _)) if w == "NOT") {
+            let inner = self.nested(|p| {
+                p.pos += 1;
+                p.not()
+            })?;
+            Ok(Rule::Not(Box::new(inner)))
+        } else {
+            self.primary()
+        }
+    }
+
+    /// Parses one nesting level deeper (a parenthesis or a `NOT` at the current token), or
+    /// fails at that token when the rule would nest deeper than [`MAX_DEPTH`].
+    fn nested(
+        &mut self,
+        parse: impl FnOnce(&mut Self) -> Result<Rule, ParseError>,
+    ) -> Result<Rule, ParseError> {
+        if self.depth >= MAX_DEPTH {
+            return self.err(format!(
+                "the rule nests parentheses and NOT more than {MAX_DEPTH} deep; write it flatter"
+            ));
+        }
+        self.depth += 1;
+        let rule = parse(self);
+        self.depth -= 1;
+        rule
     }
 
     fn primary(&mut self) -> Result<Rule, ParseError> {
@@ -137,16 +176,16 @@ impl Parser {
             return self.err("unexpected end of rule; expected ALARM(name), OK(name), INSUFFICIENT_DATA(name), TRUE, FALSE, NOT or (");
         };
         match tok {
-            Tok::LParen => {
-                self.pos += 1;
-                let inner = self.or()?;
-                if matches!(self.peek(), Some((Tok::RParen, _))) {
-                    self.pos += 1;
+            Tok::LParen => self.nested(|p| {
+                p.pos += 1;
+                let inner = p.or()?;
+                if matches!(p.peek(), Some((Tok::RParen, _))) {
+                    p.pos += 1;
                     Ok(inner)
                 } else {
-                    self.err("expected `)`")
+                    p.err("expected `)`")
                 }
-            }
+            }),
             Tok::Word(w) if w == "TRUE" => {
                 self.pos += 1;
                 Ok(Rule::Const(true))
@@ -186,8 +225,15 @@ impl Parser {
 impl Rule {
     /// Parses a rule.
     pub fn parse(text: &str) -> Result<Rule, ParseError> {
+        let chars = text.chars().count();
+        if chars > MAX_RULE_CHARS {
+            return Err(ParseError {
+                column: MAX_RULE_CHARS + 1,
+                message: format!("the rule is {chars} characters long; at most {MAX_RULE_CHARS} are allowed"),
+            });
+        }
         let toks = tokenize(text)?;
-        let mut p = Parser { toks, pos: 0, end_col: text.chars().count() + 1 };
+        let mut p = Parser { toks, pos: 0, end_col: chars + 1, depth: 0 };
         let rule = p.or()?;
         if let Some((tok, _)) = p.peek() {
             let what = match tok {
@@ -213,10 +259,7 @@ impl Rule {
             Rule::Const(_) => {}
             Rule::Is(_, name, col) => out.push((name, *col)),
             Rule::Not(r) => r.collect(out),
-            Rule::And(a, b) | Rule::Or(a, b) => {
-                a.collect(out);
-                b.collect(out);
-            }
+            Rule::And(rules) | Rule::Or(rules) => rules.iter().for_each(|r| r.collect(out)),
         }
     }
 
@@ -227,45 +270,109 @@ impl Rule {
             Rule::Const(b) => *b,
             Rule::Is(state, name, _) => states(name) == *state,
             Rule::Not(r) => !r.eval(states),
-            Rule::And(a, b) => a.eval(states) && b.eval(states),
-            Rule::Or(a, b) => a.eval(states) || b.eval(states),
+            Rule::And(rules) => rules.iter().all(|r| r.eval(states)),
+            Rule::Or(rules) => rules.iter().any(|r| r.eval(states)),
         }
     }
 }
 
 /// Composite alarms in an order where every composite comes after the composites it names, or
-/// the names along a cycle (`a -> b -> a`).
+/// the names along a cycle (`a -> b -> a`). A depth-first search with its own stack: a chain of
+/// thousands of composites does not recurse.
 pub fn order(composites: &BTreeMap<String, Vec<String>>) -> Result<Vec<String>, Vec<String>> {
-    fn visit(
-        name: &str,
-        graph: &BTreeMap<String, Vec<String>>,
-        done: &mut BTreeSet<String>,
-        path: &mut Vec<String>,
-        out: &mut Vec<String>,
-    ) -> Result<(), Vec<String>> {
-        if done.contains(name) {
-            return Ok(());
-        }
-        if let Some(i) = path.iter().position(|p| p == name) {
-            let mut cycle = path[i..].to_vec();
-            cycle.push(name.to_string());
-            return Err(cycle);
-        }
-        path.push(name.to_string());
-        for child in &graph[name] {
-            if graph.contains_key(child) {
-                visit(child, graph, done, path, out)?;
-            }
-        }
-        path.pop();
-        done.insert(name.to_string());
-        out.push(name.to_string());
-        Ok(())
-    }
-    let mut done = BTreeSet::new();
+    let mut done: HashSet<&str> = HashSet::new();
     let mut out = Vec::new();
-    for name in composites.keys() {
-        visit(name, composites, &mut done, &mut Vec::new(), &mut out)?;
+    for root in composites.keys() {
+        if done.contains(root.as_str()) {
+            continue;
+        }
+        // The path from `root`: each name with the index of its next child to visit.
+        let mut path: Vec<(&str, usize)> = vec![(root, 0)];
+        let mut on_path: HashMap<&str, usize> = HashMap::from([(root.as_str(), 0)]);
+        while let Some(&(name, next)) = path.last() {
+            let Some(child) = composites[name].get(next) else {
+                path.pop();
+                on_path.remove(name);
+                done.insert(name);
+                out.push(name.to_string());
+                continue;
+            };
+            if let Some(top) = path.last_mut() {
+                top.1 += 1;
+            }
+            if !composites.contains_key(child) || done.contains(child.as_str()) {
+                continue;
+            }
+            if let Some(&start) = on_path.get(child.as_str()) {
+                let mut cycle: Vec<String> = path[start..].iter().map(|(n, _)| n.to_string()).collect();
+                cycle.push(child.clone());
+                return Err(cycle);
+            }
+            on_path.insert(child, path.len());
+            path.push((child, 0));
+        }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fails_at(text: &str) -> ParseError {
+        Rule::parse(text).expect_err(text)
+    }
+
+    #[test]
+    fn deep_parentheses_are_an_error_at_the_first_one_too_deep() {
+        let n = 2_268;
+        let text = format!("{}ALARM(x){}", "(".repeat(n), ")".repeat(n));
+        let err = fails_at(&text);
+        assert_eq!(err.column, MAX_DEPTH + 1, "{err}");
+        assert!(err.message.contains("more than 100 deep"), "{err}");
+        let ok = format!("{}ALARM(x){}", "(".repeat(MAX_DEPTH), ")".repeat(MAX_DEPTH));
+        assert_eq!(Rule::parse(&ok).unwrap(), Rule::Is(AlarmState::Alarm, "x".into(), MAX_DEPTH + 7));
+    }
+
+    #[test]
+    fn long_not_chains_are_an_error() {
+        let err = fails_at(&format!("{}ALARM(x)", "NOT ".repeat(2_000)));
+        assert_eq!(err.column, 4 * MAX_DEPTH + 1, "{err}");
+        assert!(err.message.contains("more than 100 deep"), "{err}");
+        let ok = Rule::parse(&format!("{}ALARM(x)", "NOT ".repeat(MAX_DEPTH - 1))).unwrap();
+        assert!(ok.eval(&|_| AlarmState::Ok), "an odd number of NOTs");
+    }
+
+    #[test]
+    fn overlong_rules_are_an_error_at_the_first_character_too_many() {
+        let err = fails_at(&vec!["ALARM(x)"; 87_000].join(" AND "));
+        assert_eq!(err.column, MAX_RULE_CHARS + 1);
+        assert!(err.message.contains("at most 10000"), "{err}");
+    }
+
+    #[test]
+    fn the_longest_flat_chains_stay_shallow() {
+        // As many operands as fit: one node, evaluated and dropped without recursion per operand.
+        let text = vec!["TRUE"; MAX_RULE_CHARS / 9].join(" AND ");
+        let rule = Rule::parse(&text).unwrap();
+        let Rule::And(operands) = &rule else { panic!("not flat: {rule:?}") };
+        assert_eq!(operands.len(), MAX_RULE_CHARS / 9);
+        assert!(rule.eval(&|_| AlarmState::Ok));
+        let mixed = Rule::parse("TRUE AND FALSE OR FALSE OR NOT FALSE AND TRUE").unwrap();
+        assert!(mixed.eval(&|_| AlarmState::Ok));
+        assert!(matches!(mixed, Rule::Or(ref o) if o.len() == 3));
+    }
+
+    #[test]
+    fn long_chains_of_composites_are_ordered_without_recursion() {
+        let n = 200_000;
+        let graph: BTreeMap<String, Vec<String>> =
+            (0..n).map(|i| (format!("c{i:06}"), vec![format!("c{:06}", i + 1)])).collect();
+        let got = order(&graph).unwrap();
+        assert_eq!(got.len(), n);
+        assert_eq!(got[0], format!("c{:06}", n - 1));
+        let mut cyclic = graph;
+        cyclic.insert(format!("c{:06}", n - 1), vec!["c000000".to_string()]);
+        assert_eq!(order(&cyclic).unwrap_err().len(), n + 1);
+    }
 }

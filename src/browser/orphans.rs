@@ -224,7 +224,10 @@ fn kill_exactly(process: ProcessId) -> bool {
 ///
 /// The parent-death signal fires when the *thread* that forked the process exits, not the
 /// process; so every browser is forked by one thread that lives as long as the process.
-#[allow(unsafe_code, reason = "prctl(PR_SET_PDEATHSIG) in pre_exec: the only way to tie a child to its parent")]
+#[allow(
+    unsafe_code,
+    reason = "prctl(PR_SET_PDEATHSIG) in pre_exec: the only way to tie a child to its parent"
+)]
 pub(crate) fn spawn_with_parent_death_signal(mut command: Command) -> io::Result<Child> {
     let parent = std::process::id();
     // SAFETY: the closure runs in the forked child before exec and only makes async-signal-safe

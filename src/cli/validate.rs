@@ -23,11 +23,26 @@ pub fn validate(globals: &Globals, paths: &[PathBuf]) -> i32 {
     super::print_diagnostics(&problems);
     if problems.is_empty() {
         if !globals.quiet {
-            println!("{} canaries valid", canaries.len());
+            println!("{}", valid_summary(canaries.len()));
         }
         EXIT_OK
     } else {
         eprintln!("{} problem(s) found", problems.len());
         EXIT_BAD_INPUT
+    }
+}
+
+/// `1 canary valid`, `3 canaries valid`.
+fn valid_summary(count: usize) -> String {
+    format!("{count} {} valid", if count == 1 { "canary" } else { "canaries" })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn one_canary_is_singular() {
+        assert_eq!(super::valid_summary(1), "1 canary valid");
+        assert_eq!(super::valid_summary(0), "0 canaries valid");
+        assert_eq!(super::valid_summary(2), "2 canaries valid");
     }
 }

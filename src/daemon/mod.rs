@@ -112,7 +112,15 @@ pub async fn run(options: Options, services: Arc<Services>, max_concurrency: usi
     let sweeper = tokio::spawn(retention_loop(state.clone(), stop_rx.clone(), started));
     let alarm_ticker = tokio::spawn(alarms::tick_loop(state.clone(), stop_rx.clone()));
     let failover = tokio::spawn(state.failover.clone().run(stop_rx.clone()));
-    let mut scheduler = tokio::spawn(schedule_loop(state.clone(), wake_rx));
+    let mut scheduler = tokio::spawn({
+        let state = state.clone();
+        async move {
+            if let Err(reason) = scheduler::catch_panic(schedule_loop(state.clone(), wake_rx)).await {
+                tracing::error!(%reason, "the scheduler stopped: no canary runs until the daemon restarts");
+                state.lock().scheduler_failure = Some(format!("the scheduler stopped: {reason}"));
+            }
+        }
+    });
 
     let signal_name = loop {
         tokio::select! {

@@ -9,7 +9,10 @@
 //!   lateness is `start - due`;
 //! - after a fire at `t` the next fire is `schedule.next_after(t)`; when that is already past
 //!   (the daemon was stopped or suspended), `schedule.next_after(now)`, so missed fires are not
-//!   caught up in a burst.
+//!   caught up in a burst;
+//! - every time is computed with checked arithmetic: a canary whose next fire cannot be computed
+//!   (it would lie past the end of representable time) is logged and left out of the queue, and
+//!   every other canary keeps its schedule.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
@@ -147,8 +150,9 @@ impl Scheduler {
             Schedule::Rate(period) if self.spread => {
                 let period = i64::try_from(period.as_millis()).ok().filter(|p| *p > 0)?;
                 let offset = i64::try_from(stable_hash(canary) % period.unsigned_abs()).ok()?;
-                let since = after.timestamp_millis() - offset;
-                let next = (since.div_euclid(period) + 1) * period + offset;
+                let since = after.timestamp_millis().checked_sub(offset)?;
+                let next =
+                    since.div_euclid(period).checked_add(1)?.checked_mul(period)?.checked_add(offset)?;
                 DateTime::from_timestamp_millis(next)
             }
             _ => schedule.next_after(after),
@@ -166,7 +170,13 @@ impl Scheduler {
         let generation = self.next_generation;
         let first = match at_once {
             Some(trigger) => Some((now, trigger)),
-            None => self.next_after(canary, &schedule, now).map(|at| (at, Trigger::Schedule)),
+            None => {
+                let next = self.next_after(canary, &schedule, now);
+                if next.is_none() {
+                    log_no_next_fire(canary, &schedule);
+                }
+                next.map(|at| (at, Trigger::Schedule))
+            }
         };
         self.slots.insert(canary.to_string(), Slot { schedule, generation, next_fire: None });
         if let Some((at, trigger)) = first {
@@ -242,7 +252,10 @@ impl Scheduler {
             // least half a period away: runs at start are not followed by one a second later.
             let from = match &slot.schedule {
                 Schedule::Rate(period) if self.spread && timer.trigger != Trigger::Schedule => {
-                    timer.at + chrono::Duration::from_std(*period / 2).unwrap_or_default()
+                    chrono::Duration::from_std(*period / 2)
+                        .ok()
+                        .and_then(|half| timer.at.checked_add_signed(half))
+                        .unwrap_or(timer.at)
                 }
                 _ => timer.at,
             };
@@ -250,6 +263,9 @@ impl Scheduler {
                 Some(next) if next <= now => self.next_after(&timer.canary, &slot.schedule, now),
                 other => other,
             };
+            if next.is_none() {
+                log_no_next_fire(&timer.canary, &slot.schedule);
+            }
             let generation = slot.generation;
             if let Some(slot) = self.slots.get_mut(&timer.canary) {
                 slot.next_fire = next;
@@ -320,6 +336,29 @@ impl Scheduler {
     }
 }
 
+/// Awaits `task`; `Err` with the panic's message when it panicked.
+pub async fn catch_panic(task: impl std::future::Future<Output = ()>) -> Result<(), String> {
+    use futures::FutureExt;
+    std::panic::AssertUnwindSafe(task).catch_unwind().await.map_err(|payload| {
+        payload
+            .downcast_ref::<&str>()
+            .map(ToString::to_string)
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "it panicked".to_string())
+    })
+}
+
+/// A canary without a next fire is left out of the queue; only `once` is expected to end so.
+fn log_no_next_fire(canary: &str, schedule: &Schedule) {
+    if !matches!(schedule, Schedule::Once) {
+        tracing::warn!(
+            canary,
+            schedule = %schedule,
+            "no next fire time can be computed for this schedule; the canary is left out of the schedule"
+        );
+    }
+}
+
 /// FNV-1a: stable across runs and builds (the std hasher is not).
 fn stable_hash(text: &str) -> u64 {
     text.bytes()
@@ -370,6 +409,34 @@ mod tests {
         let mut s = Scheduler::new(4);
         s.insert("a", Schedule::parse("*/5 * * * *").unwrap(), t0, None);
         assert_eq!(s.next_wakeup(), Some(at("2024-01-01T00:05:00Z")));
+    }
+
+    #[test]
+    fn a_schedule_past_the_end_of_time_leaves_only_its_canary_out() {
+        let t0 = at("2024-01-01T00:00:00Z");
+        for spread in [false, true] {
+            let mut s = if spread { Scheduler::new(4).spread_rates() } else { Scheduler::new(4) };
+            let huge = Schedule::Rate(Duration::from_secs(u64::MAX / 2));
+            s.insert("huge", huge.clone(), t0, Some(Trigger::Start));
+            s.insert("later", huge, t0, None);
+            s.insert("ok", rate(1), t0, Some(Trigger::Start));
+            s.fire_due(t0);
+            assert_eq!(names(&s.start_ready(t0)), ["huge", "ok"], "spread: {spread}");
+            assert_eq!(s.next_fire("huge"), None);
+            assert_eq!(s.next_fire("later"), None);
+            s.finished("huge");
+            s.finished("ok");
+            let t1 = at("2024-01-01T00:01:00Z");
+            s.fire_due(t1 + chrono::Duration::seconds(60));
+            assert_eq!(names(&s.start_ready(t1 + chrono::Duration::seconds(60))), ["ok"]);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_task_is_caught_with_its_message() {
+        assert_eq!(catch_panic(async {}).await, Ok(()));
+        let caught = catch_panic(async { panic!("overflowed at {}", 42) }).await;
+        assert_eq!(caught, Err("overflowed at 42".to_string()));
     }
 
     #[test]

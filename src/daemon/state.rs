@@ -52,6 +52,8 @@ pub struct Inner {
     pub run_duration_seconds: BTreeMap<String, Histogram>,
     /// How late runs started against their fire time, in seconds.
     pub start_lateness_seconds: Histogram,
+    /// Why the scheduler loop stopped while the daemon was not stopping (`/healthz` says 503).
+    pub scheduler_failure: Option<String>,
 }
 
 /// The daemon's state. Cheap to share (`Arc`).
@@ -93,6 +95,7 @@ impl State {
                 runs_total: BTreeMap::new(),
                 run_duration_seconds: BTreeMap::new(),
                 start_lateness_seconds: Histogram::new(LATENESS_BUCKETS),
+                scheduler_failure: None,
             }),
             services,
             wake,
@@ -151,6 +154,10 @@ impl Backend for DaemonBackend {
 
     fn load_errors(&self) -> Vec<String> {
         self.0.lock().load_errors.clone()
+    }
+
+    fn unhealthy(&self) -> Option<String> {
+        self.0.lock().scheduler_failure.clone()
     }
 
     fn run_now(&self, canary: &str) -> Result<(), RunNowError> {

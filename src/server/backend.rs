@@ -116,6 +116,10 @@ pub trait Backend: Send + Sync + 'static {
     fn artifacts_root(&self) -> PathBuf;
     /// The daemon's counters and histograms now.
     fn metrics(&self) -> DaemonMetrics;
+    /// Why the daemon cannot do its job (a task it needs has stopped), or `None` when healthy.
+    fn unhealthy(&self) -> Option<String> {
+        None
+    }
 
     /// Every alarm with its state (blocking: reads the store).
     fn alarms(&self) -> Result<Vec<AlarmStatus>, StoreError> {

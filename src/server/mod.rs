@@ -146,8 +146,12 @@ pub async fn serve_with_limits(
     Ok(())
 }
 
-async fn healthz() -> &'static str {
-    "ok"
+/// `ok`, or 503 with the reason when the daemon cannot do its job.
+async fn healthz(State(backend): State<Arc<dyn Backend>>) -> Response {
+    match backend.unhealthy() {
+        None => "ok".into_response(),
+        Some(reason) => (StatusCode::SERVICE_UNAVAILABLE, reason).into_response(),
+    }
 }
 
 async fn metrics_handler(State(backend): State<Arc<dyn Backend>>) -> Response {

@@ -8,6 +8,11 @@
 //!
 //! Scalars are text: `deserialize_any` resolves plain scalars with the YAML 1.2 core schema,
 //! `deserialize_str` accepts any scalar's text, numbers and booleans are parsed from the text.
+//!
+//! A pass costs time linear in the document, and every failing value costs one more pass, so
+//! passes stop once [`MAX_PROBLEMS`] problems are recorded: a file with a hundred thousand bad
+//! values is reported in a hundred passes, not a hundred thousand. Values that messages show are
+//! cut to [`super::yaml::SHOWN_CHARS`] characters.
 
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -17,7 +22,13 @@ use serde::de::{self, DeserializeOwned, DeserializeSeed, Visitor};
 
 use super::path::KeyPath;
 use super::suggest::did_you_mean;
-use super::yaml::{Node, NodeKind};
+use super::yaml::{Node, NodeKind, shorten};
+
+/// How many problems one [`from_node`] call records before it stops looking for more.
+pub const MAX_PROBLEMS: usize = 100;
+/// How many node visits, over all passes, one [`from_node`] call makes before it stops looking
+/// for more problems: a few passes over a large file with many problems, not a hundred.
+const VISIT_BUDGET: usize = 2_000_000;
 
 /// A problem placed in the file: position, key path and message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,9 +80,20 @@ pub fn from_node_with_sections<T: DeserializeOwned>(
 }
 
 fn from_node_in<T: DeserializeOwned>(node: &Node, path: KeyPath, ctx: Ctx) -> (Option<T>, Vec<Located>) {
-    // Each failed pass masks at least one more node, so this ends; the bound is a safety net.
+    // Each failed pass records a problem and masks at least one more node, so this ends within
+    // MAX_PROBLEMS + 1 passes (fewer for a large document: VISIT_BUDGET); the loop bound is a
+    // safety net.
     let mut value = None;
-    for _ in 0..10_000 {
+    for _ in 0..=MAX_PROBLEMS * 2 {
+        if ctx.is_full() || ctx.visits.get() > VISIT_BUDGET {
+            let found = ctx.problems.borrow().len();
+            ctx.problems.borrow_mut().push(Located::at(
+                node,
+                path.clone(),
+                format!("… stopped after {found} problems; fix these to see the rest"),
+            ));
+            break;
+        }
         match T::deserialize(NodeDe::new(node, path.clone(), &ctx, false)) {
             Ok(v) => {
                 value = Some(v);
@@ -90,6 +112,44 @@ fn from_node_in<T: DeserializeOwned>(node: &Node, path: KeyPath, ctx: Ctx) -> (O
     let mut problems = ctx.problems.into_inner();
     problems.sort_by_key(|p| (p.line, p.col));
     (value, problems)
+}
+
+/// At most [`MAX_PROBLEMS`] diagnostics of one file; the rest are counted in a last one
+/// ("… and N more problems") placed after the last one kept. A message that still echoes a long
+/// value (a check that quotes it whole) keeps its start and its end.
+pub fn cap_problems(mut diagnostics: Vec<super::Diagnostic>) -> Vec<super::Diagnostic> {
+    for diagnostic in &mut diagnostics {
+        if let Some(cut) = cut_middle(&diagnostic.message) {
+            diagnostic.message = cut;
+        }
+    }
+    if diagnostics.len() <= MAX_PROBLEMS {
+        return diagnostics;
+    }
+    let more = diagnostics.len() - MAX_PROBLEMS;
+    diagnostics.truncate(MAX_PROBLEMS);
+    let last = &diagnostics[MAX_PROBLEMS - 1];
+    let summary = super::Diagnostic {
+        path: String::new(),
+        message: format!("… and {more} more problem{}", if more == 1 { "" } else { "s" }),
+        ..last.clone()
+    };
+    diagnostics.push(summary);
+    diagnostics
+}
+
+/// The longest message shown whole, in characters.
+const MAX_MESSAGE_CHARS: usize = 400;
+
+/// A message longer than [`MAX_MESSAGE_CHARS`]: its first and last 150 characters around `…`.
+fn cut_middle(message: &str) -> Option<String> {
+    let chars = message.chars().count();
+    if chars <= MAX_MESSAGE_CHARS {
+        return None;
+    }
+    let head: String = message.chars().take(150).collect();
+    let tail: String = message.chars().skip(chars - 150).collect();
+    Some(format!("{head}…{tail}"))
 }
 
 /// The error type of [`NodeDe`]. Users only see the messages, via [`from_node`].
@@ -111,6 +171,7 @@ impl Error {
     }
 
     fn expected(what: &str, node: &Node) -> Self {
+        // `describe` cuts long values.
         Self::fresh(format!("expected {what}, found {}", node.describe()))
     }
 
@@ -159,11 +220,11 @@ impl de::Error for Error {
     }
 
     fn invalid_type(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
-        Self::fresh(format!("expected {exp}, found {unexp}"))
+        Self::fresh(format!("expected {exp}, found {}", shown_unexpected(&unexp)))
     }
 
     fn invalid_value(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
-        Self::fresh(format!("expected {exp}, found {unexp}"))
+        Self::fresh(format!("expected {exp}, found {}", shown_unexpected(&unexp)))
     }
 
     fn invalid_length(len: usize, exp: &dyn de::Expected) -> Self {
@@ -181,21 +242,31 @@ pub fn is_unknown_key(problem: &Located) -> bool {
     problem.message.starts_with("unknown key `")
 }
 
-/// "unknown value `x`; expected one of: a, b; did you mean `a`?"
+/// "unknown value `x`; expected one of: a, b; did you mean `a`?" (a long value cut)
 pub fn unknown_value_message(value: &str, expected: &[&str]) -> String {
     format!(
-        "unknown value `{value}`; expected one of: {}{}",
+        "unknown value `{}`; expected one of: {}{}",
+        shorten(value),
         expected.join(", "),
         did_you_mean(value, expected.iter().copied())
     )
 }
 
+/// serde's description of an unexpected value, its text cut.
+fn shown_unexpected(unexp: &de::Unexpected<'_>) -> String {
+    match unexp {
+        de::Unexpected::Str(text) => format!("string {:?}", shorten(text)),
+        other => shorten(&other.to_string()).into_owned(),
+    }
+}
+
 fn unknown_key_message(key: &str, expected: &[&str]) -> String {
+    let shown = shorten(key);
     if expected.is_empty() {
-        return format!("unknown key `{key}`; no keys are allowed here");
+        return format!("unknown key `{shown}`; no keys are allowed here");
     }
     format!(
-        "unknown key `{key}`; expected one of: {}{}",
+        "unknown key `{shown}`; expected one of: {}{}",
         expected.join(", "),
         did_you_mean(key, expected.iter().copied())
     )
@@ -210,6 +281,8 @@ struct Ctx {
     seen: RefCell<HashSet<(usize, usize, String)>>,
     /// Top-level keys read by another module (see [`from_node_with_sections`]).
     sections: Vec<&'static str>,
+    /// Nodes visited so far, over all passes.
+    visits: std::cell::Cell<usize>,
 }
 
 fn addr(node: &Node) -> usize {
@@ -222,10 +295,17 @@ impl Ctx {
     }
 
     fn push(&self, problem: Located) {
+        if self.is_full() {
+            return;
+        }
         let key = (problem.line, problem.col, problem.message.clone());
         if self.seen.borrow_mut().insert(key) {
             self.problems.borrow_mut().push(problem);
         }
+    }
+
+    fn is_full(&self) -> bool {
+        self.problems.borrow().len() >= MAX_PROBLEMS
     }
 
     /// Records a fresh error (placed at `node` unless it has a place).
@@ -263,6 +343,7 @@ pub struct NodeDe<'a> {
 
 impl<'a> NodeDe<'a> {
     fn new(node: &'a Node, path: KeyPath, ctx: &'a Ctx, key: bool) -> Self {
+        ctx.visits.set(ctx.visits.get() + 1);
         Self { node, path, ctx, key }
     }
 
@@ -286,6 +367,7 @@ impl<'a> NodeDe<'a> {
     fn map_access(&self, allowed: Option<&'static [&'static str]>) -> MapAcc<'a> {
         let mut entries = Vec::new();
         if let NodeKind::Map(all) = &self.node.kind {
+            self.ctx.visits.set(self.ctx.visits.get() + all.len());
             for entry in all {
                 let (k, v) = entry;
                 if self.ctx.is_masked(v) {
@@ -300,7 +382,7 @@ impl<'a> NodeDe<'a> {
                             let expected: Vec<&str> = fields.iter().chain(sections).copied().collect();
                             self.ctx.push(Located::at(
                                 k,
-                                self.path.key(text.clone()),
+                                child_path(&self.path, k),
                                 unknown_key_message(text, &expected),
                             ));
                             continue;
@@ -324,6 +406,7 @@ impl<'a> NodeDe<'a> {
     fn seq_access(&self) -> SeqAcc<'a> {
         let items: Vec<(usize, &'a Node)> = match &self.node.kind {
             NodeKind::Seq(items) => {
+                self.ctx.visits.set(self.ctx.visits.get() + items.len());
                 items.iter().enumerate().filter(|(_, n)| !self.ctx.is_masked(n)).collect()
             }
             _ => Vec::new(),
@@ -599,9 +682,10 @@ struct MapAcc<'a> {
     ctx: &'a Ctx,
 }
 
+/// The path of a mapping's value (a key too long to show is cut; `Display` of a node cuts).
 fn child_path(path: &KeyPath, key: &Node) -> KeyPath {
     match &key.kind {
-        NodeKind::Scalar { text, .. } => path.key(text.clone()),
+        NodeKind::Scalar { text, .. } => path.key(shorten(text)),
         other => path.key(other.to_string()),
     }
 }
@@ -965,5 +1049,68 @@ mod tests {
         assert_eq!(parse_float("-.inf"), Some(f64::NEG_INFINITY));
         assert_eq!(parse_float("inf"), None);
         assert_eq!(parse_float("abc"), None);
+    }
+
+    #[test]
+    fn problems_stop_at_the_cap() {
+        let text: String = (0..500).map(|i| format!("k{i}: x\n")).collect();
+        let (v, problems) = de::<BTreeMap<String, u8>>(&text);
+        assert!(v.is_none());
+        assert_eq!(problems.len(), MAX_PROBLEMS + 1);
+        assert_eq!(problems[0], "1:1: … stopped after 100 problems; fix these to see the rest");
+        assert_eq!(problems[1], "1:5: k0: expected an integer 0..255, found \"x\"");
+    }
+
+    #[test]
+    fn a_large_file_with_many_problems_takes_few_passes() {
+        // Every pass goes through the good values before the bad ones at the end.
+        let text: String =
+            (0..200_000).map(|i| format!("k{i}: {}\n", if i < 199_800 { "1" } else { "x" })).collect();
+        let (_, problems) = de::<BTreeMap<String, u8>>(&text);
+        assert!(problems.len() < 30, "{} problems", problems.len());
+        assert!(problems[0].contains("stopped after"), "{}", problems[0]);
+    }
+
+    #[test]
+    fn long_keys_and_values_are_cut() {
+        let key = "k".repeat(10_000);
+        let (_, problems) = de::<Inner>(&format!("count: \"{}\"\n? {key}\n: 1\n", "9".repeat(10_000)));
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems.iter().all(|p| p.len() < 400), "{problems:?}");
+        assert!(problems[1].contains(&format!("`{}…`", "k".repeat(80))), "{}", problems[1]);
+    }
+
+    #[test]
+    fn a_file_shows_at_most_the_cap_and_counts_the_rest() {
+        let all: Vec<crate::spec::Diagnostic> = (1..=150)
+            .map(|line| crate::spec::Diagnostic {
+                file: "c.yaml".into(),
+                line,
+                column: 3,
+                path: "tags".into(),
+                message: "bad".into(),
+            })
+            .collect();
+        let shown = cap_problems(all);
+        assert_eq!(shown.len(), MAX_PROBLEMS + 1);
+        assert_eq!(shown[MAX_PROBLEMS].to_string(), "c.yaml:100:3: … and 50 more problems");
+        assert_eq!(cap_problems(shown[..3].to_vec()).len(), 3);
+        let long = crate::spec::Diagnostic {
+            message: format!("`{}` is not an absolute http(s) URL", "y".repeat(5_000_000)),
+            ..shown[0].clone()
+        };
+        let cut = cap_problems(vec![long]).remove(0).message;
+        assert_eq!(cut, format!("`{}…{}` is not an absolute http(s) URL", "y".repeat(149), "y".repeat(118)));
+    }
+
+    #[test]
+    fn durations_are_at_most_a_year() {
+        let (v, problems) = de::<Outer>("name: a\ntimeout: 365d\n");
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(v.unwrap().timeout, Some(HumanDuration(HumanDuration::MAX)));
+        for (text, found) in [("366d", "\"366d\""), ("18446744073709551615s", "\"18446744073709551615s\"")] {
+            let (_, problems) = de::<Outer>(&format!("name: a\ntimeout: {text}\n"));
+            assert_eq!(problems, [format!("2:10: timeout: expected a duration up to 365d, found {found}")]);
+        }
     }
 }

@@ -188,20 +188,74 @@ fn expand_text(text: &str, scope: &Scope<'_>, out: &mut Expansion) -> Result<Opt
         return Ok(None);
     }
     let pieces = tokenize(text).map_err(|e| vec![e.to_string()])?;
-    let mut result = String::with_capacity(text.len());
+    let raw = expand_pieces(&pieces, scope, out, false)?;
+    let has_secret = pieces.iter().any(|p| matches!(p, Piece::Var { secret: true, .. }));
+    if has_secret && is_http_url(&raw) {
+        // A secret inside a URL is encoded for where it lands, so `&`, `=` or `#` in it cannot
+        // change the request.
+        return expand_pieces(&pieces, scope, out, true).map(Some);
+    }
+    Ok(Some(raw))
+}
+
+fn is_http_url(text: &str) -> bool {
+    url::Url::parse(text).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+}
+
+/// Where a value put into a URL lands, judged by the URL text before it.
+fn url_part(before: &str) -> UrlPart {
+    let Some((_, after_scheme)) = before.split_once("://") else { return UrlPart::Authority };
+    if before.contains(['?', '#']) {
+        UrlPart::Query
+    } else if after_scheme.contains('/') {
+        UrlPart::Path
+    } else {
+        UrlPart::Authority
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum UrlPart {
+    Authority,
+    Path,
+    Query,
+}
+
+/// `value` encoded for that part of a URL: every byte but the unreserved ones in a path segment
+/// or a query value; as written in the authority (a host or port is never a secret's place).
+fn encode_for(part: UrlPart, value: &str) -> String {
+    match part {
+        UrlPart::Authority => value.to_string(),
+        UrlPart::Path | UrlPart::Query => {
+            // `byte_serialize` writes a space as `+` (and a `+` as `%2B`): `%20` is right in both.
+            url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>().replace('+', "%20")
+        }
+    }
+}
+
+/// The pieces of a scalar with every reference filled in; `encode_secrets`: secrets are encoded
+/// for the part of the URL they land in.
+fn expand_pieces(
+    pieces: &[Piece<'_>],
+    scope: &Scope<'_>,
+    out: &mut Expansion,
+    encode_secrets: bool,
+) -> Result<String, Vec<String>> {
+    let mut result = String::new();
     let mut errors = Vec::new();
     // Values put into a template must not be read as references again at run time.
     let put = |result: &mut String, value: &str| {
         if scope.template() { result.push_str(&value.replace("${", "$${")) } else { result.push_str(value) }
     };
     for piece in pieces {
-        match piece {
+        match *piece {
             Piece::Text(t) => result.push_str(t),
             Piece::Escape => result.push_str(if scope.template() { "$${" } else { "${" }),
             Piece::Var { name, secret: true } => match (scope.process)(name) {
                 Some(value) => {
                     out.secret(&value);
-                    put(&mut result, &value);
+                    let part = if encode_secrets { url_part(&result) } else { UrlPart::Authority };
+                    put(&mut result, &encode_for(part, &value));
                 }
                 None => {
                     errors.push(format!("`${{secret:{name}}}` is not set: export {name} in the environment"));
@@ -226,7 +280,7 @@ fn expand_text(text: &str, scope: &Scope<'_>, out: &mut Expansion) -> Result<Opt
             }
         }
     }
-    if errors.is_empty() { Ok(Some(result)) } else { Err(errors) }
+    if errors.is_empty() { Ok(result) } else { Err(errors) }
 }
 
 /// Expands every string scalar under `node` (not keys).
@@ -495,6 +549,30 @@ api:
         assert_eq!(e.problems.len(), 5, "{:?}", problems(&e));
         assert!(e.problems.iter().all(|p| p.message.contains("is not set")));
         assert_eq!(text(&doc, "api.steps.0.request.body"), "${literal} a${b}");
+    }
+
+    #[test]
+    fn secrets_in_urls_are_encoded_for_where_they_land() {
+        let env = |name: &str| match name {
+            "SEC" => Some("Sp3c!@l pa+ss/&=?#%".to_string()),
+            "BASE" => Some("http://h".to_string()),
+            _ => None,
+        };
+        let mut doc = parse(
+            "a: \"${BASE}/echo?k=${secret:SEC}&x=1\"\nb: \"http://h/p/${secret:SEC}/q\"\n\
+             c: \"Bearer ${secret:SEC}\"\nd: \"http://u:${secret:SEC}@h/\"\n",
+        )
+        .unwrap();
+        let e = expand_canary(&mut doc, &env, None);
+        assert!(e.problems.is_empty(), "{:?}", e.problems);
+        let encoded = "Sp3c%21%40l%20pa%2Bss%2F%26%3D%3F%23%25";
+        assert_eq!(text(&doc, "a"), format!("http://h/echo?k={encoded}&x=1"));
+        assert_eq!(text(&doc, "b"), format!("http://h/p/{encoded}/q"));
+        assert_eq!(text(&doc, "c"), "Bearer Sp3c!@l pa+ss/&=?#%", "not a URL: as written");
+        let url = url::Url::parse(text(&doc, "a")).unwrap();
+        let k: Vec<_> = url.query_pairs().filter(|(n, _)| n == "k").map(|(_, v)| v.into_owned()).collect();
+        assert_eq!(k, ["Sp3c!@l pa+ss/&=?#%"], "the server receives the secret as it is");
+        assert_eq!(e.secrets, ["Sp3c!@l pa+ss/&=?#%"]);
     }
 
     #[test]

@@ -431,6 +431,14 @@ fn canary_files(targets: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> Vec<P
 
 /// Reads and parses a YAML file whose top level must be a mapping.
 fn read_document(file: &Path, what: &str) -> Result<Node, Diagnostic> {
+    if let Ok(meta) = fs::metadata(file)
+        && meta.len() > MAX_FILE_BYTES
+    {
+        return Err(Diagnostic::file(
+            file,
+            format!("the file is {} bytes; at most {MAX_FILE_BYTES} (10 MB) are read", meta.len()),
+        ));
+    }
     let text = match fs::read_to_string(file) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
@@ -465,9 +473,13 @@ fn tainted_paths(problems: &[Located]) -> Vec<KeyPath> {
     problems.iter().filter(|p| !is_unknown_key(p)).map(|p| p.path.clone()).collect()
 }
 
+/// The largest file read, in bytes.
+pub const MAX_FILE_BYTES: u64 = 10_000_000;
+
+/// Sorted by position, and at most [`super::de::MAX_PROBLEMS`] of them with a last "… and N more".
 fn sorted(mut diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
     diagnostics.sort_by_key(|d| (d.line, d.column));
-    diagnostics
+    super::de::cap_problems(diagnostics)
 }
 
 struct LoadedFile {

@@ -13,16 +13,31 @@ use serde::{Deserialize, Serialize};
 
 use super::section::Section;
 
-/// A humantime duration such as `500ms`, `30s`, `5m`, `31d`.
+/// A humantime duration such as `500ms`, `30s`, `5m`, `31d`, at most [`HumanDuration::MAX`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct HumanDuration(pub Duration);
+
+impl HumanDuration {
+    /// The longest duration any setting takes (365 days): bounded where it is read, so adding
+    /// it to a time or an `Instant` later never overflows.
+    pub const MAX: Duration = Duration::from_secs(365 * 86_400);
+
+    /// Parses and bounds a duration; the message says what was expected and what was found.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let shown = super::yaml::shorten(text);
+        let value = humantime::parse_duration(text.trim())
+            .map_err(|e| format!("invalid duration {shown:?} ({e}); expected e.g. 500ms, 30s, 5m, 1h"))?;
+        if value > Self::MAX {
+            return Err(format!("expected a duration up to 365d, found {shown:?}"));
+        }
+        Ok(Self(value))
+    }
+}
 
 impl<'de> Deserialize<'de> for HumanDuration {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        humantime::parse_duration(text.trim()).map(HumanDuration).map_err(|e| {
-            de::Error::custom(format!("invalid duration {text:?} ({e}); expected e.g. 500ms, 30s, 5m, 1h"))
-        })
+        Self::parse(&text).map_err(de::Error::custom)
     }
 }
 

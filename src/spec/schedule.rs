@@ -24,6 +24,11 @@ pub enum Schedule {
     Once,
 }
 
+/// The longest schedule expression, in characters.
+pub const MAX_CHARS: usize = 200;
+/// The longest `rate(...)` period: a year.
+pub const MAX_RATE: Duration = Duration::from_secs(365 * 86_400);
+
 const EXPECTED: &str = "expected rate(N minute|minutes|hour|hours|day|days), cron(AWS: minutes hours \
                         day-of-month month day-of-week year), a 5-field cron string, or once";
 
@@ -35,6 +40,13 @@ impl Schedule {
 
     pub fn parse(text: &str) -> Result<Self, String> {
         let text = text.trim();
+        let chars = text.chars().count();
+        if chars > MAX_CHARS {
+            return Err(format!(
+                "a schedule is at most {MAX_CHARS} characters long, found {chars}: `{}`; {EXPECTED}",
+                super::yaml::shorten(text)
+            ));
+        }
         if text.eq_ignore_ascii_case("once") {
             return Ok(Self::Once);
         }
@@ -65,7 +77,7 @@ impl Schedule {
     /// has no next fire time (it runs once, when first scheduled).
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
         match self {
-            Self::Rate(every) => Some(after + chrono::Duration::from_std(*every).ok()?),
+            Self::Rate(every) => after.checked_add_signed(chrono::Duration::from_std(*every).ok()?),
             Self::Cron { cron, .. } => cron.find_next_occurrence(&after, false).ok(),
             Self::Once => None,
         }
@@ -117,7 +129,10 @@ fn parse_rate(inner: &str) -> Result<Duration, String> {
         "day" | "days" => 86_400,
         _ => return Err(bad()),
     };
-    n.checked_mul(unit).map(Duration::from_secs).ok_or_else(bad)
+    match n.checked_mul(unit).map(Duration::from_secs) {
+        Some(period) if period <= MAX_RATE => Ok(period),
+        _ => Err(format!("invalid rate `rate({inner})`: the period must be at most a year (rate(365 days))")),
+    }
 }
 
 fn parse_aws_cron(inner: &str) -> Result<Cron, String> {
@@ -209,12 +224,25 @@ mod tests {
         assert!(Schedule::parse("rate(5 seconds)").is_err());
         assert!(Schedule::parse("rate(five minutes)").is_err());
         assert!(Schedule::parse("rate(5)").is_err());
+        assert_eq!(Schedule::parse("rate(365 days)").unwrap(), Schedule::Rate(MAX_RATE));
+        for huge in ["rate(366 days)", "rate(99999999999 days)", "rate(18446744073709551615 minutes)"] {
+            let err = Schedule::parse(huge).unwrap_err();
+            assert!(err.contains("at most a year"), "{huge}: {err}");
+        }
         let s = Schedule::parse("rate(10 minutes)").unwrap();
         assert_eq!(s.next_after(at("2024-01-01T00:00:00Z")), Some(at("2024-01-01T00:10:00Z")));
         assert_eq!(s.period(), Some(Duration::from_secs(600)));
         assert_eq!(s.to_string(), "rate(10 minutes)");
         assert_eq!(Schedule::parse("rate(24 hours)").unwrap().to_string(), "rate(1 day)");
         assert_eq!(Schedule::parse("rate(90 minutes)").unwrap().to_string(), "rate(90 minutes)");
+    }
+
+    #[test]
+    fn next_fire_past_the_end_of_time_is_none() {
+        let s = Schedule::Rate(MAX_RATE);
+        assert_eq!(s.next_after(DateTime::<Utc>::MAX_UTC), None);
+        let far = Schedule::Rate(Duration::from_secs(u64::MAX));
+        assert_eq!(far.next_after(at("2024-01-01T00:00:00Z")), None);
     }
 
     #[test]

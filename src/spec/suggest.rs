@@ -20,9 +20,14 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
 pub fn closest<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
     let normalized = normalize(word);
     let limit = (word.chars().count() / 3).max(1);
+    let chars = normalized.chars().count();
     candidates
         .into_iter()
-        .map(|c| (edit_distance(&normalized, &normalize(c)), c))
+        .map(|c| (normalize(c), c))
+        // The distance is at least the difference in length: skip the costly count when that is
+        // already too far (a 5 MB key is no typo).
+        .filter(|(n, _)| n.chars().count().abs_diff(chars) <= limit)
+        .map(|(n, c)| (edit_distance(&normalized, &n), c))
         .filter(|(d, c)| *d <= limit && *c != word)
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)

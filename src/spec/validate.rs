@@ -30,6 +30,8 @@ pub const METRICS: [&str; 8] = [
     "FailedRequests",
     "VisualMonitoringSuccessPercent",
 ];
+/// The longest range an alarm evaluates: `period` × `evaluation_periods`.
+pub const MAX_EVALUATION_RANGE: Duration = Duration::from_secs(7 * 86_400);
 pub const COMPARISONS: [&str; 4] = ["<", "<=", ">", ">="];
 pub const STATISTICS: [&str; 5] = ["Average", "Sum", "Minimum", "Maximum", "SampleCount"];
 
@@ -291,6 +293,15 @@ fn check_alarm(alarm: &AlarmSpec, at: &KeyPath, p: &mut Problems<'_>) {
     }
     if alarm.evaluation_periods == 0 {
         p.add(at.key("evaluation_periods"), "evaluation_periods must be at least 1");
+    } else if alarm.period.0.saturating_mul(alarm.evaluation_periods) > MAX_EVALUATION_RANGE {
+        p.add(
+            at.key("evaluation_periods"),
+            format!(
+                "period × evaluation_periods must be at most 7 days (as in CloudWatch), found {} × {}",
+                humantime::format_duration(alarm.period.0),
+                alarm.evaluation_periods
+            ),
+        );
     }
     if let Some(m) = alarm.datapoints_to_alarm
         && (m == 0 || m > alarm.evaluation_periods)
@@ -563,6 +574,24 @@ mod tests {
              or a percentile like p90 or p99.9",
                 "alarms[1].evaluation_periods: evaluation_periods must be at least 1",
             ]
+        );
+        assert_eq!(
+            canary(&format!(
+                "{HB}alarms:\n  - {{name: a, metric: Failed, period: 1d, evaluation_periods: 8, \
+                 comparison: '>', threshold: 0}}\n"
+            )),
+            [
+                "alarms[0].evaluation_periods: period × evaluation_periods must be at most 7 days (as in CloudWatch), \
+              found 1day × 8"
+            ]
+        );
+        let huge = canary(&format!(
+            "{HB}alarms:\n  - {{name: a, metric: Failed, period: 365d, evaluation_periods: 4294967295, \
+             comparison: '>', threshold: 0}}\n"
+        ));
+        assert!(
+            huge[0].starts_with("alarms[0].evaluation_periods: period × evaluation_periods must be"),
+            "{huge:?}"
         );
         for ok in ["Average", "p90", "p99.9", "p100", "p0"] {
             assert!(is_valid_statistic(ok), "{ok}");

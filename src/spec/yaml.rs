@@ -3,13 +3,38 @@
 //! Built on saphyr-parser's event stream. Aliases are resolved (the copy is placed at the alias),
 //! `<<` merge keys are applied, an empty document is an empty mapping, and more than one document,
 //! a duplicate key or a syntax error is an error with its position.
+//!
+//! Hostile input is stopped while the events arrive, before the tree grows: collections nest at
+//! most [`MAX_DEPTH`] deep (so nothing recursive over the tree can exhaust the stack) and aliases
+//! expand to at most [`MAX_ALIAS_NODES`] nodes in all (an "alias bomb" of nested lists of aliases
+//! would otherwise grow exponentially). Building is linear in the size of the text: duplicate
+//! keys are found through a hash index of each mapping's keys. See `docs/canary-file.md`.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::fmt;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 
 use super::path::{KeyPath, PathSeg};
+
+/// How deep collections (lists and mappings) may nest.
+pub const MAX_DEPTH: usize = 100;
+/// How many nodes aliases may add to a document in all (each alias adds a copy of its anchor).
+pub const MAX_ALIAS_NODES: usize = 100_000;
+/// How many nodes anchored collections may hold in all (each anchor keeps a copy of its node
+/// for the aliases; nested anchors would copy the same nodes again and again).
+pub const MAX_ANCHORED_NODES: usize = 1_000_000;
+/// Values longer than this many characters are cut when a message shows them.
+pub const SHOWN_CHARS: usize = 80;
+
+/// `text` as a message shows it: at most [`SHOWN_CHARS`] characters, cut with `…`.
+pub fn shorten(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(SHOWN_CHARS) {
+        None => text.into(),
+        Some((end, _)) => format!("{}…", &text[..end]).into(),
+    }
+}
 
 /// A YAML node and where it starts.
 #[derive(Debug, Clone, PartialEq)]
@@ -130,8 +155,10 @@ impl Node {
     pub fn describe(&self) -> String {
         match &self.kind {
             NodeKind::Null => "nothing (null)".to_string(),
-            NodeKind::Scalar { text, plain: true } if looks_like_number_or_bool(text) => text.clone(),
-            NodeKind::Scalar { text, .. } => format!("{text:?}"),
+            NodeKind::Scalar { text, plain: true } if looks_like_number_or_bool(text) => {
+                shorten(text).into_owned()
+            }
+            NodeKind::Scalar { text, .. } => format!("{:?}", shorten(text)),
             NodeKind::Seq(_) => "a list".to_string(),
             NodeKind::Map(_) => "a mapping".to_string(),
         }
@@ -147,7 +174,7 @@ impl fmt::Display for NodeKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             NodeKind::Null => f.write_str("null"),
-            NodeKind::Scalar { text, .. } => f.write_str(text),
+            NodeKind::Scalar { text, .. } => f.write_str(&shorten(text)),
             NodeKind::Seq(_) => f.write_str("[...]"),
             NodeKind::Map(_) => f.write_str("{...}"),
         }
@@ -161,13 +188,24 @@ pub fn is_null_text(text: &str) -> bool {
 
 /// Parses one YAML document. An empty document (or only comments) is an empty mapping.
 pub fn parse(text: &str) -> Result<Node, YamlError> {
-    let mut builder = Builder { anchors: HashMap::new(), stack: Vec::new(), root: None, documents: 0 };
+    let mut builder = Builder {
+        anchors: HashMap::new(),
+        stack: Vec::new(),
+        root: None,
+        documents: 0,
+        alias_nodes: 0,
+        anchored_nodes: 0,
+    };
     let mut parser = Parser::new_from_str(text);
     while let Some(event) = parser.next_event() {
         let (event, span) = event.map_err(|e| YamlError {
             line: e.marker().line(),
             col: e.marker().col() + 1,
-            message: e.info().to_string(),
+            message: match e.info() {
+                // saphyr-parser's own bound, met first in flow style (its scanner reads ahead).
+                "recursion limit exceeded" => depth_message(),
+                other => other.to_string(),
+            },
         })?;
         builder.event(event, span)?;
     }
@@ -177,25 +215,80 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
     }
 }
 
+/// A collection being built. `size`: its nodes so far, itself included.
 enum Open {
-    Seq {
-        node: Node,
-        anchor: usize,
-    },
-    /// `merged`: which entries came from a `<<` merge (a key written here overrides them).
-    Map {
-        node: Node,
-        anchor: usize,
-        pending_key: Option<Node>,
-        merged: Vec<bool>,
-    },
+    Seq { node: Node, anchor: usize, size: usize },
+    Map { node: Node, anchor: usize, size: usize, pending_key: Option<Node>, keys: MapKeys },
+}
+
+/// The keys of a mapping being built: where each one is, and whether it came from a `<<` merge
+/// (a key written here overrides those).
+#[derive(Default)]
+struct MapKeys {
+    index: HashMap<KeyId, usize>,
+    merged: Vec<bool>,
+}
+
+/// What makes two keys the same: scalars by their text (`1` and `"1"` are one key), any null
+/// alike, collections by their content (positions aside).
+#[derive(Debug, PartialEq, Eq, Hash)]
+enum KeyId {
+    Text(String),
+    Null,
+    Collection(String),
+}
+
+impl KeyId {
+    fn of(node: &Node) -> Self {
+        match &node.kind {
+            NodeKind::Scalar { text, .. } => Self::Text(text.clone()),
+            NodeKind::Null => Self::Null,
+            _ => {
+                let mut canonical = String::new();
+                canonical_text(node, &mut canonical);
+                Self::Collection(canonical)
+            }
+        }
+    }
+}
+
+/// A node's content without positions, for comparing collection keys (depth is bounded by
+/// [`MAX_DEPTH`]).
+fn canonical_text(node: &Node, out: &mut String) {
+    match &node.kind {
+        NodeKind::Null => out.push('~'),
+        NodeKind::Scalar { text, .. } => out.push_str(&format!("{text:?}")),
+        NodeKind::Seq(items) => {
+            out.push('[');
+            for item in items {
+                canonical_text(item, out);
+                out.push(',');
+            }
+            out.push(']');
+        }
+        NodeKind::Map(entries) => {
+            out.push('{');
+            for (k, v) in entries {
+                canonical_text(k, out);
+                out.push(':');
+                canonical_text(v, out);
+                out.push(',');
+            }
+            out.push('}');
+        }
+    }
 }
 
 struct Builder {
-    anchors: HashMap<usize, Node>,
+    /// Each anchored node with its size in nodes.
+    anchors: HashMap<usize, (Node, usize)>,
     stack: Vec<Open>,
     root: Option<Node>,
     documents: usize,
+    /// Nodes added by aliases so far.
+    alias_nodes: usize,
+    /// Nodes copied for anchors so far.
+    anchored_nodes: usize,
 }
 
 impl Builder {
@@ -220,29 +313,47 @@ impl Builder {
                     NodeKind::Scalar { text: text.into_owned(), plain }
                 };
                 let node = Node::new(kind, line, col);
-                self.finish(node, anchor)?;
+                self.finish(node, anchor, 1)?;
             }
             Event::Alias(id) => {
-                let Some(target) = self.anchors.get(&id) else {
+                let Some((target, size)) = self.anchors.get(&id) else {
                     return Err(YamlError::at(span, "alias to an unknown anchor"));
                 };
+                let size = *size;
+                self.alias_nodes = self.alias_nodes.saturating_add(size);
+                if self.alias_nodes > MAX_ALIAS_NODES {
+                    return Err(YamlError::at(
+                        span,
+                        format!(
+                            "aliases expand to more than {MAX_ALIAS_NODES} nodes; write the values out or use \
+                             fewer aliases"
+                        ),
+                    ));
+                }
                 let mut node = target.clone();
                 node.line = line;
                 node.col = col;
-                self.finish(node, 0)?;
+                self.finish(node, 0, size)?;
             }
             Event::SequenceStart(anchor, _) => {
-                self.stack.push(Open::Seq { node: Node::new(NodeKind::Seq(Vec::new()), line, col), anchor });
+                self.check_depth(span)?;
+                let node = Node::new(NodeKind::Seq(Vec::new()), line, col);
+                self.stack.push(Open::Seq { node, anchor, size: 1 });
             }
-            Event::MappingStart(anchor, _) => self.stack.push(Open::Map {
-                node: Node::new(NodeKind::Map(Vec::new()), line, col),
-                anchor,
-                pending_key: None,
-                merged: Vec::new(),
-            }),
+            Event::MappingStart(anchor, _) => {
+                self.check_depth(span)?;
+                let node = Node::new(NodeKind::Map(Vec::new()), line, col);
+                self.stack.push(Open::Map {
+                    node,
+                    anchor,
+                    size: 1,
+                    pending_key: None,
+                    keys: MapKeys::default(),
+                });
+            }
             Event::SequenceEnd | Event::MappingEnd => match self.stack.pop() {
-                Some(Open::Seq { node, anchor }) | Some(Open::Map { node, anchor, .. }) => {
-                    self.finish(node, anchor)?;
+                Some(Open::Seq { node, anchor, size }) | Some(Open::Map { node, anchor, size, .. }) => {
+                    self.finish(node, anchor, size)?;
                 }
                 None => return Err(YamlError::at(span, "unbalanced collection end")),
             },
@@ -251,39 +362,72 @@ impl Builder {
         Ok(())
     }
 
-    /// A complete node: remember its anchor and attach it to its parent.
-    fn finish(&mut self, node: Node, anchor: usize) -> Result<(), YamlError> {
+    fn check_depth(&self, span: Span) -> Result<(), YamlError> {
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(YamlError::at(span, depth_message()));
+        }
+        Ok(())
+    }
+
+    /// A complete node of `size` nodes: remember its anchor and attach it to its parent.
+    fn finish(&mut self, node: Node, anchor: usize, size: usize) -> Result<(), YamlError> {
         if anchor != 0 {
-            self.anchors.insert(anchor, node.clone());
+            self.anchored_nodes = self.anchored_nodes.saturating_add(size);
+            if self.anchored_nodes > MAX_ANCHORED_NODES {
+                return Err(YamlError {
+                    line: node.line,
+                    col: node.col,
+                    message: format!(
+                        "anchors (`&name`) hold more than {MAX_ANCHORED_NODES} nodes in all; anchor smaller parts"
+                    ),
+                });
+            }
+            self.anchors.insert(anchor, (node.clone(), size));
         }
         match self.stack.last_mut() {
             None => self.root = Some(node),
-            Some(Open::Seq { node: seq, .. }) => {
+            Some(Open::Seq { node: seq, size: total, .. }) => {
+                *total = total.saturating_add(size);
                 if let NodeKind::Seq(items) = &mut seq.kind {
                     items.push(node);
                 }
             }
-            Some(Open::Map { node: map, pending_key, merged, .. }) => match pending_key.take() {
-                None => *pending_key = Some(node),
-                Some(key) => {
-                    let NodeKind::Map(entries) = &mut map.kind else { unreachable!() };
-                    let mut value = node;
-                    // `key:` with nothing after it: point at the key, not at the end of the line.
-                    if value.is_null() && value.line == key.line && value.col > key.col {
-                        value.line = key.line;
-                        value.col = key.col;
+            Some(Open::Map { node: map, pending_key, keys, size: total, .. }) => {
+                *total = total.saturating_add(size);
+                match pending_key.take() {
+                    None => *pending_key = Some(node),
+                    Some(key) => {
+                        let NodeKind::Map(entries) = &mut map.kind else { unreachable!() };
+                        let mut value = node;
+                        // `key:` with nothing after it: point at the key, not at the end of the line.
+                        if value.is_null() && value.line == key.line && value.col > key.col {
+                            value.line = key.line;
+                            value.col = key.col;
+                        }
+                        insert_entry(entries, keys, key, value)?;
                     }
-                    insert_entry(entries, merged, key, value)?;
                 }
-            },
+            }
         }
         Ok(())
     }
 }
 
+fn depth_message() -> String {
+    format!("lists and mappings nest more than {MAX_DEPTH} deep")
+}
+
+fn not_mergeable(node: &Node) -> YamlError {
+    YamlError {
+        line: node.line,
+        col: node.col,
+        message: "`<<` merges a mapping or a list of mappings".to_string(),
+    }
+}
+
 fn insert_entry(
     entries: &mut Vec<(Node, Node)>,
-    merged: &mut Vec<bool>,
+    keys: &mut MapKeys,
     key: Node,
     value: Node,
 ) -> Result<(), YamlError> {
@@ -292,56 +436,42 @@ fn insert_entry(
         let sources: Vec<Node> = match value.kind {
             NodeKind::Map(_) => vec![value],
             NodeKind::Seq(items) => items,
-            _ => {
-                return Err(YamlError {
-                    line: value.line,
-                    col: value.col,
-                    message: "`<<` merges a mapping or a list of mappings".to_string(),
-                });
-            }
+            _ => return Err(not_mergeable(&value)),
         };
         for source in sources {
-            let NodeKind::Map(source_entries) = source.kind else {
-                return Err(YamlError {
-                    line: source.line,
-                    col: source.col,
-                    message: "`<<` merges a mapping or a list of mappings".to_string(),
-                });
-            };
+            let NodeKind::Map(source_entries) = source.kind else { return Err(not_mergeable(&source)) };
             for (k, v) in source_entries {
-                if !entries.iter().any(|(existing, _)| same_key(existing, &k)) {
+                if let Entry::Vacant(slot) = keys.index.entry(KeyId::of(&k)) {
+                    slot.insert(entries.len());
                     entries.push((k, v));
-                    merged.push(true);
+                    keys.merged.push(true);
                 }
             }
         }
         return Ok(());
     }
-    if let Some(index) = entries.iter().position(|(existing, _)| same_key(existing, &key)) {
+    match keys.index.entry(KeyId::of(&key)) {
         // A key that came from a merge is overridden by one written here.
-        if merged[index] {
+        Entry::Occupied(slot) if keys.merged[*slot.get()] => {
+            let index = *slot.get();
             entries[index] = (key, value);
-            merged[index] = false;
-            return Ok(());
+            keys.merged[index] = false;
         }
-        let (first, _) = &entries[index];
-        return Err(YamlError {
-            line: key.line,
-            col: key.col,
-            message: format!("duplicate key `{}` (first at line {})", key.kind, first.line),
-        });
+        Entry::Occupied(slot) => {
+            let (first, _) = &entries[*slot.get()];
+            return Err(YamlError {
+                line: key.line,
+                col: key.col,
+                message: format!("duplicate key `{}` (first at line {})", key.kind, first.line),
+            });
+        }
+        Entry::Vacant(slot) => {
+            slot.insert(entries.len());
+            entries.push((key, value));
+            keys.merged.push(false);
+        }
     }
-    entries.push((key, value));
-    merged.push(false);
     Ok(())
-}
-
-fn same_key(a: &Node, b: &Node) -> bool {
-    match (&a.kind, &b.kind) {
-        (NodeKind::Scalar { text: x, .. }, NodeKind::Scalar { text: y, .. }) => x == y,
-        (NodeKind::Null, NodeKind::Null) => true,
-        (x, y) => x == y && !matches!(x, NodeKind::Scalar { .. }),
-    }
 }
 
 #[cfg(test)]
@@ -445,5 +575,87 @@ mod tests {
         assert_eq!(scalar(doc.get("a").unwrap()), ("1", false));
         assert_eq!(scalar(doc.get("b").unwrap()), ("2", false));
         assert_eq!(scalar(doc.get("c").unwrap()), ("text\n", false));
+    }
+
+    /// Ten levels of anchors, each a list of ten aliases of the level below.
+    fn alias_bomb(levels: usize) -> String {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for level in 1..levels {
+            let aliases = vec![format!("*a{}", level - 1); 10].join(", ");
+            text.push_str(&format!("a{level}: &a{level} [{aliases}]\n"));
+        }
+        text
+    }
+
+    #[test]
+    fn alias_bombs_are_stopped_at_the_alias_that_goes_over() {
+        let err = parse(&format!("whatever:\n  {}", alias_bomb(10).replace('\n', "\n  "))).unwrap_err();
+        assert!(err.message.contains("aliases expand to more than 100000 nodes"), "{err}");
+        // 12,330 nodes from the levels below, then 11,111 for each alias of level 3: the 8th goes over.
+        assert_eq!((err.line, err.col), (6, 47), "{err}");
+        // Four levels (about 11,000 nodes) are fine.
+        let doc = parse(&alias_bomb(4)).unwrap();
+        assert_eq!(doc.get("a3").unwrap().items().unwrap().len(), 10);
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_where_it_goes_too_deep() {
+        let text = format!("{}1{}", "[".repeat(5_000), "]".repeat(5_000));
+        // In flow style the scanner reads ahead and stops first, further in.
+        let err = parse(&text).unwrap_err();
+        assert_eq!(err.line, 1, "{err}");
+        assert!(err.message.contains("nest more than 100 deep"), "{err}");
+        let block: String = (0..200).map(|i| format!("{}k{i}:\n", "  ".repeat(i))).collect();
+        let err = parse(&block).unwrap_err();
+        assert_eq!((err.line, err.col), (101, 201), "{err}");
+        assert!(err.message.contains("nest more than 100 deep"), "{err}");
+        let ok = format!("{}1{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert!(parse(&ok).is_ok());
+    }
+
+    #[test]
+    fn many_keys_are_indexed_and_duplicates_still_found() {
+        let mut text: String = (0..50_000).map(|i| format!("k{i}: {i}\n")).collect();
+        assert_eq!(parse(&text).unwrap().entries().unwrap().len(), 50_000);
+        text.push_str("k49999: again\n");
+        let err = parse(&text).unwrap_err();
+        assert_eq!(err.line, 50_001);
+        assert_eq!(err.message, "duplicate key `k49999` (first at line 50000)");
+        let err = parse("? [a, b]\n: 1\n? [a, b]\n: 2\n").unwrap_err();
+        assert_eq!(err.line, 3, "collection keys compare by content");
+    }
+
+    #[test]
+    fn merged_keys_stay_overridable_with_the_index() {
+        let doc = parse("d: &d {a: 1, b: 2}\ne: &e {b: 9, c: 3}\nx:\n  <<: [*d, *e]\n  a: 0\n").unwrap();
+        let x = doc.get("x").unwrap();
+        let shown: Vec<(&str, &str)> =
+            x.entries().unwrap().iter().map(|(k, v)| (k.as_str().unwrap(), v.as_str().unwrap())).collect();
+        assert_eq!(shown, [("a", "0"), ("b", "2"), ("c", "3")]);
+        let err = parse("x:\n  <<: {a: 1}\n  a: 2\n  a: 3\n").unwrap_err();
+        assert_eq!(err.line, 4);
+    }
+
+    #[test]
+    fn long_values_are_cut_in_descriptions() {
+        let long = "y".repeat(5_000_000);
+        let doc = parse(&format!("a: \"{long}\"\n")).unwrap();
+        let shown = doc.get("a").unwrap().describe();
+        assert_eq!(shown, format!("\"{}…\"", "y".repeat(SHOWN_CHARS)));
+        assert_eq!(shorten("short"), "short");
+        assert_eq!(shorten(&"é".repeat(81)), format!("{}…", "é".repeat(80)));
+    }
+
+    #[test]
+    fn nested_anchors_over_a_large_list_are_stopped() {
+        let items = vec!["x"; 20_000].join(", ");
+        let text = format!(
+            "a: {}[{items}]{}\n",
+            (0..60).map(|i| format!("&n{i} [")).collect::<String>(),
+            "]".repeat(60)
+        );
+        let err = parse(&text).unwrap_err();
+        assert!(err.message.contains("hold more than 1000000 nodes"), "{err}");
+        assert!(parse(&format!("a: &one [{items}]\nb: *one\n")).is_ok());
     }
 }

@@ -429,6 +429,9 @@ fn secret_forms(secret: &str) -> Vec<String> {
     let upper = percent_encode(secret);
     forms.push(lowercase_hex(&upper));
     forms.push(upper);
+    // As a URL parser leaves a raw secret it finds in a query or a path: only some bytes escaped.
+    forms.push(partial_encode(secret, b" \"#<>'"));
+    forms.push(partial_encode(secret, b" \"#<>`?{}"));
     if let Ok(json) = serde_json::to_string(secret) {
         forms.push(json[1..json.len() - 1].to_string());
     }
@@ -447,6 +450,21 @@ fn secret_forms(secret: &str) -> Vec<String> {
     }
     forms.retain(|f| !f.is_empty());
     forms
+}
+
+/// Percent-encodes controls, non-ASCII bytes and `special`, as the WHATWG URL parser does for a
+/// query (`special` = ` "#<>'`) or a path (`` "#<>`?{}``).
+fn partial_encode(text: &str, special: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte <= 0x20 || byte >= 0x7f || special.contains(&byte) {
+            let _ = write!(out, "%{byte:02X}");
+        } else {
+            out.push(char::from(byte));
+        }
+    }
+    out
 }
 
 /// Percent-encodes every byte but RFC 3986's unreserved characters, with upper-case hex.

@@ -480,7 +480,7 @@ fn parse_latency(value: &str) -> Result<Duration, ValueError> {
         && ms.is_finite()
         && ms >= 0.0
     {
-        return Ok(Duration::from_secs_f64(ms / 1000.0));
+        return Duration::try_from_secs_f64(ms / 1000.0).map_err(|_| ValueError::TooLong(value.to_string()));
     }
     humantime::parse_duration(value).map_err(|_| ValueError::NotADuration(value.to_string()))
 }

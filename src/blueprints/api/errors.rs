@@ -36,6 +36,9 @@ pub enum ValueError {
     /// A `[` or `{` that does not start valid JSON.
     #[error("`{0}` is not valid JSON")]
     NotJson(String),
+    /// A latency bound in milliseconds too large for a duration.
+    #[error("`{0}` ms is too long a duration; write e.g. 800ms or 2s")]
+    TooLong(String),
     /// A latency bound that is not a duration.
     #[error("`{0}` is not a duration; write e.g. 800ms or 2s (a bare number is milliseconds)")]
     NotADuration(String),

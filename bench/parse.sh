@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Benchmark (issue 19.5: loading time must grow linearly with the file): `aviary validate` on one
+# generated canary file with N map keys (`tags:`), N list items (`heartbeat.urls`) or N bad
+# values (tags whose values are lists: one problem each, reported up to 100), for N = 1k, 10k
+# and 100k. Prints the wall time of each run (the median of ROUNDS); time / N should stay flat.
+#
+# usage: bench/parse.sh [ROUNDS]      (needs: cargo, python3)
+#        AVIARY_BIN=path/to/aviary bench/parse.sh   measures that binary instead of building this tree
+set -euo pipefail
+cd "$(dirname "$0")"
+. ./lib.sh
+rounds=${1:-3}
+bin=$(aviary_binary)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# generate KIND N FILE
+generate() {
+  python3 - "$1" "$2" "$3" <<'PY'
+import sys
+kind, n, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+head = "blueprint: heartbeat\nschedule: rate(5 minutes)\n"
+if kind == "tags":
+    body = "tags:\n" + "".join(f"  tag{i}: value{i}\n" for i in range(n))
+    body += "heartbeat:\n  urls: ['http://127.0.0.1:9/']\n"
+elif kind == "items":
+    body = "heartbeat:\n  urls:\n" + "".join(f"    - http://127.0.0.1:9/page{i}\n" for i in range(n))
+else:  # bad values
+    body = "tags:\n" + "".join(f"  tag{i}: [not, a, string]\n" for i in range(n))
+    body += "heartbeat:\n  urls: ['http://127.0.0.1:9/']\n"
+open(path, "w").write(head + body)
+PY
+}
+
+# seconds of the median of $rounds runs of `aviary validate FILE`
+measure() {
+  local file=$1 times=()
+  for _ in $(seq "$rounds"); do
+    local start end
+    start=$(date +%s.%N)
+    "$bin" --config "$work/aviary.yaml" validate "$file" >/dev/null 2>&1 || true
+    end=$(date +%s.%N)
+    times+=("$(echo "$end - $start" | bc -l)")
+  done
+  printf '%s\n' "${times[@]}" | sort -g | awk '{a[NR]=$1} END {printf "%.3f", a[int((NR+1)/2)]}'
+}
+
+echo "canaries: [canaries]" >"$work/aviary.yaml"
+printf '%-10s %8s %10s %14s %10s\n' kind N bytes "validate (s)" "µs per N"
+for kind in tags items bad; do
+  for n in 1000 10000 100000; do
+    file="$work/$kind-$n.yaml"
+    generate "$kind" "$n" "$file"
+    seconds=$(measure "$file")
+    printf '%-10s %8d %10d %14s %10.1f\n' "$kind" "$n" "$(stat -c %s "$file")" "$seconds" \
+      "$(echo "$seconds * 1000000 / $n" | bc -l)"
+  done
+done
