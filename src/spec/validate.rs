@@ -30,7 +30,9 @@ pub const METRICS: [&str; 8] = [
     "FailedRequests",
     "VisualMonitoringSuccessPercent",
 ];
+/// Comparison operators an alarm's `comparison` accepts.
 pub const COMPARISONS: [&str; 4] = ["<", "<=", ">", ">="];
+/// Statistics an alarm's `statistic` accepts, besides percentiles (`p99`, `p99.9`).
 pub const STATISTICS: [&str; 5] = ["Average", "Sum", "Minimum", "Maximum", "SampleCount"];
 
 static NAME_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new("^[A-Za-z0-9_-]{1,64}$").unwrap());
@@ -64,8 +66,11 @@ pub fn is_valid_statistic(statistic: &str) -> bool {
 pub struct CanaryCheck {
     /// The name (explicit or the file stem), when valid.
     pub name: Option<String>,
+    /// The parsed `schedule` (default `rate(5 minutes)`), when valid.
     pub schedule: Option<Schedule>,
+    /// The run's `timeout` (default [`DEFAULT_TIMEOUT`]).
     pub timeout: Duration,
+    /// The problems found.
     pub problems: Vec<Problem>,
 }
 
