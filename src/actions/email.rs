@@ -34,6 +34,7 @@ pub struct Config {
     pub to: Vec<String>,
     /// Logs in with `AUTH PLAIN` (or `LOGIN`) when set.
     pub username: Option<String>,
+    /// The password for `username` (empty when omitted); only sent over TLS or to a loopback host.
     pub password: Option<String>,
     /// Limit of one delivery attempt (default 10s).
     pub timeout: Option<HumanDuration>,
@@ -72,8 +73,10 @@ impl ChannelConfig for Config {
 /// What is wrong with an `smtp` value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ServerError {
+    /// `smtp` is empty.
     #[error("`smtp` is empty; expected host:port, e.g. smtp.example.com:587")]
     Empty,
+    /// What follows the last `:` is not a port number (that text).
     #[error("`{0}` is not a port; expected host:port, e.g. smtp.example.com:587")]
     Port(String),
 }
@@ -104,30 +107,52 @@ fn not_an_address(address: &str) -> String {
 /// Why an SMTP exchange failed. Never holds the password or the user name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SmtpError {
+    /// The TCP connection failed (the system's error).
     #[error("could not connect: {0}")]
     Connect(String),
+    /// The host is not a valid name for TLS (why).
     #[error("bad TLS name: {0}")]
     TlsName(String),
+    /// The TLS handshake failed (why).
     #[error("TLS handshake failed: {0}")]
     Handshake(String),
+    /// A login is configured but the server offers no `STARTTLS` and is not on loopback.
     #[error("refusing to send the password: the server offers no STARTTLS")]
     NoTls,
+    /// The server refused the login (the mechanism: `AUTH PLAIN` or `AUTH LOGIN`).
     #[error("login failed ({0})")]
     Login(&'static str),
     /// The server answered a command with another code than expected.
     #[error("{verb}: server answered {code} {text}")]
-    Rejected { verb: &'static str, code: u16, text: String },
+    Rejected {
+        /// The command's verb, e.g. `RCPT` (`AUTH` for every login line).
+        verb: &'static str,
+        /// The reply code.
+        code: u16,
+        /// The reply text.
+        text: String,
+    },
     /// The greeting or the end of the message was answered with another code than expected.
     #[error("server answered {code} {text}")]
-    Answer { code: u16, text: String },
+    Answer {
+        /// The reply code.
+        code: u16,
+        /// The reply text, lines joined by ` / `.
+        text: String,
+    },
+    /// Writing to the connection failed (the system's error).
     #[error("write failed: {0}")]
     Write(String),
+    /// Reading from the connection failed (the system's error).
     #[error("read failed: {0}")]
     Read(String),
+    /// The server closed the connection before replying.
     #[error("connection closed by the server")]
     Closed,
+    /// A reply line that does not start with a three-digit code (the line).
     #[error("bad reply `{0}`; expected a three-digit code")]
     BadReply(String),
+    /// A multi-line reply of over 1000 lines.
     #[error("reply too long (over 1000 lines)")]
     TooLong,
 }

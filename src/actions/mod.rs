@@ -70,13 +70,22 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// One alarm state change to tell people about.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Notification {
+    /// The alarm's name.
     pub alarm: String,
+    /// The state it left: `OK`, `ALARM` or `INSUFFICIENT_DATA`.
     pub old_state: String,
+    /// The state it entered.
     pub new_state: String,
+    /// Why, in one line (e.g. `Threshold Crossed: …`).
     pub reason: String,
+    /// When the transition happened.
     pub time: DateTime<Utc>,
+    /// The canary the alarm watches (`None` for project-level and composite alarms).
     pub canary: Option<String>,
+    /// The alarm's `description`, when set.
     pub description: Option<String>,
+    /// A link to the alarm's history on the daemon's server, when known (starts with
+    /// `server.public_url`).
     pub dashboard_url: Option<String>,
 }
 
@@ -115,25 +124,71 @@ pub trait Channel: Send + Sync {
 pub enum ChannelError {
     /// The channel's settings have problems (`aviary validate` shows them in full).
     #[error("invalid settings at {}", paths(.problems))]
-    Invalid { problems: Vec<Located> },
+    Invalid {
+        /// The problems, each at its place in the file.
+        problems: Vec<Located>,
+    },
     /// A value passed validation but cannot be used (a URL completed only at run time).
     #[error("`{key}`: expected {expected}")]
-    Unusable { key: &'static str, expected: &'static str },
+    Unusable {
+        /// The settings key, e.g. `url`.
+        key: &'static str,
+        /// What the value should have been.
+        expected: &'static str,
+    },
     /// An HTTP receiver answered, but not with a 2xx status.
     #[error("{host} answered HTTP {status}{}", suffix(.body))]
-    Status { host: String, status: u16, body: String },
+    Status {
+        /// The receiver's host.
+        host: String,
+        /// The HTTP status code.
+        status: u16,
+        /// The end of the answer's body (at most 200 characters).
+        body: String,
+    },
     /// No HTTP answer.
     #[error("POST to {host} failed: {reason}")]
-    Post { host: String, reason: String },
+    Post {
+        /// The receiver's host.
+        host: String,
+        /// What went wrong (connection, TLS, timeout…).
+        reason: String,
+    },
+    /// An `exec` program could not be started.
     #[error("could not start {program}: {reason}")]
-    Start { program: String, reason: String },
+    Start {
+        /// The program.
+        program: String,
+        /// The system's error.
+        reason: String,
+    },
+    /// Waiting for an `exec` program to end failed.
     #[error("waiting for {program}: {reason}")]
-    Wait { program: String, reason: String },
+    Wait {
+        /// The program.
+        program: String,
+        /// The system's error.
+        reason: String,
+    },
     /// The program ended with another exit code than 0 (`code` is `None` when killed by a signal).
     #[error("{program}: {}{}", exit_text(*.code), suffix(.stderr))]
-    Exit { program: String, code: Option<i32>, stderr: String },
+    Exit {
+        /// The program.
+        program: String,
+        /// Its exit code.
+        code: Option<i32>,
+        /// The end of its standard error (at most 500 characters).
+        stderr: String,
+    },
+    /// An `email` delivery failed.
     #[error("SMTP {server}: {source}")]
-    Smtp { server: String, source: email::SmtpError },
+    Smtp {
+        /// The SMTP server, `host:port`.
+        server: String,
+        /// What failed in the exchange.
+        source: email::SmtpError,
+    },
+    /// The attempt took longer than the channel's `timeout` (the limit).
     #[error("timed out after {0:?}")]
     Timeout(Duration),
 }

@@ -26,6 +26,7 @@ pub trait ChannelConfig: DeserializeOwned {
 /// A channel ready for the dispatcher.
 #[derive(Clone)]
 pub struct Ready {
+    /// The built channel.
     pub channel: Arc<dyn Channel>,
     /// Limit of one delivery attempt.
     pub timeout: Duration,

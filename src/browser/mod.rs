@@ -106,6 +106,7 @@ impl Default for PageOptions {
 pub struct Navigation {
     /// HTTP status of the final document response (after redirects), when there was one.
     pub status: Option<u16>,
+    /// Its reason phrase (e.g. `Not Found`; the standard one when the server sent none), or empty.
     pub status_text: String,
     /// The final URL, after redirects.
     pub url: String,

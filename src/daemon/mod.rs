@@ -47,6 +47,7 @@ pub const NOTIFY_FLUSH: Duration = Duration::from_secs(20);
 pub struct Options {
     /// `--config` and `--data-dir`, to read the project again on reload.
     pub config: Option<PathBuf>,
+    /// `--data-dir`, when given.
     pub data_dir: Option<PathBuf>,
     /// The drain deadline; default: the longest canary timeout plus [`DRAIN_GRACE`].
     pub drain_timeout: Option<Duration>,
@@ -54,6 +55,8 @@ pub struct Options {
     pub dry_run: bool,
     /// Where the HTTP server listens (`server.listen`).
     pub listen: SocketAddr,
+    /// The bearer token that guards the API's writes (`server.token`); without it writes are
+    /// refused.
     pub token: Option<String>,
 }
 

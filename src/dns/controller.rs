@@ -24,13 +24,21 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// One failover record's status.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RecordStatus {
+    /// The `failover` entry's name.
     pub name: String,
+    /// The DNS name of the record it manages.
     pub record: String,
+    /// The values the record should have now (normalized, sorted).
     pub desired: Vec<String>,
+    /// Which answer that is: `primary` or `secondary` (`None` before the first decision).
     pub desired_answer: Option<&'static str>,
+    /// The values the server last answered (`None` until it was read).
     pub actual: Option<Vec<String>>,
+    /// Why the desired answer is what it is, in one line.
     pub why: String,
+    /// When aviary last changed the record.
     pub last_change: Option<DateTime<Utc>>,
+    /// The last check's or change's error, if it failed.
     pub last_error: Option<String>,
     /// Failed checks or changes since the daemon started.
     pub errors_total: u64,
@@ -49,14 +57,18 @@ struct Config {
     providers: BTreeMap<String, Result<Arc<dyn DnsProvider>, DnsError>>,
 }
 
+/// The failover reconciler: holds the project's `failover` entries, their providers and every
+/// record's status.
 pub struct Controller {
     store: Arc<dyn Store>,
+    /// Only log the changes it would make (`aviary daemon --dry-run`), never replace a record.
     pub dry_run: AtomicBool,
     config: Mutex<Config>,
     status: Mutex<BTreeMap<String, RecordStatus>>,
 }
 
 impl Controller {
+    /// A controller with no `failover` entries yet, recording changes in `store`.
     pub fn new(store: Arc<dyn Store>) -> Controller {
         Controller {
             store,

@@ -5,8 +5,11 @@ use crate::spec::model::InsufficientDataMode;
 /// An alarm's state as far as failover cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Health {
+    /// The alarm is `OK`.
     Ok,
+    /// The alarm is in `ALARM`.
     Alarm,
+    /// The alarm is `INSUFFICIENT_DATA`, unknown or has no state yet.
     InsufficientData,
 }
 
@@ -25,11 +28,14 @@ impl Health {
 /// Which set of values a record answers with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Answer {
+    /// The entry's `primary` values.
     Primary,
+    /// The entry's `secondary` values.
     Secondary,
 }
 
 impl Answer {
+    /// `primary` or `secondary`, as shown in status and history.
     pub fn as_str(self) -> &'static str {
         match self {
             Answer::Primary => "primary",
@@ -41,7 +47,9 @@ impl Answer {
 /// The desired answer and a one-line reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
+    /// Which values the record should have.
     pub answer: Answer,
+    /// Why, in one line.
     pub why: String,
 }
 

@@ -23,31 +23,87 @@ pub use registry::{ProviderConfig, build_provider, check_providers};
 /// Why a provider call failed: one line each, never containing the TSIG secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DnsError {
+    /// The server could not be reached.
     #[error("DNS server {server} unreachable: {reason}")]
-    Unreachable { server: String, reason: String },
+    Unreachable {
+        /// The server's address.
+        server: String,
+        /// What went wrong, from the network.
+        reason: String,
+    },
+    /// The server refused the TSIG signature.
     #[error("DNS server {server} rejected the TSIG key `{key}`: {code}")]
-    TsigRejected { server: String, key: String, code: &'static str },
+    TsigRejected {
+        /// The server's address.
+        server: String,
+        /// The TSIG key's name (never its secret).
+        key: String,
+        /// The TSIG error and its likely cause, e.g. `BADSIG (wrong secret or algorithm)`.
+        code: &'static str,
+    },
+    /// The server answered NOTAUTH.
     #[error(
         "DNS server {server} answered NOTAUTH: it is not authoritative for the zone or does not accept the key"
     )]
-    NotAuth { server: String },
+    NotAuth {
+        /// The server's address.
+        server: String,
+    },
+    /// The server answered REFUSED.
     #[error("DNS server {server} answered REFUSED: the update or query is not allowed")]
-    Refused { server: String },
+    Refused {
+        /// The server's address.
+        server: String,
+    },
+    /// The server answered SERVFAIL.
     #[error("DNS server {server} answered SERVFAIL")]
-    ServFail { server: String },
+    ServFail {
+        /// The server's address.
+        server: String,
+    },
+    /// The server answered with another error code.
     #[error("DNS server {server} answered {code}")]
-    Other { server: String, code: String },
+    Other {
+        /// The server's address.
+        server: String,
+        /// The response code, as DNS names it.
+        code: String,
+    },
+    /// The server did not answer in time.
     #[error("DNS server {server} did not answer within {secs} s")]
-    Timeout { server: String, secs: u64 },
+    Timeout {
+        /// The server's address.
+        server: String,
+        /// How long the call waited, in seconds.
+        secs: u64,
+    },
+    /// A provider's API throttled the request (worth retrying later).
     #[error("{service} throttled the request: {reason}")]
-    Throttled { service: String, reason: String },
+    Throttled {
+        /// What was called, e.g. `Route 53 zone Z123…`.
+        service: String,
+        /// The API's message.
+        reason: String,
+    },
+    /// A provider's API rejected the request or failed.
     #[error("{service}: {reason}")]
-    Api { service: String, reason: String },
+    Api {
+        /// What was called, e.g. `Route 53 zone Z123…`.
+        service: String,
+        /// The API's message.
+        reason: String,
+    },
+    /// The request could not be built: a bad record type or value, or it could not be signed or
+    /// encoded.
     #[error("invalid DNS request: {0}")]
     Invalid(String),
     /// The provider's settings have problems (`aviary validate` shows them in full).
     #[error("invalid settings at {}", paths(.problems))]
-    Settings { problems: Vec<Located> },
+    Settings {
+        /// The problems, each at its place in the file.
+        problems: Vec<Located>,
+    },
+    /// The provider's type needs a Cargo feature this build lacks (its name).
     #[error("this aviary was built without the `{0}` feature")]
     NotBuiltIn(&'static str),
 }

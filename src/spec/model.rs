@@ -63,13 +63,24 @@ pub struct ByteSize(pub u64);
 pub enum SizeError {
     /// `10 parsecs`.
     #[error("invalid size {text:?}: unknown unit `{unit}`; expected e.g. 512KB, 10MB, 1MiB")]
-    UnknownUnit { text: String, unit: String },
+    UnknownUnit {
+        /// The size as written.
+        text: String,
+        /// The unit it ends with.
+        unit: String,
+    },
     /// No number.
     #[error("invalid size {text:?}; expected a number of bytes or e.g. 512KB, 10MB, 1MiB")]
-    NotANumber { text: String },
+    NotANumber {
+        /// The size as written.
+        text: String,
+    },
     /// More bytes than a 64-bit count holds, or negative.
     #[error("invalid size {text:?}: out of range")]
-    OutOfRange { text: String },
+    OutOfRange {
+        /// The size as written.
+        text: String,
+    },
 }
 
 impl ByteSize {
@@ -151,39 +162,61 @@ fn yes() -> bool {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CanaryFile {
+    /// `name`: the canary's name, `[A-Za-z0-9_-]{1,64}`, unique in the project (default: the file's
+    /// stem).
     pub name: Option<String>,
     /// The blueprint's name; its settings are the section of the same name, which the spec layer
     /// hands to the blueprint unread (see [`super::Section`]).
     pub blueprint: String,
+    /// `schedule`: `rate(…)`, `cron(…)`, a 5-field cron string or `once`, in UTC (default
+    /// `rate(5 minutes)`).
     pub schedule: Option<String>,
+    /// `timeout`: limit of the whole run, screenshots included (default 60s); at most the
+    /// schedule's period.
     pub timeout: Option<HumanDuration>,
+    /// `retries`: extra attempts after a run that did not pass, 0 to 5 (default 0); every attempt
+    /// is kept.
     #[serde(default)]
     pub retries: u8,
+    /// `enabled`: whether the daemon runs the canary (default `true`); `aviary run` with explicit
+    /// paths runs it anyway.
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// `tags`: free labels.
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// `env`: variables for `${NAME}`, looked up before the process environment.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// `retention`: how long the daemon keeps runs and artifacts.
     #[serde(default)]
     pub retention: Retention,
+    /// `browser`: the page's viewport, user agent suffix and extra headers.
     #[serde(default)]
     pub browser: BrowserOptions,
+    /// `report`: what reports and HAR files redact or keep.
     #[serde(default)]
     pub report: ReportOptions,
+    /// `screenshots`: when step screenshots are taken.
     #[serde(default)]
     pub screenshots: ScreenshotOptions,
+    /// `continue_on_step_failure`: go on with the next step after one fails (default `false`: the
+    /// steps after it are `SKIPPED`); the run fails either way.
     #[serde(default)]
     pub continue_on_step_failure: bool,
+    /// `alarms`: metric alarms on this canary, evaluated by the daemon.
     #[serde(default)]
     pub alarms: Vec<AlarmSpec>,
 }
 
+/// `retention` of a canary file: how long the daemon keeps runs and their artifacts.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Retention {
+    /// `success`: how long passed runs are kept (default 31d).
     #[serde(default = "Retention::default_days")]
     pub success: HumanDuration,
+    /// `failure`: how long every other run (failed, error, timeout) is kept (default 31d).
     #[serde(default = "Retention::default_days")]
     pub failure: HumanDuration,
 }
@@ -200,10 +233,13 @@ impl Default for Retention {
     }
 }
 
+/// `browser.viewport` of a canary file: page and screenshot size (default 1920×1080).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Viewport {
+    /// Width in pixels.
     pub width: u32,
+    /// Height in pixels.
     pub height: u32,
 }
 
@@ -213,36 +249,52 @@ impl Default for Viewport {
     }
 }
 
+/// `browser` of a canary file: how its page is set up.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct BrowserOptions {
+    /// `viewport`: page and screenshot size (default 1920×1080).
     #[serde(default)]
     pub viewport: Viewport,
+    /// `user_agent_suffix`: appended to Chromium's user agent.
     pub user_agent_suffix: Option<String>,
+    /// `extra_headers`: headers sent with every browser request.
     #[serde(default)]
     pub extra_headers: BTreeMap<String, String>,
 }
 
+/// `report` of a canary file: what reports and HAR files redact or keep.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReportOptions {
+    /// `restricted_headers`: headers whose values are written as `***` (`authorization`, `cookie`,
+    /// `set-cookie` and `proxy-authorization` always are).
     #[serde(default)]
     pub restricted_headers: Vec<String>,
+    /// `restricted_url_parameters`: query parameters whose values are written as `***` (names
+    /// compared case-insensitively; `'*'` redacts all).
     #[serde(default)]
     pub restricted_url_parameters: Vec<String>,
+    /// `include_request_body`: keep request bodies in the HAR (default `false`).
     #[serde(default)]
     pub include_request_body: bool,
+    /// `include_response_body`: keep response bodies in the HAR, up to 1 MiB each (default
+    /// `false`).
     #[serde(default)]
     pub include_response_body: bool,
 }
 
+/// `screenshots` of a canary file: when step screenshots are taken.
 #[derive(Debug, Clone, Copy, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScreenshotOptions {
+    /// `on_step_start`: when a step starts (default `false`).
     #[serde(default)]
     pub on_step_start: bool,
+    /// `on_step_success`: when a step passes (default `true`).
     #[serde(default = "yes")]
     pub on_step_success: bool,
+    /// `on_step_failure`: when a step does not pass (default `true`).
     #[serde(default = "yes")]
     pub on_step_failure: bool,
 }
@@ -257,24 +309,41 @@ impl Default for ScreenshotOptions {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AlarmSpec {
+    /// `name`: unique over all alarms; no spaces, commas or parentheses.
     pub name: String,
+    /// `metric`: the metric watched, one of [`super::validate::METRICS`] (`docs/artifacts.md`).
     pub metric: String,
+    /// `step`: watch only this step's datapoints (`SuccessPercent`, `Duration`); `None`: the whole
+    /// run.
     pub step: Option<String>,
     /// The canary whose metric is watched; implied for alarms written on a canary.
     pub canary: Option<String>,
+    /// `statistic`: how a period's datapoints become one value: `Average` (default), `Sum`,
+    /// `Minimum`, `Maximum`, `SampleCount` or a percentile `pNN`.
     #[serde(default = "AlarmSpec::default_statistic")]
     pub statistic: String,
+    /// `period`: length of one evaluation period, at least 1s; periods are aligned to the Unix
+    /// epoch.
     pub period: HumanDuration,
+    /// `evaluation_periods`: N, how many recent datapoints decide.
     pub evaluation_periods: u32,
+    /// `datapoints_to_alarm`: M, how many of the N must breach for `ALARM` (1 to N; default N).
     pub datapoints_to_alarm: Option<u32>,
+    /// `comparison`: `<`, `<=`, `>` or `>=`; `metric <op> threshold` is breaching.
     pub comparison: String,
+    /// `threshold`: the value the statistic is compared with.
     pub threshold: f64,
+    /// `treat_missing_data`: how missing datapoints count when fewer than N periods have data
+    /// (default `missing`).
     #[serde(default)]
     pub treat_missing_data: MissingData,
+    /// `actions`: the channels notified on each transition, by new state.
     #[serde(default)]
     pub actions: AlarmActions,
+    /// `actions_enabled`: `false` records transitions without notifying anybody (default `true`).
     #[serde(default = "yes")]
     pub actions_enabled: bool,
+    /// `description`: what the alarm means, shown in notifications.
     pub description: Option<String>,
 }
 
@@ -284,23 +353,34 @@ impl AlarmSpec {
     }
 }
 
+/// `treat_missing_data` of an alarm: how missing datapoints count when fewer than N periods have
+/// data (`docs/alarms.md`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MissingData {
+    /// `missing` (default): the datapoints there are decide; none at all is `INSUFFICIENT_DATA`.
     #[default]
     Missing,
+    /// `ignore`: as `missing`, but the state is kept where there is no data or where the
+    /// premature-alarm rule would decide.
     Ignore,
+    /// `breaching`: missing datapoints count as breaching.
     Breaching,
+    /// `not_breaching`: missing datapoints count as not breaching.
     NotBreaching,
 }
 
+/// `actions` of an alarm: the channels (names from `channels:`) notified when it enters each state.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AlarmActions {
+    /// `alarm`: notified on entering `ALARM`.
     #[serde(default)]
     pub alarm: Vec<String>,
+    /// `ok`: notified on entering `OK`.
     #[serde(default)]
     pub ok: Vec<String>,
+    /// `insufficient_data`: notified on entering `INSUFFICIENT_DATA`.
     #[serde(default)]
     pub insufficient_data: Vec<String>,
 }
@@ -309,16 +389,24 @@ pub struct AlarmActions {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectFile {
+    /// `canaries`: files or folders of canary files, not searched recursively (default
+    /// `[canaries]`).
     #[serde(default = "ProjectFile::default_canaries")]
     pub canaries: Vec<String>,
+    /// `data_dir`: folder of the database and artifacts (default `.aviary`; `--data-dir`
+    /// overrides).
     #[serde(default = "ProjectFile::default_data_dir")]
     pub data_dir: String,
+    /// `artifacts`: where run folders go.
     #[serde(default)]
     pub artifacts: ArtifactsConfig,
+    /// `server`: the daemon's HTTP server.
     #[serde(default)]
     pub server: ServerConfig,
+    /// `browser`: the Chromium all runs share.
     #[serde(default)]
     pub browser: BrowserConfig,
+    /// `runner`: how many runs at once.
     #[serde(default)]
     pub runner: RunnerConfig,
     /// Each channel's section, read by its type's module (`src/actions/`).
@@ -327,10 +415,13 @@ pub struct ProjectFile {
     /// Each DNS provider's section, read by its type's module (`src/dns/`).
     #[serde(default)]
     pub dns_providers: BTreeMap<String, Section>,
+    /// `failover`: DNS records switched between two answers by alarm states (`docs/failover.md`).
     #[serde(default)]
     pub failover: Vec<FailoverSpec>,
+    /// `alarms`: project-level metric alarms (each names its `canary`).
     #[serde(default)]
     pub alarms: Vec<AlarmSpec>,
+    /// `composite_alarms`: alarms that combine other alarms' states with a rule.
     #[serde(default)]
     pub composite_alarms: Vec<CompositeAlarmSpec>,
 }
@@ -362,6 +453,7 @@ impl Default for ProjectFile {
     }
 }
 
+/// `artifacts` of the project file.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ArtifactsConfig {
@@ -369,11 +461,16 @@ pub struct ArtifactsConfig {
     pub dir: Option<String>,
 }
 
+/// `server` of the project file: the daemon's HTTP server (`docs/server.md`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
+    /// `listen`: the address to listen on (default `127.0.0.1:9090`); a non-loopback address
+    /// needs a `token`.
     #[serde(default = "ServerConfig::default_listen")]
     pub listen: String,
+    /// `token`: the bearer token every write (run now, set-state) needs; without it, writes are
+    /// refused.
     pub token: Option<String>,
     /// The address people reach the daemon at, for links in notifications (default: from
     /// `listen`).
@@ -411,14 +508,17 @@ impl Default for ServerConfig {
     }
 }
 
+/// `browser` of the project file: the Chromium all runs share.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BrowserConfig {
     /// `auto` or a path to a Chromium executable.
     #[serde(default = "BrowserConfig::default_executable")]
     pub executable: String,
+    /// `max_concurrency`: browser pages open at once, over all runs (default 2).
     #[serde(default = "BrowserConfig::default_max_concurrency")]
     pub max_concurrency: usize,
+    /// `args`: extra Chromium flags, without the leading `--`.
     #[serde(default)]
     pub args: Vec<String>,
     /// Runs a browser serves before it is replaced by a fresh one.
@@ -449,9 +549,11 @@ impl Default for BrowserConfig {
     }
 }
 
+/// `runner` of the project file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunnerConfig {
+    /// `max_concurrency`: runs at once (default 16).
     #[serde(default = "RunnerConfig::default_max_concurrency")]
     pub max_concurrency: usize,
 }
@@ -468,26 +570,40 @@ impl Default for RunnerConfig {
     }
 }
 
+/// A `failover` entry: one DNS record answered from `primary` or `secondary` by alarm states
+/// (`docs/failover.md`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FailoverSpec {
+    /// `name`: the entry's name (`aviary failover history <name>`).
     pub name: String,
+    /// `provider`: the name of an entry of `dns_providers`.
     pub provider: String,
+    /// `record`: the record set it manages.
     pub record: RecordSpec,
+    /// `primary`: the record's values while the primary is healthy.
     pub primary: Vec<String>,
+    /// `secondary`: the record's values while it is failed over.
     pub secondary: Vec<String>,
+    /// `primary_health`: the alarm (metric or composite) whose state is the primary's health.
     pub primary_health: String,
+    /// `secondary_health`: the alarm for the secondary's health; `None`: always healthy.
     pub secondary_health: Option<String>,
+    /// `insufficient_data`: how `INSUFFICIENT_DATA` counts (default `last_known`).
     #[serde(default)]
     pub insufficient_data: InsufficientDataMode,
 }
 
+/// `record` of a failover entry: the DNS record set it manages.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RecordSpec {
+    /// `name`: the record's DNS name.
     pub name: String,
+    /// `type`: `A` (default), `AAAA` or `CNAME`.
     #[serde(rename = "type", default = "RecordSpec::default_type")]
     pub kind: String,
+    /// `ttl`: the TTL written with the values, in seconds (default 60).
     #[serde(default = "RecordSpec::default_ttl")]
     pub ttl: u32,
 }
@@ -501,24 +617,34 @@ impl RecordSpec {
     }
 }
 
+/// `insufficient_data` of a failover entry: how an alarm in `INSUFFICIENT_DATA` counts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum InsufficientDataMode {
+    /// `healthy`: as `OK`.
     Healthy,
+    /// `unhealthy`: as `ALARM`.
     Unhealthy,
+    /// `last_known` (default): keep the answer the record gives now (primary if unknown).
     #[default]
     LastKnown,
 }
 
+/// A composite alarm (`docs/alarms.md`): `ALARM` when its rule is true, `OK` otherwise.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CompositeAlarmSpec {
+    /// `name`: unique over all alarms.
     pub name: String,
+    /// `rule`: a boolean rule over other alarms' states, e.g. `ALARM(a) AND NOT ALARM(b)`.
     pub rule: String,
+    /// `actions`: the channels notified on each transition, by new state.
     #[serde(default)]
     pub actions: AlarmActions,
+    /// `actions_enabled`: `false` records transitions without notifying anybody (default `true`).
     #[serde(default = "yes")]
     pub actions_enabled: bool,
+    /// `description`: what the alarm means, shown in notifications.
     pub description: Option<String>,
 }
 

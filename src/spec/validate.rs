@@ -32,7 +32,9 @@ pub const METRICS: [&str; 8] = [
 ];
 /// The longest range an alarm evaluates: `period` × `evaluation_periods`.
 pub const MAX_EVALUATION_RANGE: Duration = Duration::from_secs(7 * 86_400);
+/// Comparison operators an alarm's `comparison` accepts.
 pub const COMPARISONS: [&str; 4] = ["<", "<=", ">", ">="];
+/// Statistics an alarm's `statistic` accepts, besides percentiles (`p99`, `p99.9`).
 pub const STATISTICS: [&str; 5] = ["Average", "Sum", "Minimum", "Maximum", "SampleCount"];
 
 static NAME_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new("^[A-Za-z0-9_-]{1,64}$").unwrap());
@@ -66,8 +68,11 @@ pub fn is_valid_statistic(statistic: &str) -> bool {
 pub struct CanaryCheck {
     /// The name (explicit or the file stem), when valid.
     pub name: Option<String>,
+    /// The parsed `schedule` (default `rate(5 minutes)`), when valid.
     pub schedule: Option<Schedule>,
+    /// The run's `timeout` (default [`DEFAULT_TIMEOUT`]).
     pub timeout: Duration,
+    /// The problems found.
     pub problems: Vec<Problem>,
 }
 

@@ -31,6 +31,7 @@ pub enum StepError {
 }
 
 impl StepError {
+    /// The reason, whatever the kind.
     pub fn reason(&self) -> &str {
         match self {
             Self::Failed(r) | Self::Error(r) | Self::Timeout(r) | Self::Skipped(r) => r,
@@ -62,6 +63,7 @@ impl From<BrowserError> for StepError {
 pub struct StepOutcome {
     /// The page's URL after the step, or the request URL.
     pub url: Option<String>,
+    /// Figures for the step's `details` in `report.json`, added to those recorded while it ran.
     pub details: Map<String, Value>,
 }
 
@@ -77,14 +79,19 @@ struct OpenStep {
 
 /// One run of one canary, handed to the blueprint.
 pub struct RunContext {
+    /// The canary being run.
     pub canary: Arc<Canary>,
+    /// The run's id.
     pub run_id: String,
+    /// The attempt, from 1 (retries count up).
     pub attempt: u32,
+    /// When the run started.
     pub start: DateTime<Utc>,
     started: Instant,
     deadline: Instant,
     /// The run's artifact folder (created before the blueprint starts).
     pub dir: PathBuf,
+    /// The shared services: store, browser pool, progress events.
     pub services: Arc<Services>,
     /// The canary's redaction rules: step names and reasons pass through it.
     pub redactor: Arc<Redactor>,
