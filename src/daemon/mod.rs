@@ -21,7 +21,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chrono::Utc;
-use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tokio::task::JoinHandle;
 
 use crate::report::{RunReport, RunStatus};
 use crate::runner;
@@ -60,21 +61,97 @@ pub struct Options {
     pub token: Option<String>,
 }
 
+/// Why the daemon could not start, or stopped on its own.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// A signal handler could not be installed.
+    #[error("cannot handle {signal}: {source}")]
+    Signal {
+        /// `SIGTERM`, `SIGINT` or `SIGHUP`.
+        signal: &'static str,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// The HTTP address could not be bound.
+    #[error("could not listen on {addr} (`server.listen`): {source}")]
+    Listen {
+        /// `server.listen`.
+        addr: SocketAddr,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// The HTTP server stopped on its own.
+    #[error("{0}")]
+    Server(String),
+}
+
+/// The signals the daemon answers: SIGTERM and SIGINT stop it, SIGHUP reloads.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> Result<Self, DaemonError> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let install = |kind: SignalKind, name: &'static str| {
+            signal(kind).map_err(|source| DaemonError::Signal { signal: name, source })
+        };
+        Ok(Self {
+            term: install(SignalKind::terminate(), "SIGTERM")?,
+            int: install(SignalKind::interrupt(), "SIGINT")?,
+            hup: install(SignalKind::hangup(), "SIGHUP")?,
+        })
+    }
+
+    /// The next stop signal (a second one during the drain stops without waiting).
+    async fn stop(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.int.recv() => "SIGINT",
+        }
+    }
+}
+
+/// The daemon's long-running tasks.
+struct Tasks {
+    server: JoinHandle<Result<(), crate::server::ServeError>>,
+    reloader: JoinHandle<()>,
+    sweeper: JoinHandle<()>,
+    alarm_ticker: JoinHandle<()>,
+    failover: JoinHandle<()>,
+    scheduler: JoinHandle<()>,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl Tasks {
+    /// Tells every task to stop and aborts those that do not wait for runs, then the browsers.
+    async fn stop_all(&self, state: &State) {
+        let _ = self.stop.send(true);
+        for task in [&self.reloader, &self.sweeper, &self.alarm_ticker, &self.failover, &self.scheduler] {
+            task.abort();
+        }
+        state.services.browser.shutdown().await;
+    }
+}
+
 /// Runs the daemon until SIGTERM / SIGINT, then drains. `services` holds the store and browser
 /// pool of the project as loaded at start.
-pub async fn run(options: Options, services: Arc<Services>, max_concurrency: usize) -> Result<(), String> {
-    use tokio::signal::unix::{SignalKind, signal};
+pub async fn run(
+    options: Options,
+    services: Arc<Services>,
+    max_concurrency: usize,
+) -> Result<(), DaemonError> {
     // Runs without a stored row that started before this were left by an earlier process.
     let started = Utc::now();
-    let mut sigterm = signal(SignalKind::terminate()).map_err(|e| format!("cannot handle SIGTERM: {e}"))?;
-    let mut sigint = signal(SignalKind::interrupt()).map_err(|e| format!("cannot handle SIGINT: {e}"))?;
-    let mut sighup = signal(SignalKind::hangup()).map_err(|e| format!("cannot handle SIGHUP: {e}"))?;
-
+    let mut signals = Signals::install()?;
     // Bound before anything runs, so a busy port fails the start (and port 0 gets its number).
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
-        .map_err(|e| format!("could not listen on {} (`server.listen`): {e}", options.listen))?;
-    let listen = listener.local_addr().map_err(|e| format!("the HTTP listener has no address: {e}"))?;
+        .map_err(|source| DaemonError::Listen { addr: options.listen, source })?;
+    let listen =
+        listener.local_addr().map_err(|source| DaemonError::Listen { addr: options.listen, source })?;
 
     let (wake_tx, wake_rx) = unbounded_channel();
     let state = Arc::new(State::new(services.clone(), max_concurrency, wake_tx));
@@ -96,8 +173,37 @@ pub async fn run(options: Options, services: Arc<Services>, max_concurrency: usi
     let loaded = state.lock().canaries.len();
     tracing::info!(canaries = loaded, listen = %listen, "daemon started");
 
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let mut server = {
+    let mut tasks = spawn_tasks(&state, &options, listener, reload_rx, watch, wake_rx, started);
+    let signal_name = tokio::select! {
+        name = wait_for_stop(&mut signals, &reload_tx) => name,
+        result = &mut tasks.server => {
+            // The server stopped on its own (it failed to accept connections).
+            let message = match result {
+                Ok(Err(e)) => e.to_string(),
+                Ok(Ok(())) => "the HTTP server stopped".to_string(),
+                Err(e) => format!("the HTTP server failed: {e}"),
+            };
+            state.shutting_down.store(true, Ordering::SeqCst);
+            tasks.stop_all(&state).await;
+            return Err(DaemonError::Server(message));
+        }
+    };
+    drain(&state, &options, &mut signals, &mut tasks, signal_name).await;
+    Ok(())
+}
+
+/// Starts the HTTP server, hot reload, retention, alarm evaluation, failover and the scheduler.
+fn spawn_tasks(
+    state: &Arc<State>,
+    options: &Options,
+    listener: tokio::net::TcpListener,
+    reload_rx: UnboundedReceiver<()>,
+    watch: watch::FileWatch,
+    wake_rx: UnboundedReceiver<Wake>,
+    started: chrono::DateTime<Utc>,
+) -> Tasks {
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let server = {
         let backend: Arc<dyn Backend> = Arc::new(DaemonBackend(state.clone()));
         let mut stop = stop_rx.clone();
         let shutdown = async move {
@@ -114,8 +220,8 @@ pub async fn run(options: Options, services: Arc<Services>, max_concurrency: usi
     ));
     let sweeper = tokio::spawn(retention_loop(state.clone(), stop_rx.clone(), started));
     let alarm_ticker = tokio::spawn(alarms::tick_loop(state.clone(), stop_rx.clone()));
-    let failover = tokio::spawn(state.failover.clone().run(stop_rx.clone()));
-    let mut scheduler = tokio::spawn({
+    let failover = tokio::spawn(state.failover.clone().run(stop_rx));
+    let scheduler = tokio::spawn({
         let state = state.clone();
         async move {
             if let Err(reason) = scheduler::catch_panic(schedule_loop(state.clone(), wake_rx)).await {
@@ -124,38 +230,34 @@ pub async fn run(options: Options, services: Arc<Services>, max_concurrency: usi
             }
         }
     });
+    Tasks { server, reloader, sweeper, alarm_ticker, failover, scheduler, stop }
+}
 
-    let signal_name = loop {
+/// Waits for SIGTERM or SIGINT; SIGHUP meanwhile asks for a reload.
+async fn wait_for_stop(signals: &mut Signals, reload: &UnboundedSender<()>) -> &'static str {
+    loop {
         tokio::select! {
-            _ = sigterm.recv() => break "SIGTERM",
-            _ = sigint.recv() => break "SIGINT",
-            _ = sighup.recv() => {
+            _ = signals.term.recv() => return "SIGTERM",
+            _ = signals.int.recv() => return "SIGINT",
+            _ = signals.hup.recv() => {
                 tracing::info!("SIGHUP: reloading the canary files");
-                let _ = reload_tx.send(());
-            }
-            result = &mut server => {
-                // The server stopped on its own (it failed to accept connections).
-                let message = match result {
-                    Ok(Err(e)) => e.to_string(),
-                    Ok(Ok(())) => "the HTTP server stopped".to_string(),
-                    Err(e) => format!("the HTTP server failed: {e}"),
-                };
-                state.shutting_down.store(true, Ordering::SeqCst);
-                let _ = stop_tx.send(true);
-                reloader.abort();
-                sweeper.abort();
-                alarm_ticker.abort();
-                failover.abort();
-                scheduler.abort();
-                state.services.browser.shutdown().await;
-                return Err(message);
+                let _ = reload.send(());
             }
         }
-    };
+    }
+}
 
-    // Drain: no new runs; the ones in flight finish (without further retries) up to the deadline.
+/// Drain: no new runs; the ones in flight finish (without further retries) up to the deadline,
+/// then notifications still being delivered, then the server.
+async fn drain(
+    state: &Arc<State>,
+    options: &Options,
+    signals: &mut Signals,
+    tasks: &mut Tasks,
+    signal_name: &'static str,
+) {
     state.shutting_down.store(true, Ordering::SeqCst);
-    reloader.abort();
+    tasks.reloader.abort();
     let (dropped, in_flight, longest) = {
         let mut inner = state.lock();
         let longest = inner.canaries.values().map(|l| l.canary.timeout).max().unwrap_or_default();
@@ -174,28 +276,20 @@ pub async fn run(options: Options, services: Arc<Services>, max_concurrency: usi
     );
     let _ = state.wake.send(Wake::Changed);
     tokio::select! {
-        _ = &mut scheduler => tracing::info!("every run in flight has finished"),
+        _ = &mut tasks.scheduler => tracing::info!("every run in flight has finished"),
         () = tokio::time::sleep(deadline) => {
             let left = state.lock().scheduler.running();
             tracing::warn!(abandoned = left, "drain deadline passed; runs still in flight are abandoned (nothing half-written is kept)");
         }
-        _ = sigterm.recv() => tracing::warn!("second SIGTERM: stopping without waiting"),
-        _ = sigint.recv() => tracing::warn!("second SIGINT: stopping without waiting"),
+        name = signals.stop() => tracing::warn!("second {name}: stopping without waiting"),
     }
-    let _ = stop_tx.send(true);
-    sweeper.abort();
-    alarm_ticker.abort();
-    failover.abort();
-    scheduler.abort();
-    state.services.browser.shutdown().await;
+    tasks.stop_all(state).await;
     tokio::select! {
         () = state.notifier.flush(NOTIFY_FLUSH) => {}
-        _ = sigterm.recv() => tracing::warn!("second SIGTERM: notifications in flight are dropped"),
-        _ = sigint.recv() => tracing::warn!("second SIGINT: notifications in flight are dropped"),
+        name = signals.stop() => tracing::warn!("second {name}: notifications in flight are dropped"),
     }
-    let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), &mut tasks.server).await;
     tracing::info!("daemon stopped");
-    Ok(())
 }
 
 /// The latest finished run of every canary, from the store (for `CanaryStatus::last_run`).
