@@ -125,7 +125,6 @@ fn every_form_of_a_hostile_secret_is_masked() {
     let basic = base64::prelude::Engine::encode(&base64::prelude::BASE64_STANDARD, format!("user:{secret}"));
     for text in [
         secret.to_string(),
-        "Sp3c!@l%20pa+ss/&=?#%".to_string(),
         "Sp3c%21%40l%20pa%2Bss%2F%26%3D%3F%23%25".to_string(),
         "Sp3c%21%40l+pa%2Bss%2F%26%3D%3F%23%25".to_string(),
         serde_json::to_string(secret).unwrap(),
