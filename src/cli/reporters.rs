@@ -14,8 +14,9 @@ pub fn summary(finals: &[&RunReport], project: &Project) -> String {
     let count = |status: RunStatus| finals.iter().filter(|r| r.status == status).count();
     let _ = writeln!(
         out,
-        "\n{} canaries: {} passed, {} failed, {} error, {} timeout",
+        "\n{} {}: {} passed, {} failed, {} error, {} timeout",
         finals.len(),
+        if finals.len() == 1 { "canary" } else { "canaries" },
         count(RunStatus::Passed),
         count(RunStatus::Failed),
         count(RunStatus::Error),
@@ -24,7 +25,12 @@ pub fn summary(finals: &[&RunReport], project: &Project) -> String {
     for report in finals.iter().filter(|r| r.status != RunStatus::Passed) {
         let reason = report.reason.as_deref().unwrap_or("");
         let _ = writeln!(out, "  {} {}: {reason}", report.status, report.canary);
-        let _ = writeln!(out, "    {}", project.artifacts_dir.join(&report.artifacts).display());
+        let folder = project.artifacts_dir.join(&report.artifacts);
+        if folder.is_dir() {
+            let _ = writeln!(out, "    {}", folder.display());
+        } else {
+            let _ = writeln!(out, "    (no run folder was written)");
+        }
     }
     out
 }
@@ -142,4 +148,42 @@ fn xml(text: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(status: RunStatus, artifacts: &str) -> RunReport {
+        RunReport {
+            canary: "home".into(),
+            run_id: "r1".into(),
+            attempt: 1,
+            blueprint: "heartbeat".into(),
+            status,
+            reason: Some("could not create artifact folder".into()),
+            start: chrono::Utc::now(),
+            end: chrono::Utc::now(),
+            duration_ms: 1.0,
+            steps: Vec::new(),
+            artifacts: artifacts.into(),
+            requests: crate::report::RequestCounts::default(),
+            details: serde_json::Map::new(),
+        }
+    }
+
+    #[test]
+    fn the_summary_names_only_run_folders_that_exist() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = Project::defaults(dir.path());
+        std::fs::create_dir_all(project.artifacts_dir.join("home/written")).unwrap();
+        let missing = report(RunStatus::Error, "home/never-written");
+        let shown = summary(&[&missing], &project);
+        assert!(shown.contains("1 canary: 0 passed, 0 failed, 1 error, 0 timeout"), "{shown}");
+        assert!(shown.contains("(no run folder was written)") && !shown.contains("never-written"), "{shown}");
+        let written = report(RunStatus::Failed, "home/written");
+        let shown = summary(&[&written, &missing], &project);
+        assert!(shown.contains("2 canaries:"), "{shown}");
+        assert!(shown.contains(&project.artifacts_dir.join("home/written").display().to_string()), "{shown}");
+    }
 }
