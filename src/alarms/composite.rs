@@ -30,9 +30,11 @@ pub const MAX_DEPTH: usize = 100;
 /// A parsed rule.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Rule {
+    /// `TRUE` or `FALSE`.
     Const(bool),
     /// `STATE(name)`: whether the alarm `name` is in `state`.
     Is(AlarmState, String, usize),
+    /// `NOT rule`: the negation of its operand.
     Not(Box<Rule>),
     /// Every operand of an `AND` chain (two or more).
     And(Vec<Rule>),
@@ -43,7 +45,9 @@ pub enum Rule {
 /// A syntax error at a 1-based column (in characters) of the rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseError {
+    /// Where the error is, 1-based, in characters.
     pub column: usize,
+    /// What is wrong there.
     pub message: String,
 }
 

@@ -210,7 +210,7 @@ impl Shared {
         let browser = usable
             .min_by_key(|b| {
                 // `try_lock` fails while a spare is being prepared: that one is not ready yet.
-                let ready = b.spare.try_lock().map(|spare| spare.is_some()).unwrap_or(false);
+                let ready = b.spare.try_lock().is_ok_and(|spare| spare.is_some());
                 (
                     b.active.load(Ordering::SeqCst) >= PAGES_PER_BROWSER,
                     !ready,

@@ -47,6 +47,7 @@ pub enum Trigger {
 }
 
 impl Trigger {
+    /// The trigger's name in runs and logs: `start`, `schedule`, `reload` or `api`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Start => "start",
@@ -67,17 +68,22 @@ struct Slot {
 /// A due run waiting for a slot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Due {
+    /// The canary to run.
     pub canary: String,
     /// The scheduled fire time (or when run-now was asked).
     pub due: DateTime<Utc>,
+    /// Why the run was queued.
     pub trigger: Trigger,
 }
 
 /// A run the caller should start now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Start {
+    /// The canary to run.
     pub canary: String,
+    /// The scheduled fire time (or when run-now was asked).
     pub due: DateTime<Utc>,
+    /// Why the run was started.
     pub trigger: Trigger,
     /// `start - due` (zero when early).
     pub lateness: Duration,
@@ -86,14 +92,18 @@ pub struct Start {
 /// A fire that found its canary still queued or running.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Skip {
+    /// The busy canary.
     pub canary: String,
+    /// The fire time that was skipped.
     pub due: DateTime<Utc>,
 }
 
 /// Why a run could not be queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QueueError {
+    /// No canary of that name is scheduled.
     Unknown,
+    /// The canary already has a run queued or running.
     Busy,
 }
 
@@ -115,6 +125,7 @@ pub struct Scheduler {
 }
 
 impl Scheduler {
+    /// An empty scheduler running at most `max_concurrency` runs at once (at least 1).
     pub fn new(max_concurrency: usize) -> Self {
         Self {
             heap: BinaryHeap::new(),
@@ -159,6 +170,7 @@ impl Scheduler {
         }
     }
 
+    /// Sets how many runs may run at once (at least 1); runs already started are not stopped.
     pub fn set_max_concurrency(&mut self, max: usize) {
         self.max_concurrency = max.max(1);
     }
@@ -193,10 +205,12 @@ impl Scheduler {
         }
     }
 
+    /// Whether a canary of that name is scheduled.
     pub fn contains(&self, canary: &str) -> bool {
         self.slots.contains_key(canary)
     }
 
+    /// The canary's next fire time; `None` when it is not scheduled or has no next fire.
     pub fn next_fire(&self, canary: &str) -> Option<DateTime<Utc>> {
         self.slots.get(canary).and_then(|s| s.next_fire)
     }
@@ -206,14 +220,17 @@ impl Scheduler {
         self.busy.contains(canary)
     }
 
+    /// How many fires each canary has skipped because it was busy, by canary name.
     pub fn skipped(&self) -> &HashMap<String, u64> {
         &self.skipped
     }
 
+    /// How many due runs are waiting for a free slot.
     pub fn queued(&self) -> usize {
         self.pending.len()
     }
 
+    /// How many runs are in progress.
     pub fn running(&self) -> usize {
         self.running
     }

@@ -74,12 +74,9 @@ pub fn decide(
     last_known: Option<Answer>,
 ) -> Decision {
     let d = |answer, why: &str| Decision { answer, why: why.to_string() };
-    let primary_ok = match healthy(primary, mode) {
-        Some(ok) => ok,
-        None => {
-            let answer = last_known.unwrap_or(Answer::Primary);
-            return d(answer, "primary health has insufficient data; keeping the last known answer");
-        }
+    let Some(primary_ok) = healthy(primary, mode) else {
+        let answer = last_known.unwrap_or(Answer::Primary);
+        return d(answer, "primary health has insufficient data; keeping the last known answer");
     };
     if primary_ok {
         return if primary == Health::Ok {

@@ -33,13 +33,18 @@ const VISIT_BUDGET: usize = 2_000_000;
 /// A problem placed in the file: position, key path and message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Located {
+    /// The key path of the value at fault.
     pub path: KeyPath,
+    /// 1-based line.
     pub line: usize,
+    /// 1-based column (in characters).
     pub col: usize,
+    /// What is wrong.
     pub message: String,
 }
 
 impl Located {
+    /// A problem placed where `node` starts, under `path`.
     pub fn at(node: &Node, path: KeyPath, message: impl Into<String>) -> Self {
         Self { path, line: node.line, col: node.col, message: message.into() }
     }
@@ -100,7 +105,7 @@ fn from_node_in<T: DeserializeOwned>(node: &Node, path: KeyPath, ctx: Ctx) -> (O
                 break;
             }
             Err(e) => match e {
-                Error::Done => continue,
+                Error::Done => {}
                 Error::Stale => break,
                 fresh => {
                     ctx.record(fresh, node, &path);
@@ -156,7 +161,12 @@ fn cut_middle(message: &str) -> Option<String> {
 #[derive(Debug)]
 pub enum Error {
     /// A problem not yet recorded; `at` is filled by the innermost node that knows its position.
-    Fresh { message: String, at: Option<(KeyPath, usize, usize)> },
+    Fresh {
+        /// What is wrong.
+        message: String,
+        /// Key path, 1-based line and column, once known.
+        at: Option<(KeyPath, usize, usize)>,
+    },
     /// A visitor found a required field missing (converted by `deserialize_struct`).
     MissingField(&'static str),
     /// Recorded, and a node was masked: try again.

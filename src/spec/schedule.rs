@@ -14,12 +14,18 @@ use chrono::{DateTime, Utc};
 use croner::Cron;
 use croner::parser::{CronParser, Seconds, Year};
 
+/// When a canary runs: a fixed rate, a cron expression, or once.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Schedule {
     /// Every N minutes / hours / days.
     Rate(Duration),
-    /// `expr` is the expression as written (with `cron(...)` for AWS).
-    Cron { expr: String, cron: Box<Cron> },
+    /// A cron expression: AWS `cron(...)`, a standard 5-field string or an `@` shorthand.
+    Cron {
+        /// The expression as written (with `cron(...)` for AWS).
+        expr: String,
+        /// The parsed expression.
+        cron: Box<Cron>,
+    },
     /// A single run.
     Once,
 }
@@ -38,6 +44,8 @@ impl Schedule {
         Self::Rate(Duration::from_secs(300))
     }
 
+    /// Parses a schedule expression (at most [`MAX_CHARS`] characters; a rate at most
+    /// [`MAX_RATE`]); the error says what was expected.
     pub fn parse(text: &str) -> Result<Self, String> {
         let text = text.trim();
         let chars = text.chars().count();

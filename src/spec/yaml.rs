@@ -39,6 +39,7 @@ pub fn shorten(text: &str) -> std::borrow::Cow<'_, str> {
 /// A YAML node and where it starts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node {
+    /// What the node is, with its contents.
     pub kind: NodeKind,
     /// 1-based line.
     pub line: usize,
@@ -46,15 +47,19 @@ pub struct Node {
     pub col: usize,
 }
 
+/// The kind of a YAML node: null, scalar, sequence or mapping.
 #[derive(Debug, Clone, PartialEq)]
 pub enum NodeKind {
     /// `null`, `~`, or nothing at all (`key:`).
     Null,
-    /// Any other scalar; `plain` when it was written without quotes (or block style).
+    /// Any other scalar, quoted, block style or plain.
     Scalar {
+        /// The scalar's value, quotes and escapes resolved.
         text: String,
+        /// Whether it was written plain: no quotes, no block style, no `!!str` tag.
         plain: bool,
     },
+    /// Items in the order written.
     Seq(Vec<Node>),
     /// Entries in the order written.
     Map(Vec<(Node, Node)>),
@@ -64,8 +69,11 @@ pub enum NodeKind {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{line}:{col}: {message}")]
 pub struct YamlError {
+    /// 1-based line.
     pub line: usize,
+    /// 1-based column (in characters).
     pub col: usize,
+    /// What is wrong there.
     pub message: String,
 }
 
@@ -76,6 +84,7 @@ impl YamlError {
 }
 
 impl Node {
+    /// A node of `kind` starting at 1-based `line` and `col`.
     pub fn new(kind: NodeKind, line: usize, col: usize) -> Self {
         Self { kind, line, col }
     }
@@ -88,6 +97,7 @@ impl Node {
         }
     }
 
+    /// Whether the node is null (`null`, `~` or nothing).
     pub fn is_null(&self) -> bool {
         matches!(self.kind, NodeKind::Null)
     }
@@ -118,6 +128,7 @@ impl Node {
         self.entries()?.iter().find(|(k, _)| k.as_str() == Some(key)).map(|(k, _)| k)
     }
 
+    /// The value under a key of a mapping, for changing it.
     pub fn get_mut(&mut self, key: &str) -> Option<&mut Node> {
         match &mut self.kind {
             NodeKind::Map(entries) => {
@@ -352,7 +363,7 @@ impl Builder {
                 });
             }
             Event::SequenceEnd | Event::MappingEnd => match self.stack.pop() {
-                Some(Open::Seq { node, anchor, size }) | Some(Open::Map { node, anchor, size, .. }) => {
+                Some(Open::Seq { node, anchor, size } | Open::Map { node, anchor, size, .. }) => {
                     self.finish(node, anchor, size)?;
                 }
                 None => return Err(YamlError::at(span, "unbalanced collection end")),
