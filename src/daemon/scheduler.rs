@@ -326,12 +326,13 @@ impl Scheduler {
 
     /// Drops every queued run (shutdown); returns how many there were.
     pub fn clear_queue(&mut self) -> usize {
+        let dropped = self.pending.len();
         for due in self.pending.drain(..) {
             self.busy.remove(&due.canary);
         }
         self.heap.clear();
         self.slots.clear();
-        self.running
+        dropped
     }
 
     fn enqueue(&mut self, due: Due) {
