@@ -354,15 +354,22 @@ impl Scheduler {
     }
 }
 
+/// A task that panicked, with the panic's message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Panicked(pub String);
+
 /// Awaits `task`; `Err` with the panic's message when it panicked.
-pub async fn catch_panic(task: impl std::future::Future<Output = ()>) -> Result<(), String> {
+pub async fn catch_panic(task: impl std::future::Future<Output = ()>) -> Result<(), Panicked> {
     use futures::FutureExt;
     std::panic::AssertUnwindSafe(task).catch_unwind().await.map_err(|payload| {
-        payload
-            .downcast_ref::<&str>()
-            .map(ToString::to_string)
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "it panicked".to_string())
+        Panicked(
+            payload
+                .downcast_ref::<&str>()
+                .map(ToString::to_string)
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "it panicked".to_string()),
+        )
     })
 }
 
@@ -454,7 +461,7 @@ mod tests {
     async fn a_panicking_task_is_caught_with_its_message() {
         assert_eq!(catch_panic(async {}).await, Ok(()));
         let caught = catch_panic(async { panic!("overflowed at {}", 42) }).await;
-        assert_eq!(caught, Err("overflowed at 42".to_string()));
+        assert_eq!(caught, Err(Panicked("overflowed at 42".to_string())));
     }
 
     #[test]

@@ -23,15 +23,34 @@ impl HumanDuration {
     pub const MAX: Duration = Duration::from_secs(365 * 86_400);
 
     /// Parses and bounds a duration; the message says what was expected and what was found.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let shown = super::yaml::shorten(text);
+    pub fn parse(text: &str) -> Result<Self, DurationError> {
+        let shown = super::yaml::shorten(text).into_owned();
         let value = humantime::parse_duration(text.trim())
-            .map_err(|e| format!("invalid duration {shown:?} ({e}); expected e.g. 500ms, 30s, 5m, 1h"))?;
+            .map_err(|e| DurationError::Invalid { shown: shown.clone(), reason: e.to_string() })?;
         if value > Self::MAX {
-            return Err(format!("expected a duration up to 365d, found {shown:?}"));
+            return Err(DurationError::TooLong { shown });
         }
         Ok(Self(value))
     }
+}
+
+/// A duration setting that does not parse, or is longer than [`HumanDuration::MAX`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    /// Not a humantime duration.
+    #[error("invalid duration {shown:?} ({reason}); expected e.g. 500ms, 30s, 5m, 1h")]
+    Invalid {
+        /// The text, cut.
+        shown: String,
+        /// What humantime said.
+        reason: String,
+    },
+    /// Over 365 days.
+    #[error("expected a duration up to 365d, found {shown:?}")]
+    TooLong {
+        /// The text, cut.
+        shown: String,
+    },
 }
 
 impl<'de> Deserialize<'de> for HumanDuration {

@@ -38,6 +38,42 @@ pub const MAX_RATE: Duration = Duration::from_secs(365 * 86_400);
 const EXPECTED: &str = "expected rate(N minute|minutes|hour|hours|day|days), cron(AWS: minutes hours \
                         day-of-month month day-of-week year), a 5-field cron string, or once";
 
+/// A schedule expression that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScheduleError {
+    /// Longer than [`MAX_CHARS`].
+    #[error("a schedule is at most {} characters long, found {chars}: `{shown}`; {}", MAX_CHARS, EXPECTED)]
+    TooLong {
+        /// Its length in characters.
+        chars: usize,
+        /// The expression, cut.
+        shown: String,
+    },
+    /// Neither `rate(...)`, `cron(...)`, a 5-field cron string nor `once`.
+    #[error("invalid schedule `{0}`; {expected}", expected = EXPECTED)]
+    Unknown(String),
+    /// Six fields without `cron(...)`.
+    #[error("`{0}` has 6 fields: write AWS cron expressions as cron(...)")]
+    SixFields(String),
+    /// `rate(...)` that is not `N unit`.
+    #[error("invalid rate `rate({0})`; expected rate(N minute|minutes|hour|hours|day|days), N ≥ 1")]
+    BadRate(String),
+    /// `rate(0 ...)`.
+    #[error("invalid rate `rate({0})`: the value must be at least 1")]
+    ZeroRate(String),
+    /// A rate over [`MAX_RATE`].
+    #[error("invalid rate `rate({0})`: the period must be at most a year (rate(365 days))")]
+    RateTooLong(String),
+    /// A cron expression (AWS or 5-field) that does not parse.
+    #[error("invalid cron expression `{text}`: {reason}")]
+    Cron {
+        /// The expression as written.
+        text: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
 impl Schedule {
     /// The default schedule, `rate(5 minutes)`.
     pub fn default_rate() -> Self {
@@ -46,14 +82,11 @@ impl Schedule {
 
     /// Parses a schedule expression (at most [`MAX_CHARS`] characters; a rate at most
     /// [`MAX_RATE`]); the error says what was expected.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, ScheduleError> {
         let text = text.trim();
         let chars = text.chars().count();
         if chars > MAX_CHARS {
-            return Err(format!(
-                "a schedule is at most {MAX_CHARS} characters long, found {chars}: `{}`; {EXPECTED}",
-                super::yaml::shorten(text)
-            ));
+            return Err(ScheduleError::TooLong { chars, shown: super::yaml::shorten(text).into_owned() });
         }
         if text.eq_ignore_ascii_case("once") {
             return Ok(Self::Once);
@@ -72,13 +105,13 @@ impl Schedule {
                 .year(Year::Disallowed)
                 .build()
                 .parse(text)
-                .map_err(|e| format!("invalid cron expression `{text}`: {e}"))?;
+                .map_err(|e| ScheduleError::Cron { text: text.to_string(), reason: e.to_string() })?;
             return Ok(Self::Cron { expr: text.to_string(), cron: Box::new(cron) });
         }
         if fields == 6 {
-            return Err(format!("`{text}` has 6 fields: write AWS cron expressions as cron(...)"));
+            return Err(ScheduleError::SixFields(text.to_string()));
         }
-        Err(format!("invalid schedule `{text}`; {EXPECTED}"))
+        Err(ScheduleError::Unknown(text.to_string()))
     }
 
     /// The first fire time strictly after `after`. A rate fires every period from `after`; `once`
@@ -119,17 +152,15 @@ fn strip_call<'t>(text: &'t str, name: &str) -> Option<&'t str> {
     text[name.len()..].trim_start().strip_prefix('(')?.strip_suffix(')').map(str::trim)
 }
 
-fn parse_rate(inner: &str) -> Result<Duration, String> {
-    let bad = || {
-        format!("invalid rate `rate({inner})`; expected rate(N minute|minutes|hour|hours|day|days), N ≥ 1")
-    };
+fn parse_rate(inner: &str) -> Result<Duration, ScheduleError> {
+    let bad = || ScheduleError::BadRate(inner.to_string());
     let mut parts = inner.split_whitespace();
     let (Some(n), Some(unit), None) = (parts.next(), parts.next(), parts.next()) else {
         return Err(bad());
     };
     let n: u64 = n.parse().map_err(|_| bad())?;
     if n == 0 {
-        return Err(format!("invalid rate `rate({inner})`: the value must be at least 1"));
+        return Err(ScheduleError::ZeroRate(inner.to_string()));
     }
     let unit = match unit.to_ascii_lowercase().as_str() {
         "minute" | "minutes" => 60,
@@ -139,31 +170,28 @@ fn parse_rate(inner: &str) -> Result<Duration, String> {
     };
     match n.checked_mul(unit).map(Duration::from_secs) {
         Some(period) if period <= MAX_RATE => Ok(period),
-        _ => Err(format!("invalid rate `rate({inner})`: the period must be at most a year (rate(365 days))")),
+        _ => Err(ScheduleError::RateTooLong(inner.to_string())),
     }
 }
 
-fn parse_aws_cron(inner: &str) -> Result<Cron, String> {
+fn parse_aws_cron(inner: &str) -> Result<Cron, ScheduleError> {
+    let bad = |reason: String| ScheduleError::Cron { text: format!("cron({inner})"), reason };
     let fields: Vec<&str> = inner.split_whitespace().collect();
     if fields.len() != 6 {
-        return Err(format!(
-            "invalid cron expression `cron({inner})`: AWS cron has 6 fields (minutes hours day-of-month month \
-             day-of-week year), found {}",
+        return Err(bad(format!(
+            "AWS cron has 6 fields (minutes hours day-of-month month day-of-week year), found {}",
             fields.len()
-        ));
+        )));
     }
     let (dom, dow) = (fields[2], fields[4]);
     match (dom == "?", dow == "?") {
         (true, true) => {
-            return Err(format!(
-                "invalid cron expression `cron({inner})`: only one of day-of-month and day-of-week can be `?`"
-            ));
+            return Err(bad("only one of day-of-month and day-of-week can be `?`".to_string()));
         }
         (false, false) => {
-            return Err(format!(
-                "invalid cron expression `cron({inner})`: one of day-of-month and day-of-week must be `?` \
-                 (e.g. cron(0 12 * * ? *) or cron(0 12 ? * MON-FRI *))"
-            ));
+            return Err(bad("one of day-of-month and day-of-week must be `?` (e.g. cron(0 12 * * ? *) or \
+                            cron(0 12 ? * MON-FRI *))"
+                .to_string()));
         }
         _ => {}
     }
@@ -177,7 +205,7 @@ fn parse_aws_cron(inner: &str) -> Result<Cron, String> {
         .sloppy_ranges(true)
         .build()
         .parse(&quartz)
-        .map_err(|e| format!("invalid cron expression `cron({inner})`: {e}"))
+        .map_err(|e| bad(e.to_string()))
 }
 
 impl fmt::Display for Schedule {
@@ -228,13 +256,13 @@ mod tests {
         assert_eq!(Schedule::parse("rate(1 minutes)").unwrap(), Schedule::Rate(Duration::from_secs(60)));
         assert_eq!(Schedule::parse("rate(2 hour)").unwrap(), Schedule::Rate(Duration::from_secs(7200)));
         assert_eq!(Schedule::parse("rate(1 day)").unwrap(), Schedule::Rate(Duration::from_secs(86_400)));
-        assert!(Schedule::parse("rate(0 minutes)").unwrap_err().contains("at least 1"));
+        assert!(Schedule::parse("rate(0 minutes)").unwrap_err().to_string().contains("at least 1"));
         assert!(Schedule::parse("rate(5 seconds)").is_err());
         assert!(Schedule::parse("rate(five minutes)").is_err());
         assert!(Schedule::parse("rate(5)").is_err());
         assert_eq!(Schedule::parse("rate(365 days)").unwrap(), Schedule::Rate(MAX_RATE));
         for huge in ["rate(366 days)", "rate(99999999999 days)", "rate(18446744073709551615 minutes)"] {
-            let err = Schedule::parse(huge).unwrap_err();
+            let err = Schedule::parse(huge).unwrap_err().to_string();
             assert!(err.contains("at most a year"), "{huge}: {err}");
         }
         let s = Schedule::parse("rate(10 minutes)").unwrap();
@@ -288,11 +316,11 @@ mod tests {
 
     #[test]
     fn aws_cron_needs_exactly_one_question_mark() {
-        assert!(Schedule::parse("cron(0 12 * * * *)").unwrap_err().contains("must be `?`"));
-        assert!(Schedule::parse("cron(0 12 ? * ? *)").unwrap_err().contains("only one"));
-        assert!(Schedule::parse("cron(0 12 * * ?)").unwrap_err().contains("6 fields"));
+        assert!(Schedule::parse("cron(0 12 * * * *)").unwrap_err().to_string().contains("must be `?`"));
+        assert!(Schedule::parse("cron(0 12 ? * ? *)").unwrap_err().to_string().contains("only one"));
+        assert!(Schedule::parse("cron(0 12 * * ?)").unwrap_err().to_string().contains("6 fields"));
         assert!(Schedule::parse("cron(0 12 ? * 0 *)").is_err(), "AWS day-of-week is 1-7");
-        assert!(Schedule::parse("0 12 * * ? *").unwrap_err().contains("cron(...)"));
+        assert!(Schedule::parse("0 12 * * ? *").unwrap_err().to_string().contains("cron(...)"));
     }
 
     #[test]

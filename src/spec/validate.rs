@@ -130,7 +130,7 @@ pub fn check_canary(spec: &CanaryFile, file: &Path, tainted: &[KeyPath]) -> Cana
     let schedule = match Schedule::parse(schedule_text) {
         Ok(s) => Some(s),
         Err(e) => {
-            p.add(root().key("schedule"), e);
+            p.add(root().key("schedule"), e.to_string());
             None
         }
     };
