@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark (issue 19.5: loading time must grow linearly with the file): `aviary validate` on one
-# generated canary file with N map keys (`tags:`), N list items (`heartbeat.urls`) or N bad
-# values (tags whose values are lists: one problem each, reported up to 100), for N = 1k, 10k
-# and 100k. Prints the wall time of each run (the median of ROUNDS); time / N should stay flat.
+# generated canary file with N map keys (`tags:`), N list items (`heartbeat.urls`), N bad
+# values (tags whose values are lists: one problem each, reported up to 100) or N API steps each
+# using a variable an earlier step extracts (`api`), for N = 1k, 10k and 100k. Prints the wall time of each run (the median of ROUNDS); time / N should stay flat.
 #
 # usage: bench/parse.sh [ROUNDS]      (needs: cargo, python3)
 #        AVIARY_BIN=path/to/aviary bench/parse.sh   measures that binary instead of building this tree
@@ -25,6 +25,15 @@ if kind == "tags":
     body += "heartbeat:\n  urls: ['http://127.0.0.1:9/']\n"
 elif kind == "items":
     body = "heartbeat:\n  urls:\n" + "".join(f"    - http://127.0.0.1:9/page{i}\n" for i in range(n))
+elif kind == "api":
+    head = "blueprint: api\nschedule: rate(5 minutes)\n"
+    steps = "".join(
+        f"    - name: s{i}\n      request: {{url: 'http://127.0.0.1:9/${{v{i - 1}}}'}}\n"
+        f"      extract: {{v{i}: header etag}}\n" if i else
+        "    - name: s0\n      request: {url: 'http://127.0.0.1:9/'}\n      extract: {v0: header etag}\n"
+        for i in range(n)
+    )
+    body = "api:\n  steps:\n" + steps
 else:  # bad values
     body = "tags:\n" + "".join(f"  tag{i}: [not, a, string]\n" for i in range(n))
     body += "heartbeat:\n  urls: ['http://127.0.0.1:9/']\n"
@@ -47,7 +56,7 @@ measure() {
 
 echo "canaries: [canaries]" >"$work/aviary.yaml"
 printf '%-10s %8s %10s %14s %10s\n' kind N bytes "validate (s)" "µs per N"
-for kind in tags items bad; do
+for kind in tags items bad api; do
   for n in 1000 10000 100000; do
     file="$work/$kind-$n.yaml"
     generate "$kind" "$n" "$file"

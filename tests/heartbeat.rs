@@ -359,6 +359,8 @@ fn a_timed_out_run_says_what_the_page_was_waiting_for() {
         site.url("/hang")
     );
     assert_eq!(reason, expected);
+    let load = format!("load {}", site.url("/hang-subresource"));
+    assert_eq!(report["reason"], format!("step 1 `{load}`: {expected}"), "the run says it too");
 
     let har = read_json(&dir.join("stuck.har"));
     assert_har_1_2(&har);

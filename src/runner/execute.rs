@@ -101,8 +101,9 @@ async fn run_blueprint(
                 .then(|| (status_of_error(&error), error.reason().to_string()))
         }
         Err(_) => {
-            ctx.close_open_step_as_timeout().await;
-            let reason = format!("run timed out after {}", humantime::format_duration(canary.timeout));
+            let reason = ctx.close_open_step_as_timeout().await.unwrap_or_else(|| {
+                format!("run timed out after {}", humantime::format_duration(canary.timeout))
+            });
             Some((RunStatus::Timeout, reason))
         }
     }

@@ -354,10 +354,9 @@ impl RunContext {
     /// Ends the run's open step as timed out (the run's timeout fired inside it).
     /// Takes the failure screenshot (bounded: the run is already over time) so the report
     /// shows what the page looked like when time ran out.
-    pub(crate) async fn close_open_step_as_timeout(&mut self) {
-        if self.current.is_none() {
-            return;
-        }
+    /// Returns the run's reason: the step, and what the page was still waiting for.
+    pub(crate) async fn close_open_step_as_timeout(&mut self) -> Option<String> {
+        self.current.as_ref()?;
         if self.canary.spec.screenshots.on_step_failure {
             let _ = tokio::time::timeout(Duration::from_secs(3), self.step_screenshot("failed")).await;
         }
@@ -371,8 +370,11 @@ impl RunContext {
             if let Some(pending) = pending {
                 reason = format!("{reason} {pending}");
             }
+            let run_reason = format!("step {} `{}`: {reason}", open.index, open.name);
             self.close_step(open, Err(StepError::Timeout(reason)));
+            return Some(run_reason);
         }
+        None
     }
 
     /// Ends the open step with an error raised outside the step API.
