@@ -134,6 +134,15 @@ fn a_failing_canary_alarms_and_set_state_goes_through_the_api() {
         assert!(Instant::now() < deadline, "no webhook delivery; log:\n{}", daemon.log_text());
         std::thread::sleep(Duration::from_millis(100));
     }
+    // A person reading the daemon's log at the default level sees the transition and the delivery.
+    let transition = daemon.wait_for_n("the transition in the log", 1, Duration::from_secs(10), |e| {
+        e["fields"]["message"] == "alarm state changed" && e["fields"]["alarm"] == "failing-down"
+    });
+    assert_eq!(transition[0]["fields"]["to"], "ALARM", "{}", transition[0]);
+    assert!(transition[0]["fields"]["reason"].as_str().unwrap().contains("Threshold Crossed"));
+    daemon.wait_for_n("the delivery in the log", 1, Duration::from_secs(10), |e| {
+        e["fields"]["message"] == "notification delivered" && e["fields"]["channel"] == "ops"
+    });
     let sent: serde_json::Value = serde_json::from_str(&bodies.lock().unwrap()[0]).unwrap();
     assert_eq!(sent["alarm"], "failing-down", "{sent}");
     assert_eq!(sent["new_state"], "ALARM", "{sent}");

@@ -153,10 +153,13 @@ pub struct Globals {
 
 fn init_logging(cli: &Cli) {
     use tracing_subscriber::EnvFilter;
-    // The daemon logs a line per run and per reload at INFO.
+    // The daemon logs a line per run and per reload, each alarm transition, each notification
+    // delivered or failed and each failover change at INFO: what a person watching its log needs.
     let daemon = matches!(cli.command, Command::Daemon(_));
     let default = match (cli.quiet, cli.verbose) {
-        (false, 0) if daemon => "warn,aviary::daemon=info,chromiumoxide=off",
+        (false, 0) if daemon => {
+            "warn,aviary::daemon=info,aviary::alarms=info,aviary::actions=info,aviary::dns=info,chromiumoxide=off"
+        }
         // chromiumoxide logs CDP messages it cannot parse and the browser's socket closing at
         // shutdown; both are expected and handled in `browser/`.
         (true, _) => "error,chromiumoxide=off",
