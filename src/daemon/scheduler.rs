@@ -429,6 +429,19 @@ mod tests {
     }
 
     #[test]
+    fn a_spread_rate_in_seconds_fires_every_period() {
+        let t0 = at("2024-01-01T00:00:00Z");
+        let mut s = Scheduler::new(4).spread_rates();
+        s.insert("fast", Schedule::parse("rate(30 seconds)").unwrap(), t0, None);
+        let first = s.next_fire("fast").unwrap();
+        assert!(first > t0 && first <= t0 + chrono::Duration::seconds(30), "{first}");
+        s.fire_due(first);
+        assert_eq!(names(&s.start_ready(first)), ["fast"]);
+        s.finished("fast");
+        assert_eq!(s.next_fire("fast"), Some(first + chrono::Duration::seconds(30)));
+    }
+
+    #[test]
     fn without_run_at_once_the_first_fire_is_the_schedule() {
         let t0 = at("2024-01-01T00:00:30Z");
         let mut s = Scheduler::new(4);

@@ -1,4 +1,4 @@
-//! Schedule expressions: `rate(5 minutes)`, AWS `cron(0 12 ? * MON-FRI *)`, a standard
+//! Schedule expressions: `rate(5 minutes)` (or `rate(30 seconds)`, at least [`MIN_RATE`]), AWS `cron(0 12 ? * MON-FRI *)`, a standard
 //! 5-field cron string (`*/5 * * * *`), or `once`. All times are UTC.
 //!
 //! AWS cron has six fields — minutes, hours, day-of-month, month, day-of-week, year — no
@@ -17,7 +17,7 @@ use croner::parser::{CronParser, Seconds, Year};
 /// When a canary runs: a fixed rate, a cron expression, or once.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Schedule {
-    /// Every N minutes / hours / days.
+    /// Every N seconds / minutes / hours / days.
     Rate(Duration),
     /// A cron expression: AWS `cron(...)`, a standard 5-field string or an `@` shorthand.
     Cron {
@@ -34,8 +34,10 @@ pub enum Schedule {
 pub const MAX_CHARS: usize = 200;
 /// The longest `rate(...)` period: a year.
 pub const MAX_RATE: Duration = Duration::from_secs(365 * 86_400);
+/// The shortest `rate(...)` period: 10 seconds.
+pub const MIN_RATE: Duration = Duration::from_secs(10);
 
-const EXPECTED: &str = "expected rate(N minute|minutes|hour|hours|day|days), cron(AWS: minutes hours \
+const EXPECTED: &str = "expected rate(N second|seconds|minute|minutes|hour|hours|day|days), cron(AWS: minutes hours \
                         day-of-month month day-of-week year), a 5-field cron string, or once";
 
 /// A schedule expression that does not parse.
@@ -56,11 +58,18 @@ pub enum ScheduleError {
     #[error("`{0}` has 6 fields: write AWS cron expressions as cron(...)")]
     SixFields(String),
     /// `rate(...)` that is not `N unit`.
-    #[error("invalid rate `rate({0})`; expected rate(N minute|minutes|hour|hours|day|days), N ≥ 1")]
+    #[error(
+        "invalid rate `rate({0})`; expected rate(N second|seconds|minute|minutes|hour|hours|day|days), N ≥ 1"
+    )]
     BadRate(String),
-    /// `rate(0 ...)`.
-    #[error("invalid rate `rate({0})`: the value must be at least 1")]
+    /// `rate(0 ...)`: CloudWatch's run-once, written `once` here.
+    #[error(
+        "invalid rate `rate({0})`: the value must be at least 1; to run the canary a single time, write `schedule: once`"
+    )]
     ZeroRate(String),
+    /// A rate under [`MIN_RATE`].
+    #[error("invalid rate `rate({0})`: the period must be at least 10 seconds (rate(10 seconds))")]
+    RateTooShort(String),
     /// A rate over [`MAX_RATE`].
     #[error("invalid rate `rate({0})`: the period must be at most a year (rate(365 days))")]
     RateTooLong(String),
@@ -163,12 +172,14 @@ fn parse_rate(inner: &str) -> Result<Duration, ScheduleError> {
         return Err(ScheduleError::ZeroRate(inner.to_string()));
     }
     let unit = match unit.to_ascii_lowercase().as_str() {
+        "second" | "seconds" => 1,
         "minute" | "minutes" => 60,
         "hour" | "hours" => 3_600,
         "day" | "days" => 86_400,
         _ => return Err(bad()),
     };
     match n.checked_mul(unit).map(Duration::from_secs) {
+        Some(period) if period < MIN_RATE => Err(ScheduleError::RateTooShort(inner.to_string())),
         Some(period) if period <= MAX_RATE => Ok(period),
         _ => Err(ScheduleError::RateTooLong(inner.to_string())),
     }
@@ -217,8 +228,10 @@ impl fmt::Display for Schedule {
                     (secs / 86_400, "day")
                 } else if secs % 3_600 == 0 {
                     (secs / 3_600, "hour")
-                } else {
+                } else if secs % 60 == 0 {
                     (secs / 60, "minute")
+                } else {
+                    (secs, "second")
                 };
                 write!(f, "rate({n} {unit}{})", if n == 1 { "" } else { "s" })
             }
@@ -271,6 +284,31 @@ mod tests {
         assert_eq!(s.to_string(), "rate(10 minutes)");
         assert_eq!(Schedule::parse("rate(24 hours)").unwrap().to_string(), "rate(1 day)");
         assert_eq!(Schedule::parse("rate(90 minutes)").unwrap().to_string(), "rate(90 minutes)");
+    }
+
+    #[test]
+    fn second_rates() {
+        assert_eq!(Schedule::parse("rate(30 seconds)").unwrap(), Schedule::Rate(Duration::from_secs(30)));
+        assert_eq!(Schedule::parse("rate(10 seconds)").unwrap(), Schedule::Rate(MIN_RATE));
+        assert_eq!(
+            Schedule::parse("rate(1 second)").unwrap_err(),
+            ScheduleError::RateTooShort("1 second".into())
+        );
+        let err = Schedule::parse("rate(9 seconds)").unwrap_err().to_string();
+        assert!(err.contains("at least 10 seconds"), "{err}");
+        assert_eq!(Schedule::parse("rate(30 seconds)").unwrap().to_string(), "rate(30 seconds)");
+        assert_eq!(Schedule::parse("rate(90 seconds)").unwrap().to_string(), "rate(90 seconds)");
+        assert_eq!(Schedule::parse("rate(120 seconds)").unwrap().to_string(), "rate(2 minutes)");
+        assert_eq!(Schedule::parse("rate(60 second)").unwrap().to_string(), "rate(1 minute)");
+        let s = Schedule::parse("rate(15 seconds)").unwrap();
+        assert_eq!(s.next_after(at("2024-01-01T00:00:00Z")), Some(at("2024-01-01T00:00:15Z")));
+        assert_eq!(s.period(), Some(Duration::from_secs(15)));
+    }
+
+    #[test]
+    fn zero_rate_points_to_once() {
+        let err = Schedule::parse("rate(0 minutes)").unwrap_err().to_string();
+        assert!(err.contains("at least 1") && err.contains("schedule: once"), "{err}");
     }
 
     #[test]

@@ -561,6 +561,20 @@ mod tests {
     }
 
     #[test]
+    fn second_rates_and_timeout() {
+        assert_eq!(canary(&format!("{HB}schedule: rate(30 seconds)\ntimeout: 20s\n")), Vec::<String>::new());
+        assert_eq!(
+            canary(&format!("{HB}schedule: rate(30 seconds)\n")),
+            ["timeout: timeout 1m exceeds the schedule period 30s"]
+        );
+        let got = canary(&format!("{HB}schedule: rate(5 seconds)\ntimeout: 1s\n"));
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(got[0].starts_with("schedule: ") && got[0].contains("at least 10 seconds"), "{got:?}");
+        let got = canary(&format!("{HB}schedule: rate(0 minutes)\n"));
+        assert!(got.len() == 1 && got[0].contains("schedule: once"), "{got:?}");
+    }
+
+    #[test]
     fn alarms() {
         let got = canary(&format!(
             "{HB}alarms:\n  - {{name: a, metric: SucessPercent, statistic: p99.9, period: 5m, evaluation_periods: 3, \
