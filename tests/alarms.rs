@@ -205,6 +205,9 @@ fn a_failing_canary_alarms_and_set_state_goes_through_the_api() {
     let out = project.aviary(&["alarm", "history", "nope"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("no alarm named `nope`"), "{}", stderr(&out));
+    let out = project.aviary(&["alarm", "set-state", "maintenanse", "--state", "OK", "--reason", "x"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("did you mean `maintenance`?"), "{}", stderr(&out));
 
     // A file save (a reload) evaluates nothing early: the set state holds and no action fires.
     let delivered = bodies.lock().unwrap().len();
@@ -400,4 +403,32 @@ fn sigterm_waits_for_notifications_still_being_retried() {
         "{bodies:?}\nlog:\n{}",
         daemon.log_text()
     );
+}
+
+#[test]
+fn an_unknown_alarm_name_gets_a_did_you_mean_hint() {
+    let project = Project::new();
+    project.file(
+        "aviary.yaml",
+        &format!(
+            "server: {{listen: \"127.0.0.1:{}\"}}\ncomposite_alarms:\n  - name: maintenance\n    rule: \"FALSE\"\n",
+            free_port()
+        ),
+    );
+    let out = project.aviary(&["alarm", "set-state", "maintenence", "--state", "OK", "--reason", "x"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no alarm named `maintenence`; did you mean `maintenance`?"),
+        "{}",
+        stderr(&out)
+    );
+    let out = project.aviary(&["alarm", "history", "maintenence"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no alarm named `maintenence`; did you mean `maintenance`?"),
+        "{}",
+        stderr(&out)
+    );
+    let out = project.aviary(&["alarm", "history", "nope"]);
+    assert!(stderr(&out).contains("no alarm named `nope`\n"), "{}", stderr(&out));
 }

@@ -170,6 +170,11 @@ impl Definitions {
     pub fn contains(&self, name: &str) -> bool {
         self.metric.iter().any(|a| a.name == name) || self.composite.iter().any(|a| a.name == name)
     }
+
+    /// The names of every alarm, metric ones first.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.metric.iter().map(|a| a.name.as_str()).chain(self.composite.iter().map(|a| a.name.as_str()))
+    }
 }
 
 /// An alarm as `aviary alarms` and the API show it.

@@ -11,8 +11,9 @@ use clap::Subcommand;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{EXIT_BAD_INPUT, EXIT_OK, Globals};
-use crate::alarms::{AlarmState, AlarmStatus, Definitions, Engine, LogNotifier};
+use crate::alarms::{AlarmState, AlarmStatus, Definitions, Engine, LogNotifier, SetStateError};
 use crate::spec::Project;
+use crate::spec::suggest::did_you_mean;
 use crate::store::{AlarmTransition, Store};
 
 /// How long the CLI waits for the daemon before using the database.
@@ -133,6 +134,23 @@ fn api_error(answer: &Answer) -> String {
         .unwrap_or_else(|| answer.body.clone())
 }
 
+/// A daemon's refusal, with a did-you-mean hint from the daemon's alarms when the alarm is unknown.
+async fn refusal(addr: SocketAddr, answer: &Answer, name: &str) -> String {
+    let error = api_error(answer);
+    if answer.status != 404 {
+        return error;
+    }
+    let names: Vec<String> = match ask(addr, "GET", "/api/v1/alarms", None, None).await {
+        Some(list) if list.status == 200 => serde_json::from_str::<serde_json::Value>(&list.body)
+            .ok()
+            .and_then(|v| serde_json::from_value::<Vec<AlarmStatus>>(v["alarms"].clone()).ok())
+            .map(|alarms| alarms.into_iter().map(|a| a.name).collect())
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    format!("{error}{}", did_you_mean(name, names.iter().map(String::as_str)))
+}
+
 fn load(globals: &Globals) -> Result<(Project, Option<SocketAddr>), i32> {
     let project = super::load_project(globals)?;
     let addr = daemon_addr(&project);
@@ -241,7 +259,7 @@ async fn history(globals: &Globals, name: &str, limit: usize, as_json: bool) -> 
         Some((a, answer)) => {
             from_daemon(a);
             if answer.status != 200 {
-                eprintln!("error: {}", api_error(&answer));
+                eprintln!("error: {}", refusal(a, &answer, name).await);
                 return EXIT_BAD_INPUT;
             }
             serde_json::from_str::<serde_json::Value>(&answer.body)
@@ -255,8 +273,9 @@ async fn history(globals: &Globals, name: &str, limit: usize, as_json: bool) -> 
                 Ok(e) => e,
                 Err(code) => return code,
             };
-            if !engine.definitions().contains(name) {
-                eprintln!("error: no alarm named `{name}`");
+            let defs = engine.definitions();
+            if !defs.contains(name) {
+                eprintln!("error: no alarm named `{name}`{}", did_you_mean(name, defs.names()));
                 return EXIT_BAD_INPUT;
             }
             match store.alarm_history(name, limit) {
@@ -309,7 +328,8 @@ async fn set_state(globals: &Globals, name: &str, state: &str, reason: &str) -> 
             Some((a, answer)) => {
                 from_daemon(a);
                 if answer.status != 200 {
-                    eprintln!("error: the daemon refused ({}): {}", answer.status, api_error(&answer));
+                    let why = refusal(a, &answer, name).await;
+                    eprintln!("error: the daemon refused ({}): {why}", answer.status);
                     return EXIT_BAD_INPUT;
                 }
                 serde_json::from_str::<serde_json::Value>(&answer.body)
@@ -326,6 +346,10 @@ async fn set_state(globals: &Globals, name: &str, state: &str, reason: &str) -> 
                 };
                 match engine.set_state(name, state, reason, chrono::Utc::now()) {
                     Ok(t) => t,
+                    Err(e @ SetStateError::UnknownAlarm(_)) => {
+                        eprintln!("error: {e}{}", did_you_mean(name, engine.definitions().names()));
+                        return EXIT_BAD_INPUT;
+                    }
                     Err(e) => {
                         eprintln!("error: {e}");
                         return EXIT_BAD_INPUT;
