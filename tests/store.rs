@@ -234,6 +234,42 @@ fn a_run_is_found_by_a_unique_prefix() {
     }
 }
 
+/// Runs the `aviary` binary in `dir`.
+fn aviary(dir: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_aviary"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("AVIARY_LOG")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn runs_and_show_hint_at_a_typo_d_canary_and_a_too_short_prefix() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("canaries")).unwrap();
+    let store = SqliteStore::open(&dir.path().join(".aviary/aviary.db")).unwrap();
+    save(&store, &report("homepage", "abcdef01-1111-4000-8000-000000000000", at(0), RunStatus::Passed));
+    save(&store, &report("homepage", "abcdef02-2222-4000-8000-000000000000", at(60), RunStatus::Passed));
+    drop(store);
+    let stderr = |out: &std::process::Output| String::from_utf8_lossy(&out.stderr).into_owned();
+
+    let out = aviary(dir.path(), &["runs", "homepgae"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no canary named `homepgae`"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("did you mean `homepage`?"), "{}", stderr(&out));
+    let out = aviary(dir.path(), &["runs", "checkout"]);
+    assert!(stderr(&out).contains("no canary named `checkout`") && !stderr(&out).contains("did you mean"));
+
+    let out = aviary(dir.path(), &["show", "abcd"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("use at least 6 characters"), "{}", stderr(&out));
+    let out = aviary(dir.path(), &["show", "abcdef"]);
+    assert!(stderr(&out).contains("ambiguous") && !stderr(&out).contains("at least 6"), "{}", stderr(&out));
+    let out = aviary(dir.path(), &["show", "abcdef01"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
 #[test]
 fn saving_a_run_again_replaces_it() {
     let dir = tempfile::tempdir().unwrap();

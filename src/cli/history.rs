@@ -5,7 +5,8 @@ use std::fmt::Write;
 use super::{EXIT_BAD_INPUT, EXIT_OK, Globals};
 use crate::report::RunReport;
 use crate::spec::Project;
-use crate::store::{RunPage, SqliteStore, Store};
+use crate::spec::suggest::did_you_mean;
+use crate::store::{MIN_RUN_ID_PREFIX, RunPage, SqliteStore, Store};
 
 pub fn runs(globals: &Globals, canary: &str, limit: usize, as_json: bool) -> i32 {
     let (project, store) = match project_and_store(globals) {
@@ -20,7 +21,13 @@ pub fn runs(globals: &Globals, canary: &str, limit: usize, as_json: bool) -> i32
         }
     };
     if runs.is_empty() {
-        eprintln!("no runs of canary `{canary}` in {}", project.data_dir.display());
+        let known = known_canaries(&project, &store);
+        if known.iter().any(|name| name == canary) {
+            eprintln!("no runs of canary `{canary}` in {}", project.data_dir.display());
+        } else {
+            let hint = did_you_mean(canary, known.iter().map(String::as_str));
+            eprintln!("no canary named `{canary}` in {}{hint}", project.data_dir.display());
+        }
         return EXIT_BAD_INPUT;
     }
     if as_json {
@@ -53,7 +60,12 @@ pub fn show(globals: &Globals, run_id: &str, as_json: bool) -> i32 {
     let report = match store.run(run_id) {
         Ok(Some(report)) => report,
         Ok(None) => {
-            eprintln!("error: no run with id {run_id:?} in {}", project.data_dir.display());
+            let hint = if run_id.chars().count() < MIN_RUN_ID_PREFIX {
+                format!("; use at least {MIN_RUN_ID_PREFIX} characters of the run id")
+            } else {
+                String::new()
+            };
+            eprintln!("error: no run with id {run_id:?} in {}{hint}", project.data_dir.display());
             return EXIT_BAD_INPUT;
         }
         Err(e) => {
@@ -67,6 +79,17 @@ pub fn show(globals: &Globals, run_id: &str, as_json: bool) -> i32 {
         print!("{}", describe(&report, &project.artifacts_dir.join(&report.artifacts).display().to_string()));
     }
     EXIT_OK
+}
+
+/// The names of the project's canaries that load and of those with runs stored.
+fn known_canaries(project: &Project, store: &SqliteStore) -> Vec<String> {
+    let (loaded, _) = crate::project::load_canaries(project, &[]);
+    let stored = store.latest_runs().unwrap_or_default();
+    let mut names: Vec<String> =
+        loaded.into_iter().map(|c| c.name).chain(stored.into_iter().map(|r| r.canary)).collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// The project and its database, each failure already printed.
