@@ -180,6 +180,14 @@ impl Scope<'_> {
         let (index, first) = self.step?;
         first.get(name).filter(|(at, _)| *at >= index).map(|(at, step)| (at + 1, step.as_str()))
     }
+
+    /// `; did you mean `x`?` when a step extracts a name close to `name`, else nothing.
+    fn extracted_hint(&self, name: &str) -> String {
+        let Some((_, first)) = self.step else { return String::new() };
+        let mut names: Vec<&str> = first.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        super::suggest::did_you_mean(name, names)
+    }
 }
 
 /// Expands one string; `Ok(None)` when it has nothing to expand.
@@ -275,7 +283,9 @@ fn expand_pieces(
                         "`${{{name}}}` is used before any step extracts it (step {step} `{step_name}` extracts it)"
                     ));
                 } else {
-                    errors.push(format!("`${{{name}}}` is not set: add it to `env:` or the environment"));
+                    let hint = scope.extracted_hint(name);
+                    errors
+                        .push(format!("`${{{name}}}` is not set: add it to `env:` or the environment{hint}"));
                 }
             }
         }
@@ -540,6 +550,19 @@ api:
         assert_eq!(substitute(text(&doc, "api.steps.0.request.body"), vars).unwrap(), "${literal} a${b}");
         assert_eq!(substitute("http://h/items/${item_id}", vars).unwrap(), "http://h/items/42");
         assert!(substitute("${token}", vars).is_err());
+    }
+
+    #[test]
+    fn an_unset_name_close_to_an_extracted_one_gets_a_hint() {
+        let mut doc = parse(&API.replace("?t=${token}", "?t=${tokn}")).unwrap();
+        let e = expand_canary(&mut doc, &env, Some(("api", &api_steps())));
+        let got = problems(&e);
+        assert!(
+            got.iter().any(|p| p.ends_with(
+                "`${tokn}` is not set: add it to `env:` or the environment; did you mean `token`?"
+            )),
+            "{got:?}"
+        );
     }
 
     #[test]
