@@ -108,6 +108,29 @@ fn unknown_key_with_a_suggestion() {
 }
 
 #[test]
+fn a_section_key_at_the_top_says_where_it_belongs() {
+    let repo = Repo::new();
+    let file = repo.write("level.yaml", &format!("{HEARTBEAT}expect: {{status: 200}}\ntimout: 30s\n"));
+    let (_, problems) = repo.load(&[file]);
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(
+        problems[0].starts_with("level.yaml:4:1: expect: unknown key `expect`; expected one of: "),
+        "{problems:?}"
+    );
+    assert!(problems[0].ends_with("; it belongs under `heartbeat:`"), "{problems:?}");
+    assert!(
+        problems[1].ends_with("did you mean `timeout`?"),
+        "a key of no section gets no such hint: {problems:?}"
+    );
+    let file = repo.write("steps.yaml", "blueprint: api\nsteps: []\napi:\n  steps: []\n");
+    let (_, problems) = repo.load(&[file]);
+    assert!(
+        problems.iter().any(|p| p.contains("unknown key `steps`") && p.ends_with("it belongs under `api:`")),
+        "{problems:?}"
+    );
+}
+
+#[test]
 fn a_wrong_type() {
     let repo = Repo::new();
     let file = repo.write("types.yaml", &format!("{HEARTBEAT}retries: \"x\"\n"));

@@ -87,6 +87,10 @@ impl Blueprint for HeartbeatBlueprint {
         check_section(section, tainted, check_settings)
     }
 
+    fn section_keys(&self) -> &'static [&'static str] {
+        crate::spec::de::struct_keys::<Settings>()
+    }
+
     fn build(&self, canary: &Canary) -> Result<Box<dyn Runnable>, BuildError> {
         let settings: Settings = settings(canary)?;
         let status = StatusRanges::parse(&settings.expect.status).map_err(|e| {

@@ -42,6 +42,11 @@ pub trait Blueprint: Sync {
         None
     }
 
+    /// The keys its section reads (for a key written at the wrong level); none by default.
+    fn section_keys(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// What the canary sends that redaction rules apply to (restricted headers, URL parameters).
     fn sent_values(&self, _canary: &Canary) -> SentValues {
         SentValues::default()

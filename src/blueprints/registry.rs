@@ -44,6 +44,10 @@ impl BlueprintCatalog for Registry {
         self.find(blueprint).map(|b| b.check(section, tainted, file)).unwrap_or_default()
     }
 
+    fn section_keys(&self, blueprint: &str) -> Vec<&'static str> {
+        self.find(blueprint).map(|b| b.section_keys().to_vec()).unwrap_or_default()
+    }
+
     fn template_steps(&self, blueprint: &str, section: &Node) -> Option<TemplateSteps> {
         self.find(blueprint)?.template_steps(section)
     }

@@ -24,6 +24,12 @@ pub trait BlueprintCatalog: Sync {
     /// canary file (relative `file:` references start at its folder).
     fn check(&self, blueprint: &str, section: &Section, tainted: &[KeyPath], file: &Path) -> Vec<Located>;
 
+    /// The keys a blueprint's section reads (`urls`, `expect` for `heartbeat`), so that such a key
+    /// written at the top of a canary file can be pointed to its section; none by default.
+    fn section_keys(&self, _blueprint: &str) -> Vec<&'static str> {
+        Vec::new()
+    }
+
     /// For a blueprint whose steps define variables for later steps: the steps of its section.
     fn template_steps(&self, blueprint: &str, section: &Node) -> Option<TemplateSteps>;
 }

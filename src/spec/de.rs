@@ -246,6 +246,54 @@ impl de::Error for Error {
     }
 }
 
+/// The keys a struct type reads (its serde field names); empty for a type that is no struct.
+pub fn struct_keys<T: DeserializeOwned>() -> &'static [&'static str] {
+    T::deserialize(KeysProbe).err().map_or(&[], |keys| keys.0)
+}
+
+/// A deserializer that only records the field names a struct asks for.
+struct KeysProbe;
+
+/// The field names [`KeysProbe`] saw (empty when the type asked for no struct).
+#[derive(Debug)]
+struct ProbedKeys(&'static [&'static str]);
+
+impl fmt::Display for ProbedKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "keys: {}", self.0.join(", "))
+    }
+}
+
+impl std::error::Error for ProbedKeys {}
+
+impl de::Error for ProbedKeys {
+    fn custom<M: fmt::Display>(_: M) -> Self {
+        Self(&[])
+    }
+}
+
+impl<'de> de::Deserializer<'de> for KeysProbe {
+    type Error = ProbedKeys;
+
+    fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, ProbedKeys> {
+        Err(ProbedKeys(&[]))
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        fields: &'static [&'static str],
+        _: V,
+    ) -> Result<V::Value, ProbedKeys> {
+        Err(ProbedKeys(fields))
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option
+        unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier ignored_any
+    }
+}
+
 /// Whether a problem is an unknown key (skipped, so no value stands in for it): semantic checks
 /// need not avoid its path.
 pub fn is_unknown_key(problem: &Located) -> bool {
@@ -1122,5 +1170,19 @@ mod tests {
             let (_, problems) = de::<Outer>(&format!("name: a\ntimeout: {text}\n"));
             assert_eq!(problems, [format!("2:10: timeout: expected a duration up to 365d, found {found}")]);
         }
+    }
+
+    #[test]
+    fn struct_keys_are_the_serde_field_names() {
+        #[derive(Deserialize)]
+        #[allow(dead_code)]
+        struct Section {
+            urls: Vec<String>,
+            #[serde(rename = "expect-text")]
+            text: Option<String>,
+        }
+        assert_eq!(struct_keys::<Section>(), ["urls", "expect-text"]);
+        assert!(struct_keys::<String>().is_empty());
+        assert!(struct_keys::<Vec<u8>>().is_empty());
     }
 }

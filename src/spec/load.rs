@@ -11,7 +11,7 @@ use super::catalog::BlueprintCatalog;
 use super::de::{Located, from_node, from_node_with_sections, is_unknown_key, unknown_value_message};
 use super::expand::{Lookup, expand_canary, expand_document, process_env};
 use super::model::{CanaryFile, ProjectFile};
-use super::path::{KeyPath, Problem, RuleProblem};
+use super::path::{KeyPath, PathSeg, Problem, RuleProblem};
 use super::schedule::Schedule;
 use super::section::Section;
 use super::validate::{check_actions, check_canary, check_project};
@@ -506,7 +506,10 @@ fn load_canary_file(
     let template =
         blueprint.as_deref().and_then(|name| Some((name, blueprints.template_steps(name, doc.get(name)?)?)));
     let expansion = expand_canary(&mut doc, env, template.as_ref().map(|(key, steps)| (*key, steps)));
-    let (spec, de_problems) = from_node_with_sections::<CanaryFile>(&doc, &sections);
+    let (spec, mut de_problems) = from_node_with_sections::<CanaryFile>(&doc, &sections);
+    if let Some(blueprint) = blueprint.as_deref() {
+        point_to_section(&mut de_problems, blueprint, &blueprints.section_keys(blueprint));
+    }
     let mut located = expansion.problems;
     located.extend(de_problems);
     let tainted = tainted_paths(&located);
@@ -546,6 +549,17 @@ fn load_canary_file(
         _ => None,
     };
     LoadedFile { canary, name, diagnostics }
+}
+
+/// An unknown top-level key that the blueprint's section reads: says it belongs under the section.
+fn point_to_section(problems: &mut [Located], blueprint: &str, section_keys: &[&str]) {
+    for problem in problems.iter_mut().filter(|p| is_unknown_key(p)) {
+        if let [PathSeg::Key(key)] = problem.path.0.as_slice()
+            && section_keys.contains(&key.as_str())
+        {
+            problem.message.push_str(&format!("; it belongs under `{blueprint}:`"));
+        }
+    }
 }
 
 /// The blueprint is known, its section is there (and no other blueprint's), and the blueprint

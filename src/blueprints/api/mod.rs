@@ -53,6 +53,10 @@ impl Blueprint for ApiBlueprint {
         check_section(section, tainted, settings::check)
     }
 
+    fn section_keys(&self) -> &'static [&'static str] {
+        crate::spec::de::struct_keys::<Settings>()
+    }
+
     fn build(&self, canary: &Canary) -> Result<Box<dyn Runnable>, BuildError> {
         let settings: Settings = read_settings(canary)?;
         Ok(Box::new(run::Api::new(settings, canary.spec.continue_on_step_failure)))
