@@ -158,7 +158,11 @@ pub async fn serve_unix(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let path = listener.local_addr().ok().and_then(|a| a.as_pathname().map(|p| p.display().to_string()));
-    tracing::info!(socket = path.unwrap_or_default(), writes = "trusted", "HTTP server listening on the Unix socket");
+    tracing::info!(
+        socket = path.unwrap_or_default(),
+        writes = "trusted",
+        "HTTP server listening on the Unix socket"
+    );
     let router = router(backend, token).layer(axum::Extension(auth::LocalSocket));
     listen::accept_loop(listener, router, limits, shutdown).await;
     tracing::info!("HTTP server on the Unix socket stopped");
