@@ -1,7 +1,7 @@
 //! Alarms end to end: the real `aviary daemon` binary with a failing API canary and a metric
 //! alarm on its SuccessPercent; `aviary alarms`, `aviary alarm set-state` (through the API, with
 //! the token) and `aviary alarm history`; `aviary validate` on bad composite rules; the database
-//! fallback when no daemon runs.
+//! fallback when no daemon runs; set-state without a token over the daemon's Unix socket.
 
 #[path = "support/api_site.rs"]
 mod api_site;
@@ -110,7 +110,12 @@ fn a_failing_canary_alarms_and_set_state_goes_through_the_api() {
         if alarm_line.contains(" ALARM ")
             && text.lines().any(|l| l.starts_with("site-down") && l.contains(" ALARM "))
         {
-            assert!(stderr(&out).contains(&format!("(from the daemon at {addr})")), "{}", stderr(&out));
+            // Over the daemon's Unix socket in the data folder.
+            assert!(
+                stderr(&out).contains("(from the daemon at ") && stderr(&out).contains("aviary.sock)"),
+                "{}",
+                stderr(&out)
+            );
             break text;
         }
         assert!(
@@ -431,4 +436,85 @@ fn an_unknown_alarm_name_gets_a_did_you_mean_hint() {
     );
     let out = project.aviary(&["alarm", "history", "nope"]);
     assert!(stderr(&out).contains("no alarm named `nope`\n"), "{}", stderr(&out));
+}
+
+/// A plain HTTP/1.1 request over a Unix socket, without a token; returns the status and the body.
+fn unix_http(socket: &std::path::Path, method: &str, path: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::os::unix::net::UnixStream::connect(socket).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default())
+}
+
+/// The daemon's socket path, from its "daemon started" line (relative to the project folder).
+fn socket_of(project: &Project, daemon: &Daemon) -> std::path::PathBuf {
+    let started = daemon.events().into_iter().find(|e| message(e) == "daemon started").expect("started");
+    let socket = started["fields"]["socket"].as_str().unwrap_or_default().to_string();
+    assert!(!socket.is_empty(), "no socket; log:\n{}", daemon.log_text());
+    project.path().join(socket)
+}
+
+#[test]
+fn without_a_token_local_commands_write_over_the_daemons_socket() {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    let project = Project::new();
+    let port = free_port();
+    project.file(
+        "aviary.yaml",
+        &format!(
+            "server: {{listen: \"127.0.0.1:{port}\"}}\n\
+             composite_alarms:\n  - name: maintenance\n    rule: \"FALSE\"\n"
+        ),
+    );
+    let mut daemon = Daemon::start(project.path(), "daemon.log", &[]);
+    let socket = socket_of(&project, &daemon);
+    assert_eq!(socket.file_name().unwrap(), "aviary.sock");
+    let meta = std::fs::symlink_metadata(&socket).unwrap();
+    assert!(meta.file_type().is_socket());
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+
+    // A write over the socket needs no token; the same write over TCP is refused.
+    let body = r#"{"state": "ALARM", "reason": "over the socket"}"#;
+    let (status, answer) = unix_http(&socket, "POST", "/api/v1/alarms/maintenance/state", body);
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer.contains("\"ALARM\""), "{answer}");
+    let (status, answer) =
+        http(&format!("127.0.0.1:{port}"), "POST", "/api/v1/alarms/maintenance/state", None);
+    assert_eq!(status, 403, "{answer}");
+
+    // `aviary alarm set-state` without `server.token` goes through the daemon.
+    let out =
+        project.aviary(&["alarm", "set-state", "maintenance", "--state", "OK", "--reason", "from the CLI"]);
+    assert_eq!(out.status.code(), Some(0), "{}\nlog:\n{}", stderr(&out), daemon.log_text());
+    assert!(stderr(&out).contains("(from the daemon at "), "{}", stderr(&out));
+    assert!(stdout(&out).contains("maintenance: ALARM -> OK"), "{}", stdout(&out));
+    let text = stdout(&project.aviary(&["alarms"]));
+    assert!(text.lines().any(|l| l.starts_with("maintenance") && l.contains(" OK ")), "{text}");
+
+    // A killed daemon leaves its socket behind; a new daemon replaces it.
+    daemon.signal("KILL");
+    assert!(daemon.wait_exit(Duration::from_secs(30)).is_some());
+    assert!(socket.exists(), "SIGKILL leaves the socket");
+    let mut daemon = Daemon::start(project.path(), "daemon2.log", &[]);
+    assert_eq!(socket_of(&project, &daemon), socket, "log:\n{}", daemon.log_text());
+    let (status, answer) = unix_http(&socket, "GET", "/healthz", "");
+    assert_eq!(status, 200, "{answer}");
+    let meta = std::fs::symlink_metadata(&socket).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+
+    // A clean stop removes it.
+    daemon.signal("TERM");
+    assert!(daemon.wait_exit(Duration::from_secs(30)).is_some_and(|s| s.success()), "{}", daemon.log_text());
+    assert!(!socket.exists(), "the socket is removed at a clean stop");
 }

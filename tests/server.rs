@@ -1120,3 +1120,55 @@ fn the_token_never_reaches_the_log() {
     assert!(log.contains("\"level\":\"DEBUG\""), "debug logging is on:\n{log}");
     assert!(!log.contains(TOKEN), "the token is in the log:\n{log}");
 }
+
+/// One request over a Unix socket; returns the status and the body.
+async fn send_unix(socket: &Path, method: Method, path: &str) -> (StatusCode, String) {
+    let stream = tokio::net::UnixStream::connect(socket).await.unwrap();
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+    tokio::spawn(connection);
+    let request = Request::builder().method(method).uri(path).header("host", "localhost");
+    let response = tokio::time::timeout(
+        Duration::from_secs(10),
+        sender.send_request(request.body(Empty::<Bytes>::new()).unwrap()),
+    )
+    .await
+    .expect("the server answers within 10 s")
+    .unwrap();
+    let status = response.status();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[tokio::test]
+async fn writes_over_the_unix_socket_need_no_token_and_tcp_keeps_the_guard() {
+    use std::os::unix::fs::PermissionsExt;
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let path = server::socket::path_in(dir.path());
+    // A socket left behind by a killed process (nothing answers on it) is replaced.
+    drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+    assert!(path.exists());
+    let (unix, file) = server::socket::bind(&path).unwrap();
+    assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    // While it answers, a second one is refused.
+    assert!(matches!(server::socket::bind(&path), Err(server::socket::SocketError::InUse(_))));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let backend: Arc<dyn Backend> = f.backend.clone();
+    tokio::spawn(server::serve_unix(unix, backend, None, server::Limits::default(), async move {
+        let _ = stopped.await;
+    }));
+    let (addr, _stop_tcp) = start(f.backend.clone(), None).await;
+
+    let (status, body) = send_unix(&path, Method::POST, "/api/v1/canaries/home/run").await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(*f.backend.started.lock().unwrap(), ["home"]);
+    let reply = send(addr, Method::POST, "/api/v1/canaries/home/run", None).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    // A token in the URL is refused on the socket too.
+    let (status, _) = send_unix(&path, Method::GET, "/api/v1/canaries?token=x").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    let _ = stop.send(());
+    drop(file);
+    assert!(!path.exists(), "dropping the socket file removes it");
+}

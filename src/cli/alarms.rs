@@ -1,14 +1,16 @@
 //! `aviary alarms`, `aviary alarm history NAME`, `aviary alarm set-state NAME`.
 //!
-//! Through the daemon's API when a daemon answers at `server.listen` (with `server.token` for
-//! set-state), else straight from the database; each command says which one it used (stderr).
+//! Through the daemon's API when a daemon answers, else straight from the database; each command
+//! says which one it used (stderr). The daemon is asked on its Unix socket `<data_dir>/aviary.sock`
+//! first (no token needed), then at `server.listen` (with `server.token` for set-state).
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Subcommand;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::{EXIT_BAD_INPUT, EXIT_OK, Globals};
 use crate::alarms::{AlarmState, AlarmStatus, Definitions, Engine, LogNotifier, SetStateError};
@@ -52,6 +54,12 @@ struct Answer {
     body: String,
 }
 
+/// Where a daemon may answer: its Unix socket, and `server.listen` (when usable).
+struct DaemonAt {
+    socket: PathBuf,
+    addr: Option<SocketAddr>,
+}
+
 /// The daemon's address from `server.listen` (an unspecified address is asked on loopback).
 fn daemon_addr(project: &Project) -> Option<SocketAddr> {
     let mut addr: SocketAddr = project.config.server.listen.parse().ok()?;
@@ -61,45 +69,57 @@ fn daemon_addr(project: &Project) -> Option<SocketAddr> {
     Some(addr)
 }
 
-/// One HTTP/1.1 request to the daemon; `None` when nothing answers in time.
-async fn ask(
-    addr: SocketAddr,
+/// One HTTP/1.1 request over `stream`; `None` when the exchange fails.
+async fn exchange(
+    mut stream: impl AsyncRead + AsyncWrite + Unpin,
+    host: &str,
     method: &str,
     path: &str,
     token: Option<&str>,
     body: Option<String>,
 ) -> Option<Answer> {
-    let exchange = async {
-        let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
-        let body = body.unwrap_or_default();
-        let mut request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAccept: application/json\r\n\
-             Content-Type: application/json\r\nContent-Length: {}\r\n",
-            body.len()
-        );
-        if let Some(token) = token.filter(|t| !t.is_empty()) {
-            request.push_str(&format!("Authorization: Bearer {token}\r\n"));
-        }
-        request.push_str("\r\n");
-        request.push_str(&body);
-        stream.write_all(request.as_bytes()).await.ok()?;
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).await.ok()?;
-        parse_response(&raw)
-    };
-    tokio::time::timeout(DAEMON_TIMEOUT, exchange).await.ok().flatten()
+    let body = body.unwrap_or_default();
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nAccept: application/json\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if let Some(token) = token.filter(|t| !t.is_empty()) {
+        request.push_str(&format!("Authorization: Bearer {token}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(&body);
+    stream.write_all(request.as_bytes()).await.ok()?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.ok()?;
+    parse_response(&raw)
 }
 
-/// [`ask`] at `addr` when there is one, with the address that answered.
+/// One request to the daemon: on its socket when it exists and answers (no token sent), else at
+/// `server.listen` (with `token`). Returns where it answered; `None` when nothing answers in time.
 async fn asked(
-    addr: Option<SocketAddr>,
+    daemon: &DaemonAt,
     method: &str,
     path: &str,
     token: Option<&str>,
     body: Option<String>,
-) -> Option<(SocketAddr, Answer)> {
-    let addr = addr?;
-    ask(addr, method, path, token, body).await.map(|answer| (addr, answer))
+) -> Option<(String, Answer)> {
+    if daemon.socket.exists() {
+        let over_socket = async {
+            let stream = tokio::net::UnixStream::connect(&daemon.socket).await.ok()?;
+            exchange(stream, "localhost", method, path, None, body.clone()).await
+        };
+        if let Ok(Some(answer)) = tokio::time::timeout(DAEMON_TIMEOUT, over_socket).await {
+            return Some((daemon.socket.display().to_string(), answer));
+        }
+    }
+    let addr = daemon.addr?;
+    let over_tcp = async {
+        let stream = tokio::net::TcpStream::connect(addr).await.ok()?;
+        exchange(stream, &addr.to_string(), method, path, token, body).await
+    };
+    let answer = tokio::time::timeout(DAEMON_TIMEOUT, over_tcp).await.ok().flatten()?;
+    Some((addr.to_string(), answer))
 }
 
 fn parse_response(raw: &[u8]) -> Option<Answer> {
@@ -135,13 +155,13 @@ fn api_error(answer: &Answer) -> String {
 }
 
 /// A daemon's refusal, with a did-you-mean hint from the daemon's alarms when the alarm is unknown.
-async fn refusal(addr: SocketAddr, answer: &Answer, name: &str) -> String {
+async fn refusal(daemon: &DaemonAt, answer: &Answer, name: &str) -> String {
     let error = api_error(answer);
     if answer.status != 404 {
         return error;
     }
-    let names: Vec<String> = match ask(addr, "GET", "/api/v1/alarms", None, None).await {
-        Some(list) if list.status == 200 => serde_json::from_str::<serde_json::Value>(&list.body)
+    let names: Vec<String> = match asked(daemon, "GET", "/api/v1/alarms", None, None).await {
+        Some((_, list)) if list.status == 200 => serde_json::from_str::<serde_json::Value>(&list.body)
             .ok()
             .and_then(|v| serde_json::from_value::<Vec<AlarmStatus>>(v["alarms"].clone()).ok())
             .map(|alarms| alarms.into_iter().map(|a| a.name).collect())
@@ -151,10 +171,11 @@ async fn refusal(addr: SocketAddr, answer: &Answer, name: &str) -> String {
     format!("{error}{}", did_you_mean(name, names.iter().map(String::as_str)))
 }
 
-fn load(globals: &Globals) -> Result<(Project, Option<SocketAddr>), i32> {
+fn load(globals: &Globals) -> Result<(Project, DaemonAt), i32> {
     let project = super::load_project(globals)?;
+    let socket = crate::server::socket::path_in(&project.data_dir);
     let addr = daemon_addr(&project);
-    Ok((project, addr))
+    Ok((project, DaemonAt { socket, addr }))
 }
 
 /// The engine over the database, for when no daemon answers.
@@ -168,25 +189,26 @@ fn offline_engine(project: &Project) -> Result<(Engine, Arc<dyn Store>), i32> {
     Ok((Engine::new(store.clone(), Arc::new(LogNotifier), defs), store))
 }
 
-fn from_daemon(addr: SocketAddr) {
-    eprintln!("(from the daemon at {addr})");
+fn from_daemon(at: &str) {
+    eprintln!("(from the daemon at {at})");
 }
 
-fn from_database(project: &Project, addr: Option<SocketAddr>) {
-    let why =
-        addr.map_or_else(|| "no usable server.listen".to_string(), |a| format!("no daemon answered at {a}"));
+fn from_database(project: &Project, daemon: &DaemonAt) {
+    let why = daemon
+        .addr
+        .map_or_else(|| "no usable server.listen".to_string(), |a| format!("no daemon answered at {a}"));
     eprintln!("(from the database in {}: {why})", project.data_dir.display());
 }
 
 /// `aviary alarms`.
 pub async fn list(globals: &Globals, as_json: bool) -> i32 {
-    let (project, addr) = match load(globals) {
+    let (project, daemon) = match load(globals) {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let alarms: Vec<AlarmStatus> = match asked(addr, "GET", "/api/v1/alarms", None, None).await {
+    let alarms: Vec<AlarmStatus> = match asked(&daemon, "GET", "/api/v1/alarms", None, None).await {
         Some((a, answer)) => {
-            from_daemon(a);
+            from_daemon(&a);
             if answer.status != 200 {
                 eprintln!("error: the daemon answered {}: {}", answer.status, api_error(&answer));
                 return EXIT_BAD_INPUT;
@@ -203,7 +225,7 @@ pub async fn list(globals: &Globals, as_json: bool) -> i32 {
             }
         }
         _ => {
-            from_database(&project, addr);
+            from_database(&project, &daemon);
             let (engine, _) = match offline_engine(&project) {
                 Ok(e) => e,
                 Err(code) => return code,
@@ -250,16 +272,16 @@ fn url_segment(name: &str) -> String {
 }
 
 async fn history(globals: &Globals, name: &str, limit: usize, as_json: bool) -> i32 {
-    let (project, addr) = match load(globals) {
+    let (project, daemon) = match load(globals) {
         Ok(p) => p,
         Err(code) => return code,
     };
     let path = format!("/api/v1/alarms/{}/history?limit={limit}", url_segment(name));
-    let history: Vec<AlarmTransition> = match asked(addr, "GET", &path, None, None).await {
+    let history: Vec<AlarmTransition> = match asked(&daemon, "GET", &path, None, None).await {
         Some((a, answer)) => {
-            from_daemon(a);
+            from_daemon(&a);
             if answer.status != 200 {
-                eprintln!("error: {}", refusal(a, &answer, name).await);
+                eprintln!("error: {}", refusal(&daemon, &answer, name).await);
                 return EXIT_BAD_INPUT;
             }
             serde_json::from_str::<serde_json::Value>(&answer.body)
@@ -268,7 +290,7 @@ async fn history(globals: &Globals, name: &str, limit: usize, as_json: bool) -> 
                 .unwrap_or_default()
         }
         _ => {
-            from_database(&project, addr);
+            from_database(&project, &daemon);
             let (engine, store) = match offline_engine(&project) {
                 Ok(e) => e,
                 Err(code) => return code,
@@ -316,7 +338,7 @@ async fn set_state(globals: &Globals, name: &str, state: &str, reason: &str) -> 
             return EXIT_BAD_INPUT;
         }
     };
-    let (project, addr) = match load(globals) {
+    let (project, daemon) = match load(globals) {
         Ok(p) => p,
         Err(code) => return code,
     };
@@ -324,11 +346,11 @@ async fn set_state(globals: &Globals, name: &str, state: &str, reason: &str) -> 
     let path = format!("/api/v1/alarms/{}/state", url_segment(name));
     let token = project.config.server.token.clone();
     let transitions: Vec<AlarmTransition> =
-        match asked(addr, "POST", &path, token.as_deref(), Some(body)).await {
+        match asked(&daemon, "POST", &path, token.as_deref(), Some(body)).await {
             Some((a, answer)) => {
-                from_daemon(a);
+                from_daemon(&a);
                 if answer.status != 200 {
-                    let why = refusal(a, &answer, name).await;
+                    let why = refusal(&daemon, &answer, name).await;
                     eprintln!("error: the daemon refused ({}): {why}", answer.status);
                     return EXIT_BAD_INPUT;
                 }
@@ -338,7 +360,7 @@ async fn set_state(globals: &Globals, name: &str, state: &str, reason: &str) -> 
                     .unwrap_or_default()
             }
             _ => {
-                from_database(&project, addr);
+                from_database(&project, &daemon);
                 eprintln!("note: without a daemon, no channel is notified");
                 let (engine, _) = match offline_engine(&project) {
                     Ok(e) => e,

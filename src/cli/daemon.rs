@@ -50,6 +50,7 @@ pub async fn daemon(globals: &Globals, args: DaemonArgs) -> i32 {
         dry_run: args.dry_run,
         listen,
         token: project.config.server.token.clone(),
+        socket: Some(crate::server::socket::path_in(&project.data_dir)),
     };
     match crate::daemon::run(options, services, project.config.runner.max_concurrency).await {
         Ok(()) => EXIT_OK,

@@ -56,9 +56,12 @@ pub struct Options {
     pub dry_run: bool,
     /// Where the HTTP server listens (`server.listen`).
     pub listen: SocketAddr,
-    /// The bearer token that guards the API's writes (`server.token`); without it writes are
-    /// refused.
+    /// The bearer token that guards the API's writes over TCP (`server.token`); without it
+    /// those writes are refused.
     pub token: Option<String>,
+    /// Where the API is also served without a token, for local commands
+    /// (`<data_dir>/aviary.sock`, mode 0600); `None`: no socket.
+    pub socket: Option<PathBuf>,
 }
 
 /// Why the daemon could not start, or stopped on its own.
@@ -152,6 +155,8 @@ pub async fn run(
         .map_err(|source| DaemonError::Listen { addr: options.listen, source })?;
     let listen =
         listener.local_addr().map_err(|source| DaemonError::Listen { addr: options.listen, source })?;
+    // Removed at a clean stop when `socket_file` is dropped.
+    let (unix, socket_file) = bind_socket(options.socket.as_deref()).unzip();
 
     let (wake_tx, wake_rx) = unbounded_channel();
     let state = Arc::new(State::new(services.clone(), max_concurrency, wake_tx));
@@ -171,9 +176,11 @@ pub async fn run(
         watch.update(project);
     }
     let loaded = state.lock().canaries.len();
-    tracing::info!(canaries = loaded, listen = %listen, "daemon started");
+    let socket = socket_file.as_ref().map(|s| s.path().display().to_string()).unwrap_or_default();
+    tracing::info!(canaries = loaded, listen = %listen, socket, "daemon started");
 
-    let mut tasks = spawn_tasks(&state, &options, listener, reload_rx, watch, wake_rx, started);
+    let listeners = (listener, unix);
+    let mut tasks = spawn_tasks(&state, &options, listeners, reload_rx, watch, wake_rx, started);
     let signal_name = tokio::select! {
         name = wait_for_stop(&mut signals, &reload_tx) => name,
         result = &mut tasks.server => {
@@ -192,11 +199,25 @@ pub async fn run(
     Ok(())
 }
 
-/// Starts the HTTP server, hot reload, retention, alarm evaluation, failover and the scheduler.
+/// Binds the Unix socket; without one (an error is logged) the daemon serves TCP only.
+fn bind_socket(
+    path: Option<&std::path::Path>,
+) -> Option<(tokio::net::UnixListener, crate::server::socket::SocketFile)> {
+    match crate::server::socket::bind(path?) {
+        Ok(bound) => Some(bound),
+        Err(e) => {
+            tracing::error!("{e}; local commands use server.listen (and server.token for writes)");
+            None
+        }
+    }
+}
+
+/// Starts the HTTP server (TCP, and the Unix socket when there is one), hot reload, retention,
+/// alarm evaluation, failover and the scheduler.
 fn spawn_tasks(
     state: &Arc<State>,
     options: &Options,
-    listener: tokio::net::TcpListener,
+    (listener, unix): (tokio::net::TcpListener, Option<tokio::net::UnixListener>),
     reload_rx: UnboundedReceiver<()>,
     watch: watch::FileWatch,
     wake_rx: UnboundedReceiver<Wake>,
@@ -205,11 +226,23 @@ fn spawn_tasks(
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let server = {
         let backend: Arc<dyn Backend> = Arc::new(DaemonBackend(state.clone()));
-        let mut stop = stop_rx.clone();
-        let shutdown = async move {
+        let stopped = |mut stop: tokio::sync::watch::Receiver<bool>| async move {
             let _ = stop.wait_for(|s| *s).await;
         };
-        tokio::spawn(crate::server::serve_on(listener, backend, options.token.clone(), shutdown))
+        let token = options.token.clone();
+        let tcp = crate::server::serve_on(listener, backend.clone(), token.clone(), stopped(stop_rx.clone()));
+        let local = unix.map(|unix| {
+            let limits = crate::server::Limits::default();
+            crate::server::serve_unix(unix, backend, token, limits, stopped(stop_rx.clone()))
+        });
+        tokio::spawn(async move {
+            let local = async move {
+                if let Some(local) = local {
+                    local.await;
+                }
+            };
+            tokio::join!(tcp, local).0
+        })
     };
     let reloader = tokio::spawn(reload_loop(
         state.clone(),

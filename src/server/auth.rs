@@ -5,6 +5,9 @@
 //! write endpoint added later is guarded without anyone remembering to. A token is never taken
 //! from the URL (where it would land in access logs, proxies and browser histories): a request
 //! with a `token` or `access_token` query parameter is refused, whatever its method.
+//!
+//! Requests that came over the daemon's Unix socket carry [`LocalSocket`] (set by its listener)
+//! and need no token: the socket's file mode already limits who can connect.
 
 use std::sync::Arc;
 
@@ -33,6 +36,10 @@ impl std::fmt::Debug for Token {
     }
 }
 
+/// Request extension: the request came over the daemon's Unix socket, so it is trusted.
+#[derive(Debug, Clone, Copy)]
+pub struct LocalSocket;
+
 /// Whether a request with this method changes something.
 fn is_write(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
@@ -48,7 +55,7 @@ fn has_url_credential(query: &str) -> bool {
 }
 
 /// Middleware: refuses a credential in the URL; lets reads through, and writes only with the
-/// right bearer token.
+/// right bearer token or over the Unix socket.
 pub async fn guard(State(token): State<Token>, request: Request, next: Next) -> Response {
     if request.uri().query().is_some_and(has_url_credential) {
         return ApiError::bad_request(
@@ -57,7 +64,7 @@ pub async fn guard(State(token): State<Token>, request: Request, next: Next) -> 
         )
         .into_response();
     }
-    if !is_write(request.method()) {
+    if !is_write(request.method()) || request.extensions().get::<LocalSocket>().is_some() {
         return next.run(request).await;
     }
     match check(&token, request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())) {

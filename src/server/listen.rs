@@ -2,7 +2,8 @@
 //! on open connections, so slow or stalled clients cannot hold the server (see the "Slow
 //! clients" section of `docs/server.md`).
 //!
-//! `axum::serve` has none of these, so connections are served here with hyper directly.
+//! `axum::serve` has none of these, so connections are served here with hyper directly. The same
+//! loop serves the TCP listener and the daemon's Unix socket (see [`Accept`]).
 
 use std::future::Future;
 use std::io;
@@ -16,7 +17,7 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, UnixListener, UnixStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::time::{Instant, Sleep};
 
@@ -58,11 +59,37 @@ impl Default for Limits {
     }
 }
 
+/// A listener the accept loop takes connections from: TCP or a Unix socket.
+pub trait Accept: Send + 'static {
+    /// One accepted connection.
+    type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    /// Waits for the next connection.
+    fn accept_stream(&self) -> impl Future<Output = io::Result<Self::Stream>> + Send;
+}
+
+impl Accept for TcpListener {
+    type Stream = tokio::net::TcpStream;
+
+    async fn accept_stream(&self) -> io::Result<Self::Stream> {
+        let (stream, _) = self.accept().await?;
+        let _ = stream.set_nodelay(true);
+        Ok(stream)
+    }
+}
+
+impl Accept for UnixListener {
+    type Stream = UnixStream;
+
+    async fn accept_stream(&self) -> io::Result<Self::Stream> {
+        self.accept().await.map(|(stream, _)| stream)
+    }
+}
+
 /// Accepts and serves connections until `shutdown` resolves; then stops accepting, lets the
 /// requests in progress finish, closes idle connections and returns once every connection is
 /// closed.
-pub async fn accept_loop(
-    listener: TcpListener,
+pub async fn accept_loop<L: Accept>(
+    listener: L,
     router: Router,
     limits: Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -91,8 +118,8 @@ pub async fn accept_loop(
             }
         };
         let stream = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+            accepted = listener.accept_stream() => match accepted {
+                Ok(stream) => stream,
                 Err(e) => {
                     tracing::warn!("could not accept a connection: {e}");
                     tokio::time::sleep(ACCEPT_BACKOFF).await;
@@ -110,14 +137,13 @@ pub async fn accept_loop(
 }
 
 /// Serves one connection; on shutdown, finishes the request in progress and closes.
-async fn serve_connection(
-    stream: TcpStream,
+async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
+    stream: S,
     router: Router,
     limits: Limits,
     _slot: OwnedSemaphorePermit,
     mut stopping: watch::Receiver<bool>,
 ) {
-    let _ = stream.set_nodelay(true);
     let io = TokioIo::new(IdleTimeout::new(stream, limits.idle_timeout));
     let mut builder = http1::Builder::new();
     builder.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout).keep_alive(true);

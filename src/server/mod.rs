@@ -13,6 +13,7 @@
 //! | [`dashboard`] | the HTML page at `/` |
 //! | [`headers`] | security headers on every response |
 //! | [`listen`] | the accept loop: header and idle timeouts, connection cap |
+//! | [`socket`] | the Unix socket `<data_dir>/aviary.sock` (mode 0600) for local commands |
 
 pub mod alarms;
 pub mod api;
@@ -24,6 +25,7 @@ mod error;
 pub mod headers;
 pub mod listen;
 pub mod metrics;
+pub mod socket;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -37,7 +39,7 @@ use axum::routing::{get, post};
 pub use backend::{Backend, CanaryStatus, DaemonMetrics, Histogram, RunNowError};
 pub use error::ApiError;
 pub use listen::Limits;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, UnixListener};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -144,6 +146,26 @@ pub async fn serve_with_limits(
     listen::accept_loop(listener, router(backend, token), limits, shutdown).await;
     tracing::info!(%addr, "HTTP server stopped");
     Ok(())
+}
+
+/// Serves the API on the Unix socket until `shutdown` resolves, like [`serve_with_limits`].
+/// Requests on it are trusted: writes need no token (the socket's mode 0600 guards it).
+pub async fn serve_unix(
+    listener: UnixListener,
+    backend: Arc<dyn Backend>,
+    token: Option<String>,
+    limits: Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let path = listener.local_addr().ok().and_then(|a| a.as_pathname().map(|p| p.display().to_string()));
+    tracing::info!(
+        socket = path.unwrap_or_default(),
+        writes = "trusted",
+        "HTTP server listening on the Unix socket"
+    );
+    let router = router(backend, token).layer(axum::Extension(auth::LocalSocket));
+    listen::accept_loop(listener, router, limits, shutdown).await;
+    tracing::info!("HTTP server on the Unix socket stopped");
 }
 
 /// `ok`, or 503 with the reason when the daemon cannot do its job.
