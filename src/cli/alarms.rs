@@ -134,7 +134,7 @@ fn api_error(answer: &Answer) -> String {
 }
 
 fn load(globals: &Globals) -> Result<(Project, Option<SocketAddr>), i32> {
-    let project = super::load_project(globals)?;
+    let project = super::load_project_unresolved(globals)?;
     let addr = daemon_addr(&project);
     Ok((project, addr))
 }
@@ -142,7 +142,8 @@ fn load(globals: &Globals) -> Result<(Project, Option<SocketAddr>), i32> {
 /// The engine over the database, for when no daemon answers.
 fn offline_engine(project: &Project) -> Result<(Engine, Arc<dyn Store>), i32> {
     let store: Arc<dyn Store> = Arc::new(super::open_store(project)?);
-    let (canaries, problems) = crate::project::load_canaries(project, &[]);
+    // Alarm definitions only: nothing runs, so a canary's unset secret does not matter.
+    let (canaries, problems) = crate::project::load_canaries_unresolved(project, &[]);
     if !problems.is_empty() {
         eprintln!("warning: {} canary file(s) do not validate; their alarms are left out", problems.len());
     }
@@ -301,6 +302,10 @@ async fn set_state(globals: &Globals, name: &str, state: &str, reason: &str) -> 
         Ok(p) => p,
         Err(code) => return code,
     };
+    // The token goes to the daemon: an unset one is not sent as written.
+    if let Err(code) = super::require_secrets(&project, &["server.token"]) {
+        return code;
+    }
     let body = serde_json::json!({ "state": state, "reason": reason }).to_string();
     let path = format!("/api/v1/alarms/{}/state", url_segment(name));
     let token = project.config.server.token.clone();

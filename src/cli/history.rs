@@ -71,7 +71,7 @@ pub fn show(globals: &Globals, run_id: &str, as_json: bool) -> i32 {
 
 /// The project and its database, each failure already printed.
 fn project_and_store(globals: &Globals) -> Result<(Project, SqliteStore), i32> {
-    let project = super::load_project(globals)?;
+    let project = super::load_project_unresolved(globals)?;
     let store = super::open_store(&project)?;
     Ok((project, store))
 }
