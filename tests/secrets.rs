@@ -20,6 +20,9 @@ channels:
 dns_providers:
   lab: {type: rfc2136, server: \"127.0.0.1:9\", zone: \"example.test.\",
         tsig: {name: \"k.\", algorithm: hmac-sha256, secret: \"${secret:AVIARY_TEST_UNSET_TSIG}\"}}
+failover:
+  - {name: www, provider: lab, record: {name: \"www.example.test.\", type: A, ttl: 60},
+     primary: [\"192.0.2.10\"], secondary: [\"198.51.100.20\"], primary_health: home-down}
 ";
 
 fn api_canary(url: &str, extra: &str) -> String {
@@ -50,7 +53,7 @@ fn run_and_reading_need_no_project_secret() {
     let run_id = runs[0]["run_id"].as_str().unwrap().to_string();
     let output = project.aviary(&["show", &run_id]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    for args in [&["alarms"][..], &["alarm", "history", "home-down"]] {
+    for args in [&["alarms"][..], &["alarm", "history", "home-down"], &["failover", "history", "www"]] {
         let output = project.aviary(args);
         assert_eq!(output.status.code(), Some(0), "{args:?}: {}", stderr(&output));
         assert!(!stderr(&output).contains("is not set"), "{args:?}: {}", stderr(&output));
