@@ -6,17 +6,30 @@ use std::path::{Path, PathBuf};
 
 use crate::alarms::check::{check_rules, unknown_names};
 use crate::blueprints::REGISTRY;
-use crate::spec::expand::{Lookup, process_env};
+use crate::spec::expand::{Lookup, UnsetSecrets, process_env};
 use crate::spec::load::{SectionCheck, alarm_names, read_project_with, rule_diagnostics};
 use crate::spec::{self, Canary, Diagnostic, Project};
 
 /// Loads and checks the project file (see [`spec::load_project`]); every problem, or the project.
+/// An unset `${secret:NAME}` is one of the problems: for the daemon, which uses them all.
 pub fn load_project(config: Option<&Path>, data_dir: Option<&Path>) -> Result<Project, Vec<Diagnostic>> {
     load_project_with(config, data_dir, &process_env)
 }
 
 /// [`load_project`] with a stand-in for the process environment.
 pub fn load_project_with(
+    config: Option<&Path>,
+    data_dir: Option<&Path>,
+    env: Lookup<'_>,
+) -> Result<Project, Vec<Diagnostic>> {
+    let project = load_project_unresolved(config, data_dir, env)?;
+    project.require_secrets(&[]).map(|()| project)
+}
+
+/// [`load_project_with`] where unset secrets are not problems: they stay in
+/// [`Project::missing_secrets`] for the command that uses one to refuse
+/// ([`Project::require_secrets`]).
+pub fn load_project_unresolved(
     config: Option<&Path>,
     data_dir: Option<&Path>,
     env: Lookup<'_>,
@@ -47,6 +60,12 @@ pub fn read_project(
 /// blueprint.
 pub fn load_canaries(project: &Project, paths: &[PathBuf]) -> (Vec<Canary>, Vec<Diagnostic>) {
     spec::load_canaries(project, paths, &REGISTRY)
+}
+
+/// [`load_canaries`] where an unset `${secret:NAME}` is not a problem (left as written): for
+/// commands that read names and alarm definitions and run nothing.
+pub fn load_canaries_unresolved(project: &Project, paths: &[PathBuf]) -> (Vec<Canary>, Vec<Diagnostic>) {
+    spec::load_canaries_in(project, paths, &process_env, UnsetSecrets::Leave, &REGISTRY)
 }
 
 /// [`load_canaries`] with a stand-in for the process environment.

@@ -409,7 +409,12 @@ fn api_steps_may_use_names_extracted_by_earlier_steps() {
     let mut doc = aviary::spec::yaml::parse(API).unwrap();
     let env = |name: &str| (name == "HOST").then(|| "h".to_string());
     let steps = aviary::blueprints::api::API.template_steps(doc.get("api").unwrap()).unwrap();
-    let expansion = aviary::spec::expand::expand_canary(&mut doc, &env, Some(("api", &steps)));
+    let expansion = aviary::spec::expand::expand_canary(
+        &mut doc,
+        &env,
+        Some(("api", &steps)),
+        aviary::spec::expand::UnsetSecrets::Problem,
+    );
     assert!(expansion.problems.is_empty());
     let url =
         doc.get("api").unwrap().get("steps").unwrap().items().unwrap()[1].get("request").unwrap().get("url");

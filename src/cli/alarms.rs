@@ -172,7 +172,7 @@ async fn refusal(daemon: &DaemonAt, answer: &Answer, name: &str) -> String {
 }
 
 fn load(globals: &Globals) -> Result<(Project, DaemonAt), i32> {
-    let project = super::load_project(globals)?;
+    let project = super::load_project_unresolved(globals)?;
     let socket = crate::server::socket::path_in(&project.data_dir);
     let addr = daemon_addr(&project);
     Ok((project, DaemonAt { socket, addr }))
@@ -181,7 +181,8 @@ fn load(globals: &Globals) -> Result<(Project, DaemonAt), i32> {
 /// The engine over the database, for when no daemon answers.
 fn offline_engine(project: &Project) -> Result<(Engine, Arc<dyn Store>), i32> {
     let store: Arc<dyn Store> = Arc::new(super::open_store(project)?);
-    let (canaries, problems) = crate::project::load_canaries(project, &[]);
+    // Alarm definitions only: nothing runs, so a canary's unset secret does not matter.
+    let (canaries, problems) = crate::project::load_canaries_unresolved(project, &[]);
     if !problems.is_empty() {
         eprintln!("warning: {} canary file(s) do not validate; their alarms are left out", problems.len());
     }
@@ -342,43 +343,50 @@ async fn set_state(globals: &Globals, name: &str, state: &str, reason: &str) -> 
         Ok(p) => p,
         Err(code) => return code,
     };
+    // The token goes to the daemon over TCP (the socket needs none): an unset one is never sent
+    // as written, and a refusal then says it is unset.
+    let token_is_set = project.require_secrets(&["server.token"]).is_ok();
     let body = serde_json::json!({ "state": state, "reason": reason }).to_string();
     let path = format!("/api/v1/alarms/{}/state", url_segment(name));
-    let token = project.config.server.token.clone();
-    let transitions: Vec<AlarmTransition> =
-        match asked(&daemon, "POST", &path, token.as_deref(), Some(body)).await {
-            Some((a, answer)) => {
-                from_daemon(&a);
-                if answer.status != 200 {
-                    let why = refusal(&daemon, &answer, name).await;
-                    eprintln!("error: the daemon refused ({}): {why}", answer.status);
+    let token = project.config.server.token.clone().filter(|_| token_is_set);
+    let transitions: Vec<AlarmTransition> = match asked(&daemon, "POST", &path, token.as_deref(), Some(body))
+        .await
+    {
+        Some((a, answer)) => {
+            from_daemon(&a);
+            if matches!(answer.status, 401 | 403) && !token_is_set {
+                return super::require_secrets(&project, &["server.token"]).err().unwrap_or(EXIT_BAD_INPUT);
+            }
+            if answer.status != 200 {
+                let why = refusal(&daemon, &answer, name).await;
+                eprintln!("error: the daemon refused ({}): {why}", answer.status);
+                return EXIT_BAD_INPUT;
+            }
+            serde_json::from_str::<serde_json::Value>(&answer.body)
+                .ok()
+                .and_then(|v| serde_json::from_value(v["transitions"].clone()).ok())
+                .unwrap_or_default()
+        }
+        _ => {
+            from_database(&project, &daemon);
+            eprintln!("note: without a daemon, no channel is notified");
+            let (engine, _) = match offline_engine(&project) {
+                Ok(e) => e,
+                Err(code) => return code,
+            };
+            match engine.set_state(name, state, reason, chrono::Utc::now()) {
+                Ok(t) => t,
+                Err(e @ SetStateError::UnknownAlarm(_)) => {
+                    eprintln!("error: {e}{}", did_you_mean(name, engine.definitions().names()));
                     return EXIT_BAD_INPUT;
                 }
-                serde_json::from_str::<serde_json::Value>(&answer.body)
-                    .ok()
-                    .and_then(|v| serde_json::from_value(v["transitions"].clone()).ok())
-                    .unwrap_or_default()
-            }
-            _ => {
-                from_database(&project, &daemon);
-                eprintln!("note: without a daemon, no channel is notified");
-                let (engine, _) = match offline_engine(&project) {
-                    Ok(e) => e,
-                    Err(code) => return code,
-                };
-                match engine.set_state(name, state, reason, chrono::Utc::now()) {
-                    Ok(t) => t,
-                    Err(e @ SetStateError::UnknownAlarm(_)) => {
-                        eprintln!("error: {e}{}", did_you_mean(name, engine.definitions().names()));
-                        return EXIT_BAD_INPUT;
-                    }
-                    Err(e) => {
-                        eprintln!("error: {e}");
-                        return EXIT_BAD_INPUT;
-                    }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return EXIT_BAD_INPUT;
                 }
             }
-        };
+        }
+    };
     if transitions.is_empty() {
         println!("{name} is already {state}");
     }

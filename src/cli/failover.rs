@@ -39,7 +39,7 @@ pub async fn failover(globals: &Globals, command: FailoverCommand) -> i32 {
 }
 
 fn history(globals: &Globals, name: &str, limit: usize, json: bool) -> i32 {
-    let project = match super::load_project(globals) {
+    let project = match super::load_project_unresolved(globals) {
         Ok(p) => p,
         Err(code) => return code,
     };
@@ -89,10 +89,14 @@ fn list_or_none<S: AsRef<str>>(values: &[S]) -> String {
 }
 
 async fn status(globals: &Globals, json: bool) -> i32 {
-    let project = match super::load_project(globals) {
+    let project = match super::load_project_unresolved(globals) {
         Ok(p) => p,
         Err(code) => return code,
     };
+    // The providers are asked for the records' answers: they need their credentials.
+    if let Err(code) = super::require_secrets(&project, &["dns_providers"]) {
+        return code;
+    }
     let store: Arc<dyn Store> = match super::open_store(&project) {
         Ok(s) => Arc::new(s),
         Err(code) => return code,

@@ -94,7 +94,7 @@ fn known_canaries(project: &Project, store: &SqliteStore) -> Vec<String> {
 
 /// The project and its database, each failure already printed.
 fn project_and_store(globals: &Globals) -> Result<(Project, SqliteStore), i32> {
-    let project = super::load_project(globals)?;
+    let project = super::load_project_unresolved(globals)?;
     let store = super::open_store(&project)?;
     Ok((project, store))
 }

@@ -63,6 +63,9 @@ pub(crate) enum Command {
     Validate {
         /// Canary files or folders (default: the project's `canaries`).
         paths: Vec<PathBuf>,
+        /// Unset secrets of the project file are errors, not warnings.
+        #[arg(long)]
+        strict: bool,
     },
     /// Write canaries/NAME.yaml from a blueprint template.
     New {
@@ -131,7 +134,7 @@ async fn dispatch(cli: Cli) -> i32 {
     match cli.command {
         Command::Run(args) => run::run(&globals, args).await,
         Command::Daemon(args) => daemon::daemon(&globals, args).await,
-        Command::Validate { paths } => validate::validate(&globals, &paths),
+        Command::Validate { paths, strict } => validate::validate(&globals, &paths, strict),
         Command::New { blueprint, name, force } => new::new_canary(&globals, &blueprint, &name, force),
         Command::Runs { canary, limit, json } => history::runs(&globals, &canary, limit, json),
         Command::Show { run_id, json } => history::show(&globals, &run_id, json),
@@ -186,10 +189,30 @@ fn print_diagnostics(problems: &[crate::spec::Diagnostic]) {
     }
 }
 
-/// Loads the project file, printing its problems.
+/// Loads the project file, printing its problems; an unset secret is one (the daemon's load).
 fn load_project(globals: &Globals) -> Result<crate::spec::Project, i32> {
     crate::project::load_project(globals.config.as_deref(), globals.data_dir.as_deref()).map_err(|problems| {
         print_diagnostics(&problems);
+        EXIT_BAD_INPUT
+    })
+}
+
+/// Loads the project file, printing its problems; unset secrets are left for
+/// [`require_secrets`] (commands that need none, or only some).
+fn load_project_unresolved(globals: &Globals) -> Result<crate::spec::Project, i32> {
+    let (config, data_dir) = (globals.config.as_deref(), globals.data_dir.as_deref());
+    crate::project::load_project_unresolved(config, data_dir, &crate::spec::expand::process_env).map_err(
+        |problems| {
+            print_diagnostics(&problems);
+            EXIT_BAD_INPUT
+        },
+    )
+}
+
+/// Refuses, printing them, when secrets under the key paths `under` are unset.
+fn require_secrets(project: &crate::spec::Project, under: &[&str]) -> Result<(), i32> {
+    project.require_secrets(under).map_err(|missing| {
+        print_diagnostics(&missing);
         EXIT_BAD_INPUT
     })
 }

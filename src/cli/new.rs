@@ -27,7 +27,7 @@ pub fn new_canary(globals: &Globals, blueprint: &str, name: &str, force: bool) -
         eprintln!("error: canary name {name:?} must match [A-Za-z0-9_-]{{1,64}}");
         return EXIT_BAD_INPUT;
     }
-    let project = match super::load_project(globals) {
+    let project = match super::load_project_unresolved(globals) {
         Ok(p) => p,
         Err(code) => return code,
     };

@@ -38,7 +38,7 @@ pub enum Reporter {
 }
 
 pub async fn run(globals: &Globals, args: RunArgs) -> i32 {
-    let project = match super::load_project(globals) {
+    let project = match super::load_project_unresolved(globals) {
         Ok(p) => p,
         Err(code) => return code,
     };

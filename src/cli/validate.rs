@@ -1,4 +1,6 @@
 //! `aviary validate [PATH...]`: parses and checks everything, prints every problem at once.
+//! Unset secrets of the project file (used by the daemon, not by `aviary run`) are warnings, or
+//! errors with `--strict`.
 
 use std::path::PathBuf;
 
@@ -6,7 +8,7 @@ use super::{EXIT_BAD_INPUT, EXIT_OK, Globals};
 use crate::project;
 use crate::spec::expand::process_env;
 
-pub fn validate(globals: &Globals, paths: &[PathBuf]) -> i32 {
+pub fn validate(globals: &Globals, paths: &[PathBuf], strict: bool) -> i32 {
     // The project file's problems do not stop the check: its canaries are checked too.
     let (project, mut problems) =
         project::read_project(globals.config.as_deref(), globals.data_dir.as_deref(), &process_env);
@@ -14,6 +16,13 @@ pub fn validate(globals: &Globals, paths: &[PathBuf]) -> i32 {
         super::print_diagnostics(&problems);
         return EXIT_BAD_INPUT;
     };
+    if strict {
+        problems.extend(project.missing_secrets.iter().cloned());
+    } else {
+        for missing in &project.missing_secrets {
+            eprintln!("warning: {missing} (the daemon needs it; `--strict` makes this an error)");
+        }
+    }
     let (canaries, canary_problems) = project::load_canaries(&project, paths);
     problems.extend(canary_problems);
     if paths.is_empty() {

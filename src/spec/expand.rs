@@ -4,6 +4,10 @@
 //! - `${secret:NAME}`: from the environment; the value is recorded as a secret (redacted later).
 //! - `$${` is a literal `${`.
 //!
+//! In the project file, and in canaries loaded with [`UnsetSecrets::Leave`], an unset
+//! `${secret:NAME}` is not a problem: the scalar keeps the reference as written and the expansion
+//! records it in [`Expansion::missing`], for the commands that need the value to refuse.
+//!
 //! The `env:` map's values are expanded first, against the environment only. Keys are never
 //! expanded.
 //!
@@ -35,6 +39,21 @@ pub struct Expansion {
     pub secrets: Vec<String>,
     /// References that could not be expanded, placed at their scalars.
     pub problems: Vec<Located>,
+    /// Unset `${secret:...}` references left as written (see [`UnsetSecrets::Leave`]), placed at
+    /// their scalars, with the message an error about them gives.
+    pub missing: Vec<Located>,
+    /// Messages of unset secrets of the scalar being expanded, placed by [`walk`].
+    pending: Vec<String>,
+}
+
+/// What an unset `${secret:NAME}` is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnsetSecrets {
+    /// A problem: what running a canary needs.
+    Problem,
+    /// Left as written and recorded in [`Expansion::missing`]: the scalar is not used by what
+    /// loads it (reading history), or the command that uses it refuses.
+    Leave,
 }
 
 impl Expansion {
@@ -163,6 +182,7 @@ struct Scope<'a> {
     /// Template step mode: the index of the step and, for each name a step defines, the first
     /// step (0-based index, name) that defines it.
     step: Option<(usize, &'a FirstDefinitions)>,
+    unset_secrets: UnsetSecrets,
 }
 
 impl Scope<'_> {
@@ -201,6 +221,7 @@ fn expand_text(text: &str, scope: &Scope<'_>, out: &mut Expansion) -> Result<Opt
     if has_secret && is_http_url(&raw) {
         // A secret inside a URL is encoded for where it lands, so `&`, `=` or `#` in it cannot
         // change the request.
+        out.pending.clear();
         return expand_pieces(&pieces, scope, out, true).map(Some);
     }
     Ok(Some(raw))
@@ -266,7 +287,17 @@ fn expand_pieces(
                     put(&mut result, &encode_for(part, &value));
                 }
                 None => {
-                    errors.push(format!("`${{secret:{name}}}` is not set: export {name} in the environment"));
+                    let message =
+                        format!("`${{secret:{name}}}` is not set: export {name} in the environment");
+                    match scope.unset_secrets {
+                        UnsetSecrets::Problem => errors.push(message),
+                        UnsetSecrets::Leave => {
+                            out.pending.push(message);
+                            result.push_str("${secret:");
+                            result.push_str(name);
+                            result.push('}');
+                        }
+                    }
                 }
             },
             Piece::Var { name, secret: false } => {
@@ -297,16 +328,25 @@ fn expand_pieces(
 fn walk(node: &mut Node, path: &KeyPath, scope: &Scope<'_>, out: &mut Expansion) {
     let (line, col) = (node.line, node.col);
     match &mut node.kind {
-        NodeKind::Scalar { text, .. } => match expand_text(text, scope, out) {
-            Ok(Some(expanded)) => *text = expanded,
-            Ok(None) => {}
-            Err(messages) => out.problems.extend(messages.into_iter().map(|message| Located {
+        NodeKind::Scalar { text, .. } => {
+            match expand_text(text, scope, out) {
+                Ok(Some(expanded)) => *text = expanded,
+                Ok(None) => {}
+                Err(messages) => out.problems.extend(messages.into_iter().map(|message| Located {
+                    path: path.clone(),
+                    line,
+                    col,
+                    message,
+                })),
+            }
+            let pending = std::mem::take(&mut out.pending);
+            out.missing.extend(pending.into_iter().map(|message| Located {
                 path: path.clone(),
                 line,
                 col,
                 message,
-            })),
-        },
+            }));
+        }
         NodeKind::Seq(items) => {
             for (i, item) in items.iter_mut().enumerate() {
                 walk(item, &path.index(i), scope, out);
@@ -325,28 +365,31 @@ fn walk(node: &mut Node, path: &KeyPath, scope: &Scope<'_>, out: &mut Expansion)
     }
 }
 
-/// Expands a whole document against the environment only (the project file).
+/// Expands a whole document against the environment only (the project file); unset secrets are
+/// left as written and recorded in [`Expansion::missing`].
 pub fn expand_document(root: &mut Node, process: Lookup<'_>) -> Expansion {
     let mut out = Expansion::default();
     let local = BTreeMap::new();
-    let scope = Scope { local: &local, process, step: None };
+    let scope = Scope { local: &local, process, step: None, unset_secrets: UnsetSecrets::Leave };
     walk(root, &KeyPath::root(), &scope, &mut out);
     out
 }
 
 /// Expands a canary document: `env:` first (against the environment), then every other string
 /// scalar against `env:` and the environment. `template`: the key of the blueprint's section and
-/// its steps, when its steps are templates (see the module docs).
+/// its steps, when its steps are templates (see the module docs). `unset_secrets`: what an unset
+/// `${secret:NAME}` is.
 pub fn expand_canary(
     root: &mut Node,
     process: Lookup<'_>,
     template: Option<(&str, &TemplateSteps)>,
+    unset_secrets: UnsetSecrets,
 ) -> Expansion {
     let mut out = Expansion::default();
     let empty = BTreeMap::new();
     let mut local = BTreeMap::new();
     if let Some(env) = root.get_mut("env") {
-        let scope = Scope { local: &empty, process, step: None };
+        let scope = Scope { local: &empty, process, step: None, unset_secrets };
         walk(env, &KeyPath::root().key("env"), &scope, &mut out);
         for (k, v) in env.entries().unwrap_or_default() {
             if let (Some(k), Some(v)) = (k.as_str(), v.as_str()) {
@@ -354,7 +397,7 @@ pub fn expand_canary(
             }
         }
     }
-    let scope = Scope { local: &local, process, step: None };
+    let scope = Scope { local: &local, process, step: None, unset_secrets };
     let NodeKind::Map(entries) = &mut root.kind else { return out };
     for (key, value) in entries.iter_mut() {
         let Some(name) = key.as_str() else { continue };
@@ -388,8 +431,12 @@ fn walk_steps(
         match &mut value.kind {
             NodeKind::Seq(steps) if key.as_str() == Some(template.list_key) => {
                 for (index, step) in steps.iter_mut().enumerate() {
-                    let scope =
-                        Scope { local: base.local, process: base.process, step: Some((index, &first)) };
+                    let scope = Scope {
+                        local: base.local,
+                        process: base.process,
+                        step: Some((index, &first)),
+                        unset_secrets: base.unset_secrets,
+                    };
                     walk(step, &child.index(index), &scope, out);
                 }
             }
@@ -452,7 +499,7 @@ mod tests {
             "env:\n  BASE: \"https://${HOST}\"\n  HOST: local\nblueprint: heartbeat\nheartbeat:\n  urls: [\"${BASE}/\", \"${HOST}\", \"$${HOST}\", \"cost: $5\"]\n",
         )
         .unwrap();
-        let e = expand_canary(&mut doc, &env, None);
+        let e = expand_canary(&mut doc, &env, None, UnsetSecrets::Problem);
         assert!(e.problems.is_empty(), "{:?}", e.problems);
         assert_eq!(text(&doc, "env.BASE"), "https://example.test", "env values use the process environment");
         assert_eq!(text(&doc, "heartbeat.urls.0"), "https://example.test/");
@@ -465,7 +512,7 @@ mod tests {
     fn unset_names_are_errors_at_the_scalar() {
         let mut doc =
             parse("blueprint: heartbeat\nheartbeat:\n  urls:\n    - \"${NOPE}/${ALSO_NOPE}\"\n").unwrap();
-        let e = expand_canary(&mut doc, &env, None);
+        let e = expand_canary(&mut doc, &env, None, UnsetSecrets::Problem);
         assert_eq!(
             problems(&e),
             [
@@ -481,7 +528,7 @@ mod tests {
             "env:\n  KEY: ${secret:TOKEN}\nblueprint: heartbeat\nheartbeat:\n  urls: [\"https://h/?k=${KEY}\"]\nx: ${secret:MISSING}\n",
         )
         .unwrap();
-        let e = expand_canary(&mut doc, &env, None);
+        let e = expand_canary(&mut doc, &env, None, UnsetSecrets::Problem);
         assert_eq!(e.secrets, ["s3cr3t"]);
         assert_eq!(text(&doc, "heartbeat.urls.0"), "https://h/?k=s3cr3t");
         assert_eq!(
@@ -493,7 +540,7 @@ mod tests {
     #[test]
     fn keys_are_not_expanded() {
         let mut doc = parse("tags:\n  ${HOST}: v\n").unwrap();
-        let e = expand_canary(&mut doc, &env, None);
+        let e = expand_canary(&mut doc, &env, None, UnsetSecrets::Problem);
         assert!(e.problems.is_empty());
         assert!(doc.get("tags").unwrap().get("${HOST}").is_some());
     }
@@ -533,7 +580,7 @@ api:
     #[test]
     fn api_steps_use_names_extracted_earlier() {
         let mut doc = parse(API).unwrap();
-        let e = expand_canary(&mut doc, &env, Some(("api", &api_steps())));
+        let e = expand_canary(&mut doc, &env, Some(("api", &api_steps())), UnsetSecrets::Problem);
         assert_eq!(
             problems(&e),
             [
@@ -555,7 +602,7 @@ api:
     #[test]
     fn an_unset_name_close_to_an_extracted_one_gets_a_hint() {
         let mut doc = parse(&API.replace("?t=${token}", "?t=${tokn}")).unwrap();
-        let e = expand_canary(&mut doc, &env, Some(("api", &api_steps())));
+        let e = expand_canary(&mut doc, &env, Some(("api", &api_steps())), UnsetSecrets::Problem);
         let got = problems(&e);
         assert!(
             got.iter().any(|p| p.ends_with(
@@ -568,7 +615,7 @@ api:
     #[test]
     fn outside_api_extract_names_are_plain_variables() {
         let mut doc = parse(&API.replace("blueprint: api", "blueprint: heartbeat")).unwrap();
-        let e = expand_canary(&mut doc, &env, None);
+        let e = expand_canary(&mut doc, &env, None, UnsetSecrets::Problem);
         assert_eq!(e.problems.len(), 5, "{:?}", problems(&e));
         assert!(e.problems.iter().all(|p| p.message.contains("is not set")));
         assert_eq!(text(&doc, "api.steps.0.request.body"), "${literal} a${b}");
@@ -586,7 +633,7 @@ api:
              c: \"Bearer ${secret:SEC}\"\nd: \"http://u:${secret:SEC}@h/\"\n",
         )
         .unwrap();
-        let e = expand_canary(&mut doc, &env, None);
+        let e = expand_canary(&mut doc, &env, None, UnsetSecrets::Problem);
         assert!(e.problems.is_empty(), "{:?}", e.problems);
         let encoded = "Sp3c%21%40l%20pa%2Bss%2F%26%3D%3F%23%25";
         assert_eq!(text(&doc, "a"), format!("http://h/echo?k={encoded}&x=1"));
@@ -605,5 +652,28 @@ api:
         assert!(e.problems.is_empty());
         assert_eq!(e.secrets, ["s3cr3t"]);
         assert_eq!(text(&doc, "url"), "http://example.test/${x}");
+    }
+
+    #[test]
+    fn unset_secrets_left_as_written_are_recorded() {
+        let mut doc =
+            parse("server: {token: \"Bearer ${secret:NOPE}\"}\nurl: \"http://h/?k=${secret:NOPE}\"\n")
+                .unwrap();
+        let e = expand_document(&mut doc, &env);
+        assert!(e.problems.is_empty(), "{:?}", e.problems);
+        assert_eq!(text(&doc, "server.token"), "Bearer ${secret:NOPE}");
+        assert_eq!(text(&doc, "url"), "http://h/?k=${secret:NOPE}");
+        let missing: Vec<String> = e.missing.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            missing,
+            [
+                "1:17: server.token: `${secret:NOPE}` is not set: export NOPE in the environment",
+                "2:6: url: `${secret:NOPE}` is not set: export NOPE in the environment",
+            ]
+        );
+        let mut doc = parse("x: ${secret:NOPE}\n").unwrap();
+        let e = expand_canary(&mut doc, &env, None, UnsetSecrets::Leave);
+        assert!(e.problems.is_empty());
+        assert_eq!(e.missing.len(), 1);
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::catalog::BlueprintCatalog;
 use super::de::{Located, from_node, from_node_with_sections, is_unknown_key, unknown_value_message};
-use super::expand::{Lookup, expand_canary, expand_document, process_env};
+use super::expand::{Lookup, UnsetSecrets, expand_canary, expand_document, process_env};
 use super::model::{CanaryFile, ProjectFile};
 use super::path::{KeyPath, PathSeg, Problem, RuleProblem};
 use super::schedule::Schedule;
@@ -144,6 +144,9 @@ pub struct Project {
     pub artifacts_dir: PathBuf,
     /// Values of `${secret:...}` references in the project file.
     pub secrets: Vec<String>,
+    /// Unset `${secret:...}` references of the project file, left as written: each with the
+    /// error it is for a command that needs it (see [`Self::require_secrets`]).
+    pub missing_secrets: Vec<Diagnostic>,
 }
 
 impl Project {
@@ -167,7 +170,22 @@ impl Project {
             Some(dir) => resolve(&root, Path::new(dir)),
             None => data_dir.join("artifacts"),
         };
-        Self { file, root, config, data_dir, artifacts_dir, secrets }
+        Self { file, root, config, data_dir, artifacts_dir, secrets, missing_secrets: Vec::new() }
+    }
+
+    /// The unset secrets under any of the key paths `under` (`server.token`, `channels`); all of
+    /// them when `under` is empty. A command that would use such a value refuses with these.
+    pub fn require_secrets(&self, under: &[&str]) -> Result<(), Vec<Diagnostic>> {
+        let needed = |d: &&Diagnostic| {
+            under.is_empty()
+                || under.iter().any(|prefix| {
+                    d.path
+                        .strip_prefix(prefix)
+                        .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+                })
+        };
+        let missing: Vec<Diagnostic> = self.missing_secrets.iter().filter(needed).cloned().collect();
+        if missing.is_empty() { Ok(()) } else { Err(missing) }
     }
 
     /// A path written in the project file, resolved against [`Self::root`].
@@ -254,7 +272,7 @@ pub fn rule_diagnostics(project: &Project, problems: Vec<RuleProblem>) -> Vec<Di
 
 /// Loads the project file: `config`, else `./aviary.yaml` if present, else the defaults with the
 /// current folder as root. `data_dir_override` (`--data-dir`) replaces `data_dir`. Strings are
-/// expanded against the process environment.
+/// expanded against the process environment; an unset secret is an error.
 pub fn load_project(
     config: Option<&Path>,
     data_dir_override: Option<&Path>,
@@ -269,7 +287,9 @@ pub fn load_project_with(
     env: Lookup<'_>,
 ) -> Result<Project, Vec<Diagnostic>> {
     match read_project_with(config, data_dir_override, env, &[]) {
-        (Some(project), diagnostics) if diagnostics.is_empty() => Ok(project),
+        (Some(project), diagnostics) if diagnostics.is_empty() => {
+            project.require_secrets(&[]).map(|()| project)
+        }
         (_, diagnostics) => Err(diagnostics),
     }
 }
@@ -281,7 +301,8 @@ pub type SectionCheck = fn(&ProjectFile) -> Vec<Located>;
 
 /// [`load_project_with`] that keeps going and also runs `checks`: the project whenever the file
 /// could be read into its types (even with problems, so `aviary validate` can go on to the
-/// canaries), and every problem.
+/// canaries), and every problem. Unset secrets are not among the problems: the project keeps
+/// them in [`Project::missing_secrets`], and the checks skip the values that hold them.
 pub fn read_project_with(
     config: Option<&Path>,
     data_dir_override: Option<&Path>,
@@ -314,9 +335,11 @@ pub fn read_project_with(
     let (config, de_problems) = from_node::<ProjectFile>(&doc);
     let mut located = expansion.problems;
     located.extend(de_problems);
-    let tainted = tainted_paths(&located);
+    let mut tainted = tainted_paths(&located);
+    tainted.extend(expansion.missing.iter().map(|p| p.path.clone()));
     let mut diagnostics: Vec<Diagnostic> =
         located.into_iter().map(|p| Diagnostic::located(&file, p)).collect();
+    let missing = expansion.missing.into_iter().map(|p| Diagnostic::located(&file, p)).collect();
     if let Some(config) = &config {
         diagnostics
             .extend(check_project(config, &tainted).into_iter().map(|p| Diagnostic::placed(&file, &doc, p)));
@@ -326,8 +349,10 @@ pub fn read_project_with(
                 .extend(check(config).into_iter().filter(untainted).map(|p| Diagnostic::located(&file, p)));
         }
     }
-    let project =
-        config.map(|config| Project::build(Some(file), root, config, data_dir_override, expansion.secrets));
+    let project = config.map(|config| Project {
+        missing_secrets: missing,
+        ..Project::build(Some(file), root, config, data_dir_override, expansion.secrets)
+    });
     (project, sorted(diagnostics))
 }
 
@@ -350,6 +375,19 @@ pub fn load_canaries_with(
     env: Lookup<'_>,
     blueprints: &dyn BlueprintCatalog,
 ) -> (Vec<Canary>, Vec<Diagnostic>) {
+    load_canaries_in(project, paths, env, UnsetSecrets::Problem, blueprints)
+}
+
+/// [`load_canaries_with`] where `unset_secrets` says what an unset `${secret:NAME}` is. With
+/// [`UnsetSecrets::Leave`] a canary whose secret is unset still loads, its value left as written:
+/// for commands that read names and alarm definitions and run nothing.
+pub fn load_canaries_in(
+    project: &Project,
+    paths: &[PathBuf],
+    env: Lookup<'_>,
+    unset_secrets: UnsetSecrets,
+    blueprints: &dyn BlueprintCatalog,
+) -> (Vec<Canary>, Vec<Diagnostic>) {
     let targets: Vec<PathBuf> = if paths.is_empty() {
         project.config.canaries.iter().map(|c| project.resolve(c)).collect()
     } else {
@@ -361,7 +399,7 @@ pub fn load_canaries_with(
     let mut canaries = Vec::new();
     let mut first_by_name: HashMap<String, PathBuf> = HashMap::new();
     for file in files {
-        let loaded = load_canary_file(&file, project, env, blueprints);
+        let loaded = load_canary_file(&file, project, (env, unset_secrets), blueprints);
         let mut file_diagnostics = loaded.diagnostics;
         if let Some((name, line, column, path)) = &loaded.name {
             match first_by_name.get(name) {
@@ -494,7 +532,7 @@ struct LoadedFile {
 fn load_canary_file(
     file: &Path,
     project: &Project,
-    env: Lookup<'_>,
+    (env, unset_secrets): (Lookup<'_>, UnsetSecrets),
     blueprints: &dyn BlueprintCatalog,
 ) -> LoadedFile {
     let mut doc = match read_document(file, "canary settings") {
@@ -505,14 +543,16 @@ fn load_canary_file(
     let blueprint = doc.get("blueprint").and_then(Node::as_str).map(str::to_string);
     let template =
         blueprint.as_deref().and_then(|name| Some((name, blueprints.template_steps(name, doc.get(name)?)?)));
-    let expansion = expand_canary(&mut doc, env, template.as_ref().map(|(key, steps)| (*key, steps)));
+    let template = template.as_ref().map(|(key, steps)| (*key, steps));
+    let expansion = expand_canary(&mut doc, env, template, unset_secrets);
     let (spec, mut de_problems) = from_node_with_sections::<CanaryFile>(&doc, &sections);
     if let Some(blueprint) = blueprint.as_deref() {
         point_to_section(&mut de_problems, blueprint, &blueprints.section_keys(blueprint));
     }
     let mut located = expansion.problems;
     located.extend(de_problems);
-    let tainted = tainted_paths(&located);
+    let mut tainted = tainted_paths(&located);
+    tainted.extend(expansion.missing.iter().map(|p| p.path.clone()));
     let mut diagnostics: Vec<Diagnostic> =
         located.into_iter().map(|p| Diagnostic::located(file, p)).collect();
     let Some(spec) = spec else { return LoadedFile { canary: None, name: None, diagnostics } };

@@ -19,8 +19,8 @@ pub mod yaml;
 
 pub use catalog::{BlueprintCatalog, TemplateSteps};
 pub use load::{
-    Canary, Diagnostic, Project, SectionCheck, check_alarm_references, load_canaries, load_canaries_with,
-    load_project, load_project_with, read_project_with,
+    Canary, Diagnostic, Project, SectionCheck, check_alarm_references, load_canaries, load_canaries_in,
+    load_canaries_with, load_project, load_project_with, read_project_with,
 };
 pub use path::{KeyPath, PathSeg, Problem};
 pub use schedule::Schedule;
