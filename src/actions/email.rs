@@ -20,6 +20,7 @@ use tokio_rustls::rustls::{ClientConfig, RootCertStore, crypto};
 
 use super::{BoxFuture, Channel, ChannelConfig, ChannelError, Notification};
 use crate::spec::model::HumanDuration;
+use crate::spec::section::SectionSettings;
 use crate::spec::{KeyPath, Problem};
 
 /// The settings of a `type: email` channel.
@@ -40,7 +41,7 @@ pub struct Config {
     pub timeout: Option<HumanDuration>,
 }
 
-impl ChannelConfig for Config {
+impl SectionSettings for Config {
     fn check(&self) -> Vec<Problem> {
         let root = KeyPath::root();
         let mut problems = Vec::new();
@@ -64,7 +65,9 @@ impl ChannelConfig for Config {
     fn timeout(&self) -> Option<HumanDuration> {
         self.timeout
     }
+}
 
+impl ChannelConfig for Config {
     fn build(self, _base_dir: &Path) -> Result<Arc<dyn Channel>, ChannelError> {
         Ok(Arc::new(Email::new(self)?))
     }

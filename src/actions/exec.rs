@@ -18,6 +18,7 @@ use tokio::process::Command;
 
 use super::{BoxFuture, Channel, ChannelConfig, ChannelError, Notification, tail};
 use crate::spec::model::HumanDuration;
+use crate::spec::section::SectionSettings;
 use crate::spec::{KeyPath, Problem};
 
 /// The settings of a `type: exec` channel.
@@ -30,7 +31,7 @@ pub struct Config {
     pub timeout: Option<HumanDuration>,
 }
 
-impl ChannelConfig for Config {
+impl SectionSettings for Config {
     fn check(&self) -> Vec<Problem> {
         if self.command.first().is_none_or(|program| program.trim().is_empty()) {
             return vec![Problem::new(
@@ -44,7 +45,9 @@ impl ChannelConfig for Config {
     fn timeout(&self) -> Option<HumanDuration> {
         self.timeout
     }
+}
 
+impl ChannelConfig for Config {
     fn build(self, base_dir: &Path) -> Result<Arc<dyn Channel>, ChannelError> {
         let Some((program, args)) = self.command.split_first().filter(|(p, _)| !p.trim().is_empty()) else {
             return Err(ChannelError::Unusable { key: "command", expected: "a program and its arguments" });

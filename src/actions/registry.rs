@@ -5,20 +5,15 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::de::DeserializeOwned;
-
 use super::{Channel, ChannelError, DEFAULT_TIMEOUT, email, exec, slack, webhook};
+use crate::spec::Section;
 use crate::spec::de::Located;
-use crate::spec::model::{HumanDuration, ProjectFile};
-use crate::spec::{KeyPath, Problem, Section};
+use crate::spec::model::ProjectFile;
+use crate::spec::section::SectionSettings;
 
 /// A channel type's settings (its section of `channels:`, without `type`): read with serde
 /// (unknown keys rejected), checked, then turned into the channel.
-pub trait ChannelConfig: DeserializeOwned {
-    /// Problems the types cannot express, at key paths relative to the channel's section.
-    fn check(&self) -> Vec<Problem>;
-    /// The time limit of one delivery attempt, when set.
-    fn timeout(&self) -> Option<HumanDuration>;
+pub trait ChannelConfig: SectionSettings {
     /// The channel. `base_dir` is the project folder (relative `exec` programs start there).
     fn build(self, base_dir: &Path) -> Result<Arc<dyn Channel>, ChannelError>;
 }
@@ -56,23 +51,12 @@ pub fn kind_names() -> Vec<&'static str> {
     KINDS.iter().map(|k| k.name).collect()
 }
 
-/// Reads and checks a section as settings of type `C`.
-fn read<C: ChannelConfig>(section: &Section) -> Result<C, Vec<Located>> {
-    let (config, mut problems) = section.parse::<C>();
-    let Some(config) = config else { return Err(problems) };
-    problems.extend(section.place(config.check()));
-    if config.timeout().is_some_and(|t| t.0.is_zero()) {
-        problems.push(section.problem(&KeyPath::root().key("timeout"), "timeout must be greater than 0"));
-    }
-    if problems.is_empty() { Ok(config) } else { Err(problems) }
-}
-
 fn check<C: ChannelConfig>(section: &Section) -> Vec<Located> {
-    read::<C>(section).err().unwrap_or_default()
+    section.read::<C>().err().unwrap_or_default()
 }
 
 fn build_as<C: ChannelConfig>(section: &Section, base_dir: &Path) -> Result<Ready, ChannelError> {
-    let config = read::<C>(section).map_err(|problems| ChannelError::Invalid { problems })?;
+    let config = section.read::<C>().map_err(|problems| ChannelError::Invalid { problems })?;
     let timeout = config.timeout().map_or(DEFAULT_TIMEOUT, |t| t.0);
     Ok(Ready { channel: config.build(base_dir)?, timeout })
 }

@@ -15,6 +15,7 @@ use super::webhook::{check_url, parse_url, post_json};
 use super::{BoxFuture, Channel, ChannelConfig, ChannelError, Notification};
 use crate::spec::Problem;
 use crate::spec::model::HumanDuration;
+use crate::spec::section::SectionSettings;
 
 /// The settings of a `type: slack` channel.
 #[derive(Debug, Clone, Deserialize)]
@@ -29,7 +30,7 @@ pub struct Config {
     pub timeout: Option<HumanDuration>,
 }
 
-impl ChannelConfig for Config {
+impl SectionSettings for Config {
     fn check(&self) -> Vec<Problem> {
         check_url(&self.webhook_url, "webhook_url").into_iter().collect()
     }
@@ -37,7 +38,9 @@ impl ChannelConfig for Config {
     fn timeout(&self) -> Option<HumanDuration> {
         self.timeout
     }
+}
 
+impl ChannelConfig for Config {
     fn build(self, _base_dir: &Path) -> Result<Arc<dyn Channel>, ChannelError> {
         let url = parse_url(&self.webhook_url, "webhook_url")?;
         Ok(Arc::new(Slack { url, headers: self.headers.into_iter().collect() }))

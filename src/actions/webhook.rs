@@ -14,6 +14,7 @@ use url::Url;
 use super::{BoxFuture, Channel, ChannelConfig, ChannelError, Notification, tail};
 use crate::fetch::{Client, FetchError, Options, Request};
 use crate::spec::model::HumanDuration;
+use crate::spec::section::SectionSettings;
 use crate::spec::validate::http_url_problem;
 use crate::spec::{KeyPath, Problem};
 
@@ -30,7 +31,7 @@ pub struct Config {
     pub timeout: Option<HumanDuration>,
 }
 
-impl ChannelConfig for Config {
+impl SectionSettings for Config {
     fn check(&self) -> Vec<Problem> {
         check_url(&self.url, "url").into_iter().collect()
     }
@@ -38,7 +39,9 @@ impl ChannelConfig for Config {
     fn timeout(&self) -> Option<HumanDuration> {
         self.timeout
     }
+}
 
+impl ChannelConfig for Config {
     fn build(self, _base_dir: &Path) -> Result<Arc<dyn Channel>, ChannelError> {
         Ok(Arc::new(Webhook {
             url: parse_url(&self.url, "url")?,

@@ -3,20 +3,15 @@
 
 use std::sync::Arc;
 
-use serde::de::DeserializeOwned;
-
 use super::{DnsError, DnsProvider, rfc2136};
+use crate::spec::Section;
 use crate::spec::de::Located;
-use crate::spec::model::{HumanDuration, ProjectFile};
-use crate::spec::{KeyPath, Problem, Section};
+use crate::spec::model::ProjectFile;
+use crate::spec::section::SectionSettings;
 
 /// A provider type's settings (its section of `dns_providers:`, without `type`): read with serde
 /// (unknown keys rejected), checked, then turned into the provider.
-pub trait ProviderConfig: DeserializeOwned {
-    /// Problems the types cannot express, at key paths relative to the provider's section.
-    fn check(&self) -> Vec<Problem>;
-    /// The time limit of one call to the provider, when set.
-    fn timeout(&self) -> Option<HumanDuration>;
+pub trait ProviderConfig: SectionSettings {
     /// The provider.
     fn build(self) -> Result<Arc<dyn DnsProvider>, DnsError>;
 }
@@ -56,23 +51,12 @@ pub fn kind_names() -> Vec<&'static str> {
     KINDS.iter().map(|k| k.name).collect()
 }
 
-/// Reads and checks a section as settings of type `C`.
-fn read<C: ProviderConfig>(section: &Section) -> Result<C, Vec<Located>> {
-    let (config, mut problems) = section.parse::<C>();
-    let Some(config) = config else { return Err(problems) };
-    problems.extend(section.place(config.check()));
-    if config.timeout().is_some_and(|t| t.0.is_zero()) {
-        problems.push(section.problem(&KeyPath::root().key("timeout"), "timeout must be greater than 0"));
-    }
-    if problems.is_empty() { Ok(config) } else { Err(problems) }
-}
-
 fn check<C: ProviderConfig>(section: &Section) -> Vec<Located> {
-    read::<C>(section).err().unwrap_or_default()
+    section.read::<C>().err().unwrap_or_default()
 }
 
 fn build_as<C: ProviderConfig>(section: &Section) -> Result<Arc<dyn DnsProvider>, DnsError> {
-    read::<C>(section).map_err(|problems| DnsError::Settings { problems })?.build()
+    section.read::<C>().map_err(|problems| DnsError::Settings { problems })?.build()
 }
 
 /// The type a provider's section names and the section without `type`.

@@ -15,6 +15,7 @@ use tokio::net::TcpStream;
 
 use super::{DnsError, DnsProvider, ProviderConfig};
 use crate::spec::model::{HumanDuration, RecordSpec};
+use crate::spec::section::SectionSettings;
 use crate::spec::{KeyPath, Problem};
 
 /// Default deadline for one exchange (connect, send, answer).
@@ -58,7 +59,7 @@ impl std::fmt::Debug for Tsig {
     }
 }
 
-impl ProviderConfig for Config {
+impl SectionSettings for Config {
     fn check(&self) -> Vec<Problem> {
         let root = KeyPath::root();
         let mut problems = Vec::new();
@@ -90,7 +91,9 @@ impl ProviderConfig for Config {
     fn timeout(&self) -> Option<HumanDuration> {
         self.timeout
     }
+}
 
+impl ProviderConfig for Config {
     fn build(self) -> Result<Arc<dyn DnsProvider>, DnsError> {
         Ok(Arc::new(Rfc2136::new(&self)?))
     }

@@ -17,6 +17,7 @@ use tokio::sync::OnceCell;
 
 use super::{DnsError, DnsProvider, ProviderConfig, normalize};
 use crate::spec::model::{HumanDuration, RecordSpec};
+use crate::spec::section::SectionSettings;
 use crate::spec::validate::http_url_problem;
 use crate::spec::{KeyPath, Problem};
 
@@ -42,7 +43,7 @@ pub struct Config {
     pub timeout: Option<HumanDuration>,
 }
 
-impl ProviderConfig for Config {
+impl SectionSettings for Config {
     fn check(&self) -> Vec<Problem> {
         let root = KeyPath::root();
         let mut problems = Vec::new();
@@ -58,7 +59,9 @@ impl ProviderConfig for Config {
     fn timeout(&self) -> Option<HumanDuration> {
         self.timeout
     }
+}
 
+impl ProviderConfig for Config {
     fn build(self) -> Result<Arc<dyn DnsProvider>, DnsError> {
         Ok(Arc::new(Route53::new(self)))
     }

@@ -9,6 +9,7 @@ use std::fmt;
 use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
 
 use super::de::{Located, from_node_at};
+use super::model::HumanDuration;
 use super::path::{KeyPath, Problem};
 use super::yaml::Node;
 
@@ -23,6 +24,15 @@ thread_local! {
 /// Called by [`super::de`] just before it visits a [`Section`].
 pub(super) fn hand_over(node: &Node, path: &KeyPath) {
     HANDED_OVER.with(|slot| *slot.borrow_mut() = Some(Section { node: node.clone(), path: path.clone() }));
+}
+
+/// Settings of a kind the spec layer hands on (a channel or DNS provider type): read with serde,
+/// checked beyond their types, with a time limit that must not be zero when it is set.
+pub trait SectionSettings: DeserializeOwned {
+    /// Problems the types cannot express, at key paths relative to the section.
+    fn check(&self) -> Vec<Problem>;
+    /// The time limit the section sets, when it sets one.
+    fn timeout(&self) -> Option<HumanDuration>;
 }
 
 /// A positioned node and the key path it stands at.
@@ -50,6 +60,17 @@ impl Section {
     /// problem list is empty.
     pub fn parse<T: DeserializeOwned>(&self) -> (Option<T>, Vec<Located>) {
         from_node_at(&self.node, self.path.clone())
+    }
+
+    /// Reads the section as `T` and checks it: the settings, or every problem.
+    pub fn read<T: SectionSettings>(&self) -> Result<T, Vec<Located>> {
+        let (settings, mut problems) = self.parse::<T>();
+        let Some(settings) = settings else { return Err(problems) };
+        problems.extend(self.place(settings.check()));
+        if settings.timeout().is_some_and(|t| t.0.is_zero()) {
+            problems.push(self.problem(&KeyPath::root().key("timeout"), "timeout must be greater than 0"));
+        }
+        if problems.is_empty() { Ok(settings) } else { Err(problems) }
     }
 
     /// A problem at `relative` (a key path inside the section), placed at its position.
