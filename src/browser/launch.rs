@@ -153,6 +153,8 @@ impl Launched {
 pub(crate) struct LaunchSpec<'a> {
     pub executable: &'a Path,
     pub extra_args: &'a [String],
+    /// A browser with windows (for `aviary record`); otherwise headless.
+    pub headed: bool,
     pub launch_timeout: Duration,
     pub command_timeout: Duration,
     /// Where the running browser is recorded, so that a later start can reap it.
@@ -245,7 +247,7 @@ impl Process {
     async fn start(spec: &LaunchSpec<'_>, profile: &Path) -> Result<(Process, ChildStderr), BrowserError> {
         let mut command = std::process::Command::new(spec.executable);
         command
-            .args(BASE_ARGS)
+            .args(BASE_ARGS.iter().filter(|arg| !(spec.headed && arg.starts_with("--headless"))))
             .arg(format!("--user-data-dir={}", profile.display()))
             .args(spec.extra_args.iter().map(|a| normalize_arg(a)))
             .stdin(Stdio::null())

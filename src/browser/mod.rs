@@ -37,6 +37,7 @@ mod launch;
 mod orphans;
 mod page;
 mod pool;
+pub mod record;
 
 pub use discover::find_chromium;
 pub use page::BrowserPage;

@@ -58,7 +58,7 @@ impl Tab {
 }
 
 /// Runs `fut` with a deadline, failing at once if the browser or the page's renderer dies.
-async fn guarded<T>(
+pub(super) async fn guarded<T>(
     browser: &Life,
     tab: Option<&Life>,
     what: &str,

@@ -256,6 +256,7 @@ impl Shared {
         let launched = launch(LaunchSpec {
             executable: &path,
             extra_args: &self.config.extra_args,
+            headed: false,
             launch_timeout: self.config.launch_timeout,
             command_timeout: self.config.command_timeout,
             registry: self.registry.clone(),
