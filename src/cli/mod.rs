@@ -6,6 +6,7 @@ mod failover;
 mod history;
 mod new;
 mod progress;
+mod record;
 mod reporters;
 mod run;
 mod validate;
@@ -77,6 +78,8 @@ pub(crate) enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Record what you do in Chromium as a Recorder flow (JSON) and a canary replaying it.
+    Record(record::RecordArgs),
     /// A canary's run history, newest first.
     Runs {
         canary: String,
@@ -136,6 +139,7 @@ async fn dispatch(cli: Cli) -> i32 {
         Command::Daemon(args) => daemon::daemon(&globals, args).await,
         Command::Validate { paths, strict } => validate::validate(&globals, &paths, strict),
         Command::New { blueprint, name, force } => new::new_canary(&globals, &blueprint, &name, force),
+        Command::Record(args) => record::record(&globals, args).await,
         Command::Runs { canary, limit, json } => history::runs(&globals, &canary, limit, json),
         Command::Show { run_id, json } => history::show(&globals, &run_id, json),
         Command::Alarms { json } => alarms::list(&globals, json).await,
