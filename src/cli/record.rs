@@ -106,7 +106,8 @@ fn plan(globals: &Globals, args: &RecordArgs) -> Result<Outputs, i32> {
     } else {
         let project = super::load_project_unresolved(globals)?;
         let folder = project.config.canaries.first().map_or_else(|| "canaries".to_string(), Clone::clone);
-        Some(project.root.join(folder).join(format!("{name}.yaml")))
+        let canary = project.root.join(folder).join(format!("{name}.yaml"));
+        Some(canary.strip_prefix(".").map(Path::to_path_buf).unwrap_or(canary))
     };
     let outputs = Outputs { flow: args.output.clone(), canary };
     for path in std::iter::once(&outputs.flow).chain(&outputs.canary) {

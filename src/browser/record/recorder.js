@@ -308,8 +308,7 @@
   function implicitRole(element) {
     const tag = element.localName;
     if (tag === 'a' || tag === 'area') return element.hasAttribute('href') ? 'link' : null;
-    // A button that opens a popup is a "pop-up button" to Chrome: the name alone is safer.
-    if (tag === 'button') return ['', 'false'].includes(element.getAttribute('aria-haspopup') || '') ? 'button' : null;
+    if (tag === 'button') return 'button';
     if (tag === 'select') return element.multiple || element.size > 1 ? 'listbox' : 'combobox';
     if (tag === 'textarea') return 'textbox';
     if (tag === 'img') return element.alt ? 'image' : null;
