@@ -57,7 +57,8 @@ impl Recorder {
         let started = Instant::now();
         while recorder.devtools.is_empty() {
             let left = DEADLINE.saturating_sub(started.elapsed());
-            let line = recorder.stderr.recv_timeout(left).expect("aviary record printed its DevTools endpoint");
+            let line =
+                recorder.stderr.recv_timeout(left).expect("aviary record printed its DevTools endpoint");
             if let Some(url) = line.strip_prefix("DevTools listening on ") {
                 recorder.devtools = url.trim().to_string();
             }
@@ -329,17 +330,29 @@ async fn a_recording_driven_over_devtools_is_recorder_json_that_replays() {
     // Every form of selector, the way the Recorder writes them.
     assert_eq!(
         step_with(&flow, "click", "#user")["selectors"],
-        json!([["aria/User name[role=\"textbox\"]"], ["#user"], ["xpath///*[@id=\"user\"]"], ["pierce/#user"]])
+        json!([
+            ["aria/User name[role=\"textbox\"]"],
+            ["#user"],
+            ["xpath///*[@id=\"user\"]"],
+            ["pierce/#user"]
+        ])
     );
     assert_eq!(step_with(&flow, "change", "#user")["value"], "demo");
     assert_eq!(step_with(&flow, "change", "#plan")["value"], "pro");
-    assert_eq!(step_with(&flow, "click", "#terms")["selectors"][0], json!(["aria/I accept the terms[role=\"checkbox\"]"]));
+    assert_eq!(
+        step_with(&flow, "click", "#terms")["selectors"][0],
+        json!(["aria/I accept the terms[role=\"checkbox\"]"])
+    );
     // "Sign in" is also the heading's text: no text selector for the button.
     let sign_in = step_with(&flow, "click", "[data-testid='sign-in']");
     assert_eq!(
         sign_in["selectors"],
-        json!([["aria/Sign in[role=\"button\"]"], ["[data-testid='sign-in']"], ["xpath///*[@id=\"login\"]/button"],
-               ["pierce/[data-testid='sign-in']"]])
+        json!([
+            ["aria/Sign in[role=\"button\"]"],
+            ["[data-testid='sign-in']"],
+            ["xpath///*[@id=\"login\"]/button"],
+            ["pierce/[data-testid='sign-in']"]
+        ])
     );
     assert!(sign_in["offsetX"].as_f64().unwrap() > 0.0 && sign_in["offsetY"].as_f64().unwrap() > 0.0);
     assert_eq!(
@@ -386,11 +399,7 @@ async fn closing_the_tab_ends_the_recording() {
     let flow_path = project.path().join("flows/closed.json");
     let flow = read_json(&flow_path);
     assert_eq!(outline(&flow), ["setViewport", "navigate", "click #menu"], "{flow:#}");
-    assert_eq!(
-        flow["steps"][2]["selectors"][0],
-        json!(["aria/Menu[role=\"button\"]"]),
-        "{flow:#}"
-    );
+    assert_eq!(flow["steps"][2]["selectors"][0], json!(["aria/Menu[role=\"button\"]"]), "{flow:#}");
     // The canary goes to the canaries folder and names the flow relative to itself.
     let canary = std::fs::read_to_string(project.path().join("canaries/closed.yaml")).unwrap();
     assert!(canary.contains("file: \"../flows/closed.json\""), "{canary}");
@@ -401,18 +410,23 @@ async fn closing_the_tab_ends_the_recording() {
 fn existing_files_are_kept_unless_forced_and_bad_arguments_say_why() {
     let project = Project::new();
     project.file("canaries/flows/taken.json", "{}");
-    let output = project.aviary(&["record", "--headless", "http://127.0.0.1:9/", "-o", "canaries/flows/taken.json"]);
+    let output =
+        project.aviary(&["record", "--headless", "http://127.0.0.1:9/", "-o", "canaries/flows/taken.json"]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("taken.json already exists (use --force to overwrite)"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("taken.json already exists (use --force to overwrite)"),
+        "{}",
+        stderr(&output)
+    );
     assert_eq!(std::fs::read_to_string(project.path().join("canaries/flows/taken.json")).unwrap(), "{}");
 
     let output = project.aviary(&["record", "--headless", "127.0.0.1:8080", "-o", "flows/x.json"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("not a URL to record"), "{}", stderr(&output));
 
-    let output = project.aviary(&["record", "--headless", "http://127.0.0.1:9/", "-o", "flows/bad name.json"]);
+    let output =
+        project.aviary(&["record", "--headless", "http://127.0.0.1:9/", "-o", "flows/bad name.json"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("must match [A-Za-z0-9_-]{1,64}"), "{}", stderr(&output));
     assert!(!project.path().join("flows").exists());
 }
-

@@ -43,7 +43,9 @@ pub(crate) struct RecordArgs {
 enum RecordError {
     #[error("{url:?} is not a URL to record: {reason}")]
     BadUrl { url: String, reason: String },
-    #[error("the recording's name {name:?} (from {path}) must match [A-Za-z0-9_-]{{1,64}}: it names the canary")]
+    #[error(
+        "the recording's name {name:?} (from {path}) must match [A-Za-z0-9_-]{{1,64}}: it names the canary"
+    )]
     BadName { name: String, path: PathBuf },
     #[error("{} already exists (use --force to overwrite)", .0.display())]
     Exists(PathBuf),
@@ -62,7 +64,8 @@ struct Outputs {
 }
 
 fn parse_size(text: &str) -> Result<(u32, u32), String> {
-    let parsed = text.split_once(['x', 'X']).and_then(|(w, h)| Some((w.trim().parse().ok()?, h.trim().parse().ok()?)));
+    let parsed =
+        text.split_once(['x', 'X']).and_then(|(w, h)| Some((w.trim().parse().ok()?, h.trim().parse().ok()?)));
     match parsed {
         Some((w, h)) if (100..=10_000).contains(&w) && (100..=10_000).contains(&h) => Ok((w, h)),
         _ => Err(format!("{text:?} is not WIDTHxHEIGHT with each 100..10000, e.g. 1280x800")),
@@ -120,7 +123,8 @@ fn plan(globals: &Globals, args: &RecordArgs) -> Result<Outputs, i32> {
 
 fn check_url(url: &str) -> Result<(), RecordError> {
     let bad = |reason: String| RecordError::BadUrl { url: url.to_string(), reason };
-    let parsed = url::Url::parse(url).map_err(|e| bad(format!("{e} (write it as http://... or https://...)")))?;
+    let parsed =
+        url::Url::parse(url).map_err(|e| bad(format!("{e} (write it as http://... or https://...)")))?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(bad(format!("the scheme is {}, not http or https", parsed.scheme())));
     }
@@ -136,7 +140,8 @@ fn headless(args: &RecordArgs) -> bool {
 async fn record_flow(globals: &Globals, args: &RecordArgs, outputs: &Outputs) -> Result<(), RecordError> {
     let stop = stop_signal()?;
     let headless = headless(args);
-    let options = RecordOptions { window: args.window_size, ..RecordOptions::new(args.url.clone(), headless) };
+    let options =
+        RecordOptions { window: args.window_size, ..RecordOptions::new(args.url.clone(), headless) };
     let session = RecordSession::start(options).await?;
     // Chromium's own wording, so that tools which find its endpoint find this one.
     eprintln!("DevTools listening on {}", session.devtools_url());
@@ -176,8 +181,9 @@ async fn record_flow(globals: &Globals, args: &RecordArgs, outputs: &Outputs) ->
 /// Resolves at the first SIGINT (Ctrl-C) or SIGTERM.
 fn stop_signal() -> Result<impl Future<Output = ()>, RecordError> {
     use tokio::signal::unix::{SignalKind, signal};
-    let install =
-        |kind: SignalKind, name: &'static str| signal(kind).map_err(|source| RecordError::Signal { signal: name, source });
+    let install = |kind: SignalKind, name: &'static str| {
+        signal(kind).map_err(|source| RecordError::Signal { signal: name, source })
+    };
     let mut int = install(SignalKind::interrupt(), "SIGINT")?;
     let mut term = install(SignalKind::terminate(), "SIGTERM")?;
     Ok(async move {
@@ -269,8 +275,9 @@ mod tests {
 
     #[test]
     fn the_canary_names_its_flow_relative_to_itself() {
-        let text = canary_text("http://a/", Path::new("/p/canaries/flows/x.json"), Path::new("/p/canaries/x.yaml"))
-            .unwrap();
+        let text =
+            canary_text("http://a/", Path::new("/p/canaries/flows/x.json"), Path::new("/p/canaries/x.yaml"))
+                .unwrap();
         assert!(text.contains("blueprint: flow\n"), "{text}");
         assert!(text.contains("  file: \"flows/x.json\"\n"), "{text}");
     }

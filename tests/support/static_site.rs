@@ -23,7 +23,9 @@ pub fn serve_dir(dir: PathBuf) -> SocketAddr {
             .route("/", get(|State(dir): State<PathBuf>| async move { file(&dir, "index.html").await }))
             .route(
                 "/{*path}",
-                get(|State(dir): State<PathBuf>, UrlPath(path): UrlPath<String>| async move { file(&dir, &path).await }),
+                get(|State(dir): State<PathBuf>, UrlPath(path): UrlPath<String>| async move {
+                    file(&dir, &path).await
+                }),
             )
             .with_state(dir);
         axum::serve(listener, app).await.unwrap();

@@ -151,7 +151,8 @@ impl RecordSession {
         let life = &self.launched.life;
         let timeout = self.options.command_timeout;
         guarded(life, None, "Runtime.enable", timeout, self.page.execute(EnableParams::default())).await?;
-        let binding = AddBindingParams { name: BINDING.to_string(), execution_context_name: Some(WORLD.into()) };
+        let binding =
+            AddBindingParams { name: BINDING.to_string(), execution_context_name: Some(WORLD.into()) };
         guarded(life, None, "Runtime.addBinding", timeout, self.page.execute(binding)).await?;
         let script = AddScriptToEvaluateOnNewDocumentParams {
             source: RECORDER_JS.to_string(),
@@ -159,24 +160,36 @@ impl RecordSession {
             include_command_line_api: None,
             run_immediately: None,
         };
-        guarded(life, None, "Page.addScriptToEvaluateOnNewDocument", timeout, self.page.execute(script)).await?;
+        guarded(life, None, "Page.addScriptToEvaluateOnNewDocument", timeout, self.page.execute(script))
+            .await?;
         Ok(())
     }
 
     /// Loads the start URL and records until `stop` resolves, the tab is closed or the browser
     /// goes away; then closes the browser and returns the flow (titled `title`).
-    pub async fn record(self, title: String, stop: impl Future<Output = ()>) -> Result<Recorded, BrowserError> {
+    pub async fn record(
+        self,
+        title: String,
+        stop: impl Future<Output = ()>,
+    ) -> Result<Recorded, BrowserError> {
         let result = self.record_inner(title, stop).await;
         shut_down(&self.launched).await;
         result
     }
 
-    async fn record_inner(&self, title: String, stop: impl Future<Output = ()>) -> Result<Recorded, BrowserError> {
+    async fn record_inner(
+        &self,
+        title: String,
+        stop: impl Future<Output = ()>,
+    ) -> Result<Recorded, BrowserError> {
         let life = &self.launched.life;
         let timeout = self.options.command_timeout;
         let listen = |what| move |e| BrowserError::Cdp(format!("could not listen to {what}: {e}"));
-        let mut calls =
-            self.page.event_listener::<EventBindingCalled>().await.map_err(listen("Runtime.bindingCalled"))?;
+        let mut calls = self
+            .page
+            .event_listener::<EventBindingCalled>()
+            .await
+            .map_err(listen("Runtime.bindingCalled"))?;
         let mut destroyed = self
             .launched
             .browser
@@ -238,7 +251,10 @@ fn apply_call(recording: &mut steps::Recording, call: &EventBindingCalled) {
 }
 
 /// Applies the binding calls already received.
-fn drain(calls: &mut chromiumoxide::listeners::EventStream<EventBindingCalled>, recording: &mut steps::Recording) {
+fn drain(
+    calls: &mut chromiumoxide::listeners::EventStream<EventBindingCalled>,
+    recording: &mut steps::Recording,
+) {
     while let Some(Some(call)) = calls.next().now_or_never() {
         apply_call(recording, &call);
     }
@@ -248,7 +264,8 @@ fn drain(calls: &mut chromiumoxide::listeners::EventStream<EventBindingCalled>, 
 async fn shut_down(launched: &Launched) {
     launched.closing.store(true, Ordering::SeqCst);
     if !launched.life.is_gone() {
-        let close = launched.browser.execute(chromiumoxide::cdp::browser_protocol::browser::CloseParams::default());
+        let close =
+            launched.browser.execute(chromiumoxide::cdp::browser_protocol::browser::CloseParams::default());
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, close).await;
     }
     launched.kill_and_wait(CLOSE_TIMEOUT).await;

@@ -229,7 +229,8 @@ impl Recording {
             }
             Event::DoubleClick { offset_x, offset_y, selectors, frame } => {
                 self.drop_clicks_of(&selectors, &frame);
-                let action = Action::DoubleClick { target: MAIN.into(), frame, selectors, offset_x, offset_y };
+                let action =
+                    Action::DoubleClick { target: MAIN.into(), frame, selectors, offset_x, offset_y };
                 self.push_element(action, now);
             }
             Event::Change { value, password, selectors, frame } => {
@@ -279,7 +280,13 @@ impl Recording {
         }
     }
 
-    fn document(&mut self, url: String, title: String, (width, height, scale): (f64, f64, f64), now: Instant) {
+    fn document(
+        &mut self,
+        url: String,
+        title: String,
+        (width, height, scale): (f64, f64, f64),
+        now: Instant,
+    ) {
         let asserted = vec![AssertedEvent::navigation(url.clone(), title)];
         if std::mem::take(&mut self.awaiting_first_document) {
             if let Action::SetViewport { width: w, height: h, device_scale_factor, .. } =
@@ -437,9 +444,15 @@ mod tests {
             click("#other"),
             click("#double"),
             click("#double"),
-            Event::DoubleClick { offset_x: 1.0, offset_y: 2.0, selectors: selectors("#double"), frame: vec![] },
+            Event::DoubleClick {
+                offset_x: 1.0,
+                offset_y: 2.0,
+                selectors: selectors("#double"),
+                frame: vec![],
+            },
         ]);
-        let types: Vec<&str> = flow["steps"].as_array().unwrap().iter().map(|s| s["type"].as_str().unwrap()).collect();
+        let types: Vec<&str> =
+            flow["steps"].as_array().unwrap().iter().map(|s| s["type"].as_str().unwrap()).collect();
         assert_eq!(types, ["setViewport", "navigate", "click", "doubleClick"]);
     }
 
@@ -454,8 +467,11 @@ mod tests {
             document("http://a/b", "B"),
         ]);
         let steps = flow["steps"].as_array().unwrap();
-        assert_eq!(steps[3], json!({"type": "keyDown", "target": "main", "key": "Enter",
-            "assertedEvents": [{"type": "navigation", "url": "http://a/b", "title": "B"}]}));
+        assert_eq!(
+            steps[3],
+            json!({"type": "keyDown", "target": "main", "key": "Enter",
+            "assertedEvents": [{"type": "navigation", "url": "http://a/b", "title": "B"}]})
+        );
         assert_eq!(steps[4], json!({"type": "keyUp", "key": "Enter", "target": "main"}));
     }
 
@@ -476,10 +492,7 @@ mod tests {
 
     #[test]
     fn keys_still_down_at_the_end_are_released_and_stray_key_ups_dropped() {
-        let flow = record(vec![
-            Event::KeyUp { key: "Tab".into() },
-            Event::KeyDown { key: "Escape".into() },
-        ]);
+        let flow = record(vec![Event::KeyUp { key: "Tab".into() }, Event::KeyDown { key: "Escape".into() }]);
         let steps = flow["steps"].as_array().unwrap();
         assert_eq!(steps.len(), 4);
         assert_eq!(steps[2]["type"], "keyDown");
@@ -511,13 +524,16 @@ mod tests {
             r##"{"kind":"click","button":"primary","offsetX":4,"offsetY":2.5,"selectors":[["#a"]],"frame":[]}"##,
         )
         .unwrap();
-        assert_eq!(event, Event::Click {
-            button: "primary".into(),
-            offset_x: 4.0,
-            offset_y: 2.5,
-            selectors: vec![vec!["#a".into()]],
-            frame: vec![]
-        });
+        assert_eq!(
+            event,
+            Event::Click {
+                button: "primary".into(),
+                offset_x: 4.0,
+                offset_y: 2.5,
+                selectors: vec![vec!["#a".into()]],
+                frame: vec![]
+            }
+        );
         let event: Event = serde_json::from_str(r#"{"kind":"scroll","x":0,"y":5,"frame":[1]}"#).unwrap();
         assert_eq!(event, Event::Scroll { x: 0.0, y: 5.0, selectors: None, frame: vec![1] });
     }
