@@ -429,4 +429,12 @@ fn existing_files_are_kept_unless_forced_and_bad_arguments_say_why() {
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("must match [A-Za-z0-9_-]{1,64}"), "{}", stderr(&output));
     assert!(!project.path().join("flows").exists());
+
+    // A page that cannot be loaded: said at once, nothing written.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let url = format!("http://{closed}/");
+    let output = project.aviary(&["record", "--headless", &url, "-o", "flows/gone.json"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stderr(&output).contains("net::ERR_CONNECTION_REFUSED"), "{}", stderr(&output));
+    assert!(!project.path().join("flows").exists() && !project.path().join("canaries/gone.yaml").exists());
 }
