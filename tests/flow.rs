@@ -80,10 +80,7 @@ fn example_sign_in_flow_passes_in_aviary_and_in_the_reference_replayer() {
     assert_eq!(sign_in["details"]["selector_index"], 0);
     assert_eq!(sign_in["url"], site.url("/account.html?user=demo&plan=pro"));
     assert_eq!(report["details"]["selector_drift"], 0);
-    assert!(
     assert!(dir.join("sign-in.har").is_file(), "the run keeps its HAR");
-            || dir.read_dir().unwrap().any(|e| e.unwrap().path().extension().is_some_and(|x| x == "har"))
-    );
 
     let reference = reference_replay(&recording);
     assert_eq!(reference["ok"], true, "@puppeteer/replay: {reference}");
@@ -369,4 +366,30 @@ fn workflow_steps_are_checked_with_positions_and_hints() {
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
+}
+
+#[test]
+fn new_flow_and_workflow_templates_validate_once_filled_in() {
+    let project = Project::new();
+    let output = project.aviary(&["new", "flow", "checkout"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let written = std::fs::read_to_string(project.path().join("canaries/checkout.yaml")).unwrap();
+    assert!(written.contains("file: flows/checkout.json"), "{written}");
+    let missing = project.aviary(&["validate"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        stderr(&missing).contains(
+            "cannot read flows/checkout.json: no such file; export the flow from Chrome DevTools' Recorder"
+        ),
+        "{}",
+        stderr(&missing)
+    );
+    project.file(
+        "canaries/flows/checkout.json",
+        &std::fs::read_to_string(repo("canaries/flows/sign-in.json")).unwrap(),
+    );
+    let output = project.aviary(&["new", "workflow", "account"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let valid = project.aviary_env(&["validate"], &[("DEMO_PASSWORD", "x")]);
+    assert_eq!(valid.status.code(), Some(0), "stdout: {}\nstderr: {}", stdout(&valid), stderr(&valid));
 }

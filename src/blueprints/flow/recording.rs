@@ -150,7 +150,16 @@ pub fn read(
     unset_secrets: UnsetSecrets,
 ) -> Result<Recording, RecordingError> {
     let read_error = |reason: String| RecordingError::Read { file: shown.to_string(), reason };
-    let size = std::fs::metadata(path).map_err(|e| read_error(e.to_string()))?.len();
+    let size = match std::fs::metadata(path) {
+        Ok(metadata) => metadata.len(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(read_error(format!(
+                "no such file; export the flow from Chrome DevTools' Recorder panel (Export → JSON) or record one with `aviary record URL -o {}`",
+                path.display()
+            )));
+        }
+        Err(e) => return Err(read_error(e.to_string())),
+    };
     if size > MAX_BYTES {
         return Err(read_error(format!(
             "{size} bytes is more than the {MAX_BYTES} bytes a recording may have"
