@@ -297,8 +297,8 @@ fn sections_of_the_blueprint() {
             "missing.yaml:1:1: missing section `heartbeat:` (blueprint `heartbeat` reads its settings from it)",
             "other.yaml:4:6: api: section `api` does not apply to blueprint `heartbeat`",
             "empty.yaml:2:1: heartbeat: section `heartbeat` is empty",
-            "typo.yaml:1:12: blueprint: unknown value `hartbeat`; expected one of: heartbeat, api, broken-links, \
-             visual, flow, workflow, script; did you mean `heartbeat`?",
+            "typo.yaml:1:12: blueprint: unknown value `hartbeat`; expected one of: heartbeat, api, flow, \
+             workflow, broken-links, visual, script; did you mean `heartbeat`?",
         ]
     );
 }
