@@ -31,49 +31,6 @@ for i in $(seq -w 1 $checks); do
   printf 'blueprint: heartbeat\ntimeout: 30s\nheartbeat:\n  urls: ["%s"]\n' "$url" > "$work/project/canaries/check-$i.yaml"
 done
 
-# Runs a command, sampling its whole process tree; prints "wall_s cpu_s peak_rss_mb".
-measure() {
-  python3 - "$@" <<'PY'
-import os, subprocess, sys, time
-def tree_rss(pid):
-    total, stack = 0, [pid]
-    children = {}
-    for p in os.listdir('/proc'):
-        if p.isdigit():
-            try:
-                with open(f'/proc/{p}/stat') as f:
-                    ppid = int(f.read().rsplit(')', 1)[1].split()[1])
-                children.setdefault(ppid, []).append(int(p))
-            except OSError:
-                pass
-    while stack:
-        p = stack.pop()
-        try:
-            with open(f'/proc/{p}/status') as f:
-                for line in f:
-                    if line.startswith('VmRSS:'):
-                        total += int(line.split()[1])
-        except OSError:
-            pass
-        stack.extend(children.get(p, []))
-    return total
-start = time.monotonic()
-t0 = os.times()
-proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-peak = 0
-while proc.poll() is None:
-    peak = max(peak, tree_rss(proc.pid))
-    time.sleep(0.02)
-wall = time.monotonic() - start
-t1 = os.times()
-cpu = (t1.children_user - t0.children_user) + (t1.children_system - t0.children_system)
-if proc.returncode != 0:
-    print(f"command failed with exit {proc.returncode}: {' '.join(sys.argv[1:])}", file=sys.stderr)
-    sys.exit(1)
-print(f"{wall:.3f} {cpu:.3f} {peak/1024:.0f}")
-PY
-}
-
 aviary_rows=() ; pw_rows=()
 for r in $(seq "$rounds"); do
   rm -rf "$work/project/.aviary" "$work/pw" && mkdir -p "$work/pw"

@@ -13,3 +13,46 @@ aviary_binary() {
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 did not open" >&2; exit 1; }
+
+# Runs a command, sampling its whole process tree; prints "wall_s cpu_s peak_rss_mb".
+measure() {
+  python3 - "$@" <<'PY'
+import os, subprocess, sys, time
+def tree_rss(pid):
+    total, stack = 0, [pid]
+    children = {}
+    for p in os.listdir('/proc'):
+        if p.isdigit():
+            try:
+                with open(f'/proc/{p}/stat') as f:
+                    ppid = int(f.read().rsplit(')', 1)[1].split()[1])
+                children.setdefault(ppid, []).append(int(p))
+            except OSError:
+                pass
+    while stack:
+        p = stack.pop()
+        try:
+            with open(f'/proc/{p}/status') as f:
+                for line in f:
+                    if line.startswith('VmRSS:'):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+        stack.extend(children.get(p, []))
+    return total
+start = time.monotonic()
+t0 = os.times()
+proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+peak = 0
+while proc.poll() is None:
+    peak = max(peak, tree_rss(proc.pid))
+    time.sleep(0.02)
+wall = time.monotonic() - start
+t1 = os.times()
+cpu = (t1.children_user - t0.children_user) + (t1.children_system - t0.children_system)
+if proc.returncode != 0:
+    print(f"command failed with exit {proc.returncode}: {' '.join(sys.argv[1:])}", file=sys.stderr)
+    sys.exit(1)
+print(f"{wall:.3f} {cpu:.3f} {peak/1024:.0f}")
+PY
+}

@@ -22,6 +22,7 @@ if [ "${AVIARY_SETUP_TESTS:-0}" = 1 ]; then
   have dig || packages+=(bind9-dnsutils)
   have promtool || packages+=(prometheus)  # promtool checks /metrics in tests/server.rs
   python3 -c 'import ensurepip, venv' 2>/dev/null || packages+=(python3-venv)
+  have npm || packages+=(nodejs npm)  # @puppeteer/replay, the reference replayer of tests/flow.rs
 fi
 
 if [ ${#packages[@]} -gt 0 ]; then
@@ -47,4 +48,11 @@ if [ "${AVIARY_SETUP_TESTS:-0}" = 1 ] && [ ! -x target/moto-venv/bin/moto_server
   rm -rf target/moto-venv
   python3 -m venv target/moto-venv
   target/moto-venv/bin/pip install --quiet --disable-pip-version-check 'moto[server]==5.*'
+fi
+
+# @puppeteer/replay + puppeteer-core: every test flow must also pass in the Recorder's own
+# replayer (tests/flow.rs, through bench/replay.js).
+if [ "${AVIARY_SETUP_TESTS:-0}" = 1 ] && [ ! -d bench/node_modules/@puppeteer/replay ]; then
+  echo "setup: installing @puppeteer/replay and puppeteer-core into bench/node_modules"
+  PUPPETEER_SKIP_DOWNLOAD=1 npm ci --prefix bench --no-audit --no-fund --loglevel=error >/dev/null
 fi

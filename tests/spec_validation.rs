@@ -200,7 +200,7 @@ api:
             "many.yaml:6:10: enabled: expected true or false, found \"sometimes\"",
             "many.yaml:7:1: colour: unknown key `colour`; expected one of: name, blueprint, schedule, timeout, \
              retries, enabled, tags, env, retention, browser, report, screenshots, continue_on_step_failure, \
-             alarms, heartbeat, api, broken-links, visual, flow, workflow, script",
+             alarms, heartbeat, api, flow, workflow, broken-links, visual, script",
             "many.yaml:9:21: browser.viewport.width: viewport width must be 100..10000, found 50",
             "many.yaml:11:29: heartbeat.urls[1]: `/relative` is not an absolute http(s) URL (relative URL without \
              a base)",
@@ -297,8 +297,8 @@ fn sections_of_the_blueprint() {
             "missing.yaml:1:1: missing section `heartbeat:` (blueprint `heartbeat` reads its settings from it)",
             "other.yaml:4:6: api: section `api` does not apply to blueprint `heartbeat`",
             "empty.yaml:2:1: heartbeat: section `heartbeat` is empty",
-            "typo.yaml:1:12: blueprint: unknown value `hartbeat`; expected one of: heartbeat, api, broken-links, \
-             visual, flow, workflow, script; did you mean `heartbeat`?",
+            "typo.yaml:1:12: blueprint: unknown value `hartbeat`; expected one of: heartbeat, api, flow, \
+             workflow, broken-links, visual, script; did you mean `heartbeat`?",
         ]
     );
 }

@@ -4,8 +4,11 @@
 //! new module plus one line in [`registry::REGISTRY`] (`docs/architecture.md`).
 
 pub mod api;
+pub mod flow;
 pub mod heartbeat;
+pub mod page_steps;
 pub mod registry;
+pub mod workflow;
 
 use std::path::Path;
 
@@ -69,6 +72,8 @@ pub struct SentValues {
     pub headers: Vec<(String, String)>,
     /// URLs, as written (with `${name}` references left for run time).
     pub urls: Vec<String>,
+    /// Values of `${secret:...}` references in files the section names (a recorded flow).
+    pub secrets: Vec<String>,
 }
 
 /// Why a canary's run could not be built.

@@ -32,6 +32,7 @@ use std::time::Duration;
 
 mod capture;
 mod discover;
+pub mod engine;
 mod extra_info;
 mod launch;
 mod orphans;

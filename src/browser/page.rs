@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::AtomicI64;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -17,6 +18,7 @@ use chromiumoxide::cdp::browser_protocol::page::{
 };
 use chromiumoxide::cdp::browser_protocol::target::{
     CloseTargetParams, CreateBrowserContextParams, CreateTargetParams, DisposeBrowserContextParams,
+    GetTargetsParams,
 };
 use chromiumoxide::cdp::js_protocol::runtime::EvaluateParams;
 use chromiumoxide::error::CdpError;
@@ -24,6 +26,7 @@ use futures::StreamExt;
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::capture::Capture;
+use super::engine::Viewport as EmulatedViewport;
 use super::extra_info::ExtraInfo;
 use super::launch::Life;
 use super::pool::{PooledBrowser, Shared};
@@ -262,6 +265,10 @@ pub struct BrowserPage {
     command_timeout: Duration,
     permit: Option<OwnedSemaphorePermit>,
     released: bool,
+    /// Modifier keys held down by the engine (Alt 1, Control 2, Meta 4, Shift 8).
+    pub(super) modifiers: AtomicI64,
+    /// A viewport the engine set (`setViewport`), kept over full-page screenshots.
+    emulated: std::sync::Mutex<Option<EmulatedViewport>>,
 }
 
 struct PageState {
@@ -272,6 +279,8 @@ struct PageState {
     stuck: bool,
     /// The URL of the latest `goto`.
     last_url: Option<String>,
+    /// Popups the engine stepped into, by target id.
+    popups: Vec<Tab>,
 }
 
 impl std::fmt::Debug for BrowserPage {
@@ -298,6 +307,7 @@ impl BrowserPage {
                 capture: prepared.capture,
                 stuck: false,
                 last_url: None,
+                popups: Vec::new(),
             }),
             browser,
             shared,
@@ -306,6 +316,8 @@ impl BrowserPage {
             command_timeout,
             permit: Some(permit),
             released: false,
+            modifiers: AtomicI64::new(0),
+            emulated: std::sync::Mutex::new(None),
         }
     }
 
@@ -318,8 +330,84 @@ impl BrowserPage {
         &self.browser.launched.life
     }
 
-    async fn tab(&self) -> Tab {
+    pub(super) async fn tab(&self) -> Tab {
         self.state.lock().await.tab.clone()
+    }
+
+    /// A page of this run's context, other than its own, at `url` (a popup it opened).
+    pub(super) async fn popup(&self, url: &str) -> Result<Option<Tab>, BrowserError> {
+        let cdp = &self.browser.launched.browser;
+        let own = self.tab().await.page.target_id().clone();
+        let targets = guarded(
+            self.life(),
+            None,
+            "Target.getTargets",
+            self.command_timeout,
+            cdp.execute(GetTargetsParams::default()),
+        )
+        .await?
+        .result
+        .target_infos;
+        let Some(target) = targets.into_iter().find(|t| {
+            t.r#type == "page"
+                && t.url == url
+                && t.target_id != own
+                && t.browser_context_id.as_ref() == Some(&self.context_id)
+        }) else {
+            return Ok(None);
+        };
+        let mut state = self.state.lock().await;
+        if let Some(tab) =
+            state.popups.iter().find(|t| *t.page.target_id() == target.target_id && !t.is_gone())
+        {
+            return Ok(Some(tab.clone()));
+        }
+        let page = guarded(
+            self.life(),
+            None,
+            "Target.attachToTarget",
+            self.command_timeout,
+            cdp.get_page(target.target_id),
+        )
+        .await?;
+        let tab = Tab { life: watch_renderer(&page).await, page };
+        state.popups.push(tab.clone());
+        Ok(Some(tab))
+    }
+
+    /// Closes a popup the engine stepped into.
+    pub(super) async fn close_popup(&self, tab: &Tab) -> Result<(), BrowserError> {
+        let cdp = &self.browser.launched.browser;
+        let id = tab.page.target_id().clone();
+        self.state.lock().await.popups.retain(|t| *t.page.target_id() != id);
+        guarded(
+            self.life(),
+            None,
+            "Target.closeTarget",
+            CLOSE_TIMEOUT,
+            cdp.execute(CloseTargetParams::new(id)),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Remembers a viewport the engine set, for screenshots to restore.
+    pub(super) fn set_emulated_viewport(&self, viewport: EmulatedViewport) {
+        if let Ok(mut emulated) = self.emulated.lock() {
+            *emulated = Some(viewport);
+        }
+    }
+
+    fn current_metrics(&self) -> SetDeviceMetricsOverrideParams {
+        match self.emulated.lock().ok().and_then(|e| *e) {
+            Some(v) => SetDeviceMetricsOverrideParams::new(
+                i64::from(v.width.max(1)),
+                i64::from(v.height.max(1)),
+                v.device_scale_factor,
+                v.is_mobile,
+            ),
+            None => device_metrics(self.options.viewport),
+        }
     }
 
     /// Loads `url` and waits for its `load` event, all within `timeout`.
@@ -464,7 +552,9 @@ impl BrowserPage {
         if full_page {
             let metrics = self.call(&tab, "Page.getLayoutMetrics", GetLayoutMetricsParams::default()).await?;
             let content = metrics.css_content_size;
-            let width = content.width.ceil().max(f64::from(self.options.viewport.0));
+            let viewport_width =
+                self.emulated.lock().ok().and_then(|e| *e).map_or(self.options.viewport.0, |v| v.width);
+            let width = content.width.ceil().max(f64::from(viewport_width));
             let height = content.height.ceil().max(1.0);
             params.clip = Some(Viewport { x: 0.0, y: 0.0, width, height, scale: 1.0 });
             params.capture_beyond_viewport = Some(true);
@@ -472,8 +562,7 @@ impl BrowserPage {
         let shot = self.call(&tab, "Page.captureScreenshot", params).await;
         if full_page {
             // Capturing beyond the viewport resets the device metrics override.
-            self.call(&tab, "Emulation.setDeviceMetricsOverride", device_metrics(self.options.viewport))
-                .await?;
+            self.call(&tab, "Emulation.setDeviceMetricsOverride", self.current_metrics()).await?;
         }
         let shot = shot?;
         let data: &str = shot.data.as_ref();
@@ -599,7 +688,7 @@ impl BrowserPage {
     }
 
     /// One CDP command on the page, bounded by the command timeout and the browser's life.
-    async fn call<C: chromiumoxide::types::Command>(
+    pub(super) async fn call<C: chromiumoxide::types::Command>(
         &self,
         tab: &Tab,
         what: &str,

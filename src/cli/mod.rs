@@ -70,7 +70,7 @@ pub(crate) enum Command {
     },
     /// Write canaries/NAME.yaml from a blueprint template.
     New {
-        /// heartbeat, api, broken-links, visual, flow, workflow or script.
+        /// heartbeat, api, flow or workflow.
         blueprint: String,
         /// The canary's name.
         name: String,

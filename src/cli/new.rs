@@ -38,6 +38,7 @@ pub fn new_canary(globals: &Globals, blueprint: &str, name: &str, force: bool) -
         eprintln!("error: {} already exists (use --force to overwrite)", path.display());
         return EXIT_BAD_INPUT;
     }
+    let text = text.replace("<name>", name);
     let written = std::fs::create_dir_all(&folder).and_then(|()| std::fs::write(&path, text));
     match written {
         Ok(()) => {

@@ -205,6 +205,9 @@ impl RunReport {
         if let Some(visual) = self.details.get("visual_success_percent").and_then(serde_json::Value::as_f64) {
             points.push(point("VisualMonitoringSuccessPercent", None, visual));
         }
+        if let Some(drifted) = self.details.get("selector_drift").and_then(serde_json::Value::as_f64) {
+            points.push(point("SelectorDrift", None, drifted));
+        }
         points
     }
 }

@@ -189,6 +189,7 @@ fn redactor_for(canary: &Canary, blueprint: Option<&dyn Blueprint>) -> Redactor 
     let browser_headers = canary.spec.browser.extra_headers.iter();
     let section_headers = sent.headers.iter().map(|(n, v)| (n, v));
     let mut secrets = canary.secrets.clone();
+    secrets.extend(sent.secrets.iter().cloned());
     for (name, value) in browser_headers.chain(section_headers) {
         if rules.is_restricted_header(name) && !value.contains("${") {
             // `Bearer abc`: the token alone is what a page would echo.

@@ -85,6 +85,16 @@ fn last_run_families(out: &mut Exposition, canaries: &[CanaryStatus]) {
         }
     }
     out.family(
+        "aviary_selector_drift_steps",
+        "gauge",
+        "Steps of the canary's last run whose first selector no longer matched but a later alternative did (flow and workflow canaries only).",
+    );
+    for (canary, run) in last_runs(canaries) {
+        if let Some(value) = run.details.get("selector_drift").and_then(serde_json::Value::as_f64) {
+            out.sample("aviary_selector_drift_steps", &[("canary", canary)], value);
+        }
+    }
+    out.family(
         "aviary_last_run_timestamp_seconds",
         "gauge",
         "When the canary's last run ended, in seconds since the Unix epoch.",

@@ -375,6 +375,21 @@ pub fn expand_document(root: &mut Node, process: Lookup<'_>) -> Expansion {
     out
 }
 
+/// Expands a file a canary uses (a recorded flow) as its own file's values are: `${NAME}` from
+/// the canary's `env:` (`local`, already expanded) then the environment, `${secret:NAME}` from
+/// the environment.
+pub fn expand_attached(
+    root: &mut Node,
+    local: &BTreeMap<String, String>,
+    process: Lookup<'_>,
+    unset_secrets: UnsetSecrets,
+) -> Expansion {
+    let mut out = Expansion::default();
+    let scope = Scope { local, process, step: None, unset_secrets };
+    walk(root, &KeyPath::root(), &scope, &mut out);
+    out
+}
+
 /// Expands a canary document: `env:` first (against the environment), then every other string
 /// scalar against `env:` and the environment. `template`: the key of the blueprint's section and
 /// its steps, when its steps are templates (see the module docs). `unset_secrets`: what an unset

@@ -20,7 +20,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Most extra attempts after a failed run.
 pub const MAX_RETRIES: u8 = 5;
 /// Metrics an alarm can watch (`docs/artifacts.md`).
-pub const METRICS: [&str; 8] = [
+pub const METRICS: [&str; 9] = [
     "SuccessPercent",
     "Duration",
     "2xx",
@@ -29,6 +29,7 @@ pub const METRICS: [&str; 8] = [
     "Failed",
     "FailedRequests",
     "VisualMonitoringSuccessPercent",
+    "SelectorDrift",
 ];
 /// The longest range an alarm evaluates: `period` × `evaluation_periods`.
 pub const MAX_EVALUATION_RANGE: Duration = Duration::from_secs(7 * 86_400);
@@ -585,7 +586,7 @@ mod tests {
             got,
             [
                 "alarms[0].metric: unknown metric `SucessPercent`; expected one of: SuccessPercent, Duration, 2xx, 4xx, \
-             5xx, Failed, FailedRequests, VisualMonitoringSuccessPercent; did you mean `SuccessPercent`?",
+             5xx, Failed, FailedRequests, VisualMonitoringSuccessPercent, SelectorDrift; did you mean `SuccessPercent`?",
                 "alarms[0].datapoints_to_alarm: datapoints_to_alarm must be 1..3 (evaluation_periods), found 4",
                 "alarms[0].comparison: invalid comparison `=<`; expected one of: < <= > >=",
                 "alarms[1].name: alarm name `a` is used twice",

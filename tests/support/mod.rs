@@ -108,6 +108,39 @@ fn routes(hang_hits: Arc<AtomicUsize>) -> Router {
         }))
 }
 
+/// Serves the example site (`canaries/site/`) as files, on a free port of 127.0.0.1.
+pub fn start_example_site() -> Site {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("canaries/site");
+    let serve_file = move |UrlPath(path): UrlPath<String>| {
+        let root = root.clone();
+        async move {
+            let name = if path.is_empty() { "index.html".to_string() } else { path };
+            if name.contains("..") {
+                return Response::builder().status(StatusCode::BAD_REQUEST).body(Body::empty()).unwrap();
+            }
+            match std::fs::read(root.join(&name)) {
+                Ok(bytes) => {
+                    let kind = if name.ends_with(".html") {
+                        "text/html; charset=utf-8"
+                    } else {
+                        "application/octet-stream"
+                    };
+                    Response::builder().header(header::CONTENT_TYPE, kind).body(Body::from(bytes)).unwrap()
+                }
+                Err(_) => {
+                    Response::builder().status(StatusCode::NOT_FOUND).body(Body::from("not found")).unwrap()
+                }
+            }
+        }
+    };
+    let index = serve_file.clone();
+    let app = Router::new()
+        .route("/", get(move || index(UrlPath(String::new()))))
+        .route("/{*path}", get(serve_file));
+    let addr = spawn_server(move |listener| async move { axum::serve(listener, app).await.unwrap() });
+    Site { addr, hang_hits: Arc::new(AtomicUsize::new(0)) }
+}
+
 fn page(title: &str, body: &str) -> Html<String> {
     Html(format!("<!doctype html><html><head><title>{title}</title></head><body>{body}</body></html>"))
 }

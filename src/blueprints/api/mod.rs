@@ -80,7 +80,7 @@ impl Blueprint for ApiBlueprint {
         let Ok(settings) = read_settings::<Settings>(canary) else { return SentValues::default() };
         let headers = settings.steps.iter().flat_map(|s| s.request.headers.clone()).collect();
         let urls = settings.steps.into_iter().map(|s| s.request.url).collect();
-        SentValues { headers, urls }
+        SentValues { headers, urls, ..SentValues::default() }
     }
 }
 
