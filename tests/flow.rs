@@ -6,10 +6,9 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::Value;
-use support::{Project, Site, read_json, start_example_site, stderr, stdout};
+use support::{Project, Site, read_json, reference_replay, start_example_site, stderr, stdout};
 
 const EXAMPLE_ORIGIN: &str = "http://127.0.0.1:8080";
 
@@ -28,26 +27,6 @@ fn flow_canary(project: &Project, name: &str, recording: &str, extra: &str) -> P
     project
         .canary(name, &format!("blueprint: flow\ntimeout: 60s\n{extra}\nflow:\n  file: flows/{name}.json\n"));
     path
-}
-
-/// Runs a recording in @puppeteer/replay on the same Chromium; its one-line JSON verdict.
-fn reference_replay(recording: &Path) -> Value {
-    let module = repo("bench/node_modules/@puppeteer/replay");
-    assert!(
-        module.is_dir(),
-        "@puppeteer/replay is not installed: run `AVIARY_SETUP_TESTS=1 bash scripts/setup.sh` (npm ci --prefix bench)"
-    );
-    let output = Command::new("timeout")
-        .args(["120", "node"])
-        .arg(repo("bench/replay.js"))
-        .arg(recording)
-        .output()
-        .expect("node runs");
-    let text = String::from_utf8_lossy(&output.stdout);
-    let line = text.lines().last().unwrap_or_default();
-    serde_json::from_str(line).unwrap_or_else(|_| {
-        panic!("bench/replay.js printed no verdict: {text}\n{}", String::from_utf8_lossy(&output.stderr))
-    })
 }
 
 fn only_report(project: &Project) -> (PathBuf, Value) {

@@ -274,3 +274,24 @@ pub fn project_sections(json: serde_json::Value) -> aviary::spec::model::Project
     assert!(problems.is_empty(), "{problems:?}");
     config.unwrap()
 }
+
+/// Runs a recording in @puppeteer/replay on the same Chromium; its one-line JSON verdict.
+pub fn reference_replay(recording: &Path) -> serde_json::Value {
+    let bench = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench");
+    let module = bench.join("node_modules/@puppeteer/replay");
+    assert!(
+        module.is_dir(),
+        "@puppeteer/replay is not installed: run `AVIARY_SETUP_TESTS=1 bash scripts/setup.sh` (npm ci --prefix bench)"
+    );
+    let output = Command::new("timeout")
+        .args(["120", "node"])
+        .arg(bench.join("replay.js"))
+        .arg(recording)
+        .output()
+        .expect("node runs");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let line = text.lines().last().unwrap_or_default();
+    serde_json::from_str(line).unwrap_or_else(|_| {
+        panic!("bench/replay.js printed no verdict: {text}\n{}", String::from_utf8_lossy(&output.stderr))
+    })
+}
