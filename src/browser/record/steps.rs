@@ -316,11 +316,11 @@ impl Recording {
 
     /// Adds a step on an element, unless no selector could be computed for it.
     fn push_element(&mut self, action: Action, now: Instant) {
-        let selectors = match &action {
-            Action::Click { selectors, .. }
-            | Action::DoubleClick { selectors, .. }
-            | Action::Change { selectors, .. } => selectors,
-            _ => return self.push(action, now),
+        let (Action::Click { selectors, .. }
+        | Action::DoubleClick { selectors, .. }
+        | Action::Change { selectors, .. }) = &action
+        else {
+            return self.push(action, now);
         };
         if selectors.is_empty() {
             tracing::warn!("no selector could be computed for an element: its step is not recorded");
