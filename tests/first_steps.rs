@@ -47,7 +47,8 @@ fn read_only_commands_create_no_data_folder() {
     project.file("aviary.yaml", "server: {listen: \"127.0.0.1:1\"}\n");
     project.canary(
         "home",
-        "blueprint: api\nalarms:\n  - {name: home-down, metric: SuccessPercent, comparison: \"<\", threshold: 90}\n\
+        "blueprint: api\nalarms:\n  - {name: home-down, metric: SuccessPercent, period: 5m, evaluation_periods: 1, \
+         comparison: \"<\", threshold: 90}\n\
          api:\n  steps:\n    - name: get\n      request: {url: \"http://127.0.0.1:1/\"}\n",
     );
     let data = project.path().join(".aviary");

@@ -199,7 +199,7 @@ api:
             "many.yaml:5:10: retries: retries must be 0..5, found 9",
             "many.yaml:6:10: enabled: expected true or false, found \"sometimes\"",
             "many.yaml:7:1: colour: unknown key `colour`; expected one of: name, blueprint, schedule, timeout, \
-             retries, enabled, tags, env, retention, browser, report, screenshots, continue_on_step_failure, \
+             retries, retry_delay, enabled, tags, env, retention, browser, report, screenshots, continue_on_step_failure, \
              alarms, heartbeat, api, broken-links, visual, flow, workflow, script",
             "many.yaml:9:21: browser.viewport.width: viewport width must be 100..10000, found 50",
             "many.yaml:11:29: heartbeat.urls[1]: `/relative` is not an absolute http(s) URL (relative URL without \
@@ -515,6 +515,7 @@ fn effective_defaults(canary: &Canary) -> serde_json::Value {
 
 #[test]
 fn templates_show_the_real_defaults() {
+    let timeout = regex::Regex::new(r"\(default (\d+s)\)").unwrap();
     for blueprint in ["heartbeat", "api"] {
         let template = aviary::blueprints::REGISTRY.find(blueprint).map(Blueprint::template).unwrap();
         let written = with_defaults_written(template);
@@ -533,7 +534,6 @@ fn templates_show_the_real_defaults() {
             "{blueprint}: a commented default differs from the code's"
         );
         // The defaults the comments state in words.
-        let timeout = regex::Regex::new(r"\(default (\d+s)\)").unwrap();
         let stated =
             &timeout.captures(template).unwrap_or_else(|| panic!("{blueprint}: no default timeout"))[1];
         assert_eq!(humantime::parse_duration(stated).unwrap(), aviary::spec::validate::DEFAULT_TIMEOUT);
