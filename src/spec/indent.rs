@@ -4,10 +4,12 @@
 //! what is wrong, names that line and the indentations that would fit there.
 
 /// Parser messages that a wrong indentation (or a tab) can cause.
-const INDENTATION_SYMPTOMS: [&str; 5] = [
+const INDENTATION_SYMPTOMS: [&str; 7] = [
     "did not find expected key",
     "mapping values are not allowed",
     "did not find expected '-' indicator",
+    "could not find expected ':'",
+    "comment intercepting the multiline text",
     "tabs disallowed",
     "found a tab",
 ];
@@ -39,13 +41,29 @@ pub fn explain(text: &str, line: usize, message: &str) -> Option<(usize, usize, 
     if let Some(found) = tab_in_indentation(&lines, line) {
         return Some(found);
     }
+    // The parser may stop on the line before the wrong one (a plain value it reads on).
+    (line..=line + 1).find_map(|at| misfit(&lines, at))
+}
+
+/// The message for line `line` (1-based) when no mapping or list above it continues at its
+/// indentation and it does not open a deeper level under a line ending in `:`.
+fn misfit(lines: &[&str], line: usize) -> Option<(usize, usize, String)> {
     let wrong = lines.get(line.checked_sub(1)?)?;
     let (indent, content) = split_indent(wrong);
     if content.is_empty() || content.starts_with('#') {
         return None;
     }
+    let above = &lines[..line - 1];
+    let opener =
+        above.iter().rev().map(|text| split_indent(text)).find(|(_, c)| !c.is_empty() && !c.starts_with('#'));
+    if let Some((opener_indent, opener)) = opener
+        && indent > opener_indent
+        && opens_a_block(opener)
+    {
+        return None;
+    }
     let kind = if is_item(content) { Kind::Item } else { Kind::Key };
-    let fits = fits_above(&lines[..line - 1]);
+    let fits = fits_above(above);
     if fits.is_empty() || fits.iter().any(|f| f.indent == indent && f.kind == kind) {
         return None;
     }
@@ -85,7 +103,13 @@ fn tab_in_indentation(lines: &[&str], from: usize) -> Option<(usize, usize, Stri
 /// line after it starts a mapping key or list item that a following line may continue; an item
 /// `- key: value` also opens its mapping two columns further in.
 fn fits_above<'t>(above: &[&'t str]) -> Vec<Fit<'t>> {
-    let mut fits = Vec::new();
+    let mut fits: Vec<Fit<'t>> = Vec::new();
+    let mut push = |fit: Fit<'t>| {
+        // The nearest line names an indentation; the ones further up add nothing.
+        if !fits.iter().any(|f| f.indent == fit.indent && f.kind == fit.kind) {
+            fits.push(fit);
+        }
+    };
     let mut least = usize::MAX;
     for (i, text) in above.iter().enumerate().rev() {
         let (indent, content) = split_indent(text);
@@ -95,11 +119,11 @@ fn fits_above<'t>(above: &[&'t str]) -> Vec<Fit<'t>> {
         if is_item(content) {
             let inner = content[1..].trim_start();
             if inner.contains(": ") || inner.ends_with(':') {
-                fits.push(Fit { indent: indent + 2, kind: Kind::Key, line: i + 1, shown: shown(inner) });
+                push(Fit { indent: indent + 2, kind: Kind::Key, line: i + 1, shown: shown(inner) });
             }
-            fits.push(Fit { indent, kind: Kind::Item, line: i + 1, shown: shown(content) });
+            push(Fit { indent, kind: Kind::Item, line: i + 1, shown: shown(content) });
         } else {
-            fits.push(Fit { indent, kind: Kind::Key, line: i + 1, shown: shown(content) });
+            push(Fit { indent, kind: Kind::Key, line: i + 1, shown: shown(content) });
         }
         least = indent;
         if indent == 0 {
@@ -107,6 +131,15 @@ fn fits_above<'t>(above: &[&'t str]) -> Vec<Fit<'t>> {
         }
     }
     fits
+}
+
+/// Whether a line leaves its value to the lines below: `key:`, `- key:`, `-`, or a block scalar
+/// (`key: |`), a comment after it aside.
+fn opens_a_block(content: &str) -> bool {
+    let content = content.find(" #").map_or(content, |i| &content[..i]).trim_end();
+    content.ends_with(':')
+        || content == "-"
+        || ["|", ">", "|-", ">-", "|+", ">+"].iter().any(|style| content.ends_with(&format!(": {style}")))
 }
 
 fn split_indent(text: &str) -> (usize, &str) {
@@ -186,6 +219,18 @@ mod tests {
         assert_eq!(
             at(text, 2, "while scanning a plain scalar, found a tab").unwrap(),
             "3:1: a tab in the indentation: YAML indents with spaces only"
+        );
+    }
+
+    #[test]
+    fn the_first_line_of_a_deeper_level_is_not_blamed_but_its_sibling_is() {
+        // `method` opens request's mapping at 7 (fine); `url` at 8 is the wrong line, though the
+        // parser stops at the comment after `POST`.
+        let text = "steps:\n  - name: a\n    request:\n     method: POST  # default GET\n      url: x\n";
+        assert_eq!(
+            at(text, 4, "comment intercepting the multiline text").unwrap(),
+            "5:7: bad indentation: `url` is indented 6 spaces; expected 5 (as `method` on line 4), 4 (as \
+             `request` on line 3) or 0 (as `steps` on line 1)"
         );
     }
 
