@@ -22,7 +22,7 @@ fi
 
 python3 -m http.server 8080 --bind 127.0.0.1 --directory canaries/site >/dev/null 2>&1 &
 site=$!
-trap 'kill $site 2>/dev/null' EXIT
+trap 'kill $site 2>/dev/null || true' EXIT  # the site may already be gone (port 8080 taken)
 for _ in $(seq 50); do
   (exec 3<>/dev/tcp/127.0.0.1/8080) 2>/dev/null && break
   sleep 0.1
