@@ -491,7 +491,10 @@ api:
     assert_eq!(step(&report, "slow")["status"], "TIMEOUT");
     assert_eq!(
         reason(&report, "slow"),
-        "GET /api/slow/5000: timed out after 300ms waiting for the response (the step's timeout)"
+        format!(
+            "GET {}: timed out after 300ms waiting for the response (the step's timeout)",
+            site.url("/api/slow/5000")
+        )
     );
     let entries = har(&dir, "slow");
     assert_eq!(entries.len(), 1);
@@ -528,15 +531,24 @@ api:
     let (dir, report) = run_of(&project, "limits");
     assert_eq!(
         reason(&report, "declared"),
-        "GET /api/big/5000: response body is 5000 bytes (Content-Length), over the 1000-byte limit (max_response_bytes)"
+        format!(
+            "GET {}: response body is 5000 bytes (Content-Length), over the 1000-byte limit (max_response_bytes)",
+            site.url("/api/big/5000")
+        )
     );
     assert_eq!(
         reason(&report, "streamed"),
-        "GET /api/stream/5000: response body is more than 2000 bytes, over the 2000-byte limit (max_response_bytes)"
+        format!(
+            "GET {}: response body is more than 2000 bytes, over the 2000-byte limit (max_response_bytes)",
+            site.url("/api/stream/5000")
+        )
     );
     assert_eq!(
         reason(&report, "request body"),
-        "POST /api/echo: request body is 40 bytes, over the 16-byte limit (max_request_bytes)"
+        format!(
+            "POST {}: request body is 40 bytes, over the 16-byte limit (max_request_bytes)",
+            site.url("/api/echo")
+        )
     );
     assert_eq!(step(&report, "within the default")["status"], "PASSED");
     assert!(site.seen().iter().all(|s| s.method != "POST"), "the oversized request was not sent");
@@ -559,7 +571,8 @@ fn a_refused_connection_fails_the_step_and_counts_a_failed_request() {
     assert_eq!(
         report["reason"],
         format!(
-            "step 1 `down`: GET /health?probe=1: could not connect to 127.0.0.1:{port}: connection refused"
+            "step 1 `down`: GET http://127.0.0.1:{port}/health?probe=1: could not connect to 127.0.0.1:{port}: \
+             connection refused"
         )
     );
     assert_eq!(report["requests"]["failed"], 1);
@@ -602,11 +615,15 @@ api:
     assert_eq!(followed["details"]["requests"].as_array().unwrap().len(), 3);
     assert_eq!(step(&report, "not followed")["status"], "PASSED", "{report:#}");
     assert_eq!(step(&report, "ten is fine")["status"], "PASSED");
-    assert_eq!(reason(&report, "eleven is too many"), "GET /api/redirect/11: more than 10 redirects");
+    assert_eq!(
+        reason(&report, "eleven is too many"),
+        format!("GET {}: more than 10 redirects", site.url("/api/redirect/11"))
+    );
     assert_eq!(
         reason(&report, "loop"),
         format!(
-            "GET /api/loop/a: redirect loop: {} -> {} -> {}",
+            "GET {}: redirect loop: {} -> {} -> {}",
+            site.url("/api/loop/a"),
             site.url("/api/loop/a"),
             site.url("/api/loop/b"),
             site.url("/api/loop/a")
@@ -643,9 +660,10 @@ api:
     let (dir, report) = run_of(&project, "tls");
     let verified = reason(&report, "verified");
     assert!(
-        verified.starts_with(
-            "GET /secure: TLS handshake with `127.0.0.1` failed: invalid peer certificate: UnknownIssuer"
-        ),
+        verified.starts_with(&format!(
+            "GET {}: TLS handshake with `127.0.0.1` failed: invalid peer certificate: UnknownIssuer",
+            tls.url("/secure")
+        )),
         "{verified}"
     );
     assert!(verified.ends_with("(set `verify_tls: false` to accept it anyway)"), "{verified}");
@@ -908,4 +926,26 @@ fn the_api_template_validates_and_runs() {
     assert_eq!(output.status.code(), Some(0), "{}", show(&output));
     let (_, report) = run_of(&project, "shop");
     assert_eq!(report["steps"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn retries_wait_their_retry_delay_doubling_each_time() {
+    let site = start_api_site();
+    let project = Project::new();
+    let body = "retries: 2\nretry_delay: 300ms\napi:\n  steps:\n    - name: down\n      request: {url: \"${BASE}/api/status/503\"}\n";
+    project.canary("flaky", &canary(&site.base(), body));
+    let output = run(&project, &["run", "--reporter", "json"]);
+    assert_eq!(output.status.code(), Some(1), "{}", show(&output));
+    let doc: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let attempts = doc["runs"].as_array().unwrap();
+    assert_eq!(attempts.len(), 3, "{doc:#}");
+    let time =
+        |run: &Value, key: &str| chrono::DateTime::parse_from_rfc3339(run[key].as_str().unwrap()).unwrap();
+    let waits: Vec<i64> = attempts
+        .windows(2)
+        .map(|pair| (time(&pair[1], "start") - time(&pair[0], "end")).num_milliseconds())
+        .collect();
+    // retry_delay before the first retry, twice it before the second.
+    assert!(waits[0] >= 300 && waits[1] >= 600, "waits between attempts: {waits:?} ms");
+    assert_eq!(site.seen().len(), 3);
 }

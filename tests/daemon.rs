@@ -127,6 +127,25 @@ fn retries_keep_every_attempt() {
 }
 
 #[test]
+fn a_stop_ends_a_retry_delay_without_retrying() {
+    let site = start_api_site();
+    let project = project();
+    let waits = "schedule: once\nretries: 1\nretry_delay: 5m";
+    project.canary(
+        "flaky",
+        &canary(&site.base(), "/api/status/500", waits).replace("schedule: rate(1 minute)\n", ""),
+    );
+    let mut daemon = Daemon::start(project.path(), "daemon.log", &[]);
+    let waiting =
+        daemon.wait_for("the retry's wait", T, |e| is_about(e, "retrying after retry_delay", "flaky"));
+    assert_eq!(field(&waiting, "delay_ms"), 300_000);
+    daemon.signal("TERM");
+    assert_eq!(daemon.wait_exit(T).and_then(|s| s.code()), Some(0), "the wait did not hold the stop");
+    assert!(daemon.events().iter().any(|e| is_about(e, "no retry: the daemon is stopping", "flaky")));
+    assert_eq!(stored_runs(&project, "flaky").len(), 1, "only the first attempt ran");
+}
+
+#[test]
 fn a_fire_while_the_canary_is_running_is_skipped() {
     let site = start_api_site();
     let project = project();
@@ -275,6 +294,8 @@ fn the_api_sees_the_schedule_runs_now_and_reports_load_errors() {
     project.file("aviary.yaml", "server: {listen: \"127.0.0.1:0\", token: s3cret-token}\n");
     project.canary("ok", &canary(&site.base(), "/api/status/200", ""));
     project.canary("slow", &canary(&site.base(), "/api/slow/3000", ""));
+    // Broken from the start, with two problems: it never loads.
+    project.canary("never", "blueprint: api\nschedule: every minute\ntimeout: soon\n");
     let mut daemon = Daemon::start(project.path(), "daemon.log", &[]);
     let addr = listen_addr(&daemon);
     assert_eq!(http(&addr, "GET", "/healthz", None).0, 200);
@@ -315,6 +336,23 @@ fn the_api_sees_the_schedule_runs_now_and_reports_load_errors() {
     assert!(errors.iter().any(|e| e.as_str().unwrap().contains("ok.yaml:2:")), "{errors:?}");
     let (_, body) = http(&addr, "GET", "/api/v1/canaries", None);
     assert!(body.contains("\"ok\""), "the previous version is still listed: {body}");
+    // Per file: whether a previous version runs; the metric counts files, not problems.
+    assert!(errors.len() > 2, "{errors:?}");
+    let (_, body) = http(&addr, "GET", "/api/v1/config/errors", None);
+    let files: Vec<(String, bool)> = serde_json::from_str::<serde_json::Value>(&body).unwrap()["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let name = std::path::Path::new(f["file"].as_str().unwrap()).file_name().unwrap();
+            (name.to_string_lossy().into_owned(), f["previous_version"].as_bool().unwrap())
+        })
+        .collect();
+    assert_eq!(files, [("never.yaml".to_string(), false), ("ok.yaml".to_string(), true)]);
+    let (_, metrics) = http(&addr, "GET", "/metrics", None);
+    assert!(metrics.contains("\naviary_config_errors 2\n"), "{metrics}");
+    let (_, page) = http(&addr, "GET", "/", None);
+    assert!(page.contains("not loaded: it has not validated since the daemon started"), "{page}");
 
     daemon.signal("TERM");
     assert_eq!(daemon.wait_exit(T).and_then(|s| s.code()), Some(0));

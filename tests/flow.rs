@@ -369,6 +369,6 @@ fn new_flow_and_workflow_templates_validate_once_filled_in() {
     );
     let output = project.aviary(&["new", "workflow", "account"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let valid = project.aviary_env(&["validate"], &[("DEMO_PASSWORD", "x")]);
+    let valid = project.aviary_env(&["validate"], &[("SHOP_PASSWORD", "x")]);
     assert_eq!(valid.status.code(), Some(0), "stdout: {}\nstderr: {}", stdout(&valid), stderr(&valid));
 }

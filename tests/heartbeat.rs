@@ -513,6 +513,13 @@ fn reporters_json_and_junit() {
     assert!(xml.contains("<testsuites name=\"aviary\" tests=\"2\" failures=\"1\" errors=\"0\""), "{xml}");
     assert!(xml.contains("<failure message=\"GET "), "{xml}");
     assert!(xml.contains("got 404"), "{xml}");
+    // The failure names the run folder, and the failed step's screenshot is a CI attachment.
+    let folder = project.run_dirs().into_iter().find(|d| d.to_string_lossy().contains("/bad/")).unwrap();
+    let shot = Regex::new(r"\[\[ATTACHMENT\|([^\]]+\.png)\]\]").unwrap();
+    let attached = shot.captures(&xml).unwrap_or_else(|| panic!("no attachment:\n{xml}"));
+    assert!(project.path().join(&attached[1]).is_file(), "{}", &attached[1]);
+    let folder_name = folder.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(xml.contains("run folder: ") && xml.contains(&folder_name), "{xml}");
     // Step lines go to stderr so stdout holds only the document.
     assert!(stderr(&junit).contains("› load"), "{}", stderr(&junit));
 

@@ -229,7 +229,7 @@ impl aviary::server::Backend for Stopped {
     fn canaries(&self) -> Vec<aviary::server::CanaryStatus> {
         Vec::new()
     }
-    fn load_errors(&self) -> Vec<String> {
+    fn broken_files(&self) -> Vec<aviary::server::BrokenFile> {
         Vec::new()
     }
     fn run_now(&self, canary: &str) -> Result<(), aviary::server::RunNowError> {

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use aviary::browser::PoolStats;
 use aviary::report::{RequestCounts, RunReport, RunStatus, StepReport, StepStatus};
-use aviary::server::{self, Backend, CanaryStatus, DaemonMetrics, Histogram, RunNowError};
+use aviary::server::{self, Backend, BrokenFile, CanaryStatus, DaemonMetrics, Histogram, RunNowError};
 use aviary::store::layout::{run_dir, run_dir_relative};
 use aviary::store::{SqliteStore, Store};
 use bytes::Bytes;
@@ -80,12 +80,17 @@ fn report(canary: &str, run_id: &str, start: DateTime<Utc>, status: RunStatus) -
     }
 }
 
+const BROKEN_PROBLEMS: [&str; 2] = [
+    "canaries/broken.yaml:3:7: schedule: `rate(0 minutes)` is not a schedule",
+    "canaries/broken.yaml:4:10: timeout: expected a duration, found \"soon\"",
+];
+
 /// The daemon as the server sees it: canned statuses and metrics, a real store and real files.
 struct FakeBackend {
     canaries: Vec<CanaryStatus>,
     store: Arc<SqliteStore>,
     root: PathBuf,
-    errors: Vec<String>,
+    broken: Vec<BrokenFile>,
     started: Mutex<Vec<String>>,
 }
 
@@ -93,8 +98,8 @@ impl Backend for FakeBackend {
     fn canaries(&self) -> Vec<CanaryStatus> {
         self.canaries.clone()
     }
-    fn load_errors(&self) -> Vec<String> {
-        self.errors.clone()
+    fn broken_files(&self) -> Vec<BrokenFile> {
+        self.broken.clone()
     }
     fn run_now(&self, canary: &str) -> Result<(), RunNowError> {
         match self.canaries.iter().find(|c| c.name == canary) {
@@ -226,7 +231,12 @@ fn fixture() -> Fixture {
         canaries,
         store,
         root,
-        errors: vec!["canaries/broken.yaml:3:7: schedule: `rate(0 minutes)` is not a schedule".into()],
+        // One file with two problems: `aviary_config_errors` counts files.
+        broken: vec![BrokenFile {
+            file: "canaries/broken.yaml".into(),
+            problems: BROKEN_PROBLEMS.iter().map(|p| (*p).to_string()).collect(),
+            previous_version: true,
+        }],
         started: Mutex::new(Vec::new()),
     });
     Fixture { _tmp: tmp, backend, run_folder, secret_file }
@@ -684,9 +694,12 @@ async fn config_errors_are_listed() {
     let f = fixture();
     let (addr, _stop) = start(f.backend.clone(), None).await;
     let body = get(addr, "/api/v1/config/errors").await.json();
+    assert_eq!(body["errors"], serde_json::json!(BROKEN_PROBLEMS));
     assert_eq!(
-        body["errors"],
-        serde_json::json!(["canaries/broken.yaml:3:7: schedule: `rate(0 minutes)` is not a schedule"])
+        body["files"],
+        serde_json::json!([
+            {"file": "canaries/broken.yaml", "problems": BROKEN_PROBLEMS, "previous_version": true}
+        ])
     );
 }
 

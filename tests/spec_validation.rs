@@ -42,6 +42,7 @@ impl Repo {
         let env = |name: &str| match name {
             "HOST" => Some("127.0.0.1:8080".to_string()),
             "API_KEY" => Some("k3y-s3cr3t".to_string()),
+            "SHOP_PASSWORD" => Some("pa55w0rd".to_string()),
             _ => None,
         };
         let (canaries, diagnostics) = load_canaries_with(&self.project(), paths, &env);
@@ -199,7 +200,7 @@ api:
             "many.yaml:5:10: retries: retries must be 0..5, found 9",
             "many.yaml:6:10: enabled: expected true or false, found \"sometimes\"",
             "many.yaml:7:1: colour: unknown key `colour`; expected one of: name, blueprint, schedule, timeout, \
-             retries, enabled, tags, env, retention, browser, report, screenshots, continue_on_step_failure, \
+             retries, retry_delay, enabled, tags, env, retention, browser, report, screenshots, continue_on_step_failure, \
              alarms, heartbeat, api, flow, workflow, broken-links, visual, script",
             "many.yaml:9:21: browser.viewport.width: viewport width must be 100..10000, found 50",
             "many.yaml:11:29: heartbeat.urls[1]: `/relative` is not an absolute http(s) URL (relative URL without \
@@ -451,4 +452,146 @@ fn api_steps_cannot_use_names_before_they_are_extracted() {
             "order.yaml:14:38: api.steps[2].request.url: `${gone}` is not set: add it to `env:` or the environment",
         ]
     );
+}
+
+/// A template with its commented defaults written out: every line of a block introduced by
+/// `(defaults shown):` up to the next blank line, and every indented `# key: value` line (the
+/// options commented in place, such as a request's `# verify_tls: true`).
+fn with_defaults_written(template: &str) -> String {
+    let in_place = regex::Regex::new(r"^(\s+)# ([a-z_]+: .*)$").unwrap();
+    let mut in_block = false;
+    let mut out = String::new();
+    for line in template.lines() {
+        let written = if in_block && line.starts_with("# ") {
+            line[2..].to_string()
+        } else {
+            in_block = false;
+            in_place.replace(line, "$1$2").into_owned()
+        };
+        if line.starts_with('#') && line.ends_with("(defaults shown):") {
+            in_block = true;
+        }
+        out.push_str(&written);
+        out.push('\n');
+    }
+    out
+}
+
+/// What the defaults decide in a loaded canary: the common settings, and each API request's
+/// options as the request is sent (an unset byte limit is the fetcher's default).
+fn effective_defaults(canary: &Canary) -> serde_json::Value {
+    let spec = &canary.spec;
+    let requests: Vec<serde_json::Value> = match canary.blueprint.as_str() {
+        "api" => {
+            let settings = canary.section.parse::<aviary::blueprints::api::Settings>().0.unwrap();
+            let limit = |b: Option<aviary::spec::model::ByteSize>| {
+                b.map_or(aviary::fetch::DEFAULT_MAX_BODY_BYTES, |b| b.0)
+            };
+            settings
+                .steps
+                .iter()
+                .map(|s| {
+                    let r = &s.request;
+                    serde_json::json!([
+                        r.follow_redirects,
+                        r.verify_tls,
+                        limit(r.max_request_bytes),
+                        limit(r.max_response_bytes)
+                    ])
+                })
+                .collect()
+        }
+        _ => Vec::new(),
+    };
+    serde_json::json!({
+        "browser": spec.browser,
+        "report": spec.report,
+        "screenshots": spec.screenshots,
+        "retention": spec.retention,
+        "tags": spec.tags,
+        "continue_on_step_failure": spec.continue_on_step_failure,
+        "requests": requests,
+    })
+}
+
+#[test]
+fn templates_show_the_real_defaults() {
+    let timeout = regex::Regex::new(r"\(default (\d+s)\)").unwrap();
+    for blueprint in ["heartbeat", "api", "flow", "workflow"] {
+        let template = aviary::blueprints::REGISTRY.find(blueprint).map(Blueprint::template).unwrap();
+        let written = with_defaults_written(template);
+        assert_ne!(written, format!("{template}\n"), "{blueprint}: no commented defaults found");
+        let repo = Repo::new();
+        // The flow template names its recording after the canary.
+        let recording =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/canaries/flows/sign-in.json"));
+        repo.write("canaries/flows/<name>.json", &recording.unwrap());
+        let load = |text: &str| {
+            repo.write("canaries/t.yaml", text);
+            let (mut canaries, problems) = repo.load(&[repo.path().join("canaries")]);
+            assert_eq!(problems, Vec::<String>::new(), "{blueprint}:\n{text}");
+            canaries.remove(0)
+        };
+        let (as_shipped, with_defaults) = (load(template), load(&written));
+        assert_eq!(
+            effective_defaults(&with_defaults),
+            effective_defaults(&as_shipped),
+            "{blueprint}: a commented default differs from the code's"
+        );
+        // The defaults the comments state in words.
+        let stated =
+            &timeout.captures(template).unwrap_or_else(|| panic!("{blueprint}: no default timeout"))[1];
+        assert_eq!(humantime::parse_duration(stated).unwrap(), aviary::spec::validate::DEFAULT_TIMEOUT);
+        let retries =
+            format!("# Extra attempts after a failed run (0..{}).", aviary::spec::validate::MAX_RETRIES);
+        assert!(template.contains(&retries), "{blueprint}: {retries}");
+        let cap = humantime::format_duration(aviary::spec::validate::MAX_RETRY_DELAY).to_string();
+        assert!(template.contains(&format!("(at most {cap} a wait")), "{blueprint}: retry_delay cap {cap}");
+    }
+}
+
+#[test]
+fn a_yaml_indentation_error_points_at_the_wrong_line_and_says_what_fits() {
+    let repo = Repo::new();
+    let cases = [
+        (
+            "more.yaml",
+            "blueprint: heartbeat\nheartbeat:\n  urls: [\"http://${HOST}/\"]\n   expect: {status: \"200\"}\nschedule: once\n",
+            "more.yaml:4:4: invalid YAML: bad indentation: `expect` is indented 3 spaces; expected 2 (as `urls` on \
+             line 3) or 0 (as `heartbeat` on line 2)",
+        ),
+        (
+            "less.yaml",
+            "blueprint: heartbeat\nheartbeat:\n  urls:\n    - \"http://${HOST}/\"\n expect:\n    status: \"200\"\n",
+            "less.yaml:5:2: invalid YAML: bad indentation: `expect` is indented 1 space; expected 2 (as `urls` on \
+             line 3) or 0 (as `heartbeat` on line 2)",
+        ),
+        (
+            "item.yaml",
+            "blueprint: heartbeat\nheartbeat:\n  urls:\n    - \"http://${HOST}/a\"\n  - \"http://${HOST}/b\"\n",
+            "item.yaml:5:3: invalid YAML: bad indentation: list item `- \"http://${HOST}/b\"` is indented 2 spaces; \
+             expected 4 (as `- \"http://${HOST}/a\"` on line 4)",
+        ),
+        (
+            "step.yaml",
+            "blueprint: api\napi:\n  steps:\n    - name: a\n       request: {url: \"http://${HOST}/\"}\n",
+            "step.yaml:5:8: invalid YAML: bad indentation: `request` is indented 7 spaces; expected 6 (as `name` on \
+             line 4), 2 (as `steps` on line 3) or 0 (as `api` on line 2)",
+        ),
+        (
+            "tab.yaml",
+            "blueprint: heartbeat\nheartbeat:\n  urls: [\"http://${HOST}/\"]\n\tfull_page_screenshot: true\n",
+            "tab.yaml:4:1: invalid YAML: a tab in the indentation: YAML indents with spaces only",
+        ),
+        (
+            "tab-after-value.yaml",
+            "blueprint: heartbeat\nheartbeat:\n  urls: [\"http://${HOST}/\"]\n  full_page_screenshot: true\n\tx: 1\n",
+            "tab-after-value.yaml:5:1: invalid YAML: a tab in the indentation: YAML indents with spaces only",
+        ),
+    ];
+    for (name, text, expected) in cases {
+        let file = repo.write(&format!("canaries/{name}"), text);
+        let (_, problems) = repo.load(&[file]);
+        assert_eq!(problems, [format!("canaries/{expected}")], "{name}:\n{text}");
+    }
 }

@@ -178,9 +178,11 @@ fn load(globals: &Globals) -> Result<(Project, DaemonAt), i32> {
     Ok((project, DaemonAt { socket, addr }))
 }
 
-/// The engine over the database, for when no daemon answers.
-fn offline_engine(project: &Project) -> Result<(Engine, Arc<dyn Store>), i32> {
-    let store: Arc<dyn Store> = Arc::new(super::open_store(project)?);
+/// The engine over the database, for when no daemon answers. Only `writes` creates the database
+/// when there is none yet.
+fn offline_engine(project: &Project, writes: bool) -> Result<(Engine, Arc<dyn Store>), i32> {
+    let store = if writes { super::open_store(project)? } else { super::open_store_to_read(project)? };
+    let store: Arc<dyn Store> = Arc::new(store);
     // Alarm definitions only: nothing runs, so a canary's unset secret does not matter.
     let (canaries, problems) = crate::project::load_canaries_unresolved(project, &[]);
     if !problems.is_empty() {
@@ -227,7 +229,7 @@ pub async fn list(globals: &Globals, as_json: bool) -> i32 {
         }
         _ => {
             from_database(&project, &daemon);
-            let (engine, _) = match offline_engine(&project) {
+            let (engine, _) = match offline_engine(&project, false) {
                 Ok(e) => e,
                 Err(code) => return code,
             };
@@ -292,7 +294,7 @@ async fn history(globals: &Globals, name: &str, limit: usize, as_json: bool) -> 
         }
         _ => {
             from_database(&project, &daemon);
-            let (engine, store) = match offline_engine(&project) {
+            let (engine, store) = match offline_engine(&project, false) {
                 Ok(e) => e,
                 Err(code) => return code,
             };
@@ -370,7 +372,7 @@ async fn set_state(globals: &Globals, name: &str, state: &str, reason: &str) -> 
         _ => {
             from_database(&project, &daemon);
             eprintln!("note: without a daemon, no channel is notified");
-            let (engine, _) = match offline_engine(&project) {
+            let (engine, _) = match offline_engine(&project, true) {
                 Ok(e) => e,
                 Err(code) => return code,
             };

@@ -48,7 +48,7 @@ fn history(globals: &Globals, name: &str, limit: usize, json: bool) -> i32 {
         eprintln!("error: no failover record named `{name}` (defined: {})", list_or_none(&known));
         return EXIT_BAD_INPUT;
     }
-    let store = match super::open_store(&project) {
+    let store = match super::open_store_to_read(&project) {
         Ok(s) => s,
         Err(code) => return code,
     };

@@ -23,7 +23,7 @@ pub fn runs(globals: &Globals, canary: &str, limit: usize, as_json: bool) -> i32
     if runs.is_empty() {
         let known = known_canaries(&project, &store);
         if known.iter().any(|name| name == canary) {
-            eprintln!("no runs of canary `{canary}` in {}", project.data_dir.display());
+            eprintln!("no runs of canary `{canary}` yet in {}", project.data_dir.display());
         } else {
             let hint = did_you_mean(canary, known.iter().map(String::as_str));
             eprintln!("no canary named `{canary}` in {}{hint}", project.data_dir.display());
@@ -95,7 +95,7 @@ fn known_canaries(project: &Project, store: &SqliteStore) -> Vec<String> {
 /// The project and its database, each failure already printed.
 fn project_and_store(globals: &Globals) -> Result<(Project, SqliteStore), i32> {
     let project = super::load_project_unresolved(globals)?;
-    let store = super::open_store(&project)?;
+    let store = super::open_store_to_read(&project)?;
     Ok((project, store))
 }
 

@@ -221,9 +221,56 @@ fn require_secrets(project: &crate::spec::Project, under: &[&str]) -> Result<(),
     })
 }
 
-/// Opens the project's database.
+/// When no canary path is named and none of the project's canary folders holds a canary file:
+/// what to say (the next step is `aviary new`). A check that finds nothing to check fails.
+fn no_canaries(project: &crate::spec::Project, paths: &[PathBuf]) -> Option<String> {
+    if !paths.is_empty() || project.config.canaries.is_empty() {
+        return None;
+    }
+    let folders: Vec<PathBuf> = project.config.canaries.iter().map(|c| project.resolve(c)).collect();
+    // A listed file (not a folder) is a canary; a folder counts when it holds a *.yaml or *.yml.
+    let holds_canaries = |path: &PathBuf| match std::fs::read_dir(path) {
+        Ok(entries) => entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .any(|p| p.is_file() && p.extension().is_some_and(|ext| ext == "yaml" || ext == "yml")),
+        Err(_) => path.is_file(),
+    };
+    if folders.iter().any(holds_canaries) {
+        return None;
+    }
+    let shown: Vec<String> = folders.iter().map(|f| format!("{}/", f.display())).collect();
+    let why = match folders.iter().all(|f| !f.exists()) {
+        true if folders.len() == 1 => "does not exist",
+        true => "do not exist",
+        false => "holds no canary files (*.yaml)",
+    };
+    let blueprints: Vec<&str> =
+        crate::blueprints::REGISTRY.all().map(crate::blueprints::Blueprint::name).collect();
+    Some(format!(
+        "no canaries yet: {} {why}; write one with `aviary new <blueprint> <name>`, e.g. `aviary new heartbeat \
+         homepage` (blueprints: {})",
+        shown.join(", "),
+        blueprints.join(", ")
+    ))
+}
+
+/// Opens the project's database, creating it (and the data folder) when there is none.
 fn open_store(project: &crate::spec::Project) -> Result<crate::store::SqliteStore, i32> {
     crate::store::SqliteStore::open(&project.data_dir.join("aviary.db")).map_err(|e| {
+        eprintln!("error: {e}");
+        EXIT_BAD_INPUT
+    })
+}
+
+/// Opens the project's database for commands that only read it: when there is none yet (no run
+/// so far), an empty one in memory, so that reading creates no data folder.
+fn open_store_to_read(project: &crate::spec::Project) -> Result<crate::store::SqliteStore, i32> {
+    let path = project.data_dir.join("aviary.db");
+    if path.exists() {
+        return open_store(project);
+    }
+    crate::store::SqliteStore::open_empty(&path).map_err(|e| {
         eprintln!("error: {e}");
         EXIT_BAD_INPUT
     })

@@ -1,6 +1,7 @@
 //! What `aviary run` prints at the end: a summary (list), a JSON document, or JUnit XML.
 
 use std::fmt::Write;
+use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
@@ -55,14 +56,20 @@ pub fn json(attempts: &[Vec<RunReport>]) -> String {
     text
 }
 
-/// JUnit XML: a testsuite per canary, a testcase per step (the final attempt's).
-pub fn junit(finals: &[&RunReport]) -> String {
+/// JUnit XML: a testsuite per canary, a testcase per step (the final attempt's). A failed or
+/// errored testcase carries the run folder and its step's screenshots ([`evidence`]).
+pub fn junit(finals: &[&RunReport], project: &Project) -> String {
     let mut suites = String::new();
     let (mut tests, mut failures, mut errors, mut time) = (0usize, 0usize, 0usize, 0.0f64);
     for report in finals {
         let mut cases = String::new();
         let (mut s_failures, mut s_errors, mut s_skipped) = (0usize, 0usize, 0usize);
-        let mut case = |name: &str, seconds: f64, status: Option<StepStatus>, reason: &str| {
+        let folder = project.artifacts_dir.join(&report.artifacts);
+        let mut case = |name: &str,
+                        seconds: f64,
+                        status: Option<StepStatus>,
+                        reason: &str,
+                        shots: &[String]| {
             let _ = write!(
                 cases,
                 "    <testcase name=\"{}\" classname=\"{}\" time=\"{seconds:.3}\"",
@@ -78,19 +85,22 @@ pub fn junit(finals: &[&RunReport]) -> String {
                 }
                 Some(StepStatus::Failed) => {
                     s_failures += 1;
+                    let (text, out) = evidence(reason, &folder, shots);
                     let _ = write!(
                         cases,
-                        ">\n      <failure message=\"{0}\" type=\"FAILED\">{0}</failure>\n    </testcase>\n",
-                        xml(reason)
+                        ">\n      <failure message=\"{}\" type=\"FAILED\">{}</failure>\n{out}    </testcase>\n",
+                        xml(reason),
+                        xml(&text)
                     );
                 }
                 Some(other) => {
                     s_errors += 1;
+                    let (text, out) = evidence(reason, &folder, shots);
                     let _ = write!(
                         cases,
-                        ">\n      <error message=\"{0}\" type=\"{1}\">{0}</error>\n    </testcase>\n",
+                        ">\n      <error message=\"{}\" type=\"{other}\">{}</error>\n{out}    </testcase>\n",
                         xml(reason),
-                        other
+                        xml(&text)
                     );
                 }
             }
@@ -101,6 +111,7 @@ pub fn junit(finals: &[&RunReport]) -> String {
                 step.duration_ms / 1000.0,
                 Some(step.status),
                 step.reason.as_deref().unwrap_or(""),
+                &step.screenshots,
             );
         }
         let steps_explain_failure =
@@ -109,7 +120,13 @@ pub fn junit(finals: &[&RunReport]) -> String {
             // The run failed outside any step (e.g. it could not start): one testcase says why.
             let status =
                 if report.status == RunStatus::Failed { StepStatus::Failed } else { StepStatus::Error };
-            case("run", report.duration_ms / 1000.0, Some(status), report.reason.as_deref().unwrap_or(""));
+            case(
+                "run",
+                report.duration_ms / 1000.0,
+                Some(status),
+                report.reason.as_deref().unwrap_or(""),
+                &[],
+            );
         }
         let count =
             report.steps.len() + usize::from(report.status != RunStatus::Passed && !steps_explain_failure);
@@ -129,6 +146,29 @@ pub fn junit(finals: &[&RunReport]) -> String {
     format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"aviary\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" time=\"{time:.3}\">\n{suites}</testsuites>\n"
     )
+}
+
+/// What a failed testcase carries besides its reason: the failure text (the reason, the run folder
+/// and the step's screenshots) and a `<system-out>` element with each screenshot as
+/// `[[ATTACHMENT|path]]`, which the Jenkins JUnit attachments plugin and GitLab show with the
+/// test. Only what was written is named; paths are as the project resolves them (relative to
+/// the working folder when the project is).
+fn evidence(reason: &str, folder: &Path, shots: &[String]) -> (String, String) {
+    let mut text = reason.to_string();
+    if !folder.is_dir() {
+        return (text, String::new());
+    }
+    let _ = write!(text, "\nrun folder: {}", folder.display());
+    let shots: Vec<PathBuf> = shots.iter().map(|s| folder.join(s)).filter(|p| p.is_file()).collect();
+    let mut out = String::new();
+    for shot in &shots {
+        let _ = write!(text, "\nscreenshot: {}", shot.display());
+        let _ = writeln!(out, "[[ATTACHMENT|{}]]", shot.display());
+    }
+    if !out.is_empty() {
+        out = format!("      <system-out>{}</system-out>\n", xml(&out));
+    }
+    (text, out)
 }
 
 /// Escapes text for an XML attribute or element; drops characters XML 1.0 cannot hold.
@@ -185,5 +225,50 @@ mod tests {
         let shown = summary(&[&written, &missing], &project);
         assert!(shown.contains("2 canaries:"), "{shown}");
         assert!(shown.contains(&project.artifacts_dir.join("home/written").display().to_string()), "{shown}");
+    }
+
+    #[test]
+    fn a_failed_junit_testcase_carries_the_run_folder_and_its_screenshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = Project::defaults(dir.path());
+        let folder = project.artifacts_dir.join("home/run1");
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(folder.join("01-load-failed.png"), b"png").unwrap();
+        let mut failed = report(RunStatus::Failed, "home/run1");
+        failed.steps.push(crate::report::StepReport {
+            index: 1,
+            name: "load".into(),
+            status: StepStatus::Failed,
+            reason: Some("expected status 200-399, got 404".into()),
+            start: chrono::Utc::now(),
+            duration_ms: 5.0,
+            screenshots: vec!["01-load-failed.png".into(), "never-written.png".into()],
+            url: None,
+            details: serde_json::Map::new(),
+        });
+        let xml = junit(&[&failed], &project);
+        let doc = roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("{e}\n{xml}"));
+        let case = doc.descendants().find(|n| n.has_tag_name("testcase")).unwrap();
+        let failure = case.children().find(|n| n.has_tag_name("failure")).unwrap();
+        assert_eq!(failure.attribute("message"), Some("expected status 200-399, got 404"));
+        let shot = folder.join("01-load-failed.png").display().to_string();
+        assert_eq!(
+            failure.text(),
+            Some(
+                format!(
+                    "expected status 200-399, got 404\nrun folder: {}\nscreenshot: {shot}",
+                    folder.display()
+                )
+                .as_str()
+            )
+        );
+        let out = case.children().find(|n| n.has_tag_name("system-out")).unwrap();
+        assert_eq!(out.text(), Some(format!("[[ATTACHMENT|{shot}]]\n").as_str()), "only files that exist");
+
+        // No run folder written: the reason alone, no attachment.
+        let mut lost = failed.clone();
+        lost.artifacts = "home/never-written".into();
+        let xml = junit(&[&lost], &project);
+        assert!(!xml.contains("run folder") && !xml.contains("ATTACHMENT"), "{xml}");
     }
 }

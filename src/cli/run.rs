@@ -42,6 +42,10 @@ pub async fn run(globals: &Globals, args: RunArgs) -> i32 {
         Ok(p) => p,
         Err(code) => return code,
     };
+    if let Some(nothing) = super::no_canaries(&project, &args.paths) {
+        eprintln!("error: {nothing}");
+        return EXIT_BAD_INPUT;
+    }
     let (canaries, problems) = crate::project::load_canaries(&project, &args.paths);
     if !problems.is_empty() {
         super::print_diagnostics(&problems);
@@ -89,7 +93,7 @@ pub async fn run(globals: &Globals, args: RunArgs) -> i32 {
     let output = match args.reporter {
         Reporter::List => super::reporters::summary(&finals, &project),
         Reporter::Json => super::reporters::json(&attempts),
-        Reporter::Junit => super::reporters::junit(&finals),
+        Reporter::Junit => super::reporters::junit(&finals, &project),
     };
     print!("{output}");
     if lost > 0 {

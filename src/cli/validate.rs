@@ -23,6 +23,11 @@ pub fn validate(globals: &Globals, paths: &[PathBuf], strict: bool) -> i32 {
             eprintln!("warning: {missing} (the daemon needs it; `--strict` makes this an error)");
         }
     }
+    if let Some(nothing) = super::no_canaries(&project, paths) {
+        super::print_diagnostics(&problems);
+        eprintln!("error: {nothing}");
+        return EXIT_BAD_INPUT;
+    }
     let (canaries, canary_problems) = project::load_canaries(&project, paths);
     problems.extend(canary_problems);
     if paths.is_empty() {

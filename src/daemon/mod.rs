@@ -190,7 +190,7 @@ pub async fn run(
                 Ok(Ok(())) => "the HTTP server stopped".to_string(),
                 Err(e) => format!("the HTTP server failed: {e}"),
             };
-            state.shutting_down.store(true, Ordering::SeqCst);
+            state.begin_shutdown();
             tasks.stop_all(&state).await;
             return Err(DaemonError::Server(message));
         }
@@ -289,7 +289,7 @@ async fn drain(
     tasks: &mut Tasks,
     signal_name: &'static str,
 ) {
-    state.shutting_down.store(true, Ordering::SeqCst);
+    state.begin_shutdown();
     tasks.reloader.abort();
     let (dropped, in_flight, longest) = {
         let mut inner = state.lock();
@@ -385,7 +385,9 @@ async fn reload_with(
                 tracing::warn!("{problem}");
             }
             tracing::warn!("the project file does not validate; every canary keeps its previous version");
-            state.lock().load_errors = problems.iter().map(ToString::to_string).collect();
+            // The daemon started with a project file that validated: that version is in use.
+            let started = trigger != Trigger::Start;
+            state.lock().broken_files = reload::broken_files(&problems, |_| started);
             return None;
         }
         Err(e) => {
@@ -412,7 +414,9 @@ async fn reload_with(
             inner.scheduler.remove(name);
         }
         inner.scheduler.set_max_concurrency(project.config.runner.max_concurrency);
-        inner.load_errors = problems.iter().map(ToString::to_string).collect();
+        inner.broken_files = reload::broken_files(&problems, |file| {
+            plan.kept.iter().any(|name| plan.canaries.get(name).is_some_and(|kept| kept.canary.file == file))
+        });
         inner.canaries = plan.canaries.clone();
         plan
     };
@@ -612,9 +616,15 @@ async fn run_attempts(state: Arc<State>, canary: Arc<Canary>, start: Start) -> O
     let mut last = None;
     let attempts = u32::from(canary.retries) + 1;
     for attempt in 1..=attempts {
-        if attempt > 1 && state.is_shutting_down() {
-            tracing::info!(canary = %canary.name, "no retry: the daemon is stopping");
-            break;
+        if attempt > 1 {
+            let delay = canary.retry_delay(attempt - 1);
+            if !delay.is_zero() {
+                tracing::info!(canary = %canary.name, attempt, delay_ms = delay.as_millis() as u64, "retrying after retry_delay");
+            }
+            if !state.wait_unless_stopping(delay).await {
+                tracing::info!(canary = %canary.name, "no retry: the daemon is stopping");
+                break;
+            }
         }
         let report = runner::run_attempt(canary.clone(), state.services.clone(), attempt).await;
         state.record_attempt(&report);

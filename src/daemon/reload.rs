@@ -3,9 +3,10 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::hash::{Hash, Hasher};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::server::BrokenFile;
 use crate::spec::yaml::{Node, NodeKind};
 use crate::spec::{Canary, Diagnostic};
 
@@ -30,9 +31,22 @@ impl Loaded {
 /// the file (its line and column) is not a setting.
 pub fn fingerprint(canary: &Canary) -> u64 {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    let Canary { name, file, blueprint, section, schedule, timeout, retries, enabled, secrets, spec } =
-        canary;
-    format!("{name:?}{file:?}{blueprint:?}{schedule:?}{timeout:?}{retries:?}{enabled:?}{secrets:?}{spec:?}")
+    let Canary {
+        name,
+        file,
+        blueprint,
+        section,
+        schedule,
+        timeout,
+        retries,
+        retry_delay,
+        enabled,
+        secrets,
+        spec,
+    } = canary;
+    format!(
+        "{name:?}{file:?}{blueprint:?}{schedule:?}{timeout:?}{retries:?}{retry_delay:?}{enabled:?}{secrets:?}{spec:?}"
+    )
         .hash(&mut hasher);
     hash_content(&section.node, &mut hasher);
     hasher.finish()
@@ -100,6 +114,19 @@ pub fn plan(old: &BTreeMap<String, Loaded>, loaded: Vec<Canary>, problems: &[Dia
     plan
 }
 
+/// The files that `problems` are about, one entry each (sorted), with whether an earlier version of
+/// the file is still in use (`in_use`).
+pub fn broken_files(problems: &[Diagnostic], in_use: impl Fn(&Path) -> bool) -> Vec<BrokenFile> {
+    let mut by_file: BTreeMap<&PathBuf, Vec<String>> = BTreeMap::new();
+    for problem in problems {
+        by_file.entry(&problem.file).or_default().push(problem.to_string());
+    }
+    by_file
+        .into_iter()
+        .map(|(file, problems)| BrokenFile { previous_version: in_use(file), file: file.clone(), problems })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,5 +176,30 @@ mod tests {
         assert_eq!(third.removed, ["b", "c"]);
         assert!(third.added.is_empty() && third.changed.is_empty());
         assert_eq!(third.canaries.keys().collect::<Vec<_>>(), ["a"]);
+    }
+
+    #[test]
+    fn broken_files_count_files_and_know_which_never_loaded() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("canaries")).unwrap();
+        write(dir.path(), "a", API);
+        let (canaries, problems) = load(dir.path());
+        let first = plan(&BTreeMap::new(), canaries, &problems);
+
+        // a breaks (two problems in one file) after it loaded; n never loaded.
+        let two_problems = "blueprint: api\nschedule: rate(7 parsecs)\ntimeout: soon\n";
+        write(dir.path(), "a", two_problems);
+        write(dir.path(), "n", two_problems);
+        let (canaries, problems) = load(dir.path());
+        assert!(problems.len() > 2, "{problems:?}");
+        let second = plan(&first.canaries, canaries, &problems);
+        let in_use = |file: &Path| second.kept.iter().any(|name| second.canaries[name].canary.file == file);
+        let files = broken_files(&problems, in_use);
+        let shown: Vec<(String, bool)> = files
+            .iter()
+            .map(|f| (f.file.file_name().unwrap().to_string_lossy().into_owned(), f.previous_version))
+            .collect();
+        assert_eq!(shown, [("a.yaml".to_string(), true), ("n.yaml".to_string(), false)]);
+        assert_eq!(files.iter().map(|f| f.problems.len()).sum::<usize>(), problems.len());
     }
 }

@@ -12,7 +12,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use super::reload::Loaded;
 use super::scheduler::{QueueError, Scheduler};
 use crate::report::{RunReport, RunStatus};
-use crate::server::{Backend, CanaryStatus, DaemonMetrics, Histogram, RunNowError};
+use crate::server::{Backend, BrokenFile, CanaryStatus, DaemonMetrics, Histogram, RunNowError};
 use crate::step::Services;
 use crate::store::Store;
 
@@ -42,8 +42,8 @@ pub struct Inner {
     pub canaries: BTreeMap<String, Loaded>,
     /// The timers and the run queue.
     pub scheduler: Scheduler,
-    /// Problems of files that no longer validate, as `file:line:col: message` lines.
-    pub load_errors: Vec<String>,
+    /// The files that do not validate, with their problems.
+    pub broken_files: Vec<BrokenFile>,
     /// The final attempt of each canary's latest finished run, by canary.
     pub last_runs: BTreeMap<String, Arc<RunReport>>,
     /// Finished attempts by canary and status.
@@ -67,8 +67,10 @@ pub struct State {
     pub services: Arc<Services>,
     /// Wakes the scheduler loop.
     pub wake: UnboundedSender<Wake>,
-    /// Set once shutdown begins.
+    /// Set once shutdown begins ([`State::begin_shutdown`]).
     pub shutting_down: AtomicBool,
+    /// Wakes retries waiting out their `retry_delay` when shutdown begins.
+    stopping: tokio::sync::Notify,
     /// The DNS failover reconciler (records set on every reload).
     pub failover: Arc<crate::dns::controller::Controller>,
 }
@@ -90,7 +92,7 @@ impl State {
             inner: Mutex::new(Inner {
                 canaries: BTreeMap::new(),
                 scheduler: Scheduler::new(max_concurrency),
-                load_errors: Vec::new(),
+                broken_files: Vec::new(),
                 last_runs: BTreeMap::new(),
                 runs_total: BTreeMap::new(),
                 run_duration_seconds: BTreeMap::new(),
@@ -100,6 +102,7 @@ impl State {
             services,
             wake,
             shutting_down: AtomicBool::new(false),
+            stopping: tokio::sync::Notify::new(),
         }
     }
 
@@ -111,6 +114,27 @@ impl State {
     /// Whether shutdown has begun.
     pub fn is_shutting_down(&self) -> bool {
         self.shutting_down.load(Ordering::SeqCst)
+    }
+
+    /// Shutdown begins: no new runs or retries, and retries waiting for their turn give up.
+    pub fn begin_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+        self.stopping.notify_waiters();
+    }
+
+    /// Waits `delay`; `false` (at once) when shutdown begins before or meanwhile.
+    pub async fn wait_unless_stopping(&self, delay: std::time::Duration) -> bool {
+        let stopping = self.stopping.notified();
+        tokio::pin!(stopping);
+        // Registered before the flag is read: a shutdown in between still wakes this wait.
+        stopping.as_mut().enable();
+        if self.is_shutting_down() {
+            return false;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(delay) => !self.is_shutting_down(),
+            () = stopping => false,
+        }
     }
 
     /// Counts one finished attempt.
@@ -152,8 +176,8 @@ impl Backend for DaemonBackend {
             .collect()
     }
 
-    fn load_errors(&self) -> Vec<String> {
-        self.0.lock().load_errors.clone()
+    fn broken_files(&self) -> Vec<BrokenFile> {
+        self.0.lock().broken_files.clone()
     }
 
     fn unhealthy(&self) -> Option<String> {

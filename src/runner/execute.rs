@@ -15,11 +15,15 @@ use crate::step::redact::Redactor;
 use crate::step::services::{ProgressEvent, Services};
 use crate::store::layout;
 
-/// Runs the canary, retrying a failed run up to `retries` times. Every attempt is written to the
-/// artifacts and the store; the last one is the run's result.
+/// Runs the canary, retrying a failed run up to `retries` times, each retry after its
+/// `retry_delay`. Every attempt is written to the artifacts and the store; the last one is the
+/// run's result.
 pub async fn run_with_retries(canary: Arc<Canary>, services: Arc<Services>) -> Vec<RunReport> {
     let mut attempts = Vec::new();
     for attempt in 1..=u32::from(canary.retries) + 1 {
+        if attempt > 1 {
+            tokio::time::sleep(canary.retry_delay(attempt - 1)).await;
+        }
         let report = run_attempt(canary.clone(), services.clone(), attempt).await;
         let passed = report.status == RunStatus::Passed;
         attempts.push(report);

@@ -180,9 +180,11 @@ pub async fn run(
     blocking(move || find_run(backend.as_ref(), &id).map(Json)).await
 }
 
-/// `GET /api/v1/config/errors`.
+/// `GET /api/v1/config/errors`: every problem as a line, and the files with their problems.
 pub async fn config_errors(State(backend): State<Arc<dyn Backend>>) -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "errors": backend.load_errors() }))
+    let files = backend.broken_files();
+    let errors: Vec<&String> = files.iter().flat_map(|f| &f.problems).collect();
+    Json(serde_json::json!({ "errors": errors, "files": files }))
 }
 
 /// `POST /api/v1/canaries/{name}/run` (behind the token guard): 202 once the run is started.

@@ -37,6 +37,18 @@ pub struct CanaryStatus {
     pub last_run: Option<RunReport>,
 }
 
+/// A file that does not validate, as the daemon last read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BrokenFile {
+    /// The file.
+    pub file: PathBuf,
+    /// Its problems, as `file:line:col: message` lines.
+    pub problems: Vec<String>,
+    /// Whether an earlier version of the file is still in use; `false` for a file that has not
+    /// validated since the daemon started (its canaries do not run).
+    pub previous_version: bool,
+}
+
 /// A Prometheus-style histogram: cumulative bucket counts by upper bound (seconds).
 #[derive(Debug, Clone, Serialize)]
 pub struct Histogram {
@@ -105,9 +117,8 @@ pub enum RunNowError {
 pub trait Backend: Send + Sync + 'static {
     /// Every loaded canary, sorted by name.
     fn canaries(&self) -> Vec<CanaryStatus>;
-    /// Problems of files that no longer validate (their previous version keeps running), as
-    /// `file:line:col: message` lines.
-    fn load_errors(&self) -> Vec<String>;
+    /// The files that do not validate, sorted by file.
+    fn broken_files(&self) -> Vec<BrokenFile>;
     /// Starts a run of the canary now (outside its schedule).
     fn run_now(&self, canary: &str) -> Result<(), RunNowError>;
     /// The run history.

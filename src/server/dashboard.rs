@@ -1,5 +1,5 @@
 //! `GET /`: one server-rendered page listing every canary with its last run and next fire time,
-//! links to the run's report, artifacts and screenshots, and the files that no longer validate.
+//! links to the run's report, artifacts and screenshots, and the files that do not validate.
 //! No JavaScript; the page refreshes itself every 30 seconds and takes its styles from
 //! `/dashboard.css`, so the Content-Security-Policy allows nothing inline.
 
@@ -11,7 +11,7 @@ use axum::http::header;
 use axum::response::{Html, IntoResponse};
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use super::backend::{Backend, CanaryStatus};
+use super::backend::{Backend, BrokenFile, CanaryStatus};
 use crate::report::RunStatus;
 
 /// The page's styles, served from our origin so that the Content-Security-Policy needs no
@@ -30,11 +30,11 @@ pub async fn stylesheet() -> impl IntoResponse {
 
 /// `GET /`.
 pub async fn page(State(backend): State<Arc<dyn Backend>>) -> Html<String> {
-    Html(render(&backend.canaries(), &backend.load_errors(), Utc::now()))
+    Html(render(&backend.canaries(), &backend.broken_files(), Utc::now()))
 }
 
 /// The whole page.
-pub fn render(canaries: &[CanaryStatus], load_errors: &[String], now: DateTime<Utc>) -> String {
+pub fn render(canaries: &[CanaryStatus], broken_files: &[BrokenFile], now: DateTime<Utc>) -> String {
     let mut out = String::from(concat!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
         "<meta http-equiv=\"refresh\" content=\"30\"><title>Aviary</title>",
@@ -47,13 +47,7 @@ pub fn render(canaries: &[CanaryStatus], load_errors: &[String], now: DateTime<U
         canaries.len(),
         time(now)
     );
-    if !load_errors.is_empty() {
-        out.push_str("<h2 class=\"errors\">Files that no longer validate (their previous version keeps running)</h2>\n<ul class=\"errors\">\n");
-        for error in load_errors {
-            let _ = writeln!(out, "<li><code>{}</code></li>", escape(error));
-        }
-        out.push_str("</ul>\n");
-    }
+    broken(&mut out, broken_files);
     out.push_str(
         "<table>\n<tr><th>canary</th><th>status</th><th>last run</th><th>next fire</th><th>schedule</th>\
          <th>screenshots</th></tr>\n",
@@ -63,6 +57,32 @@ pub fn render(canaries: &[CanaryStatus], load_errors: &[String], now: DateTime<U
     }
     out.push_str("</table>\n</body></html>\n");
     out
+}
+
+/// The files that do not validate, each with what runs instead: its previous version, or nothing
+/// when it has not validated since the daemon started.
+fn broken(out: &mut String, files: &[BrokenFile]) {
+    if files.is_empty() {
+        return;
+    }
+    out.push_str("<h2 class=\"errors\">Files that do not validate</h2>\n<ul class=\"errors\">\n");
+    for file in files {
+        let what_runs = if file.previous_version {
+            "its previous version keeps running"
+        } else {
+            "not loaded: it has not validated since the daemon started"
+        };
+        let _ = writeln!(
+            out,
+            "<li><code>{}</code> <small>({what_runs})</small><ul>",
+            escape(&file.file.display().to_string())
+        );
+        for problem in &file.problems {
+            let _ = writeln!(out, "<li><code>{}</code></li>", escape(problem));
+        }
+        out.push_str("</ul></li>\n");
+    }
+    out.push_str("</ul>\n");
 }
 
 fn row(out: &mut String, canary: &CanaryStatus) {
@@ -155,5 +175,30 @@ mod tests {
         assert_eq!(escape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
         assert_eq!(segment("home page/ü"), "home%20page%2F%C3%BC");
         assert_eq!(segment("api-orders_1.x~"), "api-orders_1.x~");
+    }
+
+    fn broken_file(name: &str, previous_version: bool) -> BrokenFile {
+        BrokenFile {
+            file: name.into(),
+            problems: vec![format!("{name}:2:11: schedule: `rate(7 parsecs)` is not a schedule")],
+            previous_version,
+        }
+    }
+
+    #[test]
+    fn a_broken_file_says_whether_a_previous_version_runs() {
+        let html = render(&[], &[broken_file("canaries/was-good.yaml", true)], Utc::now());
+        assert!(html.contains("Files that do not validate"), "{html}");
+        assert!(
+            html.contains("<code>canaries/was-good.yaml</code> <small>(its previous version keeps running)"),
+            "{html}"
+        );
+        assert!(html.contains("canaries/was-good.yaml:2:11: schedule:"), "{html}");
+
+        let html = render(&[], &[broken_file("canaries/never.yaml", false)], Utc::now());
+        assert!(!html.contains("previous version"), "a file that never loaded has none\n{html}");
+        assert!(html.contains("<code>canaries/never.yaml</code> <small>(not loaded: it has not validated since the daemon started)"), "{html}");
+
+        assert!(!render(&[], &[], Utc::now()).contains("do not validate"));
     }
 }

@@ -17,13 +17,13 @@ use crate::report::{StepReport, StepStatus};
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Renders every metric family.
-pub fn render(canaries: &[CanaryStatus], load_errors: usize, metrics: &DaemonMetrics) -> String {
+pub fn render(canaries: &[CanaryStatus], broken_files: usize, metrics: &DaemonMetrics) -> String {
     let mut out = Exposition::default();
     last_run_families(&mut out, canaries);
     step_families(&mut out, canaries);
     run_history_families(&mut out, metrics);
     scheduler_families(&mut out, metrics);
-    canary_families(&mut out, canaries, load_errors);
+    canary_families(&mut out, canaries, broken_files);
     browser_families(&mut out, metrics);
     failover_families(&mut out, &metrics.failover);
     out.0
@@ -180,7 +180,7 @@ fn scheduler_families(out: &mut Exposition, metrics: &DaemonMetrics) {
 }
 
 /// What the daemon has loaded: each canary's schedule state, load errors, the count.
-fn canary_families(out: &mut Exposition, canaries: &[CanaryStatus], load_errors: usize) {
+fn canary_families(out: &mut Exposition, canaries: &[CanaryStatus], broken_files: usize) {
     out.family(
         "aviary_canary_next_fire_timestamp_seconds",
         "gauge",
@@ -203,9 +203,9 @@ fn canary_families(out: &mut Exposition, canaries: &[CanaryStatus], load_errors:
     out.family(
         "aviary_config_errors",
         "gauge",
-        "Canary or project files that no longer validate (their previous version keeps running).",
+        "Canary or project files that do not validate (a previous version of each keeps running, if it had one).",
     );
-    out.sample("aviary_config_errors", &[], usize_value(load_errors));
+    out.sample("aviary_config_errors", &[], usize_value(broken_files));
     out.family("aviary_canaries", "gauge", "Canaries loaded.");
     out.sample("aviary_canaries", &[], usize_value(canaries.len()));
 }

@@ -36,7 +36,7 @@ use axum::extract::{FromRef, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-pub use backend::{Backend, CanaryStatus, DaemonMetrics, Histogram, RunNowError};
+pub use backend::{Backend, BrokenFile, CanaryStatus, DaemonMetrics, Histogram, RunNowError};
 pub use error::ApiError;
 pub use listen::Limits;
 use tokio::net::{TcpListener, UnixListener};
@@ -177,7 +177,7 @@ async fn healthz(State(backend): State<Arc<dyn Backend>>) -> Response {
 }
 
 async fn metrics_handler(State(backend): State<Arc<dyn Backend>>) -> Response {
-    let body = metrics::render(&backend.canaries(), backend.load_errors().len(), &backend.metrics());
+    let body = metrics::render(&backend.canaries(), backend.broken_files().len(), &backend.metrics());
     let mut response = body.into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(metrics::CONTENT_TYPE));
     response

@@ -111,6 +111,8 @@ pub struct Canary {
     pub timeout: Duration,
     /// Extra attempts after a failed run.
     pub retries: u8,
+    /// The wait before the first retry; it doubles for each next one ([`Canary::retry_delay`]).
+    pub retry_delay: Duration,
     /// Whether the canary runs on its schedule.
     pub enabled: bool,
     /// Values of `${secret:...}` references: redact them to `***` wherever they would be written.
@@ -120,6 +122,12 @@ pub struct Canary {
 }
 
 impl Canary {
+    /// How long to wait before retry number `retry` (1 for the first): `retry_delay` doubled for
+    /// each retry after the first, at most [`super::validate::MAX_RETRY_DELAY`].
+    pub fn retry_delay(&self, retry: u32) -> Duration {
+        super::validate::retry_delay(self.retry_delay, retry)
+    }
+
     /// The folder of the canary's file: relative `file:` references start there.
     pub fn dir(&self) -> &Path {
         match self.file.parent() {
@@ -582,6 +590,7 @@ fn load_canary_file(
             schedule,
             timeout: check.timeout,
             retries: spec.retries,
+            retry_delay: spec.retry_delay.map_or(Duration::ZERO, |d| d.0),
             enabled: spec.enabled,
             secrets: expansion.secrets,
             spec,

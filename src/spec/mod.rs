@@ -6,6 +6,7 @@
 pub mod catalog;
 pub mod de;
 pub mod expand;
+pub mod indent;
 pub mod kind;
 pub mod load;
 pub mod model;

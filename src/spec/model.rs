@@ -197,6 +197,9 @@ pub struct CanaryFile {
     /// is kept.
     #[serde(default)]
     pub retries: u8,
+    /// `retry_delay`: the wait before the first retry, doubled before each next one, at most 5m a
+    /// wait (default: none, retry at once).
+    pub retry_delay: Option<HumanDuration>,
     /// `enabled`: whether the daemon runs the canary (default `true`); `aviary run` with explicit
     /// paths runs it anyway.
     #[serde(default = "yes")]

@@ -19,6 +19,20 @@ use super::suggest::did_you_mean;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Most extra attempts after a failed run.
 pub const MAX_RETRIES: u8 = 5;
+/// The longest wait before one retry: `retry_delay` doubles from one retry to the next up to this.
+pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(300);
+
+/// How long to wait before retry number `retry` (1 for the first retry): `base × 2^(retry-1)`, at
+/// most [`MAX_RETRY_DELAY`]. A zero `base` retries at once.
+pub fn retry_delay(base: Duration, retry: u32) -> Duration {
+    let doubling = 2u32.saturating_pow(retry.saturating_sub(1));
+    base.saturating_mul(doubling).min(MAX_RETRY_DELAY)
+}
+
+/// The waits of every retry of a run, added up.
+pub fn total_retry_delay(base: Duration, retries: u8) -> Duration {
+    (1..=u32::from(retries)).map(|retry| retry_delay(base, retry)).sum()
+}
 /// Metrics an alarm can watch (`docs/artifacts.md`).
 pub const METRICS: [&str; 9] = [
     "SuccessPercent",
@@ -154,10 +168,52 @@ pub fn check_canary(spec: &CanaryFile, file: &Path, tainted: &[KeyPath]) -> Cana
     }
     if spec.retries > MAX_RETRIES {
         p.add(root().key("retries"), format!("retries must be 0..{MAX_RETRIES}, found {}", spec.retries));
+    } else if !p.is_tainted(&root().key("schedule")) {
+        check_retry_delay(spec, timeout, schedule.as_ref().and_then(Schedule::period), &mut p);
     }
     check_common(spec, &mut p);
     check_alarms(&spec.alarms, &root().key("alarms"), &mut p);
     CanaryCheck { name, schedule, timeout, problems: p.list }
+}
+
+/// `retry_delay` needs retries, is at most [`MAX_RETRY_DELAY`], and the first attempt's timeout
+/// plus every wait must fit in the schedule's period (else the next scheduled run would come
+/// before the last retry).
+fn check_retry_delay(spec: &CanaryFile, timeout: Duration, period: Option<Duration>, p: &mut Problems<'_>) {
+    let Some(base) = spec.retry_delay.map(|d| d.0) else { return };
+    let at = root().key("retry_delay");
+    if base > MAX_RETRY_DELAY {
+        p.add(
+            at,
+            format!(
+                "retry_delay must be at most {}, found {}",
+                fmt_duration(MAX_RETRY_DELAY),
+                fmt_duration(base)
+            ),
+        );
+        return;
+    }
+    if spec.retries == 0 && !base.is_zero() {
+        p.add(at, "retry_delay without retries has no effect; set `retries: 1` (or more) or remove it");
+        return;
+    }
+    let waits = total_retry_delay(base, spec.retries);
+    if let Some(period) = period
+        && timeout + waits > period
+    {
+        p.add(
+            at,
+            format!(
+                "retry_delay {}: the {} retries wait {} in all (doubling each time), which with the {} \
+                 timeout exceeds the schedule period {}; lower retry_delay or retries",
+                fmt_duration(base),
+                spec.retries,
+                fmt_duration(waits),
+                fmt_duration(timeout),
+                fmt_duration(period)
+            ),
+        );
+    }
 }
 
 fn check_name(spec: &CanaryFile, file: &Path, p: &mut Problems<'_>) -> Option<String> {
@@ -559,6 +615,46 @@ mod tests {
             ["schedule: schedule `cron(0 0 1 1 ? 2001)` never fires again"]
         );
         assert_eq!(canary(&format!("{HB}retries: 6\n")), ["retries: retries must be 0..5, found 6"]);
+    }
+
+    #[test]
+    fn retry_delay_doubles_up_to_its_cap() {
+        let base = Duration::from_secs(5);
+        let waits: Vec<u64> = (1..=5).map(|retry| retry_delay(base, retry).as_secs()).collect();
+        assert_eq!(waits, [5, 10, 20, 40, 80]);
+        assert_eq!(retry_delay(Duration::from_secs(100), 3), MAX_RETRY_DELAY, "400s is capped at 5m");
+        assert_eq!(retry_delay(Duration::ZERO, 4), Duration::ZERO);
+        assert_eq!(retry_delay(Duration::from_secs(u64::MAX / 2), 5), MAX_RETRY_DELAY, "no overflow");
+        assert_eq!(total_retry_delay(base, 3), Duration::from_secs(35));
+        assert_eq!(total_retry_delay(base, 0), Duration::ZERO);
+    }
+
+    #[test]
+    fn retry_delay_must_fit_the_schedule() {
+        let ok = format!("{HB}schedule: rate(5 minutes)\ntimeout: 30s\nretries: 3\nretry_delay: 10s\n");
+        assert_eq!(canary(&ok), Vec::<String>::new());
+        assert_eq!(
+            canary(&format!("{HB}schedule: rate(1 minute)\ntimeout: 30s\nretries: 2\nretry_delay: 20s\n")),
+            [
+                "retry_delay: retry_delay 20s: the 2 retries wait 1m in all (doubling each time), which with the \
+              30s timeout exceeds the schedule period 1m; lower retry_delay or retries"
+            ]
+        );
+        assert_eq!(
+            canary(&format!("{HB}retry_delay: 5s\n")),
+            [
+                "retry_delay: retry_delay without retries has no effect; set `retries: 1` (or more) or remove it"
+            ]
+        );
+        assert_eq!(
+            canary(&format!("{HB}schedule: once\nretries: 1\nretry_delay: 6m\n")),
+            ["retry_delay: retry_delay must be at most 5m, found 6m"]
+        );
+        assert_eq!(
+            canary(&format!("{HB}schedule: once\nretries: 5\nretry_delay: 5m\n")),
+            Vec::<String>::new()
+        );
+        assert_eq!(canary(&format!("{HB}retries: 2\nretry_delay: 0s\n")), Vec::<String>::new());
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //!
 //! Built on saphyr-parser's event stream. Aliases are resolved (the copy is placed at the alias),
 //! `<<` merge keys are applied, an empty document is an empty mapping, and more than one document,
-//! a duplicate key or a syntax error is an error with its position.
+//! a duplicate key or a syntax error is an error with its position (a wrong indentation names the
+//! line and the indentations that fit, see [`super::indent`]).
 //!
 //! Hostile input is stopped while the events arrive, before the tree grows: collections nest at
 //! most [`MAX_DEPTH`] deep (so nothing recursive over the tree can exhaust the stack) and aliases
@@ -209,14 +210,20 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
     };
     let mut parser = Parser::new_from_str(text);
     while let Some(event) = parser.next_event() {
-        let (event, span) = event.map_err(|e| YamlError {
-            line: e.marker().line(),
-            col: e.marker().col() + 1,
-            message: match e.info() {
-                // saphyr-parser's own bound, met first in flow style (its scanner reads ahead).
-                "recursion limit exceeded" => depth_message(),
-                other => other.to_string(),
-            },
+        let (event, span) = event.map_err(|e| {
+            let line = e.marker().line();
+            match super::indent::explain(text, line, e.info()) {
+                Some((line, col, message)) => YamlError { line, col, message },
+                None => YamlError {
+                    line,
+                    col: e.marker().col() + 1,
+                    message: match e.info() {
+                        // saphyr-parser's own bound, met first in flow style (its scanner reads ahead).
+                        "recursion limit exceeded" => depth_message(),
+                        other => other.to_string(),
+                    },
+                },
+            }
         })?;
         builder.event(event, span)?;
     }

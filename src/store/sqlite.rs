@@ -134,6 +134,16 @@ impl SqliteStore {
         Ok(SqliteStore { conn: Mutex::new(conn), path: path.to_path_buf(), db })
     }
 
+    /// An empty database in memory, standing for one that does not exist yet: commands that only
+    /// read the history use it instead of creating the data folder.
+    pub fn open_empty(path: &Path) -> Result<SqliteStore, StoreError> {
+        let db = path.display().to_string();
+        let open_err = |source: rusqlite::Error| StoreError::Open { db: db.clone(), source: source.into() };
+        let mut conn = Connection::open_in_memory().map_err(open_err)?;
+        migrate(&mut conn, &db)?;
+        Ok(SqliteStore { conn: Mutex::new(conn), path: path.to_path_buf(), db })
+    }
+
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path

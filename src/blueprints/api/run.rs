@@ -249,7 +249,8 @@ fn fill_json(
     })
 }
 
-/// `POST /api/items?x=1`, with restricted parameters redacted: how messages name a request.
+/// `POST /api/items?x=1`, with restricted parameters redacted: how messages about a response name
+/// its request (the step's URL is in the report).
 fn label(ctx: &RunContext, method: &Method, url: &url::Url) -> String {
     let mut target = url.path().to_string();
     if let Some(query) = url.query() {
@@ -257,6 +258,12 @@ fn label(ctx: &RunContext, method: &Method, url: &url::Url) -> String {
         target.push_str(query);
     }
     format!("{method} {}", ctx.redactor.redact_url(&target))
+}
+
+/// `GET http://127.0.0.1:8080/health`, redacted: how a request that got no response is named, as
+/// browser errors name the page's whole URL.
+fn full_label(ctx: &RunContext, method: &Method, url: &url::Url) -> String {
+    format!("{method} {}", ctx.redactor.redact_url(url.as_str()))
 }
 
 async fn execute(ctx: &mut RunContext, mut resolved: Resolved) -> StepRun {
@@ -267,6 +274,7 @@ async fn execute(ctx: &mut RunContext, mut resolved: Resolved) -> StepRun {
     };
     resolved.options.timeout = timeout;
     let label = label(ctx, &resolved.request.method, &resolved.request.url);
+    let no_response_label = full_label(ctx, &resolved.request.method, &resolved.request.url);
     let mut details = Map::new();
     details.insert("method".into(), json!(resolved.request.method.as_str()));
     details.insert("url".into(), json!(resolved.request.url.as_str()));
@@ -293,7 +301,7 @@ async fn execute(ctx: &mut RunContext, mut resolved: Resolved) -> StepRun {
             } else {
                 format!(" (the run's {} timeout)", fetch::format_duration(ctx.canary.timeout))
             };
-            return no_response(&label, &error, &timeout_owner, details, resolved.extractions);
+            return no_response(&no_response_label, &error, &timeout_owner, details, resolved.extractions);
         }
     };
     details.insert("status".into(), json!(response.status.as_u16()));

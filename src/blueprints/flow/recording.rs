@@ -342,7 +342,7 @@ fn convert(step: &RawStep) -> Result<PageStep, Problem> {
         }
         "setViewport" => {
             let size = |v: f64, field: &'static str| {
-                if v >= 1.0 && v <= 100_000.0 && v.fract() == 0.0 {
+                if (1.0..=100_000.0).contains(&v) && v.fract() == 0.0 {
                     Ok(v as u32)
                 } else {
                     Err((

@@ -102,7 +102,7 @@ impl Script<'_> {
         let mut last_state: Option<(String, String)> = None;
         loop {
             if let Some(found) = self.find(scope, selectors).await? {
-                let offset = offset.map(|(x, y)| json!([x, y])).unwrap_or(Value::Null);
+                let offset = offset.map_or(Value::Null, |(x, y)| json!([x, y]));
                 let state = self
                     .value(
                         &found.elements,

@@ -179,7 +179,7 @@ fn parse_aria(written: &str, rest: &str) -> Result<SelectorPart, SelectorError> 
         }
     }
     let collapse = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
-    let name = name.or_else(|| Some(name_text)).map(|n| collapse(&n)).filter(|n| !n.is_empty());
+    let name = name.or(Some(name_text)).map(|n| collapse(&n)).filter(|n| !n.is_empty());
     if name.is_none() && role.is_none() {
         return Err(SelectorError::EmptyPart(written.to_string()));
     }
