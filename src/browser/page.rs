@@ -20,7 +20,7 @@ use chromiumoxide::cdp::browser_protocol::target::{
     CloseTargetParams, CreateBrowserContextParams, CreateTargetParams, DisposeBrowserContextParams,
     GetTargetsParams,
 };
-use chromiumoxide::cdp::js_protocol::runtime::EvaluateParams;
+use chromiumoxide::cdp::js_protocol::runtime::{EvaluateParams, ExecutionContextId};
 use chromiumoxide::error::CdpError;
 use futures::StreamExt;
 use tokio::sync::OwnedSemaphorePermit;
@@ -332,6 +332,16 @@ impl BrowserPage {
 
     pub(super) async fn tab(&self) -> Tab {
         self.state.lock().await.tab.clone()
+    }
+
+    /// The main world of the tab's top frame, where the engine's objects live (so that nodes of
+    /// same-origin frames found through CDP can be handed to its page script).
+    pub(super) async fn main_world(&self, tab: &Tab) -> Option<ExecutionContextId> {
+        let context = tab.page.execution_context();
+        guarded(self.life(), Some(&tab.life), "execution context", self.command_timeout, context)
+            .await
+            .ok()
+            .flatten()
     }
 
     /// A page of this run's context, other than its own, at `url` (a popup it opened).

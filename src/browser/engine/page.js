@@ -44,7 +44,7 @@ function (op, ...args) {
   const skipText = new Set(['SCRIPT', 'STYLE', 'NOSCRIPT', 'TEMPLATE', 'HEAD', 'TITLE']);
   const normalize = (s) => s.replace(/\s+/g, ' ').trim();
   const ownText = (el) => {
-    if (el instanceof el.ownerDocument.defaultView.HTMLInputElement && ['button', 'submit', 'reset'].includes(el.type)) return el.value;
+    if (el.tagName === 'INPUT' && ['button', 'submit', 'reset'].includes(el.type)) return el.value;
     return el.textContent || '';
   };
   // The deepest elements whose text contains `text` (Puppeteer's `text/` selector).
@@ -135,6 +135,8 @@ function (op, ...args) {
   };
 
   const typeable = new Set(['textarea', 'text', 'url', 'tel', 'search', 'password', 'number', 'email']);
+  // Tag names, not `instanceof`: an element of a frame may come wrapped in another frame's world.
+  const isTag = (el, name) => el.tagName === name;
 
   const ops = {
     // this = window: the document of the frame at `path` (indexes into child frames), in a list.
@@ -192,7 +194,7 @@ function (op, ...args) {
     fill(value) {
       const el = list[0];
       const win = el.ownerDocument.defaultView;
-      if (el instanceof win.HTMLSelectElement) {
+      if (isTag(el, 'SELECT')) {
         const option = [...el.options].find((o) => o.value === value) || [...el.options].find((o) => normalize(o.textContent) === normalize(value));
         if (!option) throw new Error(`the select has no option ${JSON.stringify(value)} (options: ${[...el.options].map((o) => JSON.stringify(o.value)).join(', ')})`);
         el.value = option.value;
@@ -208,8 +210,7 @@ function (op, ...args) {
         selection.addRange(range);
         return value;
       }
-      const isTextArea = el instanceof win.HTMLTextAreaElement;
-      if (isTextArea || (el instanceof win.HTMLInputElement && typeable.has(el.type))) {
+      if (isTag(el, 'TEXTAREA') || (isTag(el, 'INPUT') && typeable.has(el.type))) {
         el.focus();
         const current = el.value;
         if (value.startsWith(current)) {
@@ -221,7 +222,7 @@ function (op, ...args) {
         dispatch(el, 'input');
         return value;
       }
-      if (el instanceof win.HTMLInputElement) {
+      if (isTag(el, 'INPUT')) {
         if (el.type === 'checkbox' || el.type === 'radio') {
           const wanted = !['false', 'off', '0', ''].includes(String(value).toLowerCase());
           if (el.checked !== wanted) { el.checked = wanted; dispatch(el, 'input', 'change'); }
@@ -236,8 +237,7 @@ function (op, ...args) {
     // this = elements: whether the first is a checkbox or radio whose state differs from `checked`.
     needsToggle(checked) {
       const el = list[0];
-      const win = el.ownerDocument.defaultView;
-      if (!(el instanceof win.HTMLInputElement) || !['checkbox', 'radio'].includes(el.type)) {
+      if (!isTag(el, 'INPUT') || !['checkbox', 'radio'].includes(el.type)) {
         const role = el.getAttribute('role');
         if (role === 'checkbox' || role === 'switch' || role === 'radio') return (el.getAttribute('aria-checked') === 'true') !== checked;
         throw new Error(`the element <${el.tagName.toLowerCase()}> is not a checkbox or radio button`);
@@ -259,7 +259,8 @@ function (op, ...args) {
       const deep = (a, b) => {
         if (a === b) return true;
         if ((a && !b) || (!a && b)) return false;
-        if (!(a instanceof Object) || !(b instanceof Object)) return false;
+        const isObject = (x) => (typeof x === 'object' || typeof x === 'function') && x !== null;
+        if (!isObject(a) || !isObject(b)) return false;
         return Object.entries(a).every(([k, v]) => deep(v, b[k]));
       };
       return list.every((el) =>

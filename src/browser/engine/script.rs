@@ -127,6 +127,8 @@ impl<'a> Script<'a> {
             ..Default::default()
         };
         let tree = self.page.call(&self.tab, "Accessibility.queryAXTree", params).await?;
+        // Nodes of a frame resolve into that frame's world unless told otherwise.
+        let world = self.page.main_world(&self.tab).await;
         let mut found = Vec::new();
         for node in tree.nodes {
             let role =
@@ -138,6 +140,7 @@ impl<'a> Script<'a> {
             let params = ResolveNodeParams {
                 backend_node_id: Some(backend),
                 object_group: Some(self.group.clone()),
+                execution_context_id: world,
                 ..Default::default()
             };
             if let Ok(resolved) = self.page.call(&self.tab, "DOM.resolveNode", params).await
