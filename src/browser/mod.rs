@@ -31,12 +31,14 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 mod capture;
+mod dialogs;
 mod discover;
 mod extra_info;
 mod launch;
 mod orphans;
 mod page;
 mod pool;
+mod popups;
 
 pub use discover::find_chromium;
 pub use page::BrowserPage;
