@@ -46,7 +46,7 @@ pub fn start_site() -> Site {
     let slow_hits = Arc::new(AtomicUsize::new(0));
     let hits = (hang_hits.clone(), slow_hits.clone());
     let addr = spawn_server(move |listener| async move {
-        axum::serve(listener, routes(hits.0).merge(hostile_routes(hits.1))).await.unwrap()
+        axum::serve(listener, routes(hits.0).merge(hostile_routes(hits.1))).await.unwrap();
     });
     Site { addr, hang_hits, slow_hits }
 }
