@@ -296,6 +296,43 @@ async fn killed_browser_fails_fast_and_is_replaced() {
     assert!(pool.acquire(&options(800, 600)).await.is_err());
 }
 
+/// Popups a page opened and left open, once the count settles (or 10 s passed).
+const OPEN_POPUPS_AFTER_30: &str = "new Promise(resolve => {
+  const popups = [];
+  for (let i = 0; i < 30; i++) popups.push(window.open('/json?popup=' + i));
+  let last = -1, started = Date.now();
+  const check = () => {
+    const open = popups.filter(p => p && !p.closed).length;
+    if ((open === last && open <= 10) || Date.now() - started > 10000) resolve(open);
+    else { last = open; setTimeout(check, 200); }
+  };
+  check();
+})";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dialogs_are_answered_and_popups_capped() {
+    let site = browser_support::start().await;
+    let pool = pool(1);
+    let page = pool.acquire(&options(800, 600)).await.unwrap();
+    page.goto(&site.url("/"), NAV).await.unwrap();
+
+    // A dialog left open would stall every later command until the command timeout.
+    assert_eq!(page.evaluate("confirm('sure?')").await.unwrap(), serde_json::json!(false));
+    assert_eq!(page.evaluate("prompt('name?', 'x')").await.unwrap(), serde_json::Value::Null);
+    assert_eq!(page.evaluate("alert('hi'); 'after the alert'").await.unwrap(), "after the alert");
+
+    // Popups answer their dialogs too; beyond the cap they are closed, the first ones stay.
+    let in_popup = "new Promise(resolve => { const p = window.open('/json'); \
+                    setTimeout(() => { const answer = p.confirm('in a popup?'); p.close(); \
+                    resolve([answer, p.closed]); }, 1000); })";
+    assert_eq!(page.evaluate(in_popup).await.unwrap(), serde_json::json!([false, true]));
+    let open = page.evaluate(OPEN_POPUPS_AFTER_30).await.unwrap();
+    assert_eq!(open, serde_json::json!(10));
+    assert_eq!(page.goto(&site.url("/"), NAV).await.unwrap().status, Some(200));
+    page.close().await;
+    pool.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crashed_renderer_fails_its_page_only() {
     let site = browser_support::start().await;

@@ -24,13 +24,16 @@
 //! for every new context (WebUI omnibox popups, preloaded top-chrome WebUI, spare renderers):
 //! that alone halves the CPU a run costs. How it stays safe: every CDP call has a deadline and
 //! races a "browser gone" signal fed by a task that waits on the Chromium process, so a crash
-//! fails in-flight calls at once with [`BrowserError::Crashed`].
+//! fails in-flight calls at once with [`BrowserError::Crashed`]. A page cannot stall its run on
+//! dialogs (each is answered at once) nor flood the browser with popups (at most ten stay open
+//! per run; newer ones are closed as they open).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
 mod capture;
+mod dialogs;
 mod discover;
 pub mod engine;
 mod extra_info;
@@ -38,6 +41,7 @@ mod launch;
 mod orphans;
 mod page;
 mod pool;
+mod popups;
 pub mod record;
 
 pub use discover::find_chromium;

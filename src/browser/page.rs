@@ -26,6 +26,7 @@ use futures::StreamExt;
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::capture::Capture;
+use super::dialogs::dismiss_dialogs;
 use super::engine::Viewport as EmulatedViewport;
 use super::extra_info::ExtraInfo;
 use super::launch::Life;
@@ -129,7 +130,7 @@ pub(crate) async fn prepare(
         let page = guarded(life, None, "Target.createTarget", timeout, cdp.new_page(params)).await?;
         let mut capture = guarded(life, None, "Network listeners", timeout, Capture::attach(&page)).await?;
         capture.set_extra_info(attach_extra_info(browser, &page, timeout).await);
-        let tab = Tab { life: watch_renderer(&page).await, page };
+        let tab = new_tab(page).await;
         let mut prepared = Prepared { context_id: context_id.clone(), tab, capture, applied: None };
         if let Some(options) = options {
             apply_options(browser, &mut prepared, options, timeout).await?;
@@ -148,6 +149,12 @@ pub(crate) async fn prepare(
 async fn attach_extra_info(browser: &PooledBrowser, page: &Page, timeout: Duration) -> Option<ExtraInfo> {
     let attached = ExtraInfo::attach(&browser.launched.ws_url, page.target_id().inner(), timeout).await;
     attached.map_err(|e| tracing::warn!("the HAR will lack the headers Chromium adds: {e}")).ok()
+}
+
+/// The run's tab on `page`: its dialogs answered, its renderer watched.
+async fn new_tab(page: Page) -> Tab {
+    dismiss_dialogs(&page).await;
+    Tab { life: watch_renderer(&page).await, page }
 }
 
 /// A `Life` that ends when the page's renderer process crashes.
@@ -380,7 +387,7 @@ impl BrowserPage {
             cdp.get_page(target.target_id),
         )
         .await?;
-        let tab = Tab { life: watch_renderer(&page).await, page };
+        let tab = new_tab(page).await;
         state.popups.push(tab.clone());
         Ok(Some(tab))
     }
@@ -534,7 +541,7 @@ impl BrowserPage {
         let mut capture =
             guarded(life, None, "Network listeners", self.command_timeout, Capture::attach(&page)).await?;
         capture.set_extra_info(attach_extra_info(&self.browser, &page, self.command_timeout).await);
-        let tab = Tab { life: watch_renderer(&page).await, page };
+        let tab = new_tab(page).await;
         let mut prepared =
             Prepared { context_id: self.context_id.clone(), tab: tab.clone(), capture, applied: None };
         apply_options(&self.browser, &mut prepared, &self.options, self.command_timeout).await?;

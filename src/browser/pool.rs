@@ -11,6 +11,7 @@ use tokio::sync::Semaphore;
 use super::launch::{LaunchSpec, Launched, launch};
 use super::orphans::{Registry, reap_orphans};
 use super::page::{BrowserPage, Prepared, apply_options, dispose, dispose_in_background, prepare};
+use super::popups;
 use super::{BrowserError, PageOptions, PoolConfig, PoolStats, find_chromium};
 
 /// Pages one browser serves before the pool starts another one (contexts are isolated, so one
@@ -276,6 +277,7 @@ impl Shared {
         if !browser.launched.life.is_gone() {
             self.browsers.lock().expect("pool lock").push(browser.clone());
         }
+        tokio::spawn(popups::watch(Arc::downgrade(&browser)));
         if let Some(options) = self.last_options.lock().expect("options lock").clone() {
             let shared = self.clone();
             tokio::spawn(async move { shared.fill_spare(browser, options).await });

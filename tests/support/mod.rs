@@ -30,6 +30,8 @@ pub struct Site {
     pub addr: SocketAddr,
     /// Requests the `/hang` route has received.
     pub hang_hits: Arc<AtomicUsize>,
+    /// Requests the `/slow/{ms}` route has received.
+    pub slow_hits: Arc<AtomicUsize>,
 }
 
 impl Site {
@@ -41,10 +43,12 @@ impl Site {
 /// Starts the fixture site on a free port of 127.0.0.1 in a thread of its own.
 pub fn start_site() -> Site {
     let hang_hits = Arc::new(AtomicUsize::new(0));
-    let hits = hang_hits.clone();
-    let addr =
-        spawn_server(move |listener| async move { axum::serve(listener, routes(hits)).await.unwrap() });
-    Site { addr, hang_hits }
+    let slow_hits = Arc::new(AtomicUsize::new(0));
+    let hits = (hang_hits.clone(), slow_hits.clone());
+    let addr = spawn_server(move |listener| async move {
+        axum::serve(listener, routes(hits.0).merge(hostile_routes(hits.1))).await.unwrap();
+    });
+    Site { addr, hang_hits, slow_hits }
 }
 
 /// Runs `serve` on a runtime of its own thread; returns the address it listens on.
@@ -78,7 +82,7 @@ fn routes(hang_hits: Arc<AtomicUsize>) -> Router {
         .route("/tall", get(|| async { page("Tall", "<div style=\"height:3000px\">tall page</div><p>bottom</p>") }))
         .route("/redirect", get(|| async { Redirect::temporary("/about") }))
         .route("/redirect-loop", get(|| async { Redirect::temporary("/redirect-loop") }))
-        .route("/hang", get(move || async move {
+        .route("/hang", get(|| async move {
             hang_hits.fetch_add(1, Ordering::SeqCst);
             tokio::time::sleep(Duration::from_secs(3600)).await;
             "never"
@@ -138,7 +142,49 @@ pub fn start_example_site() -> Site {
         .route("/", get(move || index(UrlPath(String::new()))))
         .route("/{*path}", get(serve_file));
     let addr = spawn_server(move |listener| async move { axum::serve(listener, app).await.unwrap() });
-    Site { addr, hang_hits: Arc::new(AtomicUsize::new(0)) }
+    Site { addr, hang_hits: Arc::new(AtomicUsize::new(0)), slow_hits: Arc::new(AtomicUsize::new(0)) }
+}
+
+/// Pages that work against the browser: a slow one, endless dialogs, endless popups, endless
+/// memory. Each hostile one runs its loop in an inline script, so its `load` event never fires.
+fn hostile_routes(slow_hits: Arc<AtomicUsize>) -> Router {
+    Router::new()
+        .route(
+            "/slow/{ms}",
+            get(move |UrlPath(ms): UrlPath<u64>| async move {
+                slow_hits.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                page("Slow", "<h1>Slow but there</h1>")
+            }),
+        )
+        .route(
+            "/dialogs",
+            get(|| async {
+                script_page(
+                    "Dialogs",
+                    "for (let i = 0; ; i++) { alert('alert ' + i); confirm('sure?'); prompt('name?'); }",
+                )
+            }),
+        )
+        .route(
+            "/popups",
+            get(|| async {
+                script_page("Popups", "for (let i = 0; ; i++) { window.open('/about?popup=' + i); }")
+            }),
+        )
+        .route(
+            "/memory",
+            get(|| async {
+                script_page(
+                    "Memory",
+                    "const hog = []; for (;;) { hog.push(new Array(1e6).fill(hog.length)); }",
+                )
+            }),
+        )
+}
+
+fn script_page(title: &str, js: &str) -> Html<String> {
+    page(title, &format!("<h1>{title}</h1><script>{js}</script>"))
 }
 
 fn page(title: &str, body: &str) -> Html<String> {
