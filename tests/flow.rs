@@ -83,22 +83,8 @@ fn every_recorder_step_type_replays_in_aviary_and_in_the_reference_replayer() {
     );
     let kinds: std::collections::BTreeSet<String> =
         step_names(&report).iter().map(|n| n.split(' ').next().unwrap().to_string()).collect();
-    for kind in [
-        "setViewport",
-        "navigate",
-        "click",
-        "doubleClick",
-        "change",
-        "keyDown",
-        "keyUp",
-        "scroll",
-        "hover",
-        "waitForElement",
-        "waitForExpression",
-        "emulateNetworkConditions",
-        "close",
-    ] {
-        assert!(kinds.contains(kind), "no `{kind}` step ran: {kinds:?}");
+    for kind in aviary::blueprints::flow::recording::STEP_TYPES {
+        assert!(kinds.contains(*kind), "no `{kind}` step ran: {kinds:?}");
     }
 
     let reference = reference_replay(&recording);
