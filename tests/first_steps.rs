@@ -3,19 +3,7 @@
 
 mod support;
 
-use std::path::Path;
-use std::process::Output;
-
-use support::{Project, stderr, stdout};
-
-fn aviary_in(dir: &Path, args: &[&str]) -> Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_aviary"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("AVIARY_LOG")
-        .output()
-        .unwrap()
-}
+use support::{Project, aviary_in, stderr, stdout};
 
 #[test]
 fn validate_in_an_empty_folder_suggests_aviary_new() {

@@ -358,3 +358,38 @@ fn new_flow_and_workflow_templates_validate_once_filled_in() {
     let valid = project.aviary_env(&["validate"], &[("SHOP_PASSWORD", "x")]);
     assert_eq!(valid.status.code(), Some(0), "stdout: {}\nstderr: {}", stdout(&valid), stderr(&valid));
 }
+
+#[test]
+fn wait_for_navigation_waits_for_the_page_the_previous_step_opened_and_checks_its_url() {
+    let site = start_example_site();
+    let project = Project::new();
+    let landed = site.url("/account.html?user=demo&plan=free");
+    workflow_canary(
+        &project,
+        "nav",
+        &site,
+        &format!(
+            r##"    - input: {{selector: "#user", text: "demo"}}
+    - input: {{selector: "#password", text: "shop-demo-pass"}}
+    - check: "#terms"
+    - click: "[data-testid='sign-in']"
+    - wait_for_navigation: {{url: "{landed}", title: "Your account · Aviary example shop"}}
+    - hover: "#menu"
+    - set_viewport: {{width: 390, height: 844}}
+    - wait_for_expression: "window.innerWidth === 390"
+    - wait_for_navigation: {{}}
+      timeout: 500ms
+"##
+        ),
+    );
+    let output = project.aviary(&["run"]);
+    assert_eq!(output.status.code(), Some(1), "stdout: {}\nstderr: {}", stdout(&output), stderr(&output));
+    let (_, report) = only_report(&project);
+    let steps = report["steps"].as_array().unwrap();
+    let statuses: Vec<&str> = steps.iter().map(|s| s["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses[..9], ["PASSED"; 9], "{report:#}");
+    assert_eq!(steps[5]["url"], landed);
+    // Nothing navigates after the viewport change: the last wait fails, saying where the page stayed.
+    let reason = steps[9]["reason"].as_str().unwrap();
+    assert!(reason.contains("expected a navigation; the page stayed at"), "{reason}");
+}

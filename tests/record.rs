@@ -35,10 +35,8 @@ struct Recorder {
 
 impl Recorder {
     fn start(project: &Project, url: &str, output: &str) -> Recorder {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_aviary"))
+        let mut child = support::aviary_command(project.path())
             .args(["record", "--headless", url, "-o", output])
-            .current_dir(project.path())
-            .env_remove("AVIARY_LOG")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

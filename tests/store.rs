@@ -1,5 +1,7 @@
 //! The SQLite store and the artifact layout, against real database files in a temporary folder.
 
+mod support;
+
 use std::path::Path;
 
 use aviary::report::{Datapoint, RequestCounts, RunReport, RunStatus, StepReport, StepStatus};
@@ -7,6 +9,7 @@ use aviary::store::layout::{remove_run_dir, run_dir, run_dir_relative};
 use aviary::store::retention::{RetentionPolicy, sweep};
 use aviary::store::{MetricQuery, RunPage, SqliteStore, Store, StoreError};
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use support::aviary_in;
 
 fn at(seconds: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2025, 3, 4, 5, 6, 7).unwrap() + Duration::seconds(seconds)
@@ -234,16 +237,6 @@ fn a_run_is_found_by_a_unique_prefix() {
     }
 }
 
-/// Runs the `aviary` binary in `dir`.
-fn aviary(dir: &Path, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_aviary"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("AVIARY_LOG")
-        .output()
-        .unwrap()
-}
-
 #[test]
 fn runs_and_show_hint_at_a_typo_d_canary_and_a_too_short_prefix() {
     let dir = tempfile::tempdir().unwrap();
@@ -254,19 +247,19 @@ fn runs_and_show_hint_at_a_typo_d_canary_and_a_too_short_prefix() {
     drop(store);
     let stderr = |out: &std::process::Output| String::from_utf8_lossy(&out.stderr).into_owned();
 
-    let out = aviary(dir.path(), &["runs", "homepgae"]);
+    let out = aviary_in(dir.path(), &["runs", "homepgae"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("no canary named `homepgae`"), "{}", stderr(&out));
     assert!(stderr(&out).contains("did you mean `homepage`?"), "{}", stderr(&out));
-    let out = aviary(dir.path(), &["runs", "checkout"]);
+    let out = aviary_in(dir.path(), &["runs", "checkout"]);
     assert!(stderr(&out).contains("no canary named `checkout`") && !stderr(&out).contains("did you mean"));
 
-    let out = aviary(dir.path(), &["show", "abcd"]);
+    let out = aviary_in(dir.path(), &["show", "abcd"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("use at least 6 characters"), "{}", stderr(&out));
-    let out = aviary(dir.path(), &["show", "abcdef"]);
+    let out = aviary_in(dir.path(), &["show", "abcdef"]);
     assert!(stderr(&out).contains("ambiguous") && !stderr(&out).contains("at least 6"), "{}", stderr(&out));
-    let out = aviary(dir.path(), &["show", "abcdef01"]);
+    let out = aviary_in(dir.path(), &["show", "abcdef01"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
 

@@ -158,9 +158,14 @@ async fn run_step(
     let page = ctx.page().await?;
     let scope = &step.scope;
     let failed = |e: ActionError| action_error(e, timeout);
-    let mark = match &step.navigation {
-        Some(_) => Some(page.navigation_mark(scope, deadline).await.map_err(failed)?),
-        None => None,
+    // Where the page stands before the navigation this step waits for: a `wait for navigation`
+    // step measures from before the step that started it, any other step from before itself.
+    let mark = match (&step.action, carried) {
+        (PageAction::WaitForNavigation, Some(mark)) => Some(mark),
+        _ if step.navigation.is_some() || matches!(step.action, PageAction::WaitForNavigation) => {
+            Some(page.navigation_mark(scope, deadline).await.map_err(failed)?)
+        }
+        _ => None,
     };
     let mut details = Map::new();
     let mut url = None;
@@ -225,13 +230,6 @@ async fn run_step(
         details.insert("selector".into(), json!(m.selector));
         details.insert("selector_index".into(), json!(m.index));
     }
-    let mark = match (&step.action, mark) {
-        (PageAction::WaitForNavigation, None) => match carried {
-            Some(mark) => Some(mark),
-            None => Some(page.navigation_mark(scope, deadline).await.map_err(failed)?),
-        },
-        (_, mark) => mark,
-    };
     if let Some(mark) = mark {
         let landed = page.wait_for_navigation(scope, &mark, deadline).await.map_err(failed)?;
         let expected = step.navigation.clone().unwrap_or_default();

@@ -227,8 +227,8 @@ impl Project {
     }
 
     pub fn aviary_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_aviary"));
-        command.args(args).current_dir(self.path()).env_remove("AVIARY_LOG");
+        let mut command = aviary_command(self.path());
+        command.args(args);
         for (k, v) in env {
             command.env(k, v);
         }
@@ -262,6 +262,18 @@ impl Project {
             .map(|p| p.parent().unwrap().to_path_buf())
             .collect()
     }
+}
+
+/// The `aviary` binary, to be run in `dir` with the default log filter.
+pub fn aviary_command(dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_aviary"));
+    command.current_dir(dir).env_remove("AVIARY_LOG");
+    command
+}
+
+/// Runs the `aviary` binary in `dir` and waits for it.
+pub fn aviary_in(dir: &Path, args: &[&str]) -> Output {
+    aviary_command(dir).args(args).output().unwrap()
 }
 
 pub fn stdout(output: &Output) -> String {

@@ -62,8 +62,6 @@ pub enum RecordingError {
 struct RawRecording {
     title: String,
     timeout: Option<f64>,
-    #[allow(dead_code)]
-    selector_attribute: Option<String>,
     steps: Vec<RawStep>,
 }
 
@@ -97,8 +95,6 @@ struct RawStep {
     offset_x: Option<f64>,
     offset_y: Option<f64>,
     button: Option<String>,
-    #[allow(dead_code)]
-    device_type: Option<String>,
     duration: Option<f64>,
     value: Option<String>,
     key: Option<String>,
