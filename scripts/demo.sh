@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
+export PYO3_PYTHON="${PYO3_PYTHON:-/usr/bin/python3}"  # script canaries embed this Python
 
 # A release build newer than everything it is built from is reused as it is (no cargo run at
 # all); otherwise cargo builds what changed.
@@ -20,13 +21,23 @@ else
   cargo build --release --locked
 fi
 
+site_is_up() { (exec 3<>/dev/tcp/127.0.0.1/8080) 2>/dev/null; }
+if site_is_up; then
+  echo "demo: port 8080 on 127.0.0.1 is already in use; the example canaries expect their site" >&2
+  echo "demo: there. Stop what listens on it (e.g. \`ss -ltnp 'sport = :8080'\`) and try again." >&2
+  exit 2
+fi
 python3 -m http.server 8080 --bind 127.0.0.1 --directory canaries/site >/dev/null 2>&1 &
 site=$!
-trap 'kill $site 2>/dev/null || true' EXIT  # the site may already be gone (port 8080 taken)
+trap 'kill $site 2>/dev/null || true' EXIT
 for _ in $(seq 50); do
-  (exec 3<>/dev/tcp/127.0.0.1/8080) 2>/dev/null && break
+  site_is_up && break
   sleep 0.1
 done
+if ! site_is_up; then
+  echo "demo: the example site did not start on 127.0.0.1:8080" >&2
+  exit 1
+fi
 
 if [ "${1:-}" = "--once" ]; then
   shift
