@@ -6,6 +6,7 @@
 pub mod api;
 pub mod flow;
 pub mod heartbeat;
+pub mod links;
 pub mod page_steps;
 pub mod registry;
 pub mod workflow;

@@ -90,6 +90,9 @@ pub struct Options {
     pub capture_request_body: bool,
     /// Keep the response body in the HAR entry (`content.text`).
     pub capture_response_body: bool,
+    /// Past `max_response_bytes`, stop reading and keep the part read instead of failing (a link
+    /// check needs the status and at most the start of a page).
+    pub truncate_response: bool,
 }
 
 impl Default for Options {
@@ -103,6 +106,7 @@ impl Default for Options {
             max_response_bytes: DEFAULT_MAX_BODY_BYTES,
             capture_request_body: false,
             capture_response_body: false,
+            truncate_response: false,
         }
     }
 }
@@ -668,6 +672,7 @@ async fn read_body(
         headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
     if let Some(declared) = declared
         && declared > limit
+        && !options.truncate_response
     {
         return Err(FetchError::ResponseTooLarge { limit, declared: Some(declared) });
     }
@@ -686,6 +691,9 @@ async fn read_body(
                     continue;
                 }
                 buf.extend_from_slice(&data[..(limit as usize).saturating_sub(buf.len())]);
+                if options.truncate_response {
+                    return Ok(buf.freeze());
+                }
                 FetchError::ResponseTooLarge { limit, declared: None }
             }
         };

@@ -177,6 +177,47 @@ pub struct Datapoint {
     pub value: f64,
 }
 
+/// A run-level figure a blueprint leaves in [`RunReport::details`] that is also a metric.
+#[derive(Debug, Clone, Copy)]
+pub struct DetailMetric {
+    /// Its key in `details`.
+    pub key: &'static str,
+    /// The metric's name (alarms, the store).
+    pub metric: &'static str,
+    /// The Prometheus gauge of the canary's last run's value, on `/metrics`.
+    pub family: &'static str,
+    /// That gauge's help text.
+    pub help: &'static str,
+}
+
+/// Every blueprint figure that is a metric.
+pub const DETAIL_METRICS: [DetailMetric; 4] = [
+    DetailMetric {
+        key: "visual_success_percent",
+        metric: "VisualMonitoringSuccessPercent",
+        family: "aviary_visual_success_percent",
+        help: "VisualMonitoringSuccessPercent of the canary's last run (visual canaries only).",
+    },
+    DetailMetric {
+        key: "selector_drift",
+        metric: "SelectorDrift",
+        family: "aviary_selector_drift_steps",
+        help: "Steps of the canary's last run whose first selector no longer matched but a later alternative did (flow and workflow canaries only).",
+    },
+    DetailMetric {
+        key: "links_checked",
+        metric: "LinksChecked",
+        family: "aviary_links_checked",
+        help: "Unique links the canary's last run checked, the start page included (broken-links canaries only).",
+    },
+    DetailMetric {
+        key: "broken_links",
+        metric: "BrokenLinks",
+        family: "aviary_broken_links",
+        help: "Unique links broken in the canary's last run (broken-links canaries only).",
+    },
+];
+
 impl RunReport {
     /// The metrics of this run, as `docs/artifacts.md` names them.
     pub fn datapoints(&self) -> Vec<Datapoint> {
@@ -202,11 +243,10 @@ impl RunReport {
             points.push(point("SuccessPercent", Some(&step.name), ok));
             points.push(point("Duration", Some(&step.name), step.duration_ms));
         }
-        if let Some(visual) = self.details.get("visual_success_percent").and_then(serde_json::Value::as_f64) {
-            points.push(point("VisualMonitoringSuccessPercent", None, visual));
-        }
-        if let Some(drifted) = self.details.get("selector_drift").and_then(serde_json::Value::as_f64) {
-            points.push(point("SelectorDrift", None, drifted));
+        for metric in &DETAIL_METRICS {
+            if let Some(value) = self.details.get(metric.key).and_then(serde_json::Value::as_f64) {
+                points.push(point(metric.metric, None, value));
+            }
         }
         points
     }

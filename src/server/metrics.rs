@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 
 use super::backend::{CanaryStatus, DaemonMetrics, Histogram};
 use crate::dns::controller::RecordStatus;
-use crate::report::{RunReport, RunStatus};
+use crate::report::{DETAIL_METRICS, RunReport, RunStatus};
 use crate::report::{StepReport, StepStatus};
 
 /// The `Content-Type` of the exposition.
@@ -74,24 +74,12 @@ fn last_run_families(out: &mut Exposition, canaries: &[CanaryStatus]) {
             out.sample("aviary_requests", &[("canary", canary), ("class", class)], f64::from(count));
         }
     }
-    out.family(
-        "aviary_visual_success_percent",
-        "gauge",
-        "VisualMonitoringSuccessPercent of the canary's last run (visual canaries only).",
-    );
-    for (canary, run) in last_runs(canaries) {
-        if let Some(value) = run.details.get("visual_success_percent").and_then(serde_json::Value::as_f64) {
-            out.sample("aviary_visual_success_percent", &[("canary", canary)], value);
-        }
-    }
-    out.family(
-        "aviary_selector_drift_steps",
-        "gauge",
-        "Steps of the canary's last run whose first selector no longer matched but a later alternative did (flow and workflow canaries only).",
-    );
-    for (canary, run) in last_runs(canaries) {
-        if let Some(value) = run.details.get("selector_drift").and_then(serde_json::Value::as_f64) {
-            out.sample("aviary_selector_drift_steps", &[("canary", canary)], value);
+    for metric in &DETAIL_METRICS {
+        out.family(metric.family, "gauge", metric.help);
+        for (canary, run) in last_runs(canaries) {
+            if let Some(value) = run.details.get(metric.key).and_then(serde_json::Value::as_f64) {
+                out.sample(metric.family, &[("canary", canary)], value);
+            }
         }
     }
     out.family(

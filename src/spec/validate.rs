@@ -34,7 +34,7 @@ pub fn total_retry_delay(base: Duration, retries: u8) -> Duration {
     (1..=u32::from(retries)).map(|retry| retry_delay(base, retry)).sum()
 }
 /// Metrics an alarm can watch (`docs/artifacts.md`).
-pub const METRICS: [&str; 9] = [
+pub const METRICS: [&str; 11] = [
     "SuccessPercent",
     "Duration",
     "2xx",
@@ -44,6 +44,8 @@ pub const METRICS: [&str; 9] = [
     "FailedRequests",
     "VisualMonitoringSuccessPercent",
     "SelectorDrift",
+    "LinksChecked",
+    "BrokenLinks",
 ];
 /// The longest range an alarm evaluates: `period` × `evaluation_periods`.
 pub const MAX_EVALUATION_RANGE: Duration = Duration::from_secs(7 * 86_400);
@@ -682,7 +684,7 @@ mod tests {
             got,
             [
                 "alarms[0].metric: unknown metric `SucessPercent`; expected one of: SuccessPercent, Duration, 2xx, 4xx, \
-             5xx, Failed, FailedRequests, VisualMonitoringSuccessPercent, SelectorDrift; did you mean `SuccessPercent`?",
+             5xx, Failed, FailedRequests, VisualMonitoringSuccessPercent, SelectorDrift, LinksChecked, BrokenLinks; did you mean `SuccessPercent`?",
                 "alarms[0].datapoints_to_alarm: datapoints_to_alarm must be 1..3 (evaluation_periods), found 4",
                 "alarms[0].comparison: invalid comparison `=<`; expected one of: < <= > >=",
                 "alarms[1].name: alarm name `a` is used twice",

@@ -97,6 +97,9 @@ pub struct RunContext {
     pub redactor: Arc<Redactor>,
     /// Take full-page step screenshots instead of the viewport.
     pub full_page_screenshots: bool,
+    /// Take the step screenshots the canary's `screenshots:` asks for; a blueprint whose steps
+    /// do not show a page of their own (one step per page checked for links) turns this off.
+    pub step_screenshots: bool,
     /// Blueprint-level figures for `report.json` (`details`).
     pub details: Map<String, Value>,
     page: Option<BrowserPage>,
@@ -139,6 +142,7 @@ impl RunContext {
             services,
             redactor,
             full_page_screenshots: false,
+            step_screenshots: true,
             details: Map::new(),
             page,
             steps: Vec::new(),
@@ -203,7 +207,7 @@ impl RunContext {
             screenshots: vec![],
             details: Map::new(),
         });
-        if self.canary.spec.screenshots.on_step_start {
+        if self.step_screenshots && self.canary.spec.screenshots.on_step_start {
             self.step_screenshot("starting").await;
         }
     }
@@ -217,6 +221,7 @@ impl RunContext {
         // still reports it.
         let settings = self.canary.spec.screenshots;
         let state = match &result {
+            _ if !self.step_screenshots => None,
             Ok(_) if settings.on_step_success => Some("succeeded"),
             Err(StepError::Skipped(_)) | Ok(_) => None,
             Err(_) if settings.on_step_failure => Some("failed"),
@@ -342,7 +347,8 @@ impl RunContext {
         }
     }
 
-    fn write_artifact(&self, file: &str, bytes: &[u8]) -> Result<(), ArtifactError> {
+    /// Writes a file into the run folder (a blueprint's report, such as `links.json`).
+    pub fn write_artifact(&self, file: &str, bytes: &[u8]) -> Result<(), ArtifactError> {
         write_file(&self.dir.join(file), bytes)
     }
 

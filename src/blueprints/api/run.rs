@@ -217,6 +217,7 @@ fn resolve(
         max_response_bytes: request.max_response_bytes.map_or(fetch::DEFAULT_MAX_BODY_BYTES, |b| b.0),
         capture_request_body: report.include_request_body,
         capture_response_body: report.include_response_body,
+        truncate_response: false,
     };
     Ok(Resolved {
         request: fetch::Request { method, url, headers, body },
