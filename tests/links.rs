@@ -346,3 +346,93 @@ fn bad_settings_are_reported_where_they_are() {
     assert!(text.contains("concurrency must be 1..=256, got 0"), "{text}");
     assert!(text.contains("bad.yaml:8:16: "), "{text}");
 }
+
+#[test]
+fn the_template_and_the_example_canary_pass_on_the_example_site() {
+    let site = support::start_example_site();
+    let project = Project::new();
+    let output = project.aviary(&["new", "broken-links", "shop-links"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let template = project.path().join("canaries/shop-links.yaml");
+    let example =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/canaries/site-links.yaml")).unwrap();
+    project.canary("site-links", &example);
+    let validated = project.aviary(&["validate"]);
+    assert_eq!(validated.status.code(), Some(0), "{}", stderr(&validated));
+    let base = site.url("");
+    for path in [template.clone(), project.path().join("canaries/site-links.yaml")] {
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, text.replace("http://127.0.0.1:8080", &base)).unwrap();
+    }
+    let output = project.aviary(&["run"]);
+    assert_eq!(output.status.code(), Some(0), "{}\n{}", stdout(&output), stderr(&output));
+    let example_run = project
+        .run_dirs()
+        .into_iter()
+        .find(|d| d.join("site-links.har").exists())
+        .expect("the example canary's run folder");
+    let links = read_json(&example_run.join("links.json"));
+    let pages = links["pages"].as_array().unwrap();
+    assert!(pages.len() >= 2, "the home page and the pages below it: {links:#}");
+    assert!(links.to_string().contains("/frame.html") || links.to_string().contains("/about.html"));
+}
+
+#[test]
+fn every_page_can_be_rendered_and_broken_links_are_screenshotted() {
+    let (addr, _hits, _) = start_fixture();
+    let project = Project::new();
+    project.canary(
+        "rendered",
+        &format!(
+            r#"blueprint: broken-links
+broken-links:
+  url: "http://{addr}/level1.html"
+  depth: 1
+  render: all
+  link_timeout: 2s
+  per_host: {{concurrency: 4, interval: 0ms}}
+  screenshots: both
+"#
+        ),
+    );
+    // /level1.html links to /sub/deep.html and /ok (pages one level down, rendered in Chromium)
+    // and /nohead.
+    let output = project.aviary(&["run"]);
+    assert_eq!(output.status.code(), Some(0), "{}\n{}", stdout(&output), stderr(&output));
+    let dir = run_dir(&project);
+    let report = read_json(&dir.join("report.json"));
+    let names: Vec<&str> =
+        report["steps"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&format!("links on http://{addr}/sub/deep.html").as_str()), "{names:?}");
+
+    let project = Project::new();
+    project.canary(
+        "shots",
+        &format!(
+            r#"blueprint: broken-links
+broken-links:
+  url: "http://{addr}/"
+  exclude: ["/hang", "/busy", "/loop"]
+  per_host: {{concurrency: 4, interval: 0ms}}
+  screenshots: both
+"#
+        ),
+    );
+    let output = project.aviary(&["run"]);
+    assert_eq!(output.status.code(), Some(1), "{}\n{}", stdout(&output), stderr(&output));
+    let dir = run_dir(&project);
+    let report = read_json(&dir.join("report.json"));
+    let shots: Vec<String> = report["steps"][0]["screenshots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect();
+    assert!(shots.iter().any(|s| s.contains("source")), "{shots:?}");
+    // /missing and /error answer (404, 500): their pages load and are shot.
+    assert_eq!(shots.iter().filter(|s| s.contains("destination")).count(), 2, "{shots:?}");
+    for shot in &shots {
+        let bytes = std::fs::read(dir.join(shot)).unwrap();
+        assert!(bytes.starts_with(b"\x89PNG"), "{shot}");
+    }
+}

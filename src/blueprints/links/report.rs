@@ -71,7 +71,7 @@ pub async fn write(ctx: &mut RunContext, crawl: &Crawl, shots: LinkScreenshots) 
                     && link.checked.as_ref().is_some_and(|c| c.status.is_some())
                 {
                     destination_shots += 1;
-                    shoot(ctx, &link.url, "destination").await;
+                    shoot(ctx, &link.url, &format!("destination {destination_shots}")).await;
                 }
             }
         }
