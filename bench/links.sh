@@ -8,7 +8,8 @@
 #   renders the start page in Chromium, then discovers the 2,000 pages itself.
 # - lychee (`cargo install lychee --locked`; looked for on PATH, in /work/bench-tools/bin and in
 #   target/bench-tools/bin, installed into the latter if missing): given all 2,000 page URLs as
-#   inputs (it does not crawl), max concurrency 128, cache off.
+#   inputs (it does not crawl), politeness off as for Aviary: max and per-host concurrency 128,
+#   request interval 0ms, no retries, no disk cache.
 #
 # Printed per tool: wall time, CPU (user + system of the whole process tree, Chromium included
 # for Aviary), peak RSS of the process tree, requests the server received, and how many URLs were
@@ -73,7 +74,7 @@ YAML
 run_lychee() {
   local port=$1
   seq 0 1999 | sed "s|^|http://127.0.0.1:$port/p/|; s|\$|.html|" > "$work/inputs-$port.txt"
-  measure sh -c "xargs -a '$work/inputs-$port.txt' '$lychee' --no-progress --max-concurrency 128 --max-retries 0 -q >/dev/null; [ \$? -le 2 ]"
+  measure sh -c "'$lychee' \$(cat '$work/inputs-$port.txt') --no-progress --max-concurrency 128 --host-concurrency 128 --host-request-interval 0ms --max-retries 0 >/dev/null 2>&1; [ \$? -le 2 ]"
 }
 
 printf '%-8s %8s %8s %10s %9s %10s\n' tool wall_s cpu_s peak_rss_mb requests duplicated
