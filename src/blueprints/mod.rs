@@ -8,6 +8,7 @@ pub mod flow;
 pub mod heartbeat;
 pub mod page_steps;
 pub mod registry;
+pub mod script;
 pub mod workflow;
 
 use std::path::Path;
