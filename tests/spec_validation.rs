@@ -201,7 +201,7 @@ api:
             "many.yaml:6:10: enabled: expected true or false, found \"sometimes\"",
             "many.yaml:7:1: colour: unknown key `colour`; expected one of: name, blueprint, schedule, timeout, \
              retries, retry_delay, enabled, tags, env, retention, browser, report, screenshots, continue_on_step_failure, \
-             alarms, heartbeat, api, flow, workflow, broken-links, visual, script",
+             alarms, heartbeat, api, flow, workflow, script, broken-links, visual",
             "many.yaml:9:21: browser.viewport.width: viewport width must be 100..10000, found 50",
             "many.yaml:11:29: heartbeat.urls[1]: `/relative` is not an absolute http(s) URL (relative URL without \
              a base)",
@@ -299,7 +299,7 @@ fn sections_of_the_blueprint() {
             "other.yaml:4:6: api: section `api` does not apply to blueprint `heartbeat`",
             "empty.yaml:2:1: heartbeat: section `heartbeat` is empty",
             "typo.yaml:1:12: blueprint: unknown value `hartbeat`; expected one of: heartbeat, api, flow, \
-             workflow, broken-links, visual, script; did you mean `heartbeat`?",
+             workflow, script, broken-links, visual; did you mean `heartbeat`?",
         ]
     );
 }
