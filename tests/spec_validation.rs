@@ -517,7 +517,7 @@ fn effective_defaults(canary: &Canary) -> serde_json::Value {
 #[test]
 fn templates_show_the_real_defaults() {
     let timeout = regex::Regex::new(r"\(default (\d+s)\)").unwrap();
-    for blueprint in ["heartbeat", "api", "flow", "workflow"] {
+    for blueprint in ["heartbeat", "api", "flow", "workflow", "script"] {
         let template = aviary::blueprints::REGISTRY.find(blueprint).map(Blueprint::template).unwrap();
         let written = with_defaults_written(template);
         assert_ne!(written, format!("{template}\n"), "{blueprint}: no commented defaults found");
@@ -526,6 +526,8 @@ fn templates_show_the_real_defaults() {
         let recording =
             std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/canaries/flows/sign-in.json"));
         repo.write("canaries/flows/<name>.json", &recording.unwrap());
+        // The script template names its script after the canary.
+        repo.write("canaries/<name>.py", "def handler(canary):\n    pass\n");
         let load = |text: &str| {
             repo.write("canaries/t.yaml", text);
             let (mut canaries, problems) = repo.load(&[repo.path().join("canaries")]);
