@@ -48,8 +48,7 @@ def _call(op, **args):
 def _where(exc):
     """`file:line` of the deepest frame of the script (or of a module beside it) in the traceback."""
     frames = _traceback.extract_tb(exc.__traceback__)
-    here = _os.path.abspath(__file__) if "__file__" in globals() else None
-    mine = [f for f in frames if f.filename not in ("<aviary>", here) and not f.filename.startswith("<frozen")]
+    mine = [f for f in frames if f.filename != "<aviary>" and not f.filename.startswith("<frozen")]
     if not mine:
         return None, None
     chosen = [f for f in mine if f.filename == _SCRIPT] or mine
@@ -236,7 +235,10 @@ class _Step:
             return False
         if go_on:
             return True  # continue_on_step_failure: the next step runs
-        exc.__aviary_reported__ = True
+        try:
+            exc.__aviary_reported__ = True  # already the step's failure: not the run's too
+        except AttributeError:
+            pass
         return False
 
 

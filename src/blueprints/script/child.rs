@@ -84,10 +84,7 @@ pub fn main() -> i32 {
         }
     };
     let Some(start) = read_line(&mut pipe.from_run) else { return 2 };
-    let mut to_run = match pipe.to_run.try_clone() {
-        Ok(f) => f,
-        Err(_) => return 2,
-    };
+    let Ok(mut to_run) = pipe.to_run.try_clone() else { return 2 };
     if let Ok(mut guard) = PIPE.lock() {
         *guard = Some(pipe);
     }
