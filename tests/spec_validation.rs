@@ -201,7 +201,7 @@ api:
             "many.yaml:6:10: enabled: expected true or false, found \"sometimes\"",
             "many.yaml:7:1: colour: unknown key `colour`; expected one of: name, blueprint, schedule, timeout, \
              retries, retry_delay, enabled, tags, env, retention, browser, report, screenshots, continue_on_step_failure, \
-             alarms, heartbeat, api, flow, workflow, broken-links, visual, script",
+             alarms, heartbeat, api, broken-links, flow, workflow, script, visual",
             "many.yaml:9:21: browser.viewport.width: viewport width must be 100..10000, found 50",
             "many.yaml:11:29: heartbeat.urls[1]: `/relative` is not an absolute http(s) URL (relative URL without \
              a base)",
@@ -298,8 +298,8 @@ fn sections_of_the_blueprint() {
             "missing.yaml:1:1: missing section `heartbeat:` (blueprint `heartbeat` reads its settings from it)",
             "other.yaml:4:6: api: section `api` does not apply to blueprint `heartbeat`",
             "empty.yaml:2:1: heartbeat: section `heartbeat` is empty",
-            "typo.yaml:1:12: blueprint: unknown value `hartbeat`; expected one of: heartbeat, api, flow, \
-             workflow, broken-links, visual, script; did you mean `heartbeat`?",
+            "typo.yaml:1:12: blueprint: unknown value `hartbeat`; expected one of: heartbeat, api, \
+             broken-links, flow, workflow, script, visual; did you mean `heartbeat`?",
         ]
     );
 }
@@ -517,7 +517,7 @@ fn effective_defaults(canary: &Canary) -> serde_json::Value {
 #[test]
 fn templates_show_the_real_defaults() {
     let timeout = regex::Regex::new(r"\(default (\d+s)\)").unwrap();
-    for blueprint in ["heartbeat", "api", "flow", "workflow"] {
+    for blueprint in ["heartbeat", "api", "flow", "workflow", "script"] {
         let template = aviary::blueprints::REGISTRY.find(blueprint).map(Blueprint::template).unwrap();
         let written = with_defaults_written(template);
         assert_ne!(written, format!("{template}\n"), "{blueprint}: no commented defaults found");
@@ -526,6 +526,8 @@ fn templates_show_the_real_defaults() {
         let recording =
             std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/canaries/flows/sign-in.json"));
         repo.write("canaries/flows/<name>.json", &recording.unwrap());
+        // The script template names its script after the canary.
+        repo.write("canaries/<name>.py", "def handler(canary):\n    pass\n");
         let load = |text: &str| {
             repo.write("canaries/t.yaml", text);
             let (mut canaries, problems) = repo.load(&[repo.path().join("canaries")]);

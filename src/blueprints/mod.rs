@@ -9,6 +9,7 @@ pub mod heartbeat;
 pub mod links;
 pub mod page_steps;
 pub mod registry;
+pub mod script;
 pub mod workflow;
 
 use std::path::Path;

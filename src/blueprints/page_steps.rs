@@ -142,7 +142,9 @@ async fn mark_before(
     Ok(Some(mark.map_err(|e| action_error(e, timeout))?))
 }
 
-async fn run_step(
+/// Runs one step's action (without beginning or ending a report step): the `script` blueprint
+/// drives the page action by action through it.
+pub(crate) async fn run_step(
     ctx: &mut RunContext,
     step: &PageStep,
     timeout: Duration,
@@ -249,7 +251,7 @@ async fn run_step(
 
 /// An engine failure as a step failure: the page not doing what the step expects fails the run,
 /// a browser failure is the browser's (error or timeout).
-fn action_error(e: ActionError, timeout: Duration) -> StepError {
+pub(crate) fn action_error(e: ActionError, timeout: Duration) -> StepError {
     match e {
         ActionError::Browser(e) => e.into(),
         ActionError::UnknownKey(_) => StepError::Error(e.to_string()),

@@ -2,15 +2,22 @@
 
 use std::path::Path;
 
-use super::{Blueprint, api, flow, heartbeat, links, workflow};
+use super::{Blueprint, api, flow, heartbeat, links, script, workflow};
 use crate::spec::de::Located;
 use crate::spec::yaml::Node;
 use crate::spec::{BlueprintCatalog, KeyPath, Section, TemplateSteps};
 
 /// Every blueprint that runs, and the names of those still to come.
 pub static REGISTRY: Registry = Registry {
-    blueprints: &[&heartbeat::HEARTBEAT, &api::API, &links::BROKEN_LINKS, &flow::FLOW, &workflow::WORKFLOW],
-    planned: &["visual", "script"],
+    blueprints: &[
+        &heartbeat::HEARTBEAT,
+        &api::API,
+        &links::BROKEN_LINKS,
+        &flow::FLOW,
+        &workflow::WORKFLOW,
+        &script::SCRIPT,
+    ],
+    planned: &["visual"],
 };
 
 /// A list of blueprints; the spec layer asks it about canary files ([`BlueprintCatalog`]).

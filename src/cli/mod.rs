@@ -70,7 +70,7 @@ pub(crate) enum Command {
     },
     /// Write canaries/NAME.yaml from a blueprint template.
     New {
-        /// heartbeat, api, flow or workflow.
+        /// heartbeat, api, flow, workflow or script.
         blueprint: String,
         /// The canary's name.
         name: String,
@@ -109,6 +109,9 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// A script canary's child process (started by a run; speaks JSON lines on stdin/stdout).
+    #[command(name = "__script-child", hide = true)]
+    ScriptChild,
 }
 
 /// Runs the command line; returns the process exit code.
@@ -121,6 +124,10 @@ pub fn main() -> i32 {
             return code;
         }
     };
+    if matches!(cli.command, Command::ScriptChild) {
+        // No runtime, no logging: the child's stdout is the protocol.
+        return crate::blueprints::script::child::main();
+    }
     init_logging(&cli);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -145,6 +152,7 @@ async fn dispatch(cli: Cli) -> i32 {
         Command::Alarms { json } => alarms::list(&globals, json).await,
         Command::Alarm(command) => alarms::alarm(&globals, command).await,
         Command::Failover(command) => failover::failover(&globals, command).await,
+        Command::ScriptChild => crate::blueprints::script::child::main(),
     }
 }
 
