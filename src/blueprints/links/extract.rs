@@ -185,7 +185,7 @@ fn add(out: &mut PageLinks, base: &Url, href: &str, text: String, kind: LinkKind
         Some(scheme @ ("mailto" | "tel")) => out.unchecked.push(check_address(scheme, href, text)),
         _ => match base.join(href) {
             Ok(url) if matches!(url.scheme(), "http" | "https") => {
-                out.links.push(FoundLink { url, text, kind })
+                out.links.push(FoundLink { url, text, kind });
             }
             Ok(url) => out.unchecked.push(Unchecked::Malformed {
                 href: href.to_string(),
