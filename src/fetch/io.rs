@@ -91,6 +91,12 @@ impl Clock {
         (stamp > 0).then(|| self.origin + Duration::from_nanos(stamp - 1))
     }
 
+    /// Forgets the last request's stamps: the connection carries another request.
+    pub(crate) fn reset(&self) {
+        self.first_read.store(0, Ordering::Relaxed);
+        self.last_write.store(0, Ordering::Relaxed);
+    }
+
     pub(crate) fn first_read(&self) -> Option<Instant> {
         self.instant(self.first_read.load(Ordering::Relaxed))
     }

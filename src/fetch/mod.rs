@@ -1,5 +1,5 @@
-//! The HTTP client for API steps and link checks: one fresh connection per request, every phase
-//! timed (DNS, TCP connect, TLS, send, time to first byte, transfer) and every phase under one
+//! The HTTP client for API steps and link checks: one fresh connection per request unless a
+//! [`Pool`] of kept connections is given (link checks), every phase timed (DNS, TCP connect, TLS, send, time to first byte, transfer) and every phase under one
 //! deadline; redirects followed or not; TLS verified unless told otherwise; request and response
 //! bodies bounded. Each request (each redirect hop) becomes a HAR [`har::Entry`].
 //!
@@ -18,6 +18,7 @@
 
 mod entry;
 mod io;
+mod pool;
 mod tls;
 
 use std::net::SocketAddr;
@@ -38,6 +39,8 @@ use url::Url;
 
 use crate::har;
 use io::{Clock, Stream, Timed};
+use pool::{Conn, Key};
+pub use pool::{MAX_IDLE, Pool};
 
 /// Redirects followed at most, as browsers and curl do by default (curl: 50, Chromium: 20).
 pub const DEFAULT_MAX_REDIRECTS: usize = 10;
@@ -93,6 +96,9 @@ pub struct Options {
     /// Past `max_response_bytes`, stop reading and keep the part read instead of failing (a link
     /// check needs the status and at most the start of a page).
     pub truncate_response: bool,
+    /// Reuse the connections kept here, and keep this request's connection when it is done;
+    /// `None` (the default): a fresh connection per request, every phase measured.
+    pub pool: Option<Pool>,
 }
 
 impl Default for Options {
@@ -107,6 +113,7 @@ impl Default for Options {
             capture_request_body: false,
             capture_response_body: false,
             truncate_response: false,
+            pool: None,
         }
     }
 }
@@ -440,14 +447,72 @@ impl Client {
         record: &mut Record,
     ) -> Result<Response, FetchError> {
         let target = Target::of(&request.url)?;
+        if let Some(pool) = &options.pool {
+            let key = target.key(options);
+            while let Some(conn) = pool.take(&key) {
+                match self.send_on(conn, true, Some(&key), request, options, deadline, record).await {
+                    Err(Sent::Stale) => *record = Record::new(request, options),
+                    Err(Sent::Failed(e)) => return Err(e),
+                    Ok(response) => return Ok(response),
+                }
+            }
+        }
         let addrs = resolve(&target, options, deadline, record).await?;
         let tcp = connect(&target, &addrs, options, deadline, record).await?;
         let (stream, h2) = secure(&target, tcp, options, deadline, record).await?;
-        let (parts, body, driver) = exchange(request, stream, h2, options, deadline, record).await?;
-        let body = read_body(&parts.headers, body, options, deadline, record).await?;
+        let conn = open(stream, h2, options, deadline, record).await?;
+        let key = options.pool.as_ref().map(|_| target.key(options));
+        self.send_on(conn, false, key.as_ref(), request, options, deadline, record).await.map_err(|sent| {
+            match sent {
+                Sent::Failed(e) => e,
+                Sent::Stale => FetchError::Http("the server closed the connection before the request".into()),
+            }
+        })
+    }
+
+    /// Sends the request on `conn` and reads the response; the connection goes back to the pool
+    /// (under `key`) when the response was read whole and the server keeps it open.
+    async fn send_on(
+        &self,
+        mut conn: Conn,
+        reused: bool,
+        key: Option<&Key>,
+        request: &Request,
+        options: &Options,
+        deadline: Instant,
+        record: &mut Record,
+    ) -> Result<Response, Sent> {
+        // A kept connection the server closed meanwhile is not an answer: the caller retries on
+        // a fresh one, as browsers do, when nothing was sent or the request is idempotent.
+        let idempotent = matches!(request.method, Method::GET | Method::HEAD | Method::OPTIONS);
+        if reused {
+            if !matches!(timeout_at(deadline.into(), conn.sender.ready()).await, Ok(Ok(()))) {
+                return Err(Sent::Stale);
+            }
+            conn.clock.reset();
+            record.send_start = Some(Instant::now());
+            record.server_ip.clone_from(&conn.server_ip);
+            record.connection.clone_from(&conn.id);
+        }
+        record.clock = Some(conn.clock.clone());
+        if conn.h2 {
+            record.http_version = "HTTP/2.0";
+        }
+        let (parts, body) = match send(&mut conn, request, options, deadline, record).await {
+            Err(e) if reused && idempotent && e.stale && conn.clock.first_read().is_none() => {
+                return Err(Sent::Stale);
+            }
+            Err(e) => return Err(Sent::Failed(e.error)),
+            Ok(head) => head,
+        };
+        let (body, whole) =
+            read_body(&parts.headers, body, options, deadline, record).await.map_err(Sent::Failed)?;
         record.body_done = Some(Instant::now());
-        drop(driver);
+        record.stop_clock();
         record.body = body.clone();
+        if let (Some(pool), Some(key), true) = (&options.pool, key, whole) {
+            pool.put(key.clone(), conn);
+        }
         Ok(Response {
             status: parts.status,
             status_text: record.status_text.clone(),
@@ -458,6 +523,14 @@ impl Client {
             phases: record.phases(),
         })
     }
+}
+
+/// Why [`Client::send_on`] got no response.
+enum Sent {
+    /// A kept connection turned out closed before the request got an answer.
+    Stale,
+    /// The request failed.
+    Failed(FetchError),
 }
 
 /// Where a request goes.
@@ -481,6 +554,15 @@ impl<'u> Target<'u> {
             .ok_or_else(|| FetchError::UnsupportedUrl(url.to_string()))?;
         let port = url.port_or_known_default().unwrap_or(if https { 443 } else { 80 });
         Ok(Self { url, host, port, https })
+    }
+
+    fn key(&self, options: &Options) -> Key {
+        Key {
+            https: self.https,
+            host: self.host.to_ascii_lowercase(),
+            port: self.port,
+            verify_tls: options.verify_tls,
+        }
     }
 }
 
@@ -618,31 +700,55 @@ async fn handshake(
     }
 }
 
-/// Sends the request and reads the response head.
-async fn exchange(
-    request: &Request,
+/// A new connection on the stream: the HTTP handshake, with a task driving the connection.
+async fn open(
     stream: Stream,
     h2: bool,
     options: &Options,
     deadline: Instant,
     record: &mut Record,
-) -> Result<(hyper::http::response::Parts, Incoming, AbortOnDrop), FetchError> {
+) -> Result<Conn, FetchError> {
     let send_start = Instant::now();
     record.send_start = Some(send_start);
     let clock = Clock::new(send_start);
-    record.clock = Some(clock.clone());
-    let io = TokioIo::new(Timed::new(stream, clock));
-    let hyper_request = build_request(request, &record.headers, h2)?;
-    if h2 {
-        record.http_version = "HTTP/2.0";
-    }
-    let (mut sender, driver) = handshake(io, h2, options, deadline).await?;
-    let response = match timeout_at(deadline.into(), sender.send(hyper_request)).await {
+    let io = TokioIo::new(Timed::new(stream, clock.clone()));
+    let (sender, driver) = handshake(io, h2, options, deadline).await?;
+    Ok(Conn {
+        sender,
+        _driver: driver,
+        clock,
+        h2,
+        server_ip: record.server_ip.clone(),
+        id: record.connection.clone(),
+        idle_since: std::time::Instant::now(),
+    })
+}
+
+/// A failed send; `stale` when the connection was found closed (nothing was answered).
+struct SendError {
+    error: FetchError,
+    stale: bool,
+}
+
+/// Sends the request and reads the response head.
+async fn send(
+    conn: &mut Conn,
+    request: &Request,
+    options: &Options,
+    deadline: Instant,
+    record: &mut Record,
+) -> Result<(hyper::http::response::Parts, Incoming), SendError> {
+    let failed = |error| SendError { error, stale: false };
+    let hyper_request = build_request(request, &record.headers, conn.h2).map_err(failed)?;
+    let response = match timeout_at(deadline.into(), conn.sender.send(hyper_request)).await {
         Err(_) => {
-            let wrote = record.clock.as_ref().and_then(|c| c.last_write()).is_some();
-            return Err(timed_out(options, if wrote { Phase::Wait } else { Phase::Send }));
+            let wrote = conn.clock.last_write().is_some();
+            return Err(failed(timed_out(options, if wrote { Phase::Wait } else { Phase::Send })));
         }
-        Ok(Err(e)) => return Err(FetchError::Http(describe_hyper_error(&e))),
+        Ok(Err(e)) => {
+            let stale = e.is_canceled() || e.is_closed() || e.is_incomplete_message();
+            return Err(SendError { error: FetchError::Http(describe_hyper_error(&e)), stale });
+        }
         Ok(Ok(response)) => response,
     };
     record.head_done = Some(Instant::now());
@@ -656,17 +762,18 @@ async fn exchange(
         .unwrap_or_default();
     record.version = Some(parts.version);
     record.response_headers = parts.headers.clone();
-    Ok((parts, body, driver))
+    Ok((parts, body))
 }
 
-/// Reads the body up to `max_response_bytes`; what was read before a failure stays in the record.
+/// Reads the body up to `max_response_bytes`, and whether it was read to its end; what was read
+/// before a failure stays in the record.
 async fn read_body(
     headers: &hyper::HeaderMap,
     mut body: Incoming,
     options: &Options,
     deadline: Instant,
     record: &mut Record,
-) -> Result<Bytes, FetchError> {
+) -> Result<(Bytes, bool), FetchError> {
     let limit = options.max_response_bytes;
     let declared =
         headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
@@ -680,7 +787,7 @@ async fn read_body(
     loop {
         let failure = match timeout_at(deadline.into(), body.frame()).await {
             Err(_) => timed_out(options, Phase::Transfer),
-            Ok(None) => return Ok(buf.freeze()),
+            Ok(None) => return Ok((buf.freeze(), true)),
             Ok(Some(Err(e))) => {
                 FetchError::Http(format!("reading the response body: {}", describe_hyper_error(&e)))
             }
@@ -692,7 +799,7 @@ async fn read_body(
                 }
                 buf.extend_from_slice(&data[..(limit as usize).saturating_sub(buf.len())]);
                 if options.truncate_response {
-                    return Ok(buf.freeze());
+                    return Ok((buf.freeze(), false));
                 }
                 FetchError::ResponseTooLarge { limit, declared: None }
             }
@@ -702,7 +809,7 @@ async fn read_body(
     }
 }
 
-enum Sender {
+pub(crate) enum Sender {
     H1(hyper::client::conn::http1::SendRequest<Full<Bytes>>),
     H2(hyper::client::conn::http2::SendRequest<Full<Bytes>>),
 }
@@ -717,10 +824,24 @@ impl Sender {
             Self::H2(s) => s.send_request(request).await,
         }
     }
+
+    async fn ready(&mut self) -> hyper::Result<()> {
+        match self {
+            Self::H1(s) => s.ready().await,
+            Self::H2(s) => s.ready().await,
+        }
+    }
+
+    fn is_closed(&self) -> bool {
+        match self {
+            Self::H1(s) => s.is_closed(),
+            Self::H2(s) => s.is_closed(),
+        }
+    }
 }
 
 /// Stops the connection task when the exchange is over (or abandoned).
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
+pub(crate) struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
@@ -867,6 +988,8 @@ struct Record {
     tls_done: Option<Instant>,
     send_start: Option<Instant>,
     clock: Option<std::sync::Arc<Clock>>,
+    /// The clock's stamps when the response was read: a kept connection's clock moves on.
+    stamps: Option<(Option<Instant>, Option<Instant>)>,
     head_done: Option<Instant>,
     body_done: Option<Instant>,
     server_ip: Option<String>,
@@ -892,6 +1015,7 @@ impl Record {
             tls_done: None,
             send_start: None,
             clock: None,
+            stamps: None,
             head_done: None,
             body_done: None,
             server_ip: None,
@@ -906,6 +1030,19 @@ impl Record {
         }
     }
 
+    /// Keeps the connection clock's stamps (first read, last write) of this request.
+    fn stop_clock(&mut self) {
+        self.stamps = self.clock.take().map(|c| (c.first_read(), c.last_write()));
+    }
+
+    fn first_read(&self) -> Option<Instant> {
+        self.stamps.map_or_else(|| self.clock.as_ref().and_then(|c| c.first_read()), |(read, _)| read)
+    }
+
+    fn last_write(&self) -> Option<Instant> {
+        self.stamps.map_or_else(|| self.clock.as_ref().and_then(|c| c.last_write()), |(_, write)| write)
+    }
+
     fn phases(&self) -> Phases {
         let end = self.end.or(self.body_done).unwrap_or_else(Instant::now);
         let span = |a: Option<Instant>, b: Option<Instant>| match (a, b) {
@@ -915,10 +1052,10 @@ impl Record {
         // The response's first byte; the request's last byte before it (HTTP/1). Over HTTP/2,
         // settings frames come and go before the response: the head's arrival is used instead.
         let http1 = self.http_version == "HTTP/1.1";
-        let first_byte = if http1 { self.clock.as_ref().and_then(|c| c.first_read()) } else { None }
+        let first_byte = if http1 { self.first_read() } else { None }
             .or(self.head_done)
             .filter(|_| self.head_done.is_some());
-        let sent = if http1 { self.clock.as_ref().and_then(|c| c.last_write()) } else { None }
+        let sent = if http1 { self.last_write() } else { None }
             .or(self.send_start)
             .filter(|_| self.send_start.is_some());
         let sent = match (sent, first_byte) {

@@ -218,6 +218,7 @@ fn resolve(
         capture_request_body: report.include_request_body,
         capture_response_body: report.include_response_body,
         truncate_response: false,
+        pool: None,
     };
     Ok(Resolved {
         request: fetch::Request { method, url, headers, body },

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use url::Url;
 
 use super::polite::{Hosts, MAX_RETRIES, MAX_RETRY_AFTER, retry_wait};
-use crate::fetch::{Client, Exchange, Options, Request};
+use crate::fetch::{Client, Exchange, Options, Pool, Request};
 use crate::har;
 use crate::spec::StatusRanges;
 
@@ -31,6 +31,8 @@ pub struct Checker {
     pub user_agent: String,
     /// Per-host limits.
     pub hosts: Hosts,
+    /// Connections kept alive between the run's requests, as browsers and lychee keep them.
+    pub pool: Pool,
 }
 
 /// What checking one URL found.
@@ -100,6 +102,7 @@ impl Checker {
             timeout: self.link_timeout.min(remaining),
             max_response_bytes: if want_html { MAX_PAGE_BYTES } else { 0 },
             truncate_response: true,
+            pool: Some(self.pool.clone()),
             ..Options::default()
         };
         let request = Request {

@@ -1,19 +1,18 @@
 //! The crawl: the pages whose links are read, every unique link found on them (fragment removed),
 //! each checked once however many pages link to it, and the bound on both (`max_links`).
+//!
+//! [`Crawl`] holds the state; the run drives it: it checks the [`Job`]s the crawl hands out, tells
+//! the crawl each result as it arrives ([`Crawl::checked`]) and reads the page that result
+//! returns at once, so pages are read while other links are still being checked.
 
 use std::collections::{HashMap, HashSet};
 
 use bytes::Bytes;
-use futures::StreamExt;
 use regex::Regex;
 use url::{Origin, Url};
 
-use super::check::{Checked, Checker};
+use super::check::Checked;
 use super::extract::{FoundLink, Include, Unchecked, extract, fragment_targets, has_fragment};
-use crate::har;
-
-/// Link checks in flight at once in a run, over all hosts (each host has its own limit).
-pub const MAX_IN_FLIGHT: usize = 128;
 
 /// What the crawl follows and checks.
 pub struct Rules {
@@ -85,6 +84,9 @@ pub struct Page {
     pub depth: u32,
     /// Links on it (duplicates included).
     pub links_found: usize,
+    /// The index of the link it was found as (0: the start page): pages are reported in the
+    /// order of their depth, then of this, whatever order their checks ended in.
+    pub found_as: usize,
 }
 
 /// A page to read next: its URL, depth and, when fetched over HTTP, its HTML.
@@ -95,6 +97,21 @@ pub struct NextPage {
     pub depth: u32,
     /// Its body, as checked.
     pub html: Option<Bytes>,
+    /// The index of the link it was found as.
+    pub found_as: usize,
+}
+
+/// One link to check.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// The link's index in [`Crawl::links`].
+    pub link: usize,
+    /// Its URL.
+    pub url: Url,
+    /// Whether its page is read when it is HTML.
+    pub follow: bool,
+    /// Whether its body is wanted (to read the page or find fragments).
+    pub want_html: bool,
 }
 
 /// The state of one run's crawl.
@@ -144,14 +161,15 @@ impl Crawl {
         self.links[0].checked = Some(checked);
     }
 
-    /// Reads a page's links: new ones wait for [`Self::check_pending`].
-    pub fn add_page(&mut self, url: &Url, depth: u32, html: &str) {
+    /// Reads a page's links: new ones wait for [`Self::take_jobs`].
+    pub fn add_page(&mut self, url: &Url, depth: u32, found_as: usize, html: &str) {
         let page = self.pages.len();
         let found = extract(html, url, &self.rules.include);
         self.pages.push(Page {
             url: url.to_string(),
             depth,
             links_found: found.links.len() + found.unchecked.len(),
+            found_as,
         });
         if self.rules.check_fragments
             && let Some(&own) = self.index.get(&without_fragment(url))
@@ -216,19 +234,17 @@ impl Crawl {
         depth < self.rules.depth && self.rules.origins.contains(&url.origin())
     }
 
-    /// Checks every link found since the last call; returns the pages to read next, and the HAR
-    /// entries of the requests made.
-    pub async fn check_pending(&mut self, checker: &Checker) -> (Vec<NextPage>, Vec<har::Entry>) {
+    /// The checks of every link found since the last call.
+    pub fn take_jobs(&mut self) -> Vec<Job> {
         let pending = std::mem::take(&mut self.pending);
-        let jobs: Vec<(usize, Url, bool, bool)> = pending
+        pending
             .into_iter()
-            .filter_map(|i| {
-                let url = Url::parse(&self.links[i].url).ok()?;
-                let follow = self.follows(&url, self.links[i].depth);
-                Some((i, url, follow, follow || self.wants_targets(i)))
+            .filter_map(|link| {
+                let url = Url::parse(&self.links[link].url).ok()?;
+                let follow = self.follows(&url, self.links[link].depth);
+                Some(Job { link, url, follow, want_html: follow || self.wants_targets(link) })
             })
-            .collect();
-        self.run_checks(checker, jobs).await
+            .collect()
     }
 
     /// Whether link `i` has fragments to look for and no targets yet.
@@ -241,52 +257,55 @@ impl Crawl {
 
     /// After the crawl: links that were checked without their body before a page linked to one
     /// of their fragments are fetched once more to find it.
-    pub async fn check_late_fragments(&mut self, checker: &Checker) -> Vec<har::Entry> {
-        let jobs: Vec<(usize, Url, bool, bool)> = (0..self.links.len())
+    pub fn late_fragment_jobs(&self) -> Vec<Job> {
+        (0..self.links.len())
             .filter(|&i| self.wants_targets(i) && self.links[i].broken().is_none())
-            .filter_map(|i| Some((i, Url::parse(&self.links[i].url).ok()?, false, true)))
-            .collect();
-        let (_, entries) = self.run_checks(checker, jobs).await;
-        entries
+            .filter_map(|link| {
+                Some(Job {
+                    link,
+                    url: Url::parse(&self.links[link].url).ok()?,
+                    follow: false,
+                    want_html: true,
+                })
+            })
+            .collect()
     }
 
-    async fn run_checks(
-        &mut self,
-        checker: &Checker,
-        jobs: Vec<(usize, Url, bool, bool)>,
-    ) -> (Vec<NextPage>, Vec<har::Entry>) {
-        let fragments = self.rules.check_fragments;
-        let mut results = futures::stream::iter(jobs)
-            .map(|(i, url, follow, want_html)| async move {
-                let checked = checker.check(&url, want_html).await;
-                (i, url, follow, checked)
-            })
-            .buffer_unordered(MAX_IN_FLIGHT);
-        let mut next = Vec::new();
-        let mut entries = Vec::new();
-        while let Some((i, url, follow, mut checked)) = results.next().await {
-            entries.append(&mut checked.entries);
-            let link = &mut self.links[i];
-            if fragments
-                && link.targets.is_none()
-                && let Some(html) = &checked.html
-            {
-                link.targets = Some(fragment_targets(&String::from_utf8_lossy(html)));
-            }
-            // A redirected page is read at its final URL (its relative links resolve there), once.
-            let landed = checked.redirects.last().and_then(|u| Url::parse(u).ok()).unwrap_or(url);
-            if follow
-                && checked.html.is_some()
-                && self.rules.origins.contains(&landed.origin())
-                && self.read.insert(without_fragment(&landed))
-            {
-                next.push((i, NextPage { url: landed, depth: link.depth + 1, html: checked.html.take() }));
-            }
-            checked.html = None;
-            link.checked = Some(checked);
+    /// Records a check's result; the page to read when the link is one the crawl follows.
+    pub fn checked(&mut self, job: Job, mut checked: Checked) -> Option<NextPage> {
+        let link = &mut self.links[job.link];
+        if self.rules.check_fragments
+            && link.targets.is_none()
+            && let Some(html) = &checked.html
+        {
+            link.targets = Some(fragment_targets(&String::from_utf8_lossy(html)));
         }
-        next.sort_by_key(|(i, _)| *i);
-        (next.into_iter().map(|(_, page)| page).collect(), entries)
+        // A redirected page is read at its final URL (its relative links resolve there), once.
+        let landed = checked.redirects.last().and_then(|u| Url::parse(u).ok()).unwrap_or(job.url);
+        let html = checked.html.take();
+        let depth = link.depth + 1;
+        link.checked = Some(checked);
+        let read = job.follow
+            && html.is_some()
+            && self.rules.origins.contains(&landed.origin())
+            && self.read.insert(without_fragment(&landed));
+        read.then_some(NextPage { url: landed, depth, html, found_as: job.link })
+    }
+
+    /// Puts the pages in the order they are reported, whatever order their checks ended in: by
+    /// depth, then in the order they were found.
+    pub fn sort_pages(&mut self) {
+        let mut order: Vec<usize> = (0..self.pages.len()).collect();
+        order.sort_by_key(|&p| (self.pages[p].depth, self.pages[p].found_as));
+        let mut new_index = vec![0; order.len()];
+        for (new, &old) in order.iter().enumerate() {
+            new_index[old] = new;
+        }
+        for source in self.links.iter_mut().flat_map(|link| link.sources.iter_mut()) {
+            source.page = new_index[source.page];
+        }
+        let mut pages: Vec<Option<Page>> = std::mem::take(&mut self.pages).into_iter().map(Some).collect();
+        self.pages = order.iter().filter_map(|&old| pages[old].take()).collect();
     }
 
     /// Per page, the links on it that are broken as it uses them: (link, source) indexes.

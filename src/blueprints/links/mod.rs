@@ -8,25 +8,28 @@ pub mod extract;
 pub mod polite;
 mod report;
 
+use std::collections::VecDeque;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use regex::Regex;
 use serde::Deserialize;
+use tokio::task::JoinSet;
 use tokio::time::Instant;
 use url::Url;
 
 use super::{Blueprint, BuildError, Runnable, SentValues, check_section, settings};
-use crate::fetch::USER_AGENT;
+use crate::fetch::{Pool, USER_AGENT};
 use crate::spec::de::Located;
 use crate::spec::model::HumanDuration;
 use crate::spec::validate::{Problems, check_url};
 use crate::spec::{Canary, KeyPath, Section, StatusRanges};
 use crate::step::{RunContext, StepError};
 use check::{Checked, Checker};
-use crawl::{Crawl, Rules};
+use crawl::{Crawl, Job, Rules};
 use extract::Include;
 use polite::Hosts;
 
@@ -283,6 +286,9 @@ struct BrokenLinks {
     screenshots: LinkScreenshots,
 }
 
+/// Link checks in flight at once in a run, over all hosts (each host has its own limit).
+pub const MAX_IN_FLIGHT: usize = 128;
+
 /// Time kept at the end of a run to write the report, out of the link checks' time.
 const REPORT_MARGIN: Duration = Duration::from_secs(2);
 
@@ -323,35 +329,60 @@ impl BrokenLinks {
     }
 
     async fn crawl(&self, ctx: &mut RunContext) -> Result<Crawl, StepError> {
-        let checker = Checker {
+        let checker = Arc::new(Checker {
             accept: self.accept.clone(),
             link_timeout: self.link_timeout,
             deadline: Instant::now() + ctx.remaining().saturating_sub(REPORT_MARGIN),
             user_agent: self.user_agent.clone(),
             hosts: Hosts::new(self.per_host.concurrency, self.per_host.interval.0),
-        };
+            pool: Pool::new(),
+        });
         let mut crawl = Crawl::new(self.rules.rules(), &self.start);
         let (checked, html) = self.render(ctx, &self.start).await?;
         crawl.start_checked(checked);
         let Some(html) = html else { return Ok(crawl) };
-        crawl.add_page(&self.start, 0, &html);
+        crawl.add_page(&self.start, 0, 0, &html);
+        self.check(ctx, &mut crawl, &checker, Vec::new()).await?;
+        let late = crawl.late_fragment_jobs();
+        self.check(ctx, &mut crawl, &checker, late).await?;
+        crawl.sort_pages();
+        Ok(crawl)
+    }
+
+    /// Checks `jobs` and every link found meanwhile, at most [`MAX_IN_FLIGHT`] at once; each page
+    /// the crawl follows is read as soon as its check returns.
+    async fn check(
+        &self,
+        ctx: &mut RunContext,
+        crawl: &mut Crawl,
+        checker: &Arc<Checker>,
+        jobs: Vec<Job>,
+    ) -> Result<(), StepError> {
+        let mut queue = VecDeque::from(jobs);
+        let mut running = JoinSet::new();
         loop {
-            let (next, entries) = crawl.check_pending(&checker).await;
-            ctx.add_har_entries(entries);
-            if next.is_empty() {
-                let entries = crawl.check_late_fragments(&checker).await;
-                ctx.add_har_entries(entries);
-                return Ok(crawl);
+            queue.extend(crawl.take_jobs());
+            while running.len() < MAX_IN_FLIGHT
+                && let Some(job) = queue.pop_front()
+            {
+                let checker = Arc::clone(checker);
+                running.spawn(async move {
+                    let checked = checker.check(&job.url, job.want_html).await;
+                    (job, checked)
+                });
             }
-            for page in next {
-                let html = match (self.render, page.html) {
-                    (Render::All, _) => self.render(ctx, &page.url).await?.1,
-                    (Render::Start, Some(body)) => Some(String::from_utf8_lossy(&body).into_owned()),
-                    (Render::Start, None) => None,
-                };
-                if let Some(html) = html {
-                    crawl.add_page(&page.url, page.depth, &html);
-                }
+            let Some(joined) = running.join_next().await else { return Ok(()) };
+            let (job, mut checked) =
+                joined.map_err(|e| StepError::Error(format!("a link check stopped: {e}")))?;
+            ctx.add_har_entries(std::mem::take(&mut checked.entries));
+            let Some(page) = crawl.checked(job, checked) else { continue };
+            let html = match (self.render, page.html) {
+                (Render::All, _) => self.render(ctx, &page.url).await?.1,
+                (Render::Start, Some(body)) => Some(String::from_utf8_lossy(&body).into_owned()),
+                (Render::Start, None) => None,
+            };
+            if let Some(html) = html {
+                crawl.add_page(&page.url, page.depth, page.found_as, &html);
             }
         }
     }
