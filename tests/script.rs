@@ -2,14 +2,18 @@
 //! process, driving real Chromium against the example site (`canaries/site/`) and calling a
 //! local HTTP server, all on 127.0.0.1.
 
+#[path = "support/daemon.rs"]
+mod daemon_support;
 mod support;
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method};
 use axum::routing::any;
+use daemon_support::{Daemon, field, is_run_of};
 use serde_json::{Value, json};
 use support::{Project, Site, read_json, spawn_server, start_example_site, stderr, stdout};
 
@@ -245,42 +249,47 @@ fn a_failing_assert_fails_its_step_and_an_exception_outside_steps_fails_the_run(
     assert!(reason.contains("#does-not-exist") && reason.ends_with("(wrong-page.py:4)"), "{reason}");
 }
 
-#[test]
-fn scripts_that_exit_crash_spin_or_flood_end_alone_while_another_canary_passes() {
-    let site = start_example_site();
-    let project = Project::new();
-    let env = site_env(&site);
+/// Canaries whose scripts exit, segfault, spin and flood their output, and one that passes.
+fn hostile_scripts_and_a_fine_one(project: &Project, site: &Site) {
+    let env = site_env(site);
     let timeout = "timeout: 8s";
     script_canary(
-        &project,
+        project,
         "exits",
         &format!("{env}\n{timeout}"),
         "import os\n\ndef handler(canary):\n    with canary.step(\"exit\"):\n        os._exit(3)\n",
     );
     script_canary(
-        &project,
+        project,
         "segfault",
         &format!("{env}\n{timeout}"),
         "import ctypes\n\ndef handler(canary):\n    ctypes.string_at(0)\n",
     );
     script_canary(
-        &project,
+        project,
         "spins",
         &format!("{env}\n{timeout}"),
         "def handler(canary):\n    with canary.step(\"spin\"):\n        while True:\n            pass\n",
     );
     script_canary(
-        &project,
+        project,
         "floods",
         &format!("{env}\n{timeout}"),
         "def handler(canary):\n    while True:\n        print('x' * 1000)\n",
     );
     script_canary(
-        &project,
+        project,
         "fine",
         &format!("{env}\n{timeout}"),
         "def handler(canary):\n    with canary.step(\"home\"):\n        canary.page().goto(canary.env['BASE_URL'] + '/')\n",
     );
+}
+
+#[test]
+fn scripts_that_exit_crash_spin_or_flood_end_alone_while_another_canary_passes() {
+    let site = start_example_site();
+    let project = Project::new();
+    hostile_scripts_and_a_fine_one(&project, &site);
     let output = project.aviary(&["run"]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let all = reports(&project);
@@ -426,4 +435,38 @@ fn the_script_template_validates_once_its_script_is_written() {
     project.file("canaries/shop.py", &std::fs::read_to_string(repo("canaries/checkout.py")).unwrap());
     let valid = project.aviary(&["validate"]);
     assert_eq!(valid.status.code(), Some(0), "{}", stderr(&valid));
+}
+
+#[test]
+fn the_daemon_outlives_scripts_that_exit_crash_spin_or_flood() {
+    let site = start_example_site();
+    let project = Project::new();
+    hostile_scripts_and_a_fine_one(&project, &site);
+    project.file("aviary.yaml", "server: {listen: \"127.0.0.1:0\"}\n");
+    let mut daemon = Daemon::start(project.dir.path(), "daemon.log", &[]);
+    let within = Duration::from_secs(90);
+    let mut statuses = std::collections::BTreeMap::new();
+    for name in ["exits", "segfault", "spins", "floods", "fine"] {
+        let run = daemon.wait_for(&format!("the run of {name}"), within, |e| is_run_of(e, name));
+        statuses.insert(name, field(&run, "status").as_str().unwrap().to_string());
+    }
+    let expected = [
+        ("exits", "ERROR"),
+        ("fine", "PASSED"),
+        ("floods", "ERROR"),
+        ("segfault", "ERROR"),
+        ("spins", "TIMEOUT"),
+    ];
+    assert_eq!(statuses, expected.into_iter().map(|(n, s)| (n, s.to_string())).collect());
+    assert!(daemon.child.try_wait().unwrap().is_none(), "the daemon still runs");
+    let pid = daemon.pid();
+    daemon.signal("TERM");
+    let status = daemon.wait_exit(Duration::from_secs(30)).expect("the daemon stops on SIGTERM");
+    assert!(status.success(), "{status:?}");
+    let children = std::process::Command::new("pgrep").args(["-P", &pid.to_string()]).output().unwrap();
+    assert!(
+        children.stdout.is_empty(),
+        "no process of the daemon outlives it: {}",
+        String::from_utf8_lossy(&children.stdout)
+    );
 }

@@ -450,7 +450,7 @@ impl Client {
         if let Some(pool) = &options.pool {
             let key = target.key(options);
             while let Some(conn) = pool.take(&key) {
-                match self.send_on(conn, true, Some(&key), request, options, deadline, record).await {
+                match send_on(conn, true, Some(&key), request, options, deadline, record).await {
                     Err(Sent::Stale) => *record = Record::new(request, options),
                     Err(Sent::Failed(e)) => return Err(e),
                     Ok(response) => return Ok(response),
@@ -462,70 +462,69 @@ impl Client {
         let (stream, h2) = secure(&target, tcp, options, deadline, record).await?;
         let conn = open(stream, h2, options, deadline, record).await?;
         let key = options.pool.as_ref().map(|_| target.key(options));
-        self.send_on(conn, false, key.as_ref(), request, options, deadline, record).await.map_err(|sent| {
-            match sent {
+        send_on(conn, false, key.as_ref(), request, options, deadline, record).await.map_err(
+            |sent| match sent {
                 Sent::Failed(e) => e,
                 Sent::Stale => FetchError::Http("the server closed the connection before the request".into()),
-            }
-        })
-    }
-
-    /// Sends the request on `conn` and reads the response; the connection goes back to the pool
-    /// (under `key`) when the response was read whole and the server keeps it open.
-    async fn send_on(
-        &self,
-        mut conn: Conn,
-        reused: bool,
-        key: Option<&Key>,
-        request: &Request,
-        options: &Options,
-        deadline: Instant,
-        record: &mut Record,
-    ) -> Result<Response, Sent> {
-        // A kept connection the server closed meanwhile is not an answer: the caller retries on
-        // a fresh one, as browsers do, when nothing was sent or the request is idempotent.
-        let idempotent = matches!(request.method, Method::GET | Method::HEAD | Method::OPTIONS);
-        if reused {
-            if !matches!(timeout_at(deadline.into(), conn.sender.ready()).await, Ok(Ok(()))) {
-                return Err(Sent::Stale);
-            }
-            conn.clock.reset();
-            record.send_start = Some(Instant::now());
-            record.server_ip.clone_from(&conn.server_ip);
-            record.connection.clone_from(&conn.id);
-        }
-        record.clock = Some(conn.clock.clone());
-        if conn.h2 {
-            record.http_version = "HTTP/2.0";
-        }
-        let (parts, body) = match send(&mut conn, request, options, deadline, record).await {
-            Err(e) if reused && idempotent && e.stale && conn.clock.first_read().is_none() => {
-                return Err(Sent::Stale);
-            }
-            Err(e) => return Err(Sent::Failed(e.error)),
-            Ok(head) => head,
-        };
-        let (body, whole) =
-            read_body(&parts.headers, body, options, deadline, record).await.map_err(Sent::Failed)?;
-        record.body_done = Some(Instant::now());
-        record.stop_clock();
-        record.body = body.clone();
-        if let (Some(pool), Some(key), true) = (&options.pool, key, whole) {
-            pool.put(key.clone(), conn);
-        }
-        Ok(Response {
-            status: parts.status,
-            status_text: record.status_text.clone(),
-            version: parts.version,
-            headers: parts.headers,
-            body,
-            url: request.url.clone(),
-            phases: record.phases(),
-        })
+            },
+        )
     }
 }
 
-/// Why [`Client::send_on`] got no response.
+/// Sends the request on `conn` and reads the response; the connection goes back to the pool
+/// (under `key`) when the response was read whole and the server keeps it open.
+async fn send_on(
+    mut conn: Conn,
+    reused: bool,
+    key: Option<&Key>,
+    request: &Request,
+    options: &Options,
+    deadline: Instant,
+    record: &mut Record,
+) -> Result<Response, Sent> {
+    // A kept connection the server closed meanwhile is not an answer: the caller retries on
+    // a fresh one, as browsers do, when nothing was sent or the request is idempotent.
+    let idempotent = matches!(request.method, Method::GET | Method::HEAD | Method::OPTIONS);
+    if reused {
+        if !matches!(timeout_at(deadline.into(), conn.sender.ready()).await, Ok(Ok(()))) {
+            return Err(Sent::Stale);
+        }
+        conn.clock.reset();
+        record.send_start = Some(Instant::now());
+        record.server_ip.clone_from(&conn.server_ip);
+        record.connection.clone_from(&conn.id);
+    }
+    record.clock = Some(conn.clock.clone());
+    if conn.h2 {
+        record.http_version = "HTTP/2.0";
+    }
+    let (parts, body) = match send(&mut conn, request, options, deadline, record).await {
+        Err(e) if reused && idempotent && e.stale && conn.clock.first_read().is_none() => {
+            return Err(Sent::Stale);
+        }
+        Err(e) => return Err(Sent::Failed(e.error)),
+        Ok(head) => head,
+    };
+    let (body, whole) =
+        read_body(&parts.headers, body, options, deadline, record).await.map_err(Sent::Failed)?;
+    record.body_done = Some(Instant::now());
+    record.stop_clock();
+    record.body = body.clone();
+    if let (Some(pool), Some(key), true) = (&options.pool, key, whole) {
+        pool.put(key.clone(), conn);
+    }
+    Ok(Response {
+        status: parts.status,
+        status_text: record.status_text.clone(),
+        version: parts.version,
+        headers: parts.headers,
+        body,
+        url: request.url.clone(),
+        phases: record.phases(),
+    })
+}
+
+/// Why [`send_on`] got no response.
 enum Sent {
     /// A kept connection turned out closed before the request got an answer.
     Stale,
