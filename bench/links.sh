@@ -91,3 +91,7 @@ for tool in aviary lychee; do
   sort -n "$work/$tool.rows" | sed -n "$(( (rounds + 1) / 2 ))p" |
     awk -v t="$tool" '{printf "%-8s %8s %8s %10s %9s %10s\n", t, $1, $2, $3, $4, $5}'
 done
+# The wall-time ratio round by round (each pair ran back to back, so it holds when the machine's
+# speed drifts), as median (min-max).
+paste -d' ' "$work/aviary.rows" "$work/lychee.rows" | awk '{print $1 / $6}' | sort -g |
+  awk '{r[NR] = $1} END {printf "wall ratio aviary/lychee: %.2fx median (%.2f-%.2fx over %d rounds; goal <= 1.0x)\n", r[int((NR + 1) / 2)], r[1], r[NR], NR}'
