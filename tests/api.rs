@@ -257,6 +257,66 @@ api:
 }
 
 #[test]
+fn rfc_9535_paths_with_wildcards_filters_and_descent_assert_over_every_value() {
+    let site = start_api_site();
+    let project = Project::new();
+    let passing = r#"
+api:
+  steps:
+    - name: catalog
+      request: {url: "${BASE}/api/catalog"}
+      assert:
+        - "json $.items[?@.name == 'widget'].id == 7"
+        - json $..sku exists
+        - json $.items[*].price > 0
+        - json $.items[1:].id >= 8
+        - "json $.items[?@.stock > 0 && @.price < 30].name == widget"
+        - "json $.items[?length(@.tags) > 1].name == gizmo"
+        - json $.items[*].sku matches ^[A-Z]-1$
+        - count $.items[*] == 3
+        - count $.items[?@.stock == 0] == 1
+        - count $..nothing == 0
+      extract: {cheap: "json $.items[?@.price < 30].name"}
+    - name: uses the first extracted
+      request: {url: "${BASE}/api/echo?first=${cheap}"}
+      assert: ['json $.query == "first=widget"']
+"#;
+    project.canary("rfc", &canary(&site.base(), passing));
+    let failing = r#"
+api:
+  continue_on_step_failure: true
+  steps:
+    - name: every value
+      request: {url: "${BASE}/api/catalog"}
+      assert: ["json $.items[*].price < 30"]
+    - name: nothing selected
+      request: {url: "${BASE}/api/catalog"}
+      assert: ["json $.items[?@.price > 100].id == 1"]
+    - name: count
+      request: {url: "${BASE}/api/catalog"}
+      assert: ["count $.items[?@.stock == 0] == 0"]
+"#;
+    project.canary("rfc-fails", &canary(&site.base(), failing));
+    let output = run(&project, &["run"]);
+    assert_eq!(output.status.code(), Some(1), "{}", show(&output));
+    let (_, report) = run_of(&project, "rfc");
+    assert_eq!(report["status"], "PASSED", "{report:#}");
+    let (_, report) = run_of(&project, "rfc-fails");
+    assert_eq!(
+        reason(&report, "every value"),
+        "GET /api/catalog: expected json $.items[*].price < 30, got 35 at $['items'][2]['price'] (3 values selected)"
+    );
+    assert_eq!(
+        reason(&report, "nothing selected"),
+        "GET /api/catalog: expected json $.items[?@.price > 100].id == 1, got nothing: the path selects no value"
+    );
+    assert_eq!(
+        reason(&report, "count"),
+        "GET /api/catalog: expected count $.items[?@.stock == 0] == 0, got 1 value selected"
+    );
+}
+
+#[test]
 fn every_assertion_kind_fails_with_what_was_expected_and_found() {
     let site = start_api_site();
     let project = Project::new();

@@ -116,6 +116,19 @@ fn routes(state: Arc<Items>) -> Router {
                 ([(header::CONTENT_TYPE, "application/json")], "{\"id\": 1, \"name\": ").into_response()
             }),
         )
+        .route(
+            "/api/catalog",
+            get(|| async {
+                json_response(
+                    StatusCode::OK,
+                    json!({"items": [
+                        {"id": 7, "name": "widget", "sku": "W-1", "price": 9.5, "stock": 3, "tags": ["new"]},
+                        {"id": 8, "name": "gadget", "sku": "G-1", "price": 20, "stock": 0, "tags": []},
+                        {"id": 9, "name": "gizmo", "sku": "Z-1", "price": 35, "stock": 12, "tags": ["sale", "new"]}
+                    ], "total": 3}),
+                )
+            }),
+        )
         .route("/api/echo", get(echo).post(echo))
         .route(
             "/api/redirect/{n}",

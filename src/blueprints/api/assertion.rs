@@ -21,7 +21,7 @@ use regex::Regex;
 use serde_json::Value;
 
 use super::errors::{NoValue, SyntaxError, ValueError};
-use super::jsonpath::{JsonPath, kind};
+use super::jsonpath::{JsonPath, Selected, kind};
 use crate::spec::StatusRanges;
 
 /// What assertions and extractions look at: one response.
@@ -88,6 +88,8 @@ pub enum Subject {
     Header(HeaderName),
     /// `json PATH`: the values a JSON path selects in the body.
     Json(JsonPath),
+    /// `count PATH`: how many values a JSON path selects in the body.
+    Count(JsonPath),
     /// `body`: the body as text.
     Body,
     /// `latency`: how long the exchange took.
@@ -178,7 +180,7 @@ pub struct Verdict {
     pub found: String,
 }
 
-const SUBJECTS: &str = "status, header NAME, json PATH, body or latency";
+const SUBJECTS: &str = "status, header NAME, json PATH, count PATH, body or latency";
 
 impl Assertion {
     /// The assertion as written (trimmed).
@@ -215,13 +217,14 @@ impl Assertion {
                     .map_err(|_| fail(format!("`{name}` is not a header name")))?;
                 (Subject::Header(name), rest[end..].trim_start())
             }
-            "json" => {
+            "json" | "count" => {
                 let end = path_end(rest);
                 if end == 0 {
-                    return Err(fail("`json` needs a path, e.g. `json $.items[0].id exists`".into()));
+                    return Err(fail(format!("`{word}` needs a path, e.g. `{word} $.items[0].id ...`")));
                 }
                 let path = JsonPath::parse(&rest[..end]).map_err(|e| failed(&e))?;
-                (Subject::Json(path), rest[end..].trim_start())
+                let subject = if word == "json" { Subject::Json(path) } else { Subject::Count(path) };
+                (subject, rest[end..].trim_start())
             }
             "" => return Err(fail(format!("an assertion starts with {SUBJECTS}"))),
             other => return Err(fail(format!("unknown subject `{other}`; use {SUBJECTS}"))),
@@ -233,6 +236,7 @@ impl Assertion {
             Subject::Json(_) => {
                 &[Op::Exists, Op::Eq, Op::Ne, Op::Lt, Op::Le, Op::Gt, Op::Ge, Op::Contains, Op::Matches]
             }
+            Subject::Count(_) => &[Op::Eq, Op::Ne, Op::Lt, Op::Le, Op::Gt, Op::Ge],
             Subject::Body => &[Op::Contains, Op::Matches],
             Subject::Latency => &[Op::Lt, Op::Le],
         };
@@ -240,6 +244,7 @@ impl Assertion {
             Subject::Status => "status",
             Subject::Header(_) => "header",
             Subject::Json(_) => "json",
+            Subject::Count(_) => "count",
             Subject::Body => "body",
             Subject::Latency => "latency",
         };
@@ -271,6 +276,12 @@ impl Assertion {
                 _ => return Err(fail(format!("`{value}` is not a status code (100..599)"))),
             },
             (Subject::Latency, _) => Expected::Duration(parse_latency(value).map_err(|e| failed(&e))?),
+            (Subject::Count(_), _) => match value.parse::<u64>() {
+                Ok(n) => Expected::Number(n as f64),
+                Err(_) => {
+                    return Err(fail(format!("`count` compares a number of values; `{value}` is not one")));
+                }
+            },
             (Subject::Json(_), Op::Lt | Op::Le | Op::Gt | Op::Ge) => match literal(value) {
                 Ok(Value::Number(n)) => Expected::Number(n.as_f64().unwrap_or(f64::NAN)),
                 _ => {
@@ -342,47 +353,79 @@ impl Assertion {
                     Ok(root) => root,
                     Err(why) => return verdict(false, why.to_string()),
                 };
-                let found = match path.find(root) {
+                let found = match path.select(root) {
                     Ok(found) => found,
                     Err(why) => return verdict(false, format!("nothing: {why}")),
                 };
-                let shown = || compact(found);
-                match (&self.expected, self.op) {
-                    (Expected::Nothing, _) => verdict(true, shown()),
-                    (Expected::Literal(expected), Op::Eq) => verdict(json_eq(found, expected), shown()),
-                    (Expected::Literal(expected), Op::Ne) => verdict(!json_eq(found, expected), shown()),
-                    (Expected::Number(expected), op) => match found.as_f64() {
-                        Some(n) => verdict(op.compare(n, *expected), shown()),
-                        None => verdict(false, format!("{} ({}, not a number)", shown(), kind(found))),
-                    },
-                    (Expected::Literal(expected), Op::Contains) => match found {
-                        Value::String(s) => {
-                            let needle = match expected {
-                                Value::String(e) => e.clone(),
-                                other => other.to_string(),
-                            };
-                            verdict(s.contains(&needle), shown())
-                        }
-                        Value::Array(items) => verdict(items.iter().any(|i| json_eq(i, expected)), shown()),
-                        Value::Object(map) => {
-                            let key = expected.as_str().map_or_else(|| expected.to_string(), str::to_string);
-                            verdict(map.contains_key(&key), shown())
-                        }
-                        other => {
-                            verdict(false, format!("{} ({}, which contains nothing)", shown(), kind(other)))
-                        }
-                    },
-                    (Expected::Pattern(re), _) => match found {
-                        Value::String(s) => verdict(re.is_match(s), shown()),
-                        Value::Number(_) | Value::Bool(_) => {
-                            verdict(re.is_match(&found.to_string()), shown())
-                        }
-                        other => verdict(false, format!("{} ({}, not text)", shown(), kind(other))),
-                    },
-                    _ => verdict(false, shown()),
+                if self.op == Op::Exists {
+                    return verdict(true, shown(&found));
+                }
+                // A path that selects several values passes when every one of them does; the
+                // found text names the first that does not.
+                match found.iter().find_map(|s| self.check_value(s.value).err().map(|why| (s, why))) {
+                    None => verdict(true, shown(&found)),
+                    Some((_, why)) if path.is_singular() => verdict(false, why),
+                    Some((failing, why)) => {
+                        verdict(false, format!("{why} at {} ({} values selected)", failing.at, found.len()))
+                    }
                 }
             }
+            Subject::Count(path) => {
+                let root = match response.json() {
+                    Ok(root) => root,
+                    Err(why) => return verdict(false, why.to_string()),
+                };
+                let count = path.select(root).map_or(0, |found| found.len());
+                let Expected::Number(expected) = self.expected else { return verdict(false, String::new()) };
+                let plural = if count == 1 { "" } else { "s" };
+                verdict(self.op.compare(count as f64, expected), format!("{count} value{plural} selected"))
+            }
         }
+    }
+
+    /// Whether one selected value meets the operator and value; `Err` says what was found
+    /// instead.
+    fn check_value(&self, found: &Value) -> Result<(), String> {
+        let shown = || compact(found);
+        let passed = match (&self.expected, self.op) {
+            (Expected::Nothing, _) => true,
+            (Expected::Literal(expected), Op::Eq) => json_eq(found, expected),
+            (Expected::Literal(expected), Op::Ne) => !json_eq(found, expected),
+            (Expected::Number(expected), op) => match found.as_f64() {
+                Some(n) => op.compare(n, *expected),
+                None => return Err(format!("{} ({}, not a number)", shown(), kind(found))),
+            },
+            (Expected::Literal(expected), Op::Contains) => match found {
+                Value::String(s) => {
+                    let needle = match expected {
+                        Value::String(e) => e.clone(),
+                        other => other.to_string(),
+                    };
+                    s.contains(&needle)
+                }
+                Value::Array(items) => items.iter().any(|i| json_eq(i, expected)),
+                Value::Object(map) => {
+                    let key = expected.as_str().map_or_else(|| expected.to_string(), str::to_string);
+                    map.contains_key(&key)
+                }
+                other => return Err(format!("{} ({}, which contains nothing)", shown(), kind(other))),
+            },
+            (Expected::Pattern(re), _) => match found {
+                Value::String(s) => re.is_match(s),
+                Value::Number(_) | Value::Bool(_) => re.is_match(&found.to_string()),
+                other => return Err(format!("{} ({}, not text)", shown(), kind(other))),
+            },
+            _ => false,
+        };
+        if passed { Ok(()) } else { Err(shown()) }
+    }
+}
+
+/// The selected values for a report: the value of a singular path, else the list.
+fn shown(found: &[Selected<'_>]) -> String {
+    match found {
+        [one] => compact(one.value),
+        many => compact(&Value::Array(many.iter().map(|s| s.value.clone()).collect())),
     }
 }
 
@@ -645,6 +688,32 @@ mod tests {
         assert!(!invalid.passed);
         assert!(invalid.found.starts_with("a body that is not JSON (EOF while parsing"), "{}", invalid.found);
         assert_eq!(check("json $.id exists", 200, "").found, "an empty body, not JSON");
+    }
+
+    #[test]
+    fn a_path_selecting_several_values_holds_for_every_one() {
+        let body = r#"{"items": [{"name": "widget", "id": 7, "price": 12}, {"name": "gadget", "id": 8, "price": 30}]}"#;
+        let passes = |a: &str| check(a, 200, body).passed;
+        assert!(passes("json $.items[?@.name == 'widget'].id == 7"));
+        assert!(passes("json $..price > 10"));
+        assert!(!passes("json $..price > 20"));
+        assert_eq!(
+            check("json $..price > 20", 200, body).found,
+            "12 at $['items'][0]['price'] (2 values selected)"
+        );
+        assert!(passes("json $.items[*].name matches ^[a-z]+$"));
+        assert!(passes("json $..id exists"));
+        assert!(!passes("json $..sku exists"));
+        assert_eq!(check("json $..sku exists", 200, body).found, "nothing: the path selects no value");
+        assert!(!passes("json $.items[?@.price > 100].id == 7"), "nothing selected fails");
+        assert_eq!(check("json $.items[*].id exists", 200, body).found, "[7,8]");
+        assert!(passes("count $.items[*] == 2"));
+        assert!(passes("count $.items[?@.price > 20] == 1"));
+        assert!(passes("count $..sku == 0"));
+        assert!(!passes("count $.items[*] > 2"));
+        assert_eq!(check("count $.items[*] > 2", 200, body).found, "2 values selected");
+        assert!(Assertion::parse("count $.items[*] > two").unwrap_err().to_string().contains("not one"));
+        assert!(Assertion::parse("count $.items[*] contains 1").is_err());
     }
 
     #[test]

@@ -60,7 +60,7 @@ impl Extraction {
         match self {
             Self::Json(path) => {
                 let root = response.json().map_err(|why| none(format!("the response has {why}")))?;
-                match path.find(root).map_err(|why| none(format!("json {path}: {why}")))? {
+                match path.first(root).map_err(|why| none(format!("json {path}: {why}")))? {
                     Value::String(s) => Ok(s.clone()),
                     Value::Null => Err(none(format!("json {path} is null"))),
                     other => Ok(other.to_string()),
