@@ -253,7 +253,7 @@ fn check_assertion(text: &str) {
 fn check_json_path(text: &str) {
     if let Ok(path) = JsonPath::parse(text) {
         let value = serde_json::json!({"a": [1, {"b": null}], "é": {"": [[]]}, "id": 7});
-        let _ = path.find(&value);
+        let _ = path.select(&value);
         let _ = path.to_string();
     }
 }

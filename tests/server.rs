@@ -1073,6 +1073,103 @@ fn metrics_of_a_running_daemon_pass_promtool() {
 }
 
 #[test]
+fn a_real_prometheus_scrapes_openmetrics_from_the_daemon() {
+    use daemon_support::{Daemon, http, is_run_of, listen_addr, request};
+    let Some(promtool) = promtool() else { return };
+    let prometheus = promtool.with_file_name("prometheus");
+    let site = api_site::start_api_site();
+    let project = support::Project::new();
+    project.file("aviary.yaml", "server: {listen: \"127.0.0.1:0\"}\n");
+    project.canary("ok", &two_step_canary(&site.base(), "/api/status/200"));
+    let mut daemon = Daemon::start(project.path(), "daemon.log", &[]);
+    daemon.wait_for("run of ok", T, |e| is_run_of(e, "ok"));
+    let addr = listen_addr(&daemon);
+
+    let openmetrics =
+        [("Accept", "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5")];
+    let (code, head, text) = request(&addr, "GET", "/metrics", &openmetrics);
+    assert_eq!(code, 200, "{text}");
+    assert!(
+        head.to_ascii_lowercase().contains("content-type: application/openmetrics-text; version=1.0.0"),
+        "{head}"
+    );
+    assert!(text.ends_with("# EOF\n"), "{text}");
+    assert!(text.contains("# TYPE aviary_runs counter\n") && text.contains("aviary_runs_total{"), "{text}");
+    assert!(text.contains("# UNIT aviary_run_duration_seconds seconds\n"), "{text}");
+    let (_, plain_head, plain) = request(&addr, "GET", "/metrics", &[]);
+    assert!(
+        plain_head.to_ascii_lowercase().contains("content-type: text/plain; version=0.0.4"),
+        "{plain_head}"
+    );
+    assert!(!plain.contains("# EOF"));
+
+    // Prometheus asks for OpenMetrics first and rejects an exposition that breaks its rules.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let config = project.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!("global: {{scrape_interval: 1s, scrape_timeout: 1s}}\nscrape_configs:\n  - job_name: aviary\n    static_configs: [{{targets: [\"{addr}\"]}}]\n"),
+    )
+    .unwrap();
+    let log = std::fs::File::create(project.path().join("prometheus.log")).unwrap();
+    let mut server = KillOnDrop(
+        std::process::Command::new(&prometheus)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--storage.tsdb.path={}", project.path().join("tsdb").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    let prometheus_addr = format!("127.0.0.1:{port}");
+    let query = |q: &str| -> Value {
+        let path = format!("/api/v1/query?query={q}");
+        let (_, body) = http(&prometheus_addr, "GET", &path, None);
+        serde_json::from_str(&body).unwrap_or(Value::Null)
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let runs = loop {
+        let found = query("aviary_runs_total");
+        if found["data"]["result"].as_array().is_some_and(|r| !r.is_empty()) {
+            break found;
+        }
+        if let Ok(Some(status)) = server.0.try_wait() {
+            panic!(
+                "prometheus exited ({status}): {}",
+                std::fs::read_to_string(project.path().join("prometheus.log")).unwrap_or_default()
+            );
+        }
+        let (_, targets) = http(&prometheus_addr, "GET", "/api/v1/targets", None);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Prometheus never stored a sample; its targets: {targets}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    let sample = &runs["data"]["result"][0];
+    assert_eq!(sample["metric"]["canary"], "ok", "{runs}");
+    assert_eq!(sample["metric"]["status"], "PASSED", "{runs}");
+    let up = query("up");
+    assert_eq!(up["data"]["result"][0]["value"][1], "1", "{up}");
+    let (_, targets) = http(&prometheus_addr, "GET", "/api/v1/targets", None);
+    assert!(targets.contains("\"lastError\":\"\""), "{targets}");
+    let durations = query("aviary_run_duration_seconds_count");
+    assert_eq!(durations["data"]["result"][0]["value"][1], "1", "{durations}");
+    server.0.kill().ok();
+}
+
+/// A child process killed and reaped when dropped.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
 fn step_series_show_only_the_last_run_after_an_error() {
     use daemon_support::{Daemon, field, http, is_run_of, listen_addr};
     let site = api_site::start_api_site();

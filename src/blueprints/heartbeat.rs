@@ -120,7 +120,7 @@ struct Heartbeat {
 
 impl Heartbeat {
     async fn load(&self, ctx: &mut RunContext, url: &str) -> Result<StepOutcome, StepError> {
-        let timeout = ctx.remaining();
+        let timeout = ctx.step_time_left();
         let page = ctx.page().await?;
         let nav = page.goto(url, timeout).await?;
         let mut details = Map::new();

@@ -90,7 +90,7 @@ pub async fn run_steps(
             continue;
         }
         ctx.begin_step(&step.name).await;
-        let timeout = step.timeout.unwrap_or(default_timeout).min(ctx.remaining());
+        let timeout = step.timeout.unwrap_or(default_timeout).min(ctx.step_time_left());
         // A `wait for navigation` step waits for a navigation its previous step started.
         let before_next = match steps.get(i + 1) {
             Some(next) if matches!(next.action, PageAction::WaitForNavigation) => Some(&next.scope),

@@ -1,4 +1,7 @@
-//! `/metrics`: the daemon's state in the Prometheus text exposition format (version 0.0.4).
+//! `/metrics`: the daemon's state in the Prometheus text exposition format (version 0.0.4), or
+//! in OpenMetrics 1.0 when the scraper asks for it (`Accept: application/openmetrics-text`, as
+//! Prometheus does by default): the same families, with `# UNIT` for `_seconds` and `_bytes`,
+//! counter families named without `_total` (their samples keep it) and a closing `# EOF`.
 //!
 //! Every metric is listed, with its type and labels, in `docs/server.md`. Names follow Prometheus
 //! conventions (base units: `_seconds`; counters end in `_total`) so that `promtool check
@@ -13,12 +16,47 @@ use crate::dns::controller::RecordStatus;
 use crate::report::{DETAIL_METRICS, RunReport, RunStatus};
 use crate::report::{StepReport, StepStatus};
 
-/// The `Content-Type` of the exposition.
-pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+/// The exposition format a scraper gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// The Prometheus text format 0.0.4: what a scraper gets unless it asks for OpenMetrics.
+    #[default]
+    Prometheus,
+    /// OpenMetrics 1.0 text.
+    OpenMetrics,
+}
 
-/// Renders every metric family.
-pub fn render(canaries: &[CanaryStatus], broken_files: usize, metrics: &DaemonMetrics) -> String {
-    let mut out = Exposition::default();
+impl Format {
+    /// The format an `Accept` header asks for: OpenMetrics when it names
+    /// `application/openmetrics-text` with a non-zero quality, else the Prometheus text format.
+    pub fn negotiate(accept: Option<&str>) -> Self {
+        let wants_openmetrics = accept.into_iter().flat_map(|a| a.split(',')).any(|range| {
+            let mut parts = range.split(';').map(str::trim);
+            let media = parts.next().unwrap_or_default();
+            let quality =
+                parts.find_map(|p| p.strip_prefix("q=")).and_then(|q| q.parse::<f32>().ok()).unwrap_or(1.0);
+            media.eq_ignore_ascii_case("application/openmetrics-text") && quality > 0.0
+        });
+        if wants_openmetrics { Self::OpenMetrics } else { Self::Prometheus }
+    }
+
+    /// The response's `Content-Type`.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Prometheus => "text/plain; version=0.0.4; charset=utf-8",
+            Self::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        }
+    }
+}
+
+/// Renders every metric family in `format`.
+pub fn render(
+    canaries: &[CanaryStatus],
+    broken_files: usize,
+    metrics: &DaemonMetrics,
+    format: Format,
+) -> String {
+    let mut out = Exposition { text: String::new(), format };
     last_run_families(&mut out, canaries);
     step_families(&mut out, canaries);
     run_history_families(&mut out, metrics);
@@ -26,7 +64,10 @@ pub fn render(canaries: &[CanaryStatus], broken_files: usize, metrics: &DaemonMe
     canary_families(&mut out, canaries, broken_files);
     browser_families(&mut out, metrics);
     failover_families(&mut out, &metrics.failover);
-    out.0
+    if format == Format::OpenMetrics {
+        out.text.push_str("# EOF\n");
+    }
+    out.text
 }
 
 /// Each canary with its last run (the final attempt of its latest finished run).
@@ -278,27 +319,47 @@ fn epoch_seconds(at: chrono::DateTime<chrono::Utc>) -> f64 {
 
 /// The exposition being written.
 #[derive(Default)]
-struct Exposition(String);
+struct Exposition {
+    text: String,
+    format: Format,
+}
 
 impl Exposition {
     fn family(&mut self, name: &str, kind: &str, help: &str) {
-        let _ = writeln!(self.0, "# HELP {name} {}", escape_help(help));
-        let _ = writeln!(self.0, "# TYPE {name} {kind}");
+        let out = &mut self.text;
+        match self.format {
+            Format::Prometheus => {
+                let _ = writeln!(out, "# HELP {name} {}", escape_help(help));
+                let _ = writeln!(out, "# TYPE {name} {kind}");
+            }
+            Format::OpenMetrics => {
+                let family =
+                    if kind == "counter" { name.strip_suffix("_total").unwrap_or(name) } else { name };
+                let _ = writeln!(out, "# TYPE {family} {kind}");
+                if let Some(unit) =
+                    ["seconds", "bytes"].into_iter().find(|u| family.ends_with(&format!("_{u}")))
+                {
+                    let _ = writeln!(out, "# UNIT {family} {unit}");
+                }
+                let _ = writeln!(out, "# HELP {family} {}", escape_help(help).replace('"', "\\\""));
+            }
+        }
     }
 
     fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
-        self.0.push_str(name);
+        let out = &mut self.text;
+        out.push_str(name);
         if !labels.is_empty() {
-            self.0.push('{');
+            out.push('{');
             for (i, (label, text)) in labels.iter().enumerate() {
                 if i > 0 {
-                    self.0.push(',');
+                    out.push(',');
                 }
-                let _ = write!(self.0, "{label}=\"{}\"", escape_label(text));
+                let _ = write!(out, "{label}=\"{}\"", escape_label(text));
             }
-            self.0.push('}');
+            out.push('}');
         }
-        let _ = writeln!(self.0, " {}", format_value(value));
+        let _ = writeln!(out, " {}", format_value(value));
     }
 
     fn histogram(&mut self, name: &str, labels: &[(&str, &str)], histogram: &Histogram) {
@@ -406,15 +467,39 @@ mod tests {
     }
 
     #[test]
+    fn openmetrics_is_served_to_scrapers_that_ask_for_it() {
+        let negotiate = Format::negotiate;
+        assert_eq!(negotiate(None), Format::Prometheus);
+        assert_eq!(negotiate(Some("text/plain;version=0.0.4")), Format::Prometheus);
+        let prometheus = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+        assert_eq!(negotiate(Some(prometheus)), Format::OpenMetrics);
+        assert_eq!(negotiate(Some("application/openmetrics-text; q=0")), Format::Prometheus);
+
+        let mut out = Exposition { text: String::new(), format: Format::OpenMetrics };
+        out.family("aviary_runs_total", "counter", "Runs \"finished\".");
+        out.sample("aviary_runs_total", &[("canary", "a\"b")], 2.0);
+        out.family("aviary_duration_seconds", "gauge", "Duration.");
+        assert_eq!(
+            out.text,
+            "# TYPE aviary_runs counter\n\
+             # HELP aviary_runs Runs \\\"finished\\\".\n\
+             aviary_runs_total{canary=\"a\\\"b\"} 2\n\
+             # TYPE aviary_duration_seconds gauge\n\
+             # UNIT aviary_duration_seconds seconds\n\
+             # HELP aviary_duration_seconds Duration.\n"
+        );
+    }
+
+    #[test]
     fn histograms_end_with_inf_sum_and_count() {
         let mut histogram = Histogram::new(&[0.25, 1.0]);
         histogram.observe(0.25);
         histogram.observe(0.5);
         histogram.observe(3.0);
-        let mut out = Exposition::default();
+        let mut out = Exposition { text: String::new(), format: Format::Prometheus };
         out.histogram("x_seconds", &[("canary", "a")], &histogram);
         assert_eq!(
-            out.0,
+            out.text,
             "x_seconds_bucket{canary=\"a\",le=\"0.25\"} 1\n\
              x_seconds_bucket{canary=\"a\",le=\"1\"} 2\n\
              x_seconds_bucket{canary=\"a\",le=\"+Inf\"} 3\n\

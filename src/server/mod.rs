@@ -33,7 +33,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{FromRef, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 pub use backend::{Backend, BrokenFile, CanaryStatus, DaemonMetrics, Histogram, RunNowError};
@@ -176,10 +176,12 @@ async fn healthz(State(backend): State<Arc<dyn Backend>>) -> Response {
     }
 }
 
-async fn metrics_handler(State(backend): State<Arc<dyn Backend>>) -> Response {
-    let body = metrics::render(&backend.canaries(), backend.broken_files().len(), &backend.metrics());
+async fn metrics_handler(State(backend): State<Arc<dyn Backend>>, headers: HeaderMap) -> Response {
+    let accept = headers.get(header::ACCEPT).and_then(|a| a.to_str().ok());
+    let format = metrics::Format::negotiate(accept);
+    let body = metrics::render(&backend.canaries(), backend.broken_files().len(), &backend.metrics(), format);
     let mut response = body.into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(metrics::CONTENT_TYPE));
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
     response
 }
 

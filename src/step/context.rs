@@ -17,6 +17,10 @@ use crate::report::{StepReport, StepStatus};
 use crate::spec::Canary;
 use crate::store::layout::{ArtifactError, write_file};
 
+/// How far past the run's deadline a wait bounded only by the run may go: the run's timeout ends
+/// it first (see [`RunContext::step_time_left`]).
+const RUN_DEADLINE_MARGIN: Duration = Duration::from_millis(500);
+
 /// Why a step did not pass.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StepError {
@@ -157,6 +161,14 @@ impl RunContext {
     /// Time left before the run's timeout.
     pub fn remaining(&self) -> Duration {
         self.deadline.saturating_duration_since(Instant::now())
+    }
+
+    /// How long a wait bounded only by the run may last: the time left and a margin past it, so
+    /// that when the run's time runs out the run's own timeout ends the step and says so (`run
+    /// timed out after 8s`, with what the page still waited for), never a wait that happened to
+    /// fire a moment earlier.
+    pub fn step_time_left(&self) -> Duration {
+        self.remaining() + RUN_DEADLINE_MARGIN
     }
 
     /// Time since the run started.
