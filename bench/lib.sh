@@ -11,6 +11,20 @@ aviary_binary() {
   fi
 }
 
+# median_wall ROUNDS CMD...: the median wall time in seconds of ROUNDS runs of CMD (its output
+# and exit status ignored).
+median_wall() {
+  local rounds=$1 times=() start end
+  shift
+  for _ in $(seq "$rounds"); do
+    start=$(date +%s.%N)
+    "$@" >/dev/null 2>&1 || true
+    end=$(date +%s.%N)
+    times+=("$(echo "$end - $start" | bc -l)")
+  done
+  printf '%s\n' "${times[@]}" | sort -g | awk '{a[NR]=$1} END {printf "%.3f", a[int((NR+1)/2)]}'
+}
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 did not open" >&2; exit 1; }
 

@@ -14,45 +14,11 @@ bin=$(aviary_binary)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# generate KIND N FILE
-generate() {
-  python3 - "$1" "$2" "$3" <<'PY'
-import sys
-kind, n, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-head = "blueprint: heartbeat\nschedule: rate(5 minutes)\n"
-if kind == "tags":
-    body = "tags:\n" + "".join(f"  tag{i}: value{i}\n" for i in range(n))
-    body += "heartbeat:\n  urls: ['http://127.0.0.1:9/']\n"
-elif kind == "items":
-    body = "heartbeat:\n  urls:\n" + "".join(f"    - http://127.0.0.1:9/page{i}\n" for i in range(n))
-elif kind == "api":
-    head = "blueprint: api\nschedule: rate(5 minutes)\n"
-    steps = "".join(
-        f"    - name: s{i}\n      request: {{url: 'http://127.0.0.1:9/${{v{i - 1}}}'}}\n"
-        f"      extract: {{v{i}: header etag}}\n" if i else
-        "    - name: s0\n      request: {url: 'http://127.0.0.1:9/'}\n      extract: {v0: header etag}\n"
-        for i in range(n)
-    )
-    body = "api:\n  steps:\n" + steps
-else:  # bad values
-    body = "tags:\n" + "".join(f"  tag{i}: [not, a, string]\n" for i in range(n))
-    body += "heartbeat:\n  urls: ['http://127.0.0.1:9/']\n"
-open(path, "w").write(head + body)
-PY
-}
+# generate KIND N FILE (bench/gen_canary.py)
+generate() { python3 gen_canary.py "$1" "$2" "$3"; }
 
 # seconds of the median of $rounds runs of `aviary validate FILE`
-measure() {
-  local file=$1 times=()
-  for _ in $(seq "$rounds"); do
-    local start end
-    start=$(date +%s.%N)
-    "$bin" --config "$work/aviary.yaml" validate "$file" >/dev/null 2>&1 || true
-    end=$(date +%s.%N)
-    times+=("$(echo "$end - $start" | bc -l)")
-  done
-  printf '%s\n' "${times[@]}" | sort -g | awk '{a[NR]=$1} END {printf "%.3f", a[int((NR+1)/2)]}'
-}
+measure() { median_wall "$rounds" "$bin" --config "$work/aviary.yaml" validate "$1"; }
 
 echo "canaries: [canaries]" >"$work/aviary.yaml"
 printf '%-10s %8s %10s %14s %10s\n' kind N bytes "validate (s)" "µs per N"
