@@ -371,15 +371,10 @@ impl Dispatcher {
                 max_attempts: self.inner.max_attempts,
                 notification: notification.clone(),
             };
-            // The span names the channel in what a channel logs itself (a failing template).
-            let span = tracing::info_span!("notify", channel = %name);
-            runtime.spawn(
-                async move {
-                    job.run().await;
-                    drop(guard);
-                }
-                .instrument(span),
-            );
+            runtime.spawn(async move {
+                job.run().await;
+                drop(guard);
+            });
         }
     }
 
@@ -429,10 +424,14 @@ struct Delivery {
 impl Delivery {
     async fn run(self) {
         let n = &*self.notification;
+        // Names the channel in what a channel logs itself (a failing template); the lines below
+        // carry it as a field already.
+        let span = tracing::info_span!("channel", channel = %self.name);
         let mut backoff = self.first_backoff;
         for attempt in 1..=self.max_attempts {
             let started = Instant::now();
-            let outcome = match tokio::time::timeout(self.timeout, self.channel.deliver(n)).await {
+            let attempt_future = self.channel.deliver(n).instrument(span.clone());
+            let outcome = match tokio::time::timeout(self.timeout, attempt_future).await {
                 Ok(outcome) => outcome,
                 Err(_) => Err(ChannelError::Timeout(self.timeout)),
             };

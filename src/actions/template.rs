@@ -3,8 +3,9 @@
 //! the channel (Slack `text`, email body, PagerDuty summary…).
 //!
 //! A template is checked when the project file is read: a syntax error, a variable that is not a
-//! field, or a filter, test or function that does not exist (found by rendering the template over
-//! sample notifications of every state) is a problem placed at the `template` value. A template
+//! field, or a filter, test or function that does not exist or is called with the wrong arguments
+//! (found by rendering the template over sample notifications of every state) is a problem placed
+//! at the `template` value. A template
 //! that still fails when a notification is delivered is logged and the channel's default message
 //! is sent instead: a notification is never lost to its template.
 
@@ -122,7 +123,12 @@ impl MessageTemplate {
             return Err(TemplateError::UnknownVariables { names });
         }
         for sample in samples() {
-            template.render(context(&sample))?;
+            match template.render(context(&sample)) {
+                Err(e) if is_static(e.kind()) => return Err(e.into()),
+                // Depends on the data (an index past a short reason): found, and fallen back from,
+                // at delivery if it happens then.
+                _ => {}
+            }
         }
         Ok(Self { source: source.to_string() })
     }
@@ -136,6 +142,24 @@ impl MessageTemplate {
     pub fn render(&self, n: &Notification) -> Result<String, TemplateError> {
         Ok(ENV.render_str(&self.source, context(n))?)
     }
+}
+
+/// Whether a render error is the template's whatever the notification: a name that does not
+/// exist, a call with the wrong arguments, an include (templates have none), a runaway loop.
+fn is_static(kind: ErrorKind) -> bool {
+    matches!(
+        kind,
+        ErrorKind::UnknownFilter
+            | ErrorKind::UnknownTest
+            | ErrorKind::UnknownFunction
+            | ErrorKind::UnknownMethod
+            | ErrorKind::UnknownBlock
+            | ErrorKind::TooManyArguments
+            | ErrorKind::MissingArgument
+            | ErrorKind::TemplateNotFound
+            | ErrorKind::BadInclude
+            | ErrorKind::OutOfFuel
+    )
 }
 
 /// The rendered message for `n` when the channel has a template; `None` without one, or when it
@@ -247,6 +271,17 @@ mod tests {
         let filter =
             MessageTemplate::new("{% if new_state == 'OK' %}{{ alarm | shout }}{% endif %}").unwrap_err();
         assert_eq!(filter.to_string(), "template error on line 1: unknown filter (filter shout is unknown)");
+    }
+
+    #[test]
+    fn what_depends_on_the_data_is_left_for_delivery() {
+        // The sample canary has no `-`: fine for a project whose canaries all have one.
+        let t = MessageTemplate::new("{{ (canary | split('-'))[1] }}").unwrap();
+        let mut n = notification();
+        n.canary = Some("shop-checkout".into());
+        assert_eq!(t.render(&n).unwrap(), "checkout");
+        let e = MessageTemplate::new("{{ alarm | replace('a') }}").unwrap_err();
+        assert!(e.to_string().starts_with("template error on line 1: missing argument"), "{e}");
     }
 
     #[test]
