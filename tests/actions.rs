@@ -658,15 +658,44 @@ fn validate_places_channel_and_provider_problems_with_hints() {
         lines,
         [
             "aviary.yaml:1:18: server.listen: `localhost` is not a socket address like 127.0.0.1:9090",
-            "aviary.yaml:4:11: channels.ops.type: unknown value `webhok`; expected one of: webhook, slack, exec, email; \
-             did you mean `webhook`?",
+            "aviary.yaml:4:11: channels.ops.type: unknown value `webhok`; expected one of: webhook, slack, exec, email, \
+             pagerduty, opsgenie, teams, discord, ntfy, telegram; did you mean `webhook`?",
             "aviary.yaml:7:5: channels.team: missing key `webhook_url`",
             "aviary.yaml:8:5: channels.team.webhook_ur: unknown key `webhook_ur`; expected one of: webhook_url, \
-             headers, timeout; did you mean `webhook_url`?",
+             headers, template, timeout; did you mean `webhook_url`?",
             "aviary.yaml:9:10: channels.pager: missing key `command`",
             "aviary.yaml:11:8: dns_providers.lab: missing key `server`",
             route53,
         ],
         "{stderr}"
     );
+}
+
+#[tokio::test]
+async fn email_and_exec_take_a_template() {
+    let template = "{{ alarm }} went {{ old_state }} -> {{ new_state }}\n{{ reason }}\n";
+    let (addr, sessions) = smtp_sink().await;
+    let dir = tempfile::tempdir().unwrap();
+    script(dir.path(), "notify.sh", "cat > stdin.json\nprintf '%s' \"$AVIARY_MESSAGE\" > message.txt");
+    let specs = channels(json!({
+        "mail": {"type": "email", "smtp": addr.to_string(), "from": "aviary@example.test", "to": ["ops@example.test"],
+                 "template": template},
+        "pager": {"type": "exec", "command": ["./notify.sh"], "template": template},
+    }));
+    let dispatcher = Dispatcher::new(&specs, dir.path());
+    dispatcher.dispatch(&names(&["mail", "pager"]), notification());
+    dispatcher.flush(Duration::from_secs(10)).await;
+    wait_for("the SMTP session to end", Duration::from_secs(5), || !sessions.lock().unwrap().is_empty())
+        .await;
+    let rendered = "homepage-availability went OK -> ALARM\nThreshold Crossed: 2 out of the last 3 datapoints were \
+                    less than the threshold (90.0)";
+    let data = sessions.lock().unwrap()[0].data.clone();
+    assert!(data.contains("Subject: [ALARM] homepage-availability\n"), "{data}");
+    let body = data.split_once("\n\n").unwrap().1;
+    assert_eq!(body, format!("{rendered}\n"), "the body is the rendered template alone");
+    assert_eq!(std::fs::read_to_string(dir.path().join("message.txt")).unwrap(), rendered);
+    let stdin: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("stdin.json")).unwrap()).unwrap();
+    assert_eq!(stdin["message"], rendered);
+    assert_eq!(stdin["alarm"], "homepage-availability");
 }

@@ -2,7 +2,8 @@
 //! speaks TLS from the start, any other port upgrades with `STARTTLS` when the server offers it.
 //! `username`/`password` log in with `AUTH PLAIN` (or `LOGIN`), only over TLS or to a loopback
 //! host. Subject: `[ALARM] name` (the new state, then the alarm); the body lists the transition,
-//! reason, time, canary, description and dashboard link. A `2xx`/`3xx` SMTP answer to every
+//! reason, time, canary, description and dashboard link, or is the rendered `template` when the
+//! channel has one. A `2xx`/`3xx` SMTP answer to every
 //! command means delivered.
 
 use std::fmt::Write as _;
@@ -18,6 +19,7 @@ use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
 use tokio_rustls::rustls::{ClientConfig, RootCertStore, crypto};
 
+use super::template::{MessageTemplate, render};
 use super::{BoxFuture, Channel, ChannelConfig, ChannelError, Notification};
 use crate::spec::model::HumanDuration;
 use crate::spec::section::SectionSettings;
@@ -37,6 +39,8 @@ pub struct Config {
     pub username: Option<String>,
     /// The password for `username` (empty when omitted); only sent over TLS or to a loopback host.
     pub password: Option<String>,
+    /// The body, instead of the default one.
+    pub template: Option<MessageTemplate>,
     /// Limit of one delivery attempt (default 10s).
     pub timeout: Option<HumanDuration>,
 }
@@ -168,6 +172,7 @@ pub struct Email {
     to: Vec<String>,
     login: Option<(String, String)>,
     tls: Arc<ClientConfig>,
+    template: Option<MessageTemplate>,
 }
 
 impl Email {
@@ -176,7 +181,15 @@ impl Email {
         let (host, port) = server(&config.smtp)
             .map_err(|_| ChannelError::Unusable { key: "smtp", expected: "host:port" })?;
         let login = config.username.map(|user| (user, config.password.unwrap_or_default()));
-        Ok(Self { host, port, from: config.from, to: config.to, login, tls: TLS.clone() })
+        Ok(Self {
+            host,
+            port,
+            from: config.from,
+            to: config.to,
+            login,
+            tls: TLS.clone(),
+            template: config.template,
+        })
     }
 }
 
@@ -220,7 +233,7 @@ pub fn body(n: &Notification) -> String {
 }
 
 /// The whole message (headers and body, CRLF line ends, not yet dot-stuffed).
-fn message(from: &str, to: &[String], n: &Notification) -> String {
+fn message(from: &str, to: &[String], n: &Notification, body: &str) -> String {
     let date = n.time.to_rfc2822();
     let id = uuid::Uuid::new_v4();
     let mut out = String::new();
@@ -233,7 +246,7 @@ fn message(from: &str, to: &[String], n: &Notification) -> String {
         "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n",
     );
     out.push_str("Auto-Submitted: auto-generated\r\n\r\n");
-    for line in body(n).lines() {
+    for line in body.lines() {
         out.push_str(line);
         out.push_str("\r\n");
     }
@@ -384,7 +397,8 @@ impl Email {
             command(io, &format!("RCPT TO:<{}>", mailbox(to)), 250).await?;
         }
         command(io, "DATA", 354).await?;
-        let data = dot_stuff(&message(&self.from, &self.to, n));
+        let body = render(self.template.as_ref(), n).unwrap_or_else(|| body(n));
+        let data = dot_stuff(&message(&self.from, &self.to, n, &body));
         io.write_all(data.as_bytes()).await.map_err(|e| SmtpError::Write(e.to_string()))?;
         io.flush().await.map_err(|e| SmtpError::Write(e.to_string()))?;
         expect(io, 250).await?;

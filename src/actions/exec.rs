@@ -1,7 +1,8 @@
 //! `exec`: runs `command` (a program and its arguments, no shell) with the JSON payload
 //! ([`Notification::payload`]) on stdin and the notification in environment variables:
 //! `AVIARY_ALARM`, `AVIARY_OLD_STATE`, `AVIARY_NEW_STATE`, `AVIARY_REASON`, `AVIARY_TIME`,
-//! `AVIARY_CANARY`, `AVIARY_DESCRIPTION`, `AVIARY_DASHBOARD_URL` (empty when unknown). Exit code 0
+//! `AVIARY_CANARY`, `AVIARY_DESCRIPTION`, `AVIARY_DASHBOARD_URL` (empty when unknown); with a
+//! `template`, the rendered text is `AVIARY_MESSAGE` and the payload's `message`. Exit code 0
 //! means delivered; another exit code fails the attempt with the tail of stderr. A program still
 //! running at the channel's timeout is killed, with the processes it started (its process group). The working directory is the project folder; a
 //! relative program path containing `/` (`./notify.sh`) is resolved against it, a bare name
@@ -16,6 +17,7 @@ use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 
+use super::template::{MessageTemplate, render};
 use super::{BoxFuture, Channel, ChannelConfig, ChannelError, Notification, tail};
 use crate::spec::model::HumanDuration;
 use crate::spec::section::SectionSettings;
@@ -27,6 +29,8 @@ use crate::spec::{KeyPath, Problem};
 pub struct Config {
     /// The program and its arguments (no shell).
     pub command: Vec<String>,
+    /// `AVIARY_MESSAGE` and the payload's `message`.
+    pub template: Option<MessageTemplate>,
     /// Limit of one delivery attempt (default 10s); the program is killed then.
     pub timeout: Option<HumanDuration>,
 }
@@ -55,7 +59,12 @@ impl ChannelConfig for Config {
         let path = Path::new(program);
         let program =
             if path.is_relative() && program.contains('/') { base_dir.join(path) } else { path.into() };
-        Ok(Arc::new(Exec { program, args: args.to_vec(), dir: base_dir.to_path_buf() }))
+        Ok(Arc::new(Exec {
+            program,
+            args: args.to_vec(),
+            dir: base_dir.to_path_buf(),
+            template: self.template,
+        }))
     }
 }
 
@@ -64,6 +73,7 @@ pub struct Exec {
     program: PathBuf,
     args: Vec<String>,
     dir: PathBuf,
+    template: Option<MessageTemplate>,
 }
 
 impl Channel for Exec {
@@ -75,6 +85,7 @@ impl Channel for Exec {
 impl Exec {
     async fn run(&self, n: &Notification) -> Result<(), ChannelError> {
         let program = || self.program.display().to_string();
+        let message = render(self.template.as_ref(), n);
         let mut command = Command::new(&self.program);
         command
             .args(&self.args)
@@ -86,6 +97,7 @@ impl Exec {
             .env("AVIARY_CANARY", n.canary.as_deref().unwrap_or(""))
             .env("AVIARY_DESCRIPTION", n.description.as_deref().unwrap_or(""))
             .env("AVIARY_DASHBOARD_URL", n.dashboard_url.as_deref().unwrap_or(""))
+            .env("AVIARY_MESSAGE", message.as_deref().unwrap_or(""))
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -100,7 +112,7 @@ impl Exec {
         // The dispatcher drops this future at the timeout: the guard kills the group then.
         let mut group = GroupGuard(child.id());
         if let Some(mut stdin) = child.stdin.take() {
-            let payload = n.payload().to_string();
+            let payload = n.payload_with(message.as_deref()).to_string();
             // A program that does not read its stdin may close it early: not an error.
             let _ = stdin.write_all(payload.as_bytes()).await;
             let _ = stdin.shutdown().await;

@@ -2,9 +2,10 @@
 //!
 //! One module per channel type, each owning its settings type, their checks and the delivery
 //! behind one small trait, [`Channel`] (the model is Gatus' `alerting/provider/<name>`):
-//! [`webhook`], [`slack`], [`exec`], [`email`]. The [`registry`] maps the `type:` of a channel to
-//! its module: adding a channel is one new module plus one line there (see
-//! `docs/architecture-providers.md`).
+//! [`webhook`], [`slack`], [`exec`], [`email`], [`pagerduty`], [`opsgenie`], [`teams`],
+//! [`discord`], [`ntfy`], [`telegram`]. The [`registry`] maps the `type:` of a channel to its
+//! module: adding a channel is one new module plus one line there. What they share lives in
+//! [`http`] (checked URLs, one JSON `POST`) and [`template`] (the `template:` every channel takes).
 //!
 //! The [`Dispatcher`] is what the alarm engine calls: [`Dispatcher::dispatch`] never blocks; it
 //! spawns one delivery per channel, each retried with exponential backoff (1s, 2s, 4s, 8s: five
@@ -32,10 +33,18 @@
 //! # }
 //! ```
 
+pub mod discord;
 pub mod email;
 pub mod exec;
+pub(crate) mod http;
+pub mod ntfy;
+pub mod opsgenie;
+pub mod pagerduty;
 pub mod registry;
 pub mod slack;
+pub mod teams;
+pub mod telegram;
+pub mod template;
 pub mod webhook;
 
 use std::collections::BTreeMap;
@@ -49,6 +58,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
+use tracing::Instrument;
 
 use crate::spec::Section;
 use crate::spec::de::Located;
@@ -103,6 +113,47 @@ impl Notification {
             "description": self.description,
             "dashboard_url": self.dashboard_url,
         })
+    }
+
+    /// [`Self::payload`] with the channel's rendered `template` as `message`, when there is one.
+    pub fn payload_with(&self, message: Option<&str>) -> Value {
+        let mut payload = self.payload();
+        if let (Some(message), Some(fields)) = (message, payload.as_object_mut()) {
+            fields.insert("message".into(), message.into());
+        }
+        payload
+    }
+
+    /// One line: `homepage-availability is ALARM (was OK)`.
+    pub fn headline(&self) -> String {
+        format!("{} is {} (was {})", self.alarm, self.new_state, self.old_state)
+    }
+
+    /// The alarm's description (when set) and the reason, a blank line apart: the default text
+    /// of the card channels (`teams`, `discord`), which show the rest as fields.
+    pub fn details(&self) -> String {
+        let description = self.description.as_deref().filter(|d| !d.is_empty());
+        description.into_iter().chain([self.reason.as_str()]).collect::<Vec<_>>().join("\n\n")
+    }
+
+    /// The default plain-text message of the chat and paging channels: the alarm's description
+    /// (when set), the reason, then the canary, the time and the dashboard link, one per line.
+    pub fn text(&self) -> String {
+        let mut lines = Vec::new();
+        if let Some(description) = self.description.as_deref().filter(|d| !d.is_empty()) {
+            lines.push(description.to_string());
+        }
+        if !self.reason.is_empty() {
+            lines.push(self.reason.clone());
+        }
+        if let Some(canary) = &self.canary {
+            lines.push(format!("Canary: {canary}"));
+        }
+        lines.push(format!("Time: {}", self.time_rfc3339()));
+        if let Some(url) = &self.dashboard_url {
+            lines.push(format!("Dashboard: {url}"));
+        }
+        lines.join("\n")
     }
 
     /// `time` as RFC 3339 in UTC with milliseconds, e.g. `2025-01-01T12:00:00.000Z`.
@@ -373,10 +424,14 @@ struct Delivery {
 impl Delivery {
     async fn run(self) {
         let n = &*self.notification;
+        // Names the channel in what a channel logs itself (a failing template); the lines below
+        // carry it as a field already.
+        let span = tracing::info_span!("channel", channel = %self.name);
         let mut backoff = self.first_backoff;
         for attempt in 1..=self.max_attempts {
             let started = Instant::now();
-            let outcome = match tokio::time::timeout(self.timeout, self.channel.deliver(n)).await {
+            let attempt_future = self.channel.deliver(n).instrument(span.clone());
+            let outcome = match tokio::time::timeout(self.timeout, attempt_future).await {
                 Ok(outcome) => outcome,
                 Err(_) => Err(ChannelError::Timeout(self.timeout)),
             };
@@ -406,6 +461,14 @@ impl Delivery {
                 }
             }
         }
+    }
+}
+
+/// `text` cut to at most `max` characters, ending with `…` when cut (a service's field limit).
+pub(crate) fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max.saturating_sub(1)) {
+        Some((end, _)) if text[end..].chars().nth(1).is_some() => format!("{}…", &text[..end]),
+        _ => text.to_string(),
     }
 }
 

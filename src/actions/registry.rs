@@ -5,7 +5,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Channel, ChannelError, DEFAULT_TIMEOUT, email, exec, slack, webhook};
+use super::{
+    Channel, ChannelError, DEFAULT_TIMEOUT, discord, email, exec, ntfy, opsgenie, pagerduty, slack, teams,
+    telegram, webhook,
+};
 use crate::spec::Section;
 use crate::spec::de::Located;
 use crate::spec::model::ProjectFile;
@@ -44,6 +47,12 @@ const KINDS: &[Kind] = &[
     kind::<slack::Config>("slack"),
     kind::<exec::Config>("exec"),
     kind::<email::Config>("email"),
+    kind::<pagerduty::Config>("pagerduty"),
+    kind::<opsgenie::Config>("opsgenie"),
+    kind::<teams::Config>("teams"),
+    kind::<discord::Config>("discord"),
+    kind::<ntfy::Config>("ntfy"),
+    kind::<telegram::Config>("telegram"),
 ];
 
 /// The `type:` names of the channel types.
@@ -106,10 +115,30 @@ mod tests {
         let got = problems(
             "channels:\n  a: {type: webhook, url: 'http://h/', headers: {X-A: b}, timeout: 5s}\n  \
              b: {type: slack, webhook_url: 'https://hooks.example/x'}\n  c: {type: exec, command: [./n.sh]}\n  \
-             d: {type: email, smtp: 'h:587', from: 'Aviary <a@h>', to: [b@h], username: u, password: p}\n",
+             d: {type: email, smtp: 'h:587', from: 'Aviary <a@h>', to: [b@h], username: u, password: p}\n  \
+             e: {type: pagerduty, routing_key: k, severity: warning, url: 'http://h/v2/enqueue'}\n  \
+             f: {type: opsgenie, api_key: k, api_url: 'https://api.eu.opsgenie.com', priority: P2, tags: [web]}\n  \
+             g: {type: teams, webhook_url: 'https://h/workflows/x'}\n  \
+             h: {type: discord, webhook_url: 'https://h/api/webhooks/1/t', username: Aviary}\n  \
+             i: {type: ntfy, topic: alerts, url: 'http://h:8080', token: tk_x, priority: max, tags: [web]}\n  \
+             j: {type: telegram, bot_token: '1:x', chat_id: -100123, parse_mode: HTML, template: '<b>{{ alarm }}</b>'}\n",
         );
         assert_eq!(got, Vec::<String>::new());
-        assert_eq!(kind_names(), ["webhook", "slack", "exec", "email"]);
+        assert_eq!(
+            kind_names(),
+            [
+                "webhook",
+                "slack",
+                "exec",
+                "email",
+                "pagerduty",
+                "opsgenie",
+                "teams",
+                "discord",
+                "ntfy",
+                "telegram"
+            ]
+        );
     }
 
     #[test]
@@ -123,7 +152,7 @@ mod tests {
             got,
             [
                 "2:6: channels.a: missing key `url`",
-                "3:45: channels.b.command: unknown key `command`; expected one of: webhook_url, headers, timeout",
+                "3:45: channels.b.command: unknown key `command`; expected one of: webhook_url, headers, template, timeout",
                 "4:28: channels.c.command: `command` must name a program, e.g. [\"./notify.sh\"]",
                 "5:6: channels.d: missing key `to`",
                 "6:27: channels.e.url: `ftp://h/` is not an http(s) URL (scheme `ftp`)",
@@ -154,16 +183,55 @@ mod tests {
     }
 
     #[test]
+    fn the_paging_and_chat_channels_check_their_settings() {
+        let got = problems(
+            "channels:\n  a: {type: pagerduty, routing_key: ' ', severity: fatal}\n  \
+             b: {type: opsgenie, api_key: k, api_url: 'ftp://h', priority: P9}\n  \
+             c: {type: ntfy, topic: ''}\n  d: {type: telegram, bot_token: t}\n  e: {type: teams}\n",
+        );
+        assert_eq!(
+            got,
+            [
+                "2:52: channels.a.severity: unknown value `fatal`; expected one of: critical, error, warning, info",
+                "2:37: channels.a.routing_key: `routing_key` is empty",
+                "3:65: channels.b.priority: unknown value `P9`; expected one of: P1, P2, P3, P4, P5; did you mean \
+                 `P1`?",
+                "3:44: channels.b.api_url: `ftp://h` is not an http(s) URL (scheme `ftp`)",
+                "4:26: channels.c.topic: `topic` is empty",
+                "5:6: channels.d: missing key `chat_id`",
+                "6:6: channels.e: missing key `webhook_url`",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_bad_template_is_placed_at_its_value() {
+        let got = problems(
+            "channels:\n  a: {type: slack, webhook_url: 'http://h/', template: '{{ alarm }'}\n  \
+             b:\n    type: email\n    smtp: h\n    from: a@h\n    to: [b@h]\n    template: |\n      {{ alrm }}\n",
+        );
+        assert_eq!(
+            got,
+            [
+                "2:56: channels.a.template: template syntax error on line 1: unexpected `}`, expected end of \
+                 variable block",
+                "9:7: channels.b.template: template uses unknown variable `alrm`; the fields are: alarm, \
+                 old_state, new_state, reason, time, canary, description, dashboard_url; did you mean `alarm`?",
+            ]
+        );
+    }
+
+    #[test]
     fn an_unknown_type_or_key_gets_a_hint() {
         let got = problems("channels:\n  a:\n    type: webhok\n  b:\n    type: slack\n    webhook_ur: x\n");
         assert_eq!(
             got,
             [
-                "3:11: channels.a.type: unknown value `webhok`; expected one of: webhook, slack, exec, email; did \
-                 you mean `webhook`?",
+                "3:11: channels.a.type: unknown value `webhok`; expected one of: webhook, slack, exec, email, \
+                 pagerduty, opsgenie, teams, discord, ntfy, telegram; did you mean `webhook`?",
                 "5:5: channels.b: missing key `webhook_url`",
                 "6:5: channels.b.webhook_ur: unknown key `webhook_ur`; expected one of: webhook_url, headers, \
-                 timeout; did you mean `webhook_url`?",
+                 template, timeout; did you mean `webhook_url`?",
             ]
         );
     }

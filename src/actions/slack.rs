@@ -1,7 +1,8 @@
 //! `slack`: a message to a Slack incoming webhook (`webhook_url`). The message has a plain
 //! `text` (what notifications and old clients show) and one attachment coloured by the new state
 //! holding Block Kit blocks: the alarm (linked to the dashboard when known), the transition, the
-//! reason, the canary and the time. Slack answers 2xx (`ok`) when it took the message.
+//! reason, the canary and the time. With a `template`, the message is the rendered text alone
+//! (`{"text": ...}`, Slack's `mrkdwn`). Slack answers 2xx (`ok`) when it took the message.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -11,7 +12,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use url::Url;
 
-use super::webhook::{check_url, parse_url, post_json};
+use super::http::{check_url, parse_url, post_json};
+use super::template::{MessageTemplate, render};
 use super::{BoxFuture, Channel, ChannelConfig, ChannelError, Notification};
 use crate::spec::Problem;
 use crate::spec::model::HumanDuration;
@@ -26,6 +28,8 @@ pub struct Config {
     /// Extra request headers.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+    /// The message text, instead of the default message.
+    pub template: Option<MessageTemplate>,
     /// Limit of one delivery attempt (default 10s).
     pub timeout: Option<HumanDuration>,
 }
@@ -43,7 +47,7 @@ impl SectionSettings for Config {
 impl ChannelConfig for Config {
     fn build(self, _base_dir: &Path) -> Result<Arc<dyn Channel>, ChannelError> {
         let url = parse_url(&self.webhook_url, "webhook_url")?;
-        Ok(Arc::new(Slack { url, headers: self.headers.into_iter().collect() }))
+        Ok(Arc::new(Slack { url, headers: self.headers.into_iter().collect(), template: self.template }))
     }
 }
 
@@ -51,11 +55,18 @@ impl ChannelConfig for Config {
 pub struct Slack {
     url: Url,
     headers: Vec<(String, String)>,
+    template: Option<MessageTemplate>,
 }
 
 impl Channel for Slack {
     fn deliver<'a>(&'a self, n: &'a Notification) -> BoxFuture<'a, Result<(), ChannelError>> {
-        Box::pin(async move { post_json(&self.url, &self.headers, message(n).to_string()).await })
+        Box::pin(async move {
+            let body = match render(self.template.as_ref(), n) {
+                Some(text) => json!({ "text": text }),
+                None => message(n),
+            };
+            post_json(&self.url, &self.headers, body.to_string()).await
+        })
     }
 }
 
