@@ -1,7 +1,7 @@
-//! `email`: a plain-text mail over SMTP. `smtp` is `host:port` (port 25 when omitted); port 465
-//! speaks TLS from the start, any other port upgrades with `STARTTLS` when the server offers it.
-//! `username`/`password` log in with `AUTH PLAIN` (or `LOGIN`), only over TLS or to a loopback
-//! host. Subject: `[ALARM] name` (the new state, then the alarm); the body lists the transition,
+//! `email`: a plain-text mail over SMTP, built and sent by `lettre`. `smtp` is `host:port` (port
+//! 25 when omitted); port 465 speaks TLS from the start, any other port upgrades with `STARTTLS`
+//! when the server offers it. `username`/`password` log in with `AUTH PLAIN` (or `LOGIN`), only
+//! over TLS or to a loopback host. Subject: `[ALARM] name` (the new state, then the alarm); the body lists the transition,
 //! reason, time, canary, description and dashboard link, or is the rendered `template` when the
 //! channel has one. A `2xx`/`3xx` SMTP answer to every
 //! command means delivered.
@@ -10,14 +10,16 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::{Arc, LazyLock};
 
-use base64::prelude::{BASE64_STANDARD, Engine};
+use lettre::message::header::{ContentTransferEncoding, ContentType, Header, HeaderName, HeaderValue};
+use lettre::message::{Body, Mailbox};
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::Deserialize;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufStream};
-use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
+use tokio_rustls::rustls::Error as TlsError;
+use tokio_rustls::rustls::pki_types::CertificateDer;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
-use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
-use tokio_rustls::rustls::{ClientConfig, RootCertStore, crypto};
 
 use super::template::{MessageTemplate, render};
 use super::{BoxFuture, Channel, ChannelConfig, ChannelError, Notification};
@@ -111,67 +113,82 @@ fn not_an_address(address: &str) -> String {
     format!("`{address}` is not an email address; expected a@b or Name <a@b>")
 }
 
-/// Why an SMTP exchange failed. Never holds the password or the user name.
+/// Why an SMTP delivery failed. Never holds the password or the user name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SmtpError {
-    /// The TCP connection failed (the system's error).
-    #[error("could not connect: {0}")]
-    Connect(String),
-    /// The host is not a valid name for TLS (why).
-    #[error("bad TLS name: {0}")]
-    TlsName(String),
-    /// The TLS handshake failed (why).
+    /// The message could not be built (an address lettre refuses).
+    #[error("could not build the message: {0}")]
+    Message(String),
+    /// The TLS settings could not be made (the host is no TLS name, a bad certificate).
+    #[error("TLS setup failed: {0}")]
+    TlsSetup(String),
+    /// The TLS handshake failed, or a login is configured and the server offers no `STARTTLS`.
     #[error("TLS handshake failed: {0}")]
     Handshake(String),
-    /// A login is configured but the server offers no `STARTTLS` and is not on loopback.
-    #[error("refusing to send the password: the server offers no STARTTLS")]
-    NoTls,
-    /// The server refused the login (the mechanism: `AUTH PLAIN` or `AUTH LOGIN`).
-    #[error("login failed ({0})")]
-    Login(&'static str),
-    /// The server answered a command with another code than expected.
-    #[error("{verb}: server answered {code} {text}")]
-    Rejected {
-        /// The command's verb, e.g. `RCPT` (`AUTH` for every login line).
-        verb: &'static str,
-        /// The reply code.
-        code: u16,
-        /// The reply text.
-        text: String,
-    },
-    /// The greeting or the end of the message was answered with another code than expected.
-    #[error("server answered {code} {text}")]
-    Answer {
-        /// The reply code.
-        code: u16,
-        /// The reply text, lines joined by ` / `.
-        text: String,
-    },
-    /// Writing to the connection failed (the system's error).
-    #[error("write failed: {0}")]
-    Write(String),
-    /// Reading from the connection failed (the system's error).
-    #[error("read failed: {0}")]
-    Read(String),
-    /// The server closed the connection before replying.
-    #[error("connection closed by the server")]
-    Closed,
-    /// A reply line that does not start with a three-digit code (the line).
-    #[error("bad reply `{0}`; expected a three-digit code")]
-    BadReply(String),
-    /// A multi-line reply of over 1000 lines.
-    #[error("reply too long (over 1000 lines)")]
-    TooLong,
+    /// The server answered with an error (its code and text).
+    #[error("server answered {0}")]
+    Rejected(String),
+    /// The connection failed or broke (the system's or the protocol's error).
+    #[error("{0}")]
+    Connection(String),
 }
 
-/// The `email` channel.
+impl From<lettre::transport::smtp::Error> for SmtpError {
+    fn from(e: lettre::transport::smtp::Error) -> Self {
+        let text = one_line(&e);
+        if e.is_tls() || caused_by_tls(&e) {
+            Self::Handshake(text)
+        } else if let Some(code) = e.status() {
+            Self::Rejected(format!("{code}: {text}"))
+        } else {
+            Self::Connection(text)
+        }
+    }
+}
+
+/// Whether a rustls error is among the error's sources (a certificate the client does not trust
+/// reaches lettre as a connection error).
+fn caused_by_tls(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = error.source();
+    while let Some(s) = source {
+        let io_inner = s.downcast_ref::<std::io::Error>().and_then(std::io::Error::get_ref);
+        let in_io = match io_inner {
+            Some(inner) => inner.is::<TlsError>(),
+            None => false,
+        };
+        if s.is::<TlsError>() || in_io {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
+/// An error and its sources on one line.
+fn one_line(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        let part = s.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = s.source();
+    }
+    text.replace(['\r', '\n'], " ")
+}
+
+/// The `email` channel: messages built and sent by `lettre` (SMTP over tokio, TLS by rustls).
 pub struct Email {
     host: String,
     port: u16,
     from: String,
     to: Vec<String>,
     login: Option<(String, String)>,
-    tls: Arc<ClientConfig>,
+    /// PEM certificates trusted besides `webpki-roots`: the system bundle, `SSL_CERT_FILE`, or
+    /// what [`Email::with_extra_roots`] adds.
+    extra_roots: Arc<Vec<Vec<u8>>>,
     template: Option<MessageTemplate>,
 }
 
@@ -187,9 +204,18 @@ impl Email {
             from: config.from,
             to: config.to,
             login,
-            tls: TLS.clone(),
+            extra_roots: SYSTEM_ROOTS.clone(),
             template: config.template,
         })
+    }
+
+    /// Also trusts the PEM certificates in `pem` (a private CA, a test server's certificate).
+    #[must_use]
+    pub fn with_extra_roots(mut self, pem: &[u8]) -> Self {
+        let mut roots = (*self.extra_roots).clone();
+        roots.extend(pem_certificates(pem));
+        self.extra_roots = Arc::new(roots);
+        self
     }
 }
 
@@ -232,49 +258,52 @@ pub fn body(n: &Notification) -> String {
     text
 }
 
-/// The whole message (headers and body, CRLF line ends, not yet dot-stuffed).
-fn message(from: &str, to: &[String], n: &Notification, body: &str) -> String {
-    let date = n.time.to_rfc2822();
-    let id = uuid::Uuid::new_v4();
-    let mut out = String::new();
-    let _ = write!(out, "From: {from}\r\n");
-    let _ = write!(out, "To: {}\r\n", to.join(", "));
-    let _ = write!(out, "Subject: {}\r\n", encode_header(&subject(n)));
-    let _ = write!(out, "Date: {date}\r\n");
-    let _ = write!(out, "Message-ID: <{id}@aviary>\r\n");
-    out.push_str(
-        "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n",
-    );
-    out.push_str("Auto-Submitted: auto-generated\r\n\r\n");
-    for line in body.lines() {
-        out.push_str(line);
-        out.push_str("\r\n");
+/// `Auto-Submitted: auto-generated` (RFC 3834): mail robots do not answer it.
+#[derive(Debug, Clone, Copy)]
+struct AutoSubmitted;
+
+impl Header for AutoSubmitted {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("Auto-Submitted")
     }
-    out
+
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self)
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), "auto-generated".to_string())
+    }
 }
 
-/// Most UTF-8 bytes in one encoded word: 45 bytes are 60 base64 characters, and with
-/// `=?utf-8?B?` and `?=` the word stays within RFC 2047's 75.
-const ENCODED_WORD_BYTES: usize = 45;
+/// The message: headers (a non-ASCII subject as RFC 2047 encoded words) and the UTF-8 body,
+/// sent as 8-bit text so it reads as written; lettre dot-stuffs it on the wire.
+fn message(from: &str, to: &[String], n: &Notification, body: &str) -> Result<Message, SmtpError> {
+    let mailbox =
+        |text: &str| text.parse::<Mailbox>().map_err(|e| SmtpError::Message(format!("`{text}`: {e}")));
+    let mut builder = Message::builder()
+        .from(mailbox(from)?)
+        .subject(subject(n).replace(['\r', '\n'], " "))
+        .date(n.time.into())
+        .header(ContentType::TEXT_PLAIN)
+        .header(AutoSubmitted);
+    for to in to {
+        builder = builder.to(mailbox(to)?);
+    }
+    builder.body(eight_bit_body(body)).map_err(|e| SmtpError::Message(e.to_string()))
+}
 
-/// A header value as is when it is ASCII, else as RFC 2047 encoded words (base64), each whole
-/// characters, on folded lines. Line breaks become spaces.
-pub fn encode_header(value: &str) -> String {
-    let value = value.replace(['\r', '\n'], " ");
-    if value.is_ascii() {
-        return value;
+/// The body as 8-bit text with CRLF line ends, readable as written (lettre's own choice would
+/// turn text with a trailing space, such as the signature line `-- `, into quoted-printable);
+/// a body that 8-bit SMTP cannot carry (a NUL, a line over 998 bytes) is left to lettre to encode.
+fn eight_bit_body(body: &str) -> Body {
+    let fits = !body.contains('\0') && body.lines().all(|line| line.len() <= 998);
+    if !fits {
+        return Body::new(body.to_string());
     }
-    let mut words = Vec::new();
-    let mut rest = value.as_str();
-    while !rest.is_empty() {
-        let mut end = rest.len().min(ENCODED_WORD_BYTES);
-        while !rest.is_char_boundary(end) {
-            end -= 1;
-        }
-        words.push(format!("=?utf-8?B?{}?=", BASE64_STANDARD.encode(&rest[..end])));
-        rest = &rest[end..];
-    }
-    words.join("\r\n ")
+    // lettre ends the data with CRLF `.` CRLF itself: the body's last line has no line end.
+    let text = body.lines().collect::<Vec<_>>().join("\r\n");
+    Body::dangerous_pre_encoded(text.into_bytes(), ContentTransferEncoding::EightBit)
 }
 
 /// The address of `Name <a@b>` (or the whole text).
@@ -285,50 +314,21 @@ fn mailbox(address: &str) -> &str {
     }
 }
 
-/// Lines starting with `.` get another `.` (RFC 5321 4.5.2); the message ends with `.`.
-fn dot_stuff(message: &str) -> String {
-    let mut out = String::with_capacity(message.len() + 8);
-    for line in message.split_inclusive("\r\n") {
-        if line.starts_with('.') {
-            out.push('.');
-        }
-        out.push_str(line);
-    }
-    out.push_str(".\r\n");
-    out
-}
-
-/// Trusted roots: `webpki-roots`, then `SSL_CERT_FILE` when set, else the system bundle.
-static TLS: LazyLock<Arc<ClientConfig>> = LazyLock::new(|| {
-    let extra = match std::env::var_os("SSL_CERT_FILE") {
+/// Trusted besides `webpki-roots`: `SSL_CERT_FILE` when set, else the system bundle.
+static SYSTEM_ROOTS: LazyLock<Arc<Vec<Vec<u8>>>> = LazyLock::new(|| {
+    let pem = match std::env::var_os("SSL_CERT_FILE") {
         Some(path) => std::fs::read(path).ok(),
         None => SYSTEM_BUNDLES.iter().find_map(|path| std::fs::read(path).ok()),
     };
-    tls_config(extra.as_deref().unwrap_or_default())
+    Arc::new(pem_certificates(pem.as_deref().unwrap_or_default()))
 });
 
 const SYSTEM_BUNDLES: &[&str] =
     &["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem"];
 
-/// A client configuration trusting `webpki-roots` and the PEM certificates in `extra_pem`.
-fn tls_config(extra_pem: &[u8]) -> Arc<ClientConfig> {
-    let mut roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-    roots.add_parsable_certificates(CertificateDer::pem_slice_iter(extra_pem).filter_map(Result::ok));
-    let config = ClientConfig::builder_with_provider(Arc::new(crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .expect("the ring provider supports the default protocol versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Arc::new(config)
-}
-
-impl Email {
-    /// Also trusts the PEM certificates in `pem` (a private CA, a test server's certificate).
-    #[must_use]
-    pub fn with_extra_roots(mut self, pem: &[u8]) -> Self {
-        self.tls = tls_config(pem);
-        self
-    }
+/// Each certificate of a PEM bundle, as DER.
+fn pem_certificates(pem: &[u8]) -> Vec<Vec<u8>> {
+    CertificateDer::pem_slice_iter(pem).filter_map(Result::ok).map(|der| der.to_vec()).collect()
 }
 
 impl Email {
@@ -336,157 +336,40 @@ impl Email {
         self.host == "localhost" || self.host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
     }
 
-    async fn tls(&self, tcp: TcpStream) -> Result<tokio_rustls::client::TlsStream<TcpStream>, SmtpError> {
-        let name = ServerName::try_from(self.host.clone()).map_err(|e| SmtpError::TlsName(e.to_string()))?;
-        TlsConnector::from(self.tls.clone())
-            .connect(name, tcp)
-            .await
-            .map_err(|e| SmtpError::Handshake(e.to_string()))
+    /// Port 465: TLS from the start. Otherwise `STARTTLS` when the server offers it, and
+    /// required when a password would be sent to a host that is not this machine.
+    fn tls(&self) -> Result<Tls, SmtpError> {
+        let mut parameters = TlsParameters::builder(self.host.clone());
+        // A bundle's certificate that lettre cannot read is skipped, as `webpki-roots` stays.
+        for certificate in self.extra_roots.iter().filter_map(|der| Certificate::from_der(der.clone()).ok()) {
+            parameters = parameters.add_root_certificate(certificate);
+        }
+        let parameters = parameters.build_rustls().map_err(|e| SmtpError::TlsSetup(one_line(&e)))?;
+        Ok(if self.port == 465 {
+            Tls::Wrapper(parameters)
+        } else if self.login.is_some() && !self.is_loopback() {
+            Tls::Required(parameters)
+        } else {
+            Tls::Opportunistic(parameters)
+        })
     }
 
     async fn send(&self, n: &Notification) -> Result<(), SmtpError> {
-        let tcp = TcpStream::connect((self.host.as_str(), self.port))
-            .await
-            .map_err(|e| SmtpError::Connect(e.to_string()))?;
-        if self.port == 465 {
-            let mut io = BufStream::new(self.tls(tcp).await?);
-            expect(&mut io, 220).await?;
-            let caps = ehlo(&mut io).await?;
-            return self.transaction(&mut io, &caps, true, n).await;
-        }
-        let mut io = BufStream::new(tcp);
-        expect(&mut io, 220).await?;
-        let caps = ehlo(&mut io).await?;
-        if has(&caps, "STARTTLS") {
-            command(&mut io, "STARTTLS", 220).await?;
-            let mut io = BufStream::new(self.tls(io.into_inner()).await?);
-            let caps = ehlo(&mut io).await?;
-            return self.transaction(&mut io, &caps, true, n).await;
-        }
-        self.transaction(&mut io, &caps, false, n).await
-    }
-
-    async fn transaction<S: AsyncRead + AsyncWrite + Unpin>(
-        &self,
-        io: &mut BufStream<S>,
-        caps: &[String],
-        tls: bool,
-        n: &Notification,
-    ) -> Result<(), SmtpError> {
-        if let Some((user, password)) = &self.login {
-            if !tls && !self.is_loopback() {
-                return Err(SmtpError::NoTls);
-            }
-            if has(caps, "AUTH") && caps.iter().any(|c| c.to_ascii_uppercase().contains("PLAIN")) {
-                let token = BASE64_STANDARD.encode(format!("\0{user}\0{password}"));
-                command(io, &format!("AUTH PLAIN {token}"), 235)
-                    .await
-                    .map_err(|_| SmtpError::Login("AUTH PLAIN"))?;
-            } else {
-                command(io, "AUTH LOGIN", 334).await?;
-                command(io, &BASE64_STANDARD.encode(user), 334)
-                    .await
-                    .map_err(|_| SmtpError::Login("AUTH LOGIN"))?;
-                command(io, &BASE64_STANDARD.encode(password), 235)
-                    .await
-                    .map_err(|_| SmtpError::Login("AUTH LOGIN"))?;
-            }
-        }
-        command(io, &format!("MAIL FROM:<{}>", mailbox(&self.from)), 250).await?;
-        for to in &self.to {
-            command(io, &format!("RCPT TO:<{}>", mailbox(to)), 250).await?;
-        }
-        command(io, "DATA", 354).await?;
         let body = render(self.template.as_ref(), n).unwrap_or_else(|| body(n));
-        let data = dot_stuff(&message(&self.from, &self.to, n, &body));
-        io.write_all(data.as_bytes()).await.map_err(|e| SmtpError::Write(e.to_string()))?;
-        io.flush().await.map_err(|e| SmtpError::Write(e.to_string()))?;
-        expect(io, 250).await?;
-        // The mail is accepted; a failing QUIT changes nothing.
-        let _ = command(io, "QUIT", 221).await;
+        let message = message(&self.from, &self.to, n, &body)?;
+        let mut transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(self.host.as_str())
+            .port(self.port)
+            .tls(self.tls()?)
+            .hello_name(ClientId::Domain("aviary".into()))
+            // The channel's own timeout bounds the whole attempt.
+            .timeout(None);
+        if let Some((user, password)) = &self.login {
+            transport = transport
+                .credentials(Credentials::new(user.clone(), password.clone()))
+                .authentication(vec![Mechanism::Plain, Mechanism::Login]);
+        }
+        transport.build().send(message).await?;
         Ok(())
-    }
-}
-
-fn has(caps: &[String], keyword: &str) -> bool {
-    caps.iter().any(|c| c.split_whitespace().next().is_some_and(|k| k.eq_ignore_ascii_case(keyword)))
-}
-
-/// `EHLO`, falling back to `HELO`; the server's extension lines.
-async fn ehlo<S: AsyncRead + AsyncWrite + Unpin>(io: &mut BufStream<S>) -> Result<Vec<String>, SmtpError> {
-    send_line(io, "EHLO aviary").await?;
-    match read_reply(io).await? {
-        (250, lines) => Ok(lines.into_iter().skip(1).collect()),
-        _ => {
-            command(io, "HELO aviary", 250).await?;
-            Ok(Vec::new())
-        }
-    }
-}
-
-async fn send_line<S: AsyncRead + AsyncWrite + Unpin>(
-    io: &mut BufStream<S>,
-    line: &str,
-) -> Result<(), SmtpError> {
-    io.write_all(format!("{line}\r\n").as_bytes()).await.map_err(|e| SmtpError::Write(e.to_string()))?;
-    io.flush().await.map_err(|e| SmtpError::Write(e.to_string()))
-}
-
-/// Sends a command and checks the reply code. Errors name the command's verb only (an `AUTH`
-/// line carries the password).
-async fn command<S: AsyncRead + AsyncWrite + Unpin>(
-    io: &mut BufStream<S>,
-    line: &str,
-    want: u16,
-) -> Result<(), SmtpError> {
-    send_line(io, line).await?;
-    let first = line.split([' ', ':']).next().unwrap_or("");
-    // Lines of an `AUTH LOGIN` exchange are the encoded user name and password.
-    let verb = ["EHLO", "HELO", "STARTTLS", "MAIL", "RCPT", "DATA", "QUIT"]
-        .into_iter()
-        .find(|v| *v == first)
-        .unwrap_or("AUTH");
-    match expect(io, want).await {
-        Err(SmtpError::Answer { code, text }) => Err(SmtpError::Rejected { verb, code, text }),
-        other => other,
-    }
-}
-
-async fn expect<S: AsyncRead + AsyncWrite + Unpin>(
-    io: &mut BufStream<S>,
-    want: u16,
-) -> Result<(), SmtpError> {
-    let (code, lines) = read_reply(io).await?;
-    if code == want || (want == 250 && (200..300).contains(&code)) {
-        Ok(())
-    } else {
-        Err(SmtpError::Answer { code, text: lines.join(" / ") })
-    }
-}
-
-/// One (possibly multi-line) reply: its code and the text of each line.
-async fn read_reply<S: AsyncRead + AsyncWrite + Unpin>(
-    io: &mut BufStream<S>,
-) -> Result<(u16, Vec<String>), SmtpError> {
-    let mut lines = Vec::new();
-    loop {
-        let mut line = String::new();
-        let read = io.read_line(&mut line).await.map_err(|e| SmtpError::Read(e.to_string()))?;
-        if read == 0 {
-            return Err(SmtpError::Closed);
-        }
-        let line = line.trim_end();
-        let code = line
-            .get(..3)
-            .and_then(|c| c.parse::<u16>().ok())
-            .ok_or_else(|| SmtpError::BadReply(line.to_string()))?;
-        lines.push(line.get(4..).unwrap_or("").to_string());
-        if line.as_bytes().get(3) != Some(&b'-') {
-            return Ok((code, lines));
-        }
-        if lines.len() > 1000 {
-            return Err(SmtpError::TooLong);
-        }
     }
 }
 
@@ -494,28 +377,31 @@ async fn read_reply<S: AsyncRead + AsyncWrite + Unpin>(
 mod tests {
     use super::*;
 
-    /// Decodes what [`encode_header`] wrote (the encoded words of folded lines).
-    fn decode(header: &str) -> String {
-        header
-            .split("\r\n ")
-            .map(|word| {
-                let inner = word.strip_prefix("=?utf-8?B?").and_then(|w| w.strip_suffix("?=")).unwrap();
-                // Each word holds whole characters.
-                String::from_utf8(BASE64_STANDARD.decode(inner).unwrap()).unwrap()
-            })
-            .collect()
-    }
-
     #[test]
-    fn ascii_headers_are_kept_and_others_are_encoded_words_of_whole_characters() {
-        assert_eq!(encode_header("[ALARM] home\r\npage"), "[ALARM] home  page");
-        let subject = "[ALARM] disponibilité-de-la-page-d’accueil-très-longue-€€€-✓✓✓-ünïcödé-çà";
-        let encoded = encode_header(subject);
-        assert!(encoded.lines().count() > 1, "{encoded}");
-        for line in encoded.split("\r\n") {
-            assert!(line.trim_start().len() <= 75, "{line}");
-            assert!(line.is_ascii(), "{line}");
-        }
-        assert_eq!(decode(&encoded), subject);
+    fn a_message_has_its_headers_an_encoded_subject_and_the_body_as_written() {
+        let n = Notification {
+            alarm: "disponibilité-€".into(),
+            old_state: "OK".into(),
+            new_state: "ALARM".into(),
+            reason: "r".into(),
+            time: chrono::Utc::now(),
+            canary: None,
+            description: None,
+            dashboard_url: None,
+        };
+        let to = vec!["a@example.test".to_string(), "B <b@example.test>".to_string()];
+        let text = String::from_utf8(
+            message("Aviary <x@example.test>", &to, &n, "é\n.dot\n-- \n").unwrap().formatted(),
+        )
+        .unwrap();
+        assert!(text.contains("Subject: [ALARM] =?utf-8?b?ZGlzcG9uaWJpbGl0w6kt4oKs?=\r\n"), "{text}");
+        assert!(text.contains("To: a@example.test, B <b@example.test>\r\n"), "{text}");
+        assert!(text.contains("Auto-Submitted: auto-generated\r\n"), "{text}");
+        assert!(text.contains("Content-Transfer-Encoding: 8bit\r\n"), "{text}");
+        assert!(text.ends_with("\r\n\r\né\r\n.dot\r\n-- "), "{text:?}");
+        assert!(matches!(message("not an address", &to, &n, ""), Err(SmtpError::Message(_))));
+        let long = "x".repeat(2000);
+        let text = String::from_utf8(message("x@example.test", &to, &n, &long).unwrap().formatted()).unwrap();
+        assert!(!text.contains("8bit") && text.lines().all(|l| l.len() <= 998), "a long line is encoded");
     }
 }
