@@ -332,7 +332,6 @@ fn bad_settings_are_reported_where_they_are() {
 
 #[test]
 fn the_template_holds_the_code_defaults_and_the_example_canary_passes_on_the_example_site() {
-    use aviary::blueprints::Blueprint;
     let template = aviary::blueprints::REGISTRY.find("visual").unwrap().template();
     let parse = |text: &str| {
         let doc = aviary::spec::yaml::parse(text).unwrap();
