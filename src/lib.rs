@@ -20,3 +20,4 @@ pub mod server;
 pub mod spec;
 pub mod step;
 pub mod store;
+pub mod visual;

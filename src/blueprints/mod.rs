@@ -10,6 +10,7 @@ pub mod links;
 pub mod page_steps;
 pub mod registry;
 pub mod script;
+pub mod visual;
 pub mod workflow;
 
 use std::path::Path;

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::{Blueprint, api, flow, heartbeat, links, script, workflow};
+use super::{Blueprint, api, flow, heartbeat, links, script, visual, workflow};
 use crate::spec::de::Located;
 use crate::spec::yaml::Node;
 use crate::spec::{BlueprintCatalog, KeyPath, Section, TemplateSteps};
@@ -16,8 +16,9 @@ pub static REGISTRY: Registry = Registry {
         &flow::FLOW,
         &workflow::WORKFLOW,
         &script::SCRIPT,
+        &visual::VISUAL,
     ],
-    planned: &["visual"],
+    planned: &[],
 };
 
 /// A list of blueprints; the spec layer asks it about canary files ([`BlueprintCatalog`]).

@@ -561,6 +561,15 @@ impl BrowserPage {
 
     /// A PNG of the viewport, or of the whole page when `full_page`.
     pub async fn screenshot(&self, full_page: bool) -> Result<Vec<u8>, BrowserError> {
+        self.screenshot_bounded(full_page, None).await
+    }
+
+    /// [`Self::screenshot`], a whole page cut at `max_height` pixels when given.
+    pub async fn screenshot_bounded(
+        &self,
+        full_page: bool,
+        max_height: Option<u32>,
+    ) -> Result<Vec<u8>, BrowserError> {
         let tab = self.tab().await;
         let mut params = CaptureScreenshotParams::builder()
             .format(CaptureScreenshotFormat::Png)
@@ -572,7 +581,7 @@ impl BrowserPage {
             let viewport_width =
                 self.emulated.lock().ok().and_then(|e| *e).map_or(self.options.viewport.0, |v| v.width);
             let width = content.width.ceil().max(f64::from(viewport_width));
-            let height = content.height.ceil().max(1.0);
+            let height = content.height.ceil().max(1.0).min(f64::from(max_height.unwrap_or(u32::MAX)));
             params.clip = Some(Viewport { x: 0.0, y: 0.0, width, height, scale: 1.0 });
             params.capture_beyond_viewport = Some(true);
         }

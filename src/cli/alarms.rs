@@ -49,13 +49,13 @@ pub enum AlarmCommand {
 }
 
 /// A daemon's answer: status code and body.
-struct Answer {
-    status: u16,
-    body: String,
+pub(super) struct Answer {
+    pub status: u16,
+    pub body: String,
 }
 
 /// Where a daemon may answer: its Unix socket, and `server.listen` (when usable).
-struct DaemonAt {
+pub(super) struct DaemonAt {
     socket: PathBuf,
     addr: Option<SocketAddr>,
 }
@@ -97,7 +97,7 @@ async fn exchange(
 
 /// One request to the daemon: on its socket when it exists and answers (no token sent), else at
 /// `server.listen` (with `token`). Returns where it answered; `None` when nothing answers in time.
-async fn asked(
+pub(super) async fn asked(
     daemon: &DaemonAt,
     method: &str,
     path: &str,
@@ -147,7 +147,7 @@ fn dechunk(mut body: &str) -> String {
     out
 }
 
-fn api_error(answer: &Answer) -> String {
+pub(super) fn api_error(answer: &Answer) -> String {
     serde_json::from_str::<serde_json::Value>(&answer.body)
         .ok()
         .and_then(|v| v["error"].as_str().map(str::to_string))
@@ -171,7 +171,7 @@ async fn refusal(daemon: &DaemonAt, answer: &Answer, name: &str) -> String {
     format!("{error}{}", did_you_mean(name, names.iter().map(String::as_str)))
 }
 
-fn load(globals: &Globals) -> Result<(Project, DaemonAt), i32> {
+pub(super) fn load(globals: &Globals) -> Result<(Project, DaemonAt), i32> {
     let project = super::load_project_unresolved(globals)?;
     let socket = crate::server::socket::path_in(&project.data_dir);
     let addr = daemon_addr(&project);
@@ -192,11 +192,11 @@ fn offline_engine(project: &Project, writes: bool) -> Result<(Engine, Arc<dyn St
     Ok((Engine::new(store.clone(), Arc::new(LogNotifier), defs), store))
 }
 
-fn from_daemon(at: &str) {
+pub(super) fn from_daemon(at: &str) {
     eprintln!("(from the daemon at {at})");
 }
 
-fn from_database(project: &Project, daemon: &DaemonAt) {
+pub(super) fn from_database(project: &Project, daemon: &DaemonAt) {
     let why = daemon
         .addr
         .map_or_else(|| "no usable server.listen".to_string(), |a| format!("no daemon answered at {a}"));
@@ -270,7 +270,7 @@ pub async fn alarm(globals: &Globals, command: AlarmCommand) -> i32 {
     }
 }
 
-fn url_segment(name: &str) -> String {
+pub(super) fn url_segment(name: &str) -> String {
     url::form_urlencoded::byte_serialize(name.as_bytes()).collect::<String>().replace('+', "%20")
 }
 

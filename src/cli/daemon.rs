@@ -42,6 +42,8 @@ pub async fn daemon(globals: &Globals, args: DaemonArgs) -> i32 {
         store: Arc::new(store),
         artifacts_root: project.artifacts_dir.clone(),
         progress: None,
+        baselines_root: crate::blueprints::visual::baselines_root(&project.data_dir),
+        update_baselines: false,
     });
     let options = crate::daemon::Options {
         config: globals.config.clone(),

@@ -1,7 +1,9 @@
 //! The command line: argument model and one module per command. `main.rs` only calls [`main`].
 
 mod alarms;
+mod baseline;
 mod daemon;
+mod diff;
 mod failover;
 mod history;
 mod new;
@@ -70,7 +72,7 @@ pub(crate) enum Command {
     },
     /// Write canaries/NAME.yaml from a blueprint template.
     New {
-        /// heartbeat, api, flow, workflow or script.
+        /// heartbeat, api, broken-links, flow, workflow, script or visual.
         blueprint: String,
         /// The canary's name.
         name: String,
@@ -109,6 +111,12 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Visual baselines.
+    #[command(subcommand)]
+    Baseline(baseline::BaselineCommand),
+    /// Compare two PNG screenshots as the visual blueprint does (exit 0 same, 1 different,
+    /// 2 bad input).
+    Diff(diff::DiffArgs),
     /// A script canary's child process (started by a run; speaks JSON lines on stdin/stdout).
     #[command(name = "__script-child", hide = true)]
     ScriptChild,
@@ -124,6 +132,10 @@ pub fn main() -> i32 {
             return code;
         }
     };
+    if let Command::Diff(args) = cli.command {
+        // Pure computation: no runtime, no logging to start.
+        return diff::diff(args);
+    }
     if matches!(cli.command, Command::ScriptChild) {
         // No runtime, no logging: the child's stdout is the protocol.
         return crate::blueprints::script::child::main();
@@ -152,6 +164,8 @@ async fn dispatch(cli: Cli) -> i32 {
         Command::Alarms { json } => alarms::list(&globals, json).await,
         Command::Alarm(command) => alarms::alarm(&globals, command).await,
         Command::Failover(command) => failover::failover(&globals, command).await,
+        Command::Baseline(command) => baseline::baseline(&globals, command).await,
+        Command::Diff(args) => diff::diff(args),
         Command::ScriptChild => crate::blueprints::script::child::main(),
     }
 }

@@ -83,6 +83,8 @@ pub async fn run(globals: &Globals, args: RunArgs) -> i32 {
         store: Arc::new(store),
         artifacts_root: project.artifacts_dir.clone(),
         progress: Some(Arc::new(move |event| sink.event(event))),
+        baselines_root: crate::blueprints::visual::baselines_root(&project.data_dir),
+        update_baselines: args.update_baselines,
     });
 
     let (attempts, lost) = run_all(&project, canaries, services.clone()).await;

@@ -216,6 +216,10 @@ impl Backend for DaemonBackend {
         self.0.services.artifacts_root.clone()
     }
 
+    fn baselines_root(&self) -> Option<PathBuf> {
+        Some(self.0.services.baselines_root.clone())
+    }
+
     fn alarms(&self) -> Result<Vec<crate::alarms::AlarmStatus>, crate::store::StoreError> {
         self.0.alarms.statuses()
     }

@@ -204,6 +204,53 @@ pub async fn run_now(
     }
 }
 
+/// The body of `POST /api/v1/canaries/{name}/baseline`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveRequest {
+    /// The run whose screenshot becomes the baseline (id or unique prefix); default the latest.
+    #[serde(default)]
+    pub run: Option<String>,
+}
+
+/// `POST /api/v1/canaries/{name}/baseline` (behind the token guard): makes a run's screenshot
+/// the visual canary's baseline, as `aviary baseline approve` does.
+pub async fn approve_baseline(
+    State(backend): State<Arc<dyn Backend>>,
+    Path(name): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<crate::blueprints::visual::baseline::Approval>, ApiError> {
+    use crate::blueprints::visual::baseline::{self, BaselineError};
+    let request: ApproveRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        ApproveRequest::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request(format!("expected {{\"run\": \"<run id>\"}} or {{}}: {e}")))?
+    };
+    let root = backend
+        .baselines_root()
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_IMPLEMENTED, "this server keeps no visual baselines"))?;
+    if let Some(canary) = backend.canaries().into_iter().find(|c| c.name == name)
+        && canary.blueprint != "visual"
+    {
+        return Err(ApiError::bad_request(format!(
+            "canary `{name}` is a {} canary; only visual canaries have baselines",
+            canary.blueprint
+        )));
+    }
+    blocking(move || {
+        let store = backend.store();
+        baseline::approve(store.as_ref(), &backend.artifacts_root(), &root, &name, request.run.as_deref())
+            .map(Json)
+            .map_err(|e| match e {
+                BaselineError::NoRun(_) => ApiError::not_found(e.to_string()),
+                BaselineError::Store(inner) => ApiError::from(inner),
+                other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
+            })
+    })
+    .await
+}
+
 /// A canary the daemon has loaded, or 404.
 pub fn find_canary(backend: &dyn Backend, name: &str) -> Result<CanaryStatus, ApiError> {
     backend

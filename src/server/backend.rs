@@ -132,6 +132,11 @@ pub trait Backend: Send + Sync + 'static {
         None
     }
 
+    /// The folder visual baselines are kept in; `None` when this daemon keeps none.
+    fn baselines_root(&self) -> Option<PathBuf> {
+        None
+    }
+
     /// Every alarm with its state (blocking: reads the store).
     fn alarms(&self) -> Result<Vec<AlarmStatus>, StoreError> {
         Ok(Vec::new())

@@ -89,6 +89,7 @@ pub fn router(backend: Arc<dyn Backend>, token: Option<String>) -> Router {
         .route("/api/v1/canaries/{name}", get(api::canary))
         .route("/api/v1/canaries/{name}/runs", get(api::canary_runs))
         .route("/api/v1/canaries/{name}/run", post(api::run_now))
+        .route("/api/v1/canaries/{name}/baseline", post(api::approve_baseline))
         .route("/api/v1/runs/{id}", get(api::run))
         .route("/api/v1/runs/{id}/artifacts", get(artifacts::list_handler))
         .route("/api/v1/runs/{id}/artifacts/{*file}", get(artifacts::file_handler))

@@ -45,6 +45,10 @@ pub struct Services {
     pub artifacts_root: PathBuf,
     /// Who hears about progress, if anyone.
     pub progress: Option<ProgressSink>,
+    /// The folder visual baselines are kept in (`<data_dir>/baselines`).
+    pub baselines_root: PathBuf,
+    /// Make each visual canary's screenshot its new baseline (`aviary run --update-baselines`).
+    pub update_baselines: bool,
 }
 
 impl Services {
