@@ -33,7 +33,7 @@ fn page(look: Look) -> String {
     format!(
         r#"<!doctype html><html><head><style>
   body {{ margin: 0; font: 16px sans-serif; }}
-  #clock {{ position: absolute; left: 500px; top: 20px; width: 200px; height: 24px; }}
+  #clock {{ position: absolute; left: 450px; top: 20px; width: 300px; height: 24px; white-space: nowrap; overflow: hidden; }}
   #buy {{ position: absolute; left: 100px; top: 300px; width: 120px; height: 40px; border: 0; background: {button}; color: white; }}
   #circle {{ position: absolute; left: {left}px; top: 100px; width: 150px; height: 150px; border-radius: 50%; background: #303030; }}
   .spinner {{ position: absolute; left: 600px; top: 300px; width: 40px; height: 40px; background: #0a0; animation: spin 0.4s linear infinite; }}
@@ -318,7 +318,7 @@ fn bad_settings_are_reported_where_they_are() {
     for expected in [
         "bad.yaml:4:22: visual.threshold_percent: threshold_percent must be 0..=100, got 120",
         "bad.yaml:6:7: visual.ignore[0]: an ignore area needs all of x, y, width and height",
-        "bad.yaml:7:19: visual.ignore[1].selector: `##` is not a valid CSS selector",
+        "bad.yaml:7:18: visual.ignore[1].selector: `##` is not a valid CSS selector",
         "bad.yaml:8:10: visual.hide[0]: a selector must not be empty",
         "bad.yaml:9:13: visual.baseline: expected first_run, next_run, last_run or a run id",
         "bad.yaml:10:20: visual.highlight_color: expected a colour like",
