@@ -94,7 +94,11 @@ fn run(project: &Project, args: &[&str]) -> (i32, PathBuf, Value) {
     let output = project.aviary(&all);
     let text = format!("{}\n{}", stdout(&output), stderr(&output));
     assert!(!text.contains("panicked"), "{text}");
-    let dir = project.run_dirs().into_iter().find(|d| !before.contains(d)).unwrap_or_else(|| panic!("no run folder: {text}"));
+    let dir = project
+        .run_dirs()
+        .into_iter()
+        .find(|d| !before.contains(d))
+        .unwrap_or_else(|| panic!("no run folder: {text}"));
     let report = read_json(&dir.join("report.json"));
     (output.status.code().unwrap(), dir, report)
 }
@@ -148,7 +152,10 @@ fn a_changed_button_fails_shows_in_the_diff_and_approving_a_run_accepts_it() {
     assert_eq!(code, 1, "{report:#}");
     assert_eq!(report["status"], "FAILED");
     let reason = report["reason"].as_str().unwrap();
-    assert!(reason.contains("window") && reason.contains("baseline v1") && reason.contains("visual/diff.png"), "{reason}");
+    assert!(
+        reason.contains("window") && reason.contains("baseline v1") && reason.contains("visual/diff.png"),
+        "{reason}"
+    );
     let details = &compare_step(&report)["details"];
     let region = &details["regions"][0];
     assert_eq!((region["x"].as_u64(), region["y"].as_u64()), (Some(100), Some(300)), "{details:#}");
@@ -184,7 +191,8 @@ fn a_changed_button_fails_shows_in_the_diff_and_approving_a_run_accepts_it() {
     assert_eq!(compare_step(&report)["details"]["baseline"]["source"], "--update-baselines");
     let (code, _, _) = run(&project, &[]);
     assert_eq!(code, 0);
-    let history = std::fs::read_dir(project.path().join(".aviary/baselines/shop/800x600/page")).unwrap().count();
+    let history =
+        std::fs::read_dir(project.path().join(".aviary/baselines/shop/800x600/page")).unwrap().count();
     assert!(history >= 9, "four versions (png + json each) and current.json: {history}");
 }
 
@@ -284,7 +292,8 @@ fn aviary_diff_exit_codes_percentages_and_picture() {
 
     let ignored = diff(&[&path("a.png"), &path("b.png"), "--ignore", "0,0,50,50"]);
     assert_eq!(ignored.status.code(), Some(0), "{}", stdout(&ignored));
-    let loose = diff(&[&path("a.png"), &path("b.png"), "--threshold-percent", "2", "--window-threshold", "25"]);
+    let loose =
+        diff(&[&path("a.png"), &path("b.png"), "--threshold-percent", "2", "--window-threshold", "25"]);
     assert_eq!(loose.status.code(), Some(0), "{}", stdout(&loose));
 
     let sized = diff(&[&path("a.png"), &path("tall.png")]);
@@ -336,7 +345,8 @@ fn the_template_holds_the_code_defaults_and_the_example_canary_passes_on_the_exa
     let parse = |text: &str| {
         let doc = aviary::spec::yaml::parse(text).unwrap();
         let section = doc.get("visual").unwrap().clone();
-        let (settings, problems) = aviary::spec::de::from_node::<aviary::blueprints::visual::Settings>(&section);
+        let (settings, problems) =
+            aviary::spec::de::from_node::<aviary::blueprints::visual::Settings>(&section);
         assert!(problems.is_empty(), "{problems:?}");
         serde_json::to_value(settings.unwrap()).unwrap()
     };
@@ -348,7 +358,8 @@ fn the_template_holds_the_code_defaults_and_the_example_canary_passes_on_the_exa
     let project = Project::new();
     let output = project.aviary(&["new", "visual", "look"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/canaries/visual.yaml")).unwrap();
+    let example =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/canaries/visual.yaml")).unwrap();
     project.canary("site-visual", &example);
     for name in ["look", "site-visual"] {
         let path = project.path().join(format!("canaries/{name}.yaml"));

@@ -73,8 +73,8 @@ pub fn find(mask: &[u8], width: usize, height: usize) -> Vec<Region> {
         }
     }
     let mut groups: std::collections::BTreeMap<usize, Cell> = std::collections::BTreeMap::new();
-    for i in 0..cells.len() {
-        let Some(cell) = cells[i] else { continue };
+    for (i, cell) in cells.iter().enumerate() {
+        let Some(cell) = *cell else { continue };
         let r = root(&mut parent, i);
         groups
             .entry(r)

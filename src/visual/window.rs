@@ -19,8 +19,8 @@ pub fn worst(mask: &[u8], width: usize, height: usize, n: usize) -> Option<Worst
     if width == 0 || height == 0 {
         return None;
     }
-    let first = mask.chunks_exact(width).position(|row| row.iter().any(|&m| m == DIFF))?;
-    let last = height - 1 - mask.chunks_exact(width).rev().position(|row| row.iter().any(|&m| m == DIFF))?;
+    let first = mask.chunks_exact(width).position(|row| row.contains(&DIFF))?;
+    let last = height - 1 - mask.chunks_exact(width).rev().position(|row| row.contains(&DIFF))?;
     // colsum[x]: differing pixels of column x over the last n rows; band: their total. Rows
     // before `first` hold none, so starting there (and subtracting them) keeps the sums right.
     let mut colsum = vec![0u32; width];
