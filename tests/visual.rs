@@ -3,6 +3,8 @@
 //! and updated; an ignored ticking clock; a changed button shown in diff.png; a one-pixel
 //! anti-aliased shift; a size change; damaged baselines; validation.
 
+#[path = "support/daemon.rs"]
+mod daemon_support;
 mod support;
 
 use std::net::SocketAddr;
@@ -372,4 +374,48 @@ fn the_template_holds_the_code_defaults_and_the_example_canary_passes_on_the_exa
         let output = project.aviary(&["run"]);
         assert_eq!(output.status.code(), Some(0), "round {round}: {}\n{}", stdout(&output), stderr(&output));
     }
+}
+
+#[test]
+fn approving_goes_through_the_daemon_when_one_runs() {
+    let (addr, look) = start_fixture();
+    let project = Project::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    project
+        .file("aviary.yaml", &format!("server: {{listen: \"127.0.0.1:{port}\", token: \"t0ken-visual\"}}\n"));
+    project.canary(
+        "daemon-look",
+        &canary(addr, "")
+            .replace("blueprint: visual\n", "blueprint: visual\nschedule: rate(10 seconds)\ntimeout: 9s\n")
+            .replace("timeout: 45s\n", ""),
+    );
+    look.lock().unwrap().red_button = false;
+    let mut daemon = daemon_support::Daemon::start(project.path(), "daemon.log", &[]);
+    let within = std::time::Duration::from_secs(60);
+    daemon.wait_for_n("two runs", 2, within, |e| daemon_support::is_run_of(e, "daemon-look"));
+    let approved = project.aviary(&["baseline", "approve", "daemon-look"]);
+    assert_eq!(approved.status.code(), Some(0), "{}\n{}", stdout(&approved), stderr(&approved));
+    assert!(stderr(&approved).contains("(from the daemon at"), "{}", stderr(&approved));
+    assert!(
+        stdout(&approved).contains("baseline v2") && stdout(&approved).contains("replaces v1"),
+        "{}",
+        stdout(&approved)
+    );
+    let manifest = read_json(&project.path().join(".aviary/baselines/daemon-look/800x600/page/current.json"));
+    assert_eq!((manifest["id"].as_u64(), manifest["source"].as_str()), (Some(2), Some("approved")));
+    // Over TCP the token guards it.
+    let (status, _) = daemon_support::http(
+        &format!("127.0.0.1:{port}"),
+        "POST",
+        "/api/v1/canaries/daemon-look/baseline",
+        None,
+    );
+    assert_eq!(status, 401);
+    let (status, body) = daemon_support::http(
+        &format!("127.0.0.1:{port}"),
+        "POST",
+        "/api/v1/canaries/nope/baseline",
+        Some("t0ken-visual"),
+    );
+    assert_eq!(status, 404, "{body}");
 }
