@@ -3,6 +3,8 @@
 //! and updated; an ignored ticking clock; a changed button shown in diff.png; a one-pixel
 //! anti-aliased shift; a size change; damaged baselines; validation.
 
+#[path = "support/daemon.rs"]
+mod daemon_support;
 mod support;
 
 use std::net::SocketAddr;
@@ -33,7 +35,7 @@ fn page(look: Look) -> String {
     format!(
         r#"<!doctype html><html><head><style>
   body {{ margin: 0; font: 16px sans-serif; }}
-  #clock {{ position: absolute; left: 500px; top: 20px; width: 200px; height: 24px; }}
+  #clock {{ position: absolute; left: 450px; top: 20px; width: 300px; height: 24px; white-space: nowrap; overflow: hidden; }}
   #buy {{ position: absolute; left: 100px; top: 300px; width: 120px; height: 40px; border: 0; background: {button}; color: white; }}
   #circle {{ position: absolute; left: {left}px; top: 100px; width: 150px; height: 150px; border-radius: 50%; background: #303030; }}
   .spinner {{ position: absolute; left: 600px; top: 300px; width: 40px; height: 40px; background: #0a0; animation: spin 0.4s linear infinite; }}
@@ -327,7 +329,7 @@ fn bad_settings_are_reported_where_they_are() {
     for expected in [
         "bad.yaml:4:22: visual.threshold_percent: threshold_percent must be 0..=100, got 120",
         "bad.yaml:6:7: visual.ignore[0]: an ignore area needs all of x, y, width and height",
-        "bad.yaml:7:19: visual.ignore[1].selector: `##` is not a valid CSS selector",
+        "bad.yaml:7:18: visual.ignore[1].selector: `##` is not a valid CSS selector",
         "bad.yaml:8:10: visual.hide[0]: a selector must not be empty",
         "bad.yaml:9:13: visual.baseline: expected first_run, next_run, last_run or a run id",
         "bad.yaml:10:20: visual.highlight_color: expected a colour like",
@@ -372,4 +374,48 @@ fn the_template_holds_the_code_defaults_and_the_example_canary_passes_on_the_exa
         let output = project.aviary(&["run"]);
         assert_eq!(output.status.code(), Some(0), "round {round}: {}\n{}", stdout(&output), stderr(&output));
     }
+}
+
+#[test]
+fn approving_goes_through_the_daemon_when_one_runs() {
+    let (addr, look) = start_fixture();
+    let project = Project::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    project
+        .file("aviary.yaml", &format!("server: {{listen: \"127.0.0.1:{port}\", token: \"t0ken-visual\"}}\n"));
+    project.canary(
+        "daemon-look",
+        &canary(addr, "")
+            .replace("blueprint: visual\n", "blueprint: visual\nschedule: rate(10 seconds)\ntimeout: 9s\n")
+            .replace("timeout: 45s\n", ""),
+    );
+    look.lock().unwrap().red_button = false;
+    let mut daemon = daemon_support::Daemon::start(project.path(), "daemon.log", &[]);
+    let within = std::time::Duration::from_secs(60);
+    daemon.wait_for_n("two runs", 2, within, |e| daemon_support::is_run_of(e, "daemon-look"));
+    let approved = project.aviary(&["baseline", "approve", "daemon-look"]);
+    assert_eq!(approved.status.code(), Some(0), "{}\n{}", stdout(&approved), stderr(&approved));
+    assert!(stderr(&approved).contains("(from the daemon at"), "{}", stderr(&approved));
+    assert!(
+        stdout(&approved).contains("baseline v2") && stdout(&approved).contains("replaces v1"),
+        "{}",
+        stdout(&approved)
+    );
+    let manifest = read_json(&project.path().join(".aviary/baselines/daemon-look/800x600/page/current.json"));
+    assert_eq!((manifest["id"].as_u64(), manifest["source"].as_str()), (Some(2), Some("approved")));
+    // Over TCP the token guards it.
+    let (status, _) = daemon_support::http(
+        &format!("127.0.0.1:{port}"),
+        "POST",
+        "/api/v1/canaries/daemon-look/baseline",
+        None,
+    );
+    assert_eq!(status, 401);
+    let (status, body) = daemon_support::http(
+        &format!("127.0.0.1:{port}"),
+        "POST",
+        "/api/v1/canaries/nope/baseline",
+        Some("t0ken-visual"),
+    );
+    assert_eq!(status, 404, "{body}");
 }

@@ -6,8 +6,8 @@
 //! Images are RGBA bytes, each with its own row stride (in pixels), so that two screenshots of
 //! different heights can be compared over their common area.
 
-/// The largest value [`color_delta`] can take (black against white): a threshold `t` in 0..1
-/// accepts deltas up to `MAX_YIQ_DELTA * t * t`, as pixelmatch does.
+/// pixelmatch's bound of [`color_delta`] over all colour pairs: a threshold `t` in 0..1 accepts
+/// deltas up to `MAX_YIQ_DELTA * t * t`, as pixelmatch does.
 pub const MAX_YIQ_DELTA: f64 = 35215.0;
 
 /// An RGBA image's bytes and row stride.
@@ -148,10 +148,11 @@ mod tests {
     }
 
     #[test]
-    fn black_against_white_is_the_largest_delta_and_darker_is_positive() {
+    fn black_against_white_is_pure_luma_and_the_sign_says_which_is_darker() {
         let img = px(&[[0, 0, 0, 255], [255, 255, 255, 255]]);
         let white_to_black = color_delta(&img, &img, 4, 0, false);
-        assert!((white_to_black.abs() - MAX_YIQ_DELTA).abs() < 1.0, "{white_to_black}");
+        assert!((white_to_black.abs() - 0.5053 * 255.0 * 255.0).abs() < 1.0, "{white_to_black}");
+        assert!(white_to_black.abs() < MAX_YIQ_DELTA);
         // The sign says whether the second pixel is darker (negative) or brighter (positive).
         assert!(white_to_black < 0.0);
         assert!(color_delta(&img, &img, 0, 4, false) > 0.0);
