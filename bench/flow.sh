@@ -15,7 +15,7 @@ rounds=${1:-5}
 
 source ./lib.sh
 aviary=$(aviary_binary)
-[ -d node_modules/@puppeteer/replay ] || PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund -q >/dev/null
+[ -d node_modules/@puppeteer/replay ] || PUPPETEER_SKIP_DOWNLOAD=1 npm install --no-save --no-audit --no-fund -q >/dev/null
 
 port=$(free_port)
 work=$(mktemp -d)

@@ -16,7 +16,7 @@ cd "$(dirname "$0")"
 rounds=${1:-5}
 source ./lib.sh
 
-[ -d node_modules/pixelmatch ] && [ -d node_modules/odiff-bin ] || npm ci --silent
+[ -d node_modules/pixelmatch ] && [ -d node_modules/odiff-bin ] || npm install --no-save --no-audit --no-fund --silent
 odiff=$(node -e 'process.stdout.write(require.resolve("@odiff/linux-x64/package.json").replace(/package\.json$/, "odiff"))' 2>/dev/null || echo node_modules/.bin/odiff)
 aviary=$(aviary_binary)
 

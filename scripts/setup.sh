@@ -54,5 +54,8 @@ fi
 # replayer (tests/flow.rs, through bench/replay.js).
 if [ "${AVIARY_SETUP_TESTS:-0}" = 1 ] && [ ! -d bench/node_modules/@puppeteer/replay ]; then
   echo "setup: installing @puppeteer/replay and puppeteer-core into bench/node_modules"
-  PUPPETEER_SKIP_DOWNLOAD=1 npm ci --prefix bench --no-audit --no-fund --loglevel=error >/dev/null
+  # Not `npm ci`: odiff-bin lists a package per platform as optional and registries that hold
+  # only linux-x64 leave the others out of the lock, which `npm ci` refuses; `npm install`
+  # keeps to the lock's versions and skips the absent optional ones.
+  PUPPETEER_SKIP_DOWNLOAD=1 npm install --prefix bench --no-save --no-audit --no-fund --loglevel=error >/dev/null
 fi
