@@ -154,7 +154,7 @@ fn a_failing_canary_alarms_and_set_state_goes_through_the_api() {
     assert_eq!(sent["old_state"], "INSUFFICIENT_DATA", "{sent}");
     assert_eq!(sent["canary"], "failing", "{sent}");
     let link = sent["dashboard_url"].as_str().unwrap();
-    assert!(link.ends_with("/api/v1/alarms/failing-down/history"), "{link}");
+    assert!(link.ends_with("/alarms/failing-down"), "the dashboard page of the alarm: {link}");
     let (status, _) = http(&addr, "GET", link.split_once(&addr.clone()).unwrap().1, None);
     assert_eq!(status, 200, "the dashboard link answers");
 

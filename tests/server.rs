@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use aviary::alarms::{AlarmState, AlarmStatus};
 use aviary::browser::PoolStats;
 use aviary::report::{RequestCounts, RunReport, RunStatus, StepReport, StepStatus};
 use aviary::server::{self, Backend, BrokenFile, CanaryStatus, DaemonMetrics, Histogram, RunNowError};
@@ -32,9 +33,11 @@ use tokio::net::{TcpListener, TcpStream};
 
 const TOKEN: &str = "s3cret-token";
 const SECRET: &str = "TOP SECRET outside the run folder";
-const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+const PNG: &[u8] = support::PIXEL_PNG;
 /// A step name that needs escaping in Prometheus labels and HTML.
 const ODD_STEP: &str = "say \"hi\" \\ <b>";
+/// An alarm reason a page could have put there.
+const CRAFTED_REASON: &str = "<img src=x onerror=alert(1)>";
 
 fn at(seconds: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2025, 3, 4, 5, 6, 7).unwrap() + chrono::Duration::seconds(seconds)
@@ -117,6 +120,28 @@ impl Backend for FakeBackend {
     fn artifacts_root(&self) -> PathBuf {
         self.root.clone()
     }
+    fn alarms(&self) -> Result<Vec<AlarmStatus>, aviary::store::StoreError> {
+        let alarm = |name: &str, kind: &str, state: AlarmState, reason: &str| AlarmStatus {
+            name: name.into(),
+            kind: kind.into(),
+            state,
+            reason: reason.into(),
+            since: Some(at(30)),
+            canary: (kind == "metric").then(|| "home".to_string()),
+            description: None,
+            rule: String::new(),
+            children: Vec::new(),
+        };
+        Ok(vec![
+            alarm("api-availability", "metric", AlarmState::Ok, "1 of 1 datapoints not breaching"),
+            alarm("home-availability", "metric", AlarmState::Alarm, CRAFTED_REASON),
+            AlarmStatus {
+                rule: "home-availability OR api-availability".into(),
+                children: vec!["home-availability".into(), "api-availability".into()],
+                ..alarm("site-down", "composite", AlarmState::Alarm, "home-availability is ALARM")
+            },
+        ])
+    }
     fn metrics(&self) -> DaemonMetrics {
         let mut durations = Histogram::new(&[0.5, 1.0, 2.5]);
         for seconds in [0.2, 1.5, 1.5] {
@@ -148,6 +173,7 @@ fn failover_record() -> aviary::dns::controller::RecordStatus {
     record.name = "www".into();
     record.desired = vec!["198.51.100.20".into()];
     record.desired_answer = Some("secondary");
+    record.primary_health = "home-availability".into();
     record.actual = Some(vec!["192.0.2.10".into()]);
     record.last_error = Some("DNS server 127.0.0.1:53 answered REFUSED".into());
     record.errors_total = 3;
@@ -712,17 +738,71 @@ async fn the_dashboard_lists_canaries_with_links() {
     assert!(reply.content_type().starts_with("text/html"));
     let html = reply.text();
     for name in ["disabled", "home", "orders"] {
-        assert!(html.contains(&format!(">{name}</a>")), "{name}\n{html}");
+        assert!(html.contains(&format!("<a href=\"/canaries/{name}\">{name}</a>")), "{name}\n{html}");
     }
-    assert!(html.contains(&format!("href=\"/api/v1/runs/{}\"", HOME_RUNS[2])));
-    assert!(
-        html.contains(&format!("href=\"/api/v1/runs/{}/artifacts/01-step-succeeded.png\"", HOME_RUNS[2]))
-    );
-    assert!(html.contains("class=\"FAILED\""));
-    assert!(html.contains("running"));
+    assert!(html.contains(&format!("href=\"/runs/{}\"", HOME_RUNS[2])), "{html}");
+    assert!(html.contains("<span class=\"badge bad\">FAILED</span>"), "{html}");
+    assert!(html.contains("<span class=\"badge busy\">running</span>"), "{html}");
     assert!(html.contains("canaries/broken.yaml:3:7"));
-    assert!(html.contains("2025-03-04T05:13:07Z"), "next fire");
+    assert!(html.contains("datetime=\"2025-03-04T05:13:07Z\""), "next fire\n{html}");
+    assert!(html.contains("team=web"), "tags\n{html}");
     assert!(!html.contains("<b>"), "step names are escaped");
+
+    // Filters: by status, by tag, by text.
+    let failing = get(addr, "/?status=failing").await.text();
+    assert!(failing.contains(">home</a>") && !failing.contains(">orders</a>"), "{failing}");
+    let running = get(addr, "/?status=running").await.text();
+    assert!(running.contains(">orders</a>") && !running.contains(">home</a>"), "{running}");
+    let none = get(addr, "/?tag=team%3Dmobile").await.text();
+    assert!(none.contains("No canary matches these filters."), "{none}");
+    let text = get(addr, "/?q=DISAB").await.text();
+    assert!(text.contains(">disabled</a>") && !text.contains(">home</a>"), "{text}");
+}
+
+#[tokio::test]
+async fn the_canary_run_alarm_and_failover_pages_show_what_the_store_holds() {
+    let f = fixture();
+    let (addr, _stop) = start(f.backend.clone(), None).await;
+    let canary = get(addr, "/canaries/home").await;
+    assert_eq!(canary.status, StatusCode::OK);
+    let html = canary.text();
+    for run in HOME_RUNS {
+        assert!(html.contains(&format!("href=\"/runs/{run}\"")), "{run}\n{html}");
+    }
+    assert!(html.contains("data-post=\"/api/v1/canaries/home/run\""), "run now\n{html}");
+    assert!(html.contains("home-availability"), "its alarm\n{html}");
+    let failed_only = get(addr, "/canaries/home?status=FAILED").await.text();
+    assert!(failed_only.contains(HOME_RUNS[2]) && !failed_only.contains(HOME_RUNS[0]), "{failed_only}");
+    assert_eq!(get(addr, "/canaries/home?status=NOPE").await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(get(addr, "/canaries/nobody").await.status, StatusCode::NOT_FOUND);
+    // A canary no longer loaded still shows its history.
+    assert!(get(addr, "/canaries/retired").await.text().contains("no longer loaded"));
+
+    let run = get(addr, &format!("/runs/{}", &HOME_RUNS[2][..8])).await;
+    assert_eq!(run.status, StatusCode::OK, "a prefix finds the run");
+    let html = run.text();
+    assert!(html.contains("step 2: expected status == 200, got 500"), "{html}");
+    assert!(html.contains("say &quot;hi&quot; \\ &lt;b&gt;"), "the odd step name, escaped\n{html}");
+    assert!(
+        html.contains(&format!("src=\"/api/v1/runs/{}/artifacts/01-step-succeeded.png\"", HOME_RUNS[2])),
+        "{html}"
+    );
+    assert!(html.contains(&format!("run {} log", HOME_RUNS[2])), "log.txt\n{html}");
+    assert_eq!(get(addr, "/runs/nothing-like-it").await.status, StatusCode::NOT_FOUND);
+
+    let alarms = get(addr, "/alarms").await.text();
+    assert!(alarms.contains("<a href=\"/alarms/home-availability\">home-availability</a>"), "{alarms}");
+    let alarm = get(addr, "/alarms/site-down").await.text();
+    assert!(alarm.contains("home-availability OR api-availability"), "the composite's rule\n{alarm}");
+    assert!(
+        alarm.contains("<a href=\"/alarms/api-availability\">api-availability</a>"),
+        "its children\n{alarm}"
+    );
+    assert_eq!(get(addr, "/alarms/nope").await.status, StatusCode::NOT_FOUND);
+
+    let failover = get(addr, "/failover").await.text();
+    assert!(failover.contains("198.51.100.20") && failover.contains("192.0.2.10"), "{failover}");
+    assert!(failover.contains("answered REFUSED"), "{failover}");
 }
 
 #[tokio::test]
@@ -812,30 +892,109 @@ async fn every_response_carries_security_headers() {
 async fn the_dashboard_works_under_its_policy() {
     let f = fixture();
     let (addr, _stop) = start(f.backend.clone(), None).await;
-    let html = get(addr, "/").await.text();
-    // No inline style or script for the policy to block; the stylesheet is ours.
-    assert!(!html.contains("<style") && !html.contains("<script") && !html.contains("style="), "{html}");
-    assert!(html.contains("<link rel=\"stylesheet\" href=\"/dashboard.css\">"), "{html}");
-    let css = get(addr, "/dashboard.css").await;
-    assert_eq!(css.status, StatusCode::OK);
-    assert_eq!(css.content_type(), "text/css; charset=utf-8");
-    assert!(css.text().contains(".FAILED"), "{}", css.text());
+    for path in ["/", "/canaries/home", &format!("/runs/{}", HOME_RUNS[2]), "/alarms", "/failover"] {
+        let html = get(addr, path).await.text();
+        // No inline style or script for the policy to block; stylesheet and script are ours.
+        assert!(!html.contains("<style") && !html.contains("style="), "{path}\n{html}");
+        assert!(!html.contains("<script>"), "{path}: no inline script\n{html}");
+        assert!(html.contains("<link rel=\"stylesheet\" href=\"/assets/dashboard.css\">"), "{html}");
+        assert!(html.contains("<script src=\"/assets/dashboard.js\" defer></script>"), "{html}");
+    }
+    for (path, kind) in [
+        ("/assets/dashboard.css", "text/css; charset=utf-8"),
+        ("/assets/dashboard.js", "text/javascript; charset=utf-8"),
+    ] {
+        let asset = get(addr, path).await;
+        assert_eq!(asset.status, StatusCode::OK, "{path}");
+        assert_eq!(asset.content_type(), kind);
+    }
 }
 
+/// Opens each dashboard page in Chromium: it loads with no console error or CSP violation, its
+/// links answer, the crafted step name and alarm reason stay text; a screenshot of each page is
+/// kept in `target/test-artifacts/dashboard/`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn chromium_styles_the_dashboard_under_its_policy() {
+async fn chromium_reads_every_dashboard_page_with_no_error() {
     use aviary::browser::{BrowserPool, PageOptions, PoolConfig};
     let f = fixture();
-    let (addr, _stop) = start(f.backend.clone(), None).await;
+    let (addr, _stop) = start(f.backend.clone(), Some(TOKEN)).await;
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts/dashboard");
+    std::fs::create_dir_all(&shots).unwrap();
+    // Every screenshot the run page shows is there (a missing one would be a console error).
+    for shot in ["02-step-failed.png", "03-step-failed.png", "visual/current.png", "visual/baseline.png"] {
+        std::fs::write(f.run_folder.join(shot), PNG).unwrap();
+    }
+    let pool = BrowserPool::new(PoolConfig { max_concurrency: 1, ..PoolConfig::default() });
+    let pages = [
+        ("overview", "/".to_string(), "Canaries"),
+        ("canary", "/canaries/home".to_string(), "Over time"),
+        ("run", format!("/runs/{}", HOME_RUNS[2]), "Steps"),
+        ("alarms", "/alarms".to_string(), "home-availability"),
+        ("alarm", "/alarms/home-availability".to_string(), "Set the state"),
+        ("failover", "/failover".to_string(), "198.51.100.20"),
+    ];
+    for (name, path, expected) in pages {
+        let page = pool.acquire(&PageOptions::default()).await.unwrap();
+        let console = page.watch_console().await.unwrap();
+        let nav = page.goto(&format!("http://{addr}{path}"), Duration::from_secs(20)).await.unwrap();
+        assert_eq!(nav.status, Some(200), "{path}");
+        let text = page.evaluate("document.querySelector('main').innerText").await.unwrap();
+        let text = text.as_str().unwrap_or_default().to_string();
+        assert!(text.contains(expected), "{path}: `{expected}` not in\n{text}");
+        // The crafted strings are shown as text and made no element.
+        assert_eq!(
+            page.evaluate("document.querySelectorAll('main b, main img[src=\"x\"]').length").await.unwrap(),
+            0,
+            "{path}"
+        );
+        if name == "alarm" || name == "alarms" {
+            assert!(text.contains("<img src=x onerror=alert(1)>"), "{path}: the reason as text\n{text}");
+        }
+        // Every link of the page answers (fetched by the page itself, as a user's click would).
+        let links = "Promise.all([...document.querySelectorAll('a[href]')].filter(a => a.origin === location.origin)\
+                     .map(a => fetch(a.href).then(r => [a.getAttribute('href'), r.status])))";
+        let statuses = page.evaluate(links).await.unwrap();
+        for pair in statuses.as_array().unwrap() {
+            let status = pair[1].as_u64().unwrap();
+            assert!(status < 400, "{path}: link {} answers {status}", pair[0]);
+        }
+        std::fs::write(shots.join(format!("{name}.png")), page.screenshot(true).await.unwrap()).unwrap();
+        let errors = console.errors();
+        assert!(errors.is_empty(), "{path}: the page reported errors: {errors:#?}");
+        page.close().await;
+    }
+    pool.shutdown().await;
+}
+
+/// The run-now button: asks for the token, sends it, says what happened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_run_now_button_sends_the_token_it_is_given() {
+    use aviary::browser::{BrowserPool, PageOptions, PoolConfig};
+    let f = fixture();
+    let (addr, _stop) = start(f.backend.clone(), Some(TOKEN)).await;
     let pool = BrowserPool::new(PoolConfig { max_concurrency: 1, ..PoolConfig::default() });
     let page = pool.acquire(&PageOptions::default()).await.unwrap();
-    let nav = page.goto(&format!("http://{addr}/"), Duration::from_secs(20)).await.unwrap();
-    assert_eq!(nav.status, Some(200));
-    // The stylesheet loaded and applies: a failed status is red and bold, as the CSS says.
-    let style = "(() => { const s = getComputedStyle(document.querySelector('td.FAILED')); \
-                 return [s.color, s.fontWeight, document.styleSheets.length]; })()";
-    let applied = page.evaluate(style).await.unwrap();
-    assert_eq!(applied, serde_json::json!(["rgb(179, 38, 30)", "700", 1]));
+    page.goto(&format!("http://{addr}/canaries/home"), Duration::from_secs(20)).await.unwrap();
+    // A wrong token first (kept in the tab's session storage, as a person's answer would be).
+    let click = "(async () => { document.querySelector('button[data-post]').click(); \
+                 for (let i = 0; i < 100; i++) { const o = document.querySelector('p.actions output').textContent; \
+                 if (o && o !== '…') return o; await new Promise(r => setTimeout(r, 50)); } return 'no answer'; })()";
+    page.evaluate(
+        "window.prompt = () => 'wrong-token'; sessionStorage.setItem('aviary-token', 'wrong-token')",
+    )
+    .await
+    .unwrap();
+    let refused = page.evaluate(click).await.unwrap();
+    assert!(refused.as_str().unwrap().starts_with("Refused (401)"), "{refused}");
+    assert!(f.backend.started.lock().unwrap().is_empty());
+    page.evaluate(&format!(
+        "window.prompt = () => '{TOKEN}'; document.querySelector('p.actions output').textContent = ''"
+    ))
+    .await
+    .unwrap();
+    let started = page.evaluate(click).await.unwrap();
+    assert!(started.as_str().unwrap().starts_with("Run started"), "{started}");
+    assert_eq!(*f.backend.started.lock().unwrap(), vec!["home".to_string()]);
     page.close().await;
     pool.shutdown().await;
 }

@@ -170,19 +170,26 @@ fn runs_page_newest_first() {
     }
     save(&store, &report("other", "other-run-00000001", at(10_000), RunStatus::Passed));
 
-    let first = store.runs("homepage", RunPage { limit: 2, before: None }).unwrap();
+    let first = store.runs("homepage", RunPage { limit: 2, before: None, status: None }).unwrap();
     assert_eq!(
         first.iter().map(|r| r.run_id.as_str()).collect::<Vec<_>>(),
         ["page-run-00000004", "page-run-00000003"]
     );
-    let second = store.runs("homepage", RunPage { limit: 2, before: Some(first[1].start) }).unwrap();
+    let second =
+        store.runs("homepage", RunPage { limit: 2, before: Some(first[1].start), status: None }).unwrap();
     assert_eq!(
         second.iter().map(|r| r.run_id.as_str()).collect::<Vec<_>>(),
         ["page-run-00000002", "page-run-00000001"]
     );
-    let third = store.runs("homepage", RunPage { limit: 2, before: Some(second[1].start) }).unwrap();
+    let third =
+        store.runs("homepage", RunPage { limit: 2, before: Some(second[1].start), status: None }).unwrap();
     assert_eq!(third.iter().map(|r| r.run_id.as_str()).collect::<Vec<_>>(), ["page-run-00000000"]);
-    assert!(store.runs("homepage", RunPage { limit: 2, before: Some(third[0].start) }).unwrap().is_empty());
+    assert!(
+        store
+            .runs("homepage", RunPage { limit: 2, before: Some(third[0].start), status: None })
+            .unwrap()
+            .is_empty()
+    );
     assert!(store.runs("nobody", RunPage::first(10)).unwrap().is_empty());
 }
 
@@ -355,7 +362,7 @@ fn the_database_is_in_wal_mode_with_a_versioned_schema() {
     let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
     assert_eq!(mode, "wal");
     let version: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-    assert_eq!(version, 3);
+    assert_eq!(version, aviary::store::SCHEMA_VERSION);
 }
 
 #[test]
@@ -366,7 +373,10 @@ fn a_newer_schema_is_refused_with_the_path() {
     rusqlite::Connection::open(&path).unwrap().pragma_update(None, "user_version", 99).unwrap();
 
     let error = SqliteStore::open(&path).unwrap_err();
-    assert!(matches!(error, StoreError::SchemaTooNew { found: 99, supported: 3, .. }), "{error:?}");
+    assert!(
+        matches!(error, StoreError::SchemaTooNew { found: 99, supported, .. } if supported == aviary::store::SCHEMA_VERSION),
+        "{error:?}"
+    );
     assert!(error.to_string().contains(&path.display().to_string()), "{error}");
 }
 
@@ -539,4 +549,35 @@ fn unfinished_run_folders_are_swept_when_their_run_started_before_the_process() 
     assert!(kept.join("log.txt").exists(), "a stored run's folder stays");
     assert!(!orphan.exists() && !gone_canary.exists());
     assert!(!root.join("removed/2025").exists(), "emptied parents are removed");
+}
+
+#[test]
+fn runs_are_counted_by_time_bucket_and_filtered_by_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("aviary.db")).unwrap();
+    // home: two runs in the first hour (one failed), one in the third; api: one in the first.
+    save(&store, &report("home", "bucket-run-0001", at(0), RunStatus::Passed));
+    save(&store, &report("home", "bucket-run-0002", at(1800), RunStatus::Failed));
+    save(&store, &report("home", "bucket-run-0003", at(7200 + 60), RunStatus::Passed));
+    save(&store, &report("api", "bucket-run-0004", at(600), RunStatus::Timeout));
+    let hour = |h: i64| at(0) + chrono::Duration::hours(h);
+    let query = |canary: Option<&str>| aviary::store::BucketQuery {
+        canary: canary.map(str::to_string),
+        since: hour(0),
+        until: hour(3),
+        bucket_secs: 3600,
+    };
+    let all = store.run_buckets(&query(None)).unwrap();
+    let figures: Vec<(&str, u32, u32)> = all.iter().map(|b| (b.canary.as_str(), b.passed, b.runs)).collect();
+    assert_eq!(figures, [("api", 0, 1), ("home", 1, 2), ("home", 1, 1)], "{all:?}");
+    assert_eq!(all[1].start.timestamp() % 3600, 0, "buckets start on the hour");
+    assert_eq!(all[2].start, all[1].start + chrono::Duration::hours(2));
+    assert_eq!(store.run_buckets(&query(Some("api"))).unwrap().len(), 1);
+    // Steps: the mean duration of each step per bucket, in step order.
+    let steps = store.step_buckets(&query(Some("home"))).unwrap();
+    assert!(!steps.is_empty() && steps.iter().all(|s| s.mean_duration_ms >= 0.0), "{steps:?}");
+
+    let failed = RunPage { limit: 10, before: None, status: Some(RunStatus::Failed) };
+    let runs = store.runs("home", failed).unwrap();
+    assert_eq!(runs.iter().map(|r| r.run_id.as_str()).collect::<Vec<_>>(), ["bucket-run-0002"]);
 }

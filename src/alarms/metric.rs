@@ -161,6 +161,23 @@ impl Rule {
         })
     }
 
+    /// The rule in words: `Average over 300 s less than 90, 2 of 3 periods (missing data: missing)`.
+    pub fn describe(&self) -> String {
+        let statistic = match self.statistic {
+            Statistic::Percentile(p) => format!("p{}", number(p)),
+            other => format!("{other:?}"),
+        };
+        format!(
+            "{statistic} over {} s {} {}, {} of {} periods (missing data: {})",
+            self.period_secs,
+            self.comparison.words(),
+            number(self.threshold),
+            self.datapoints_to_alarm,
+            self.evaluation_periods,
+            format!("{:?}", self.missing).to_lowercase()
+        )
+    }
+
     /// How many periods the evaluation range holds.
     pub fn range_periods(&self) -> usize {
         self.evaluation_periods + EXTRA_RANGE_PERIODS

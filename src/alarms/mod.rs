@@ -194,6 +194,13 @@ pub struct AlarmStatus {
     pub canary: Option<String>,
     /// The alarm's description, from its spec.
     pub description: Option<String>,
+    /// The rule: a metric alarm's in words (`SuccessPercent: Average over 300 s less than 90, ...`),
+    /// a composite's as written.
+    #[serde(default)]
+    pub rule: String,
+    /// The alarms a composite's rule names, in order of first mention; empty for a metric alarm.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub children: Vec<String>,
 }
 
 /// Why `set-state` was refused.
@@ -545,14 +552,25 @@ pub fn statuses(defs: &Definitions, store: &dyn Store) -> Result<Vec<AlarmStatus
             since: record.map(|r| r.since),
             canary,
             description: description.clone(),
+            rule: String::new(),
+            children: Vec::new(),
         }
     };
-    let mut out: Vec<AlarmStatus> = defs
-        .metric
-        .iter()
-        .map(|a| status(&a.name, "metric", Some(a.canary.clone()), &a.description))
-        .chain(defs.composite.iter().map(|a| status(&a.name, "composite", None, &a.description)))
-        .collect();
+    let metric = defs.metric.iter().map(|a| {
+        let step = a.step.as_ref().map(|s| format!(" (step `{s}`)")).unwrap_or_default();
+        let rule = format!("{}{step}: {}", a.metric, a.rule.describe());
+        AlarmStatus { rule, ..status(&a.name, "metric", Some(a.canary.clone()), &a.description) }
+    });
+    let composite = defs.composite.iter().map(|a| {
+        let mut children: Vec<String> = Vec::new();
+        for (name, _) in a.rule.references() {
+            if !children.iter().any(|c| c == name) {
+                children.push(name.to_string());
+            }
+        }
+        AlarmStatus { rule: a.text.clone(), children, ..status(&a.name, "composite", None, &a.description) }
+    });
+    let mut out: Vec<AlarmStatus> = metric.chain(composite).collect();
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
 }

@@ -33,6 +33,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 mod capture;
+mod console;
 mod dialogs;
 mod discover;
 pub mod engine;
@@ -44,6 +45,7 @@ mod pool;
 mod popups;
 pub mod record;
 
+pub use console::ConsoleWatch;
 pub use discover::find_chromium;
 pub use page::BrowserPage;
 pub use pool::BrowserPool;

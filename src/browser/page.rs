@@ -624,6 +624,14 @@ impl BrowserPage {
         Ok(href)
     }
 
+    /// Starts collecting what the page reports as errors (exceptions, `console.error`, the
+    /// browser's error log: CSP violations, failed loads) from now on.
+    pub async fn watch_console(&self) -> Result<super::ConsoleWatch, BrowserError> {
+        let tab = self.tab().await;
+        let attach = super::ConsoleWatch::attach(&tab.page);
+        guarded(self.life(), Some(&tab.life), "watch the console", self.command_timeout, attach).await
+    }
+
     /// Evaluates `js` in the page (promises are awaited) and returns its JSON value
     /// (`null` for `undefined` and values that do not serialize).
     pub async fn evaluate(&self, js: &str) -> Result<serde_json::Value, BrowserError> {

@@ -13,7 +13,7 @@ pub fn runs(globals: &Globals, canary: &str, limit: usize, as_json: bool) -> i32
         Ok(both) => both,
         Err(code) => return code,
     };
-    let runs = match store.runs(canary, RunPage { limit, before: None }) {
+    let runs = match store.runs(canary, RunPage { limit, before: None, status: None }) {
         Ok(runs) => runs,
         Err(e) => {
             eprintln!("error: {e}");

@@ -43,7 +43,7 @@ impl Notifier for ChannelNotifier {
             return;
         };
         // The daemon's own view of the alarm: its state history, on the API.
-        let dashboard_url = format!("{base_url}/api/v1/alarms/{}/history", url_path_segment(&n.alarm));
+        let dashboard_url = format!("{base_url}/alarms/{}", url_path_segment(&n.alarm));
         dispatcher.dispatch(channels, Notification { dashboard_url: Some(dashboard_url), ..n });
     }
 }

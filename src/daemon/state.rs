@@ -220,6 +220,12 @@ impl Backend for DaemonBackend {
         Some(self.0.services.baselines_root.clone())
     }
 
+    fn canary_source(&self, name: &str) -> Option<String> {
+        let canary = self.0.lock().canaries.get(name)?.canary.clone();
+        let text = std::fs::read_to_string(&canary.file).ok()?;
+        Some(crate::runner::canary_redactor(&canary).redact_text(&text).into_owned())
+    }
+
     fn alarms(&self) -> Result<Vec<crate::alarms::AlarmStatus>, crate::store::StoreError> {
         self.0.alarms.statuses()
     }

@@ -32,6 +32,10 @@ pub struct RecordStatus {
     pub desired: Vec<String>,
     /// Which answer that is: `primary` or `secondary` (`None` before the first decision).
     pub desired_answer: Option<&'static str>,
+    /// The alarm whose state says whether the primary is healthy.
+    pub primary_health: String,
+    /// The alarm that says whether the secondary is healthy, when one does.
+    pub secondary_health: Option<String>,
     /// The values the server last answered (`None` until it was read).
     pub actual: Option<Vec<String>>,
     /// Why the desired answer is what it is, in one line.
@@ -170,8 +174,13 @@ impl Controller {
     ) -> RecordStatus {
         let primary = Health::parse(states.get(&f.primary_health).map(String::as_str));
         let secondary = f.secondary_health.as_ref().map(|a| Health::parse(states.get(a).map(String::as_str)));
-        let mut status =
-            RecordStatus { name: f.name.clone(), record: f.record.name.clone(), ..Default::default() };
+        let mut status = RecordStatus {
+            name: f.name.clone(),
+            record: f.record.name.clone(),
+            primary_health: f.primary_health.clone(),
+            secondary_health: f.secondary_health.clone(),
+            ..Default::default()
+        };
         let provider = match provider {
             Some(Ok(p)) => p,
             Some(Err(e)) => {

@@ -184,6 +184,11 @@ fn save(canary: &Canary, services: &Services, attempt: u32, report: &mut RunRepo
     }
 }
 
+/// The redaction rules a run of `canary` uses, for showing anything of the canary elsewhere.
+pub fn canary_redactor(canary: &Canary) -> Redactor {
+    redactor_for(canary, REGISTRY.find(&canary.blueprint))
+}
+
 /// The canary's redaction rules. Values the canary itself sends in restricted headers and URL
 /// parameters count as secrets too, so a page or API that echoes them back cannot leak them into bodies or logs.
 fn redactor_for(canary: &Canary, blueprint: Option<&dyn Blueprint>) -> Redactor {

@@ -4,4 +4,4 @@
 pub mod artifacts;
 pub mod execute;
 
-pub use execute::{run_attempt, run_with_retries};
+pub use execute::{canary_redactor, run_attempt, run_with_retries};

@@ -121,7 +121,7 @@ pub struct RunsPage {
     pub next: Option<String>,
 }
 
-/// `GET /api/v1/canaries/{name}/runs?limit=&before=`.
+/// `GET /api/v1/canaries/{name}/runs?limit=&before=&status=`.
 pub async fn canary_runs(
     State(backend): State<Arc<dyn Backend>>,
     Path(name): Path<String>,
@@ -144,7 +144,7 @@ pub async fn canary_runs(
     .await
 }
 
-/// Reads `limit` and `before` from a query string.
+/// Reads `limit`, `before` and `status` from a query string.
 pub fn parse_page(query: &str) -> Result<RunPage, ApiError> {
     let mut page = RunPage::first(DEFAULT_PAGE);
     for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
@@ -165,6 +165,14 @@ pub fn parse_page(query: &str) -> Result<RunPage, ApiError> {
                     ))
                 })?;
                 page.before = Some(at.with_timezone(&Utc));
+            }
+            "status" if value.is_empty() => {}
+            "status" => {
+                page.status = Some(RunStatus::parse(&value.to_ascii_uppercase()).ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "`status` must be PASSED, FAILED, ERROR or TIMEOUT, got `{value}`"
+                    ))
+                })?);
             }
             _ => {}
         }

@@ -132,6 +132,13 @@ pub trait Backend: Send + Sync + 'static {
         None
     }
 
+    /// The canary's file as loaded, its secrets' values replaced by `***`; `None` for a canary
+    /// not loaded (blocking: may read the file).
+    fn canary_source(&self, name: &str) -> Option<String> {
+        let _ = name;
+        None
+    }
+
     /// The folder visual baselines are kept in; `None` when this daemon keeps none.
     fn baselines_root(&self) -> Option<PathBuf> {
         None

@@ -1,7 +1,8 @@
 //! Security headers on every response (see "Security headers" in `docs/server.md`).
 //!
-//! The dashboard runs no script and loads only its own stylesheet, so the policy allows nothing
-//! else; no page may frame any of ours. A handler that sets its own `Content-Security-Policy`
+//! The dashboard loads only its own stylesheet and script (and images and API calls from the
+//! daemon itself), so the policy allows nothing else and nothing inline; no page may frame any
+//! of ours. A handler that sets its own `Content-Security-Policy`
 //! (artifacts: `sandbox`) keeps it, with `frame-ancestors 'none'` added.
 
 use axum::extract::Request;
@@ -12,7 +13,7 @@ use axum::response::Response;
 
 /// The policy of every response that does not set its own.
 pub const CONTENT_SECURITY_POLICY_VALUE: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
-     frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+     script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 /// Middleware: adds the security headers to the response.
 pub async fn add(request: Request, next: Next) -> Response {

@@ -81,8 +81,7 @@ impl FromRef<AppState> for auth::Token {
 pub fn router(backend: Arc<dyn Backend>, token: Option<String>) -> Router {
     let state = AppState { backend, token: auth::Token::new(token) };
     Router::new()
-        .route("/", get(dashboard::page))
-        .route("/dashboard.css", get(dashboard::stylesheet))
+        .merge(dashboard::routes())
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_handler))
         .route("/api/v1/canaries", get(api::canaries))

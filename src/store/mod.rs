@@ -11,7 +11,7 @@ pub mod layout;
 pub mod retention;
 mod sqlite;
 
-pub use sqlite::SqliteStore;
+pub use sqlite::{SCHEMA_VERSION, SqliteStore};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -71,6 +71,53 @@ pub trait Store: Send + Sync {
 
     /// A failover record's changes, newest first, at most `limit`.
     fn failover_history(&self, failover: &str, limit: usize) -> Result<Vec<FailoverChange>, StoreError>;
+
+    /// Runs that started in `[since, until)` counted by canary and time bucket, oldest bucket
+    /// first: what the dashboard's bars and charts draw without reading every run.
+    fn run_buckets(&self, query: &BucketQuery) -> Result<Vec<RunBucket>, StoreError>;
+
+    /// Mean step durations of one canary's runs in `[since, until)`, by step name and time
+    /// bucket (`query.canary` must be set).
+    fn step_buckets(&self, query: &BucketQuery) -> Result<Vec<StepBucket>, StoreError>;
+}
+
+/// Which runs [`Store::run_buckets`] and [`Store::step_buckets`] count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketQuery {
+    /// One canary, or every canary when `None`.
+    pub canary: Option<String>,
+    /// Inclusive.
+    pub since: DateTime<Utc>,
+    /// Exclusive.
+    pub until: DateTime<Utc>,
+    /// Bucket width in seconds (at least 1); buckets start at multiples of it since the epoch.
+    pub bucket_secs: i64,
+}
+
+/// Runs of one canary in one time bucket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunBucket {
+    /// Name of the canary.
+    pub canary: String,
+    /// Start of the bucket.
+    pub start: DateTime<Utc>,
+    /// Runs that passed.
+    pub passed: u32,
+    /// Every run (any status).
+    pub runs: u32,
+    /// Mean run duration, in milliseconds.
+    pub mean_duration_ms: f64,
+}
+
+/// One step's mean duration in one time bucket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepBucket {
+    /// The step's name.
+    pub step: String,
+    /// Start of the bucket.
+    pub start: DateTime<Utc>,
+    /// Mean duration of the step, in milliseconds.
+    pub mean_duration_ms: f64,
 }
 
 /// One change of a failover record's answer (or a drift put back).
@@ -128,12 +175,14 @@ pub struct RunPage {
     /// Only runs that started strictly before this instant (the `start` of the last run of the
     /// previous page); `None` for the first page.
     pub before: Option<DateTime<Utc>>,
+    /// Only runs that ended so; every run when `None`.
+    pub status: Option<RunStatus>,
 }
 
 impl RunPage {
     /// The first page of `limit` runs.
     pub fn first(limit: usize) -> Self {
-        Self { limit, before: None }
+        Self { limit, before: None, status: None }
     }
 }
 

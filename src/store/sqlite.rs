@@ -16,8 +16,8 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::{
-    AlarmRecord, AlarmTransition, FailoverChange, MIN_RUN_ID_PREFIX, MetricQuery, RunPage, RunSummary, Store,
-    StoreError,
+    AlarmRecord, AlarmTransition, BucketQuery, FailoverChange, MIN_RUN_ID_PREFIX, MetricQuery, RunBucket,
+    RunPage, RunSummary, StepBucket, Store, StoreError,
 };
 use crate::report::{Datapoint, RunReport, RunStatus};
 
@@ -85,6 +85,8 @@ const MIGRATIONS: &[&str] = &[
         why         TEXT NOT NULL
     );
     CREATE INDEX failover_history_by_name ON failover_history (failover, ts);",
+    // 4: the dashboard counts every canary's runs of the last hours.
+    "CREATE INDEX runs_by_start ON runs (started_at);",
 ];
 
 /// The schema version this build writes.
@@ -359,9 +361,10 @@ impl Store for SqliteStore {
             &format!("list the runs of canary `{canary}`"),
             &format!(
                 "SELECT {SUMMARY_COLUMNS} FROM runs WHERE canary = ?1 AND started_at < ?2
+                 AND (?4 IS NULL OR status = ?4)
                  ORDER BY started_at DESC, run_id DESC LIMIT ?3"
             ),
-            params![canary, before, limit],
+            params![canary, before, limit, page.status.map(RunStatus::as_str)],
         )
     }
 
@@ -617,5 +620,64 @@ impl Store for SqliteStore {
                 })
             })
             .collect()
+    }
+
+    fn run_buckets(&self, query: &BucketQuery) -> Result<Vec<RunBucket>, StoreError> {
+        type Row = (String, i64, u32, u32, f64);
+        let width = query.bucket_secs.max(1) * 1000;
+        // `?4 IS NULL OR canary = ?4` would hide the (canary, started_at) index from the planner.
+        let filter = if query.canary.is_some() { "canary = ?4 AND" } else { "?4 IS NULL AND" };
+        let sql = format!(
+            "SELECT canary, (started_at / ?3) * ?3 AS bucket, SUM(status = 'PASSED'), COUNT(*), AVG(duration_ms)
+             FROM runs WHERE {filter} started_at >= ?1 AND started_at < ?2
+             GROUP BY canary, bucket ORDER BY bucket, canary"
+        );
+        let conn = self.lock();
+        let rows: Vec<Row> = conn
+            .prepare_cached(&sql)
+            .and_then(|mut stmt| {
+                let args = params![millis(query.since), millis(query.until), width, query.canary];
+                stmt.query_map(args, |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
+                })?
+                .collect()
+            })
+            .map_err(self.query_err("count runs by time"))?;
+        drop(conn);
+        rows.into_iter()
+            .map(|(canary, bucket, passed, runs, mean_duration_ms)| {
+                Ok(RunBucket { start: self.bucket_start(bucket)?, canary, passed, runs, mean_duration_ms })
+            })
+            .collect()
+    }
+
+    fn step_buckets(&self, query: &BucketQuery) -> Result<Vec<StepBucket>, StoreError> {
+        let width = query.bucket_secs.max(1) * 1000;
+        let conn = self.lock();
+        let rows: Vec<(String, i64, f64)> = conn
+            .prepare_cached(
+                "SELECT s.name, (r.started_at / ?3) * ?3 AS bucket, AVG(s.duration_ms)
+                 FROM runs r JOIN steps s ON s.run_id = r.run_id
+                 WHERE r.canary = ?4 AND r.started_at >= ?1 AND r.started_at < ?2
+                 GROUP BY s.name, bucket ORDER BY bucket, MIN(s.idx)",
+            )
+            .and_then(|mut stmt| {
+                let args = params![millis(query.since), millis(query.until), width, query.canary];
+                stmt.query_map(args, |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?.collect()
+            })
+            .map_err(self.query_err("average step durations by time"))?;
+        drop(conn);
+        rows.into_iter()
+            .map(|(step, bucket, mean_duration_ms)| {
+                Ok(StepBucket { step, start: self.bucket_start(bucket)?, mean_duration_ms })
+            })
+            .collect()
+    }
+}
+
+impl SqliteStore {
+    fn bucket_start(&self, millis: i64) -> Result<DateTime<Utc>, StoreError> {
+        DateTime::from_timestamp_millis(millis)
+            .ok_or_else(|| self.corrupt(format!("a run's start time {millis} ms is out of range")))
     }
 }
