@@ -40,7 +40,7 @@ for size in 1920x1080 1920x8000; do
   )
   declare -A count=(
     [aviary]=$($aviary diff "$a" "$b" | sed -n 's/.*differ (\([0-9]*\) pixels.*/\1/p')
-    [odiff]=$($odiff "$a" "$b" "$dir/odiff.png" --aa -t 0.1 | sed -n 's/Found \([0-9]*\) different.*/\1/p')
+    [odiff]=$($odiff "$a" "$b" "$dir/odiff.png" --aa -t 0.1 2>&1 | sed -n 's/Found \([0-9]*\) different.*/\1/p')
     [pixelmatch]=$(node pixelmatch-diff.mjs "$a" "$b" "$dir/pixelmatch.png")
   )
   declare -A results=()

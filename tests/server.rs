@@ -142,6 +142,15 @@ impl Backend for FakeBackend {
             },
         ])
     }
+    fn set_alarm_state(
+        &self,
+        name: &str,
+        state: AlarmState,
+        reason: &str,
+    ) -> Result<Vec<aviary::store::AlarmTransition>, aviary::alarms::SetStateError> {
+        self.started.lock().unwrap().push(format!("set-state {name} {} {reason}", state.as_str()));
+        Ok(Vec::new())
+    }
     fn metrics(&self) -> DaemonMetrics {
         let mut durations = Histogram::new(&[0.5, 1.0, 2.5]);
         for seconds in [0.2, 1.5, 1.5] {
@@ -966,7 +975,7 @@ async fn chromium_reads_every_dashboard_page_with_no_error() {
     pool.shutdown().await;
 }
 
-/// The run-now button: asks for the token, sends it, says what happened.
+/// The run-now and set-state buttons: ask for the token, send it, say what happened.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_run_now_button_sends_the_token_it_is_given() {
     use aviary::browser::{BrowserPool, PageOptions, PoolConfig};
@@ -995,6 +1004,17 @@ async fn the_run_now_button_sends_the_token_it_is_given() {
     let started = page.evaluate(click).await.unwrap();
     assert!(started.as_str().unwrap().starts_with("Run started"), "{started}");
     assert_eq!(*f.backend.started.lock().unwrap(), vec!["home".to_string()]);
+
+    // Set-state on an alarm's page, with the token the tab keeps.
+    page.goto(&format!("http://{addr}/alarms/home-availability"), Duration::from_secs(20)).await.unwrap();
+    let set = "(async () => { const form = document.querySelector('form.set-state'); \
+               form.querySelector('select').value = 'OK'; form.querySelector('input[name=reason]').value = 'maintenance over'; \
+               form.requestSubmit(); \
+               for (let i = 0; i < 100; i++) { const o = form.querySelector('output').textContent; \
+               if (o && o !== '…') return o; await new Promise(r => setTimeout(r, 50)); } return 'no answer'; })()";
+    let answer = page.evaluate(set).await.unwrap();
+    assert_eq!(answer, "State set.", "{answer}");
+    assert_eq!(f.backend.started.lock().unwrap()[1], "set-state home-availability OK maintenance over");
     page.close().await;
     pool.shutdown().await;
 }

@@ -580,4 +580,36 @@ fn runs_are_counted_by_time_bucket_and_filtered_by_status() {
     let failed = RunPage { limit: 10, before: None, status: Some(RunStatus::Failed) };
     let runs = store.runs("home", failed).unwrap();
     assert_eq!(runs.iter().map(|r| r.run_id.as_str()).collect::<Vec<_>>(), ["bucket-run-0002"]);
+
+    // Hourly totals follow deletions and replacements; buckets under an hour count the runs.
+    store.delete_runs(&["bucket-run-0002".to_string()]).unwrap();
+    save(&store, &report("home", "bucket-run-0003", at(7200 + 60), RunStatus::Failed));
+    let home = store.run_buckets(&query(Some("home"))).unwrap();
+    assert_eq!(home.iter().map(|b| (b.passed, b.runs)).collect::<Vec<_>>(), [(1, 1), (0, 1)], "{home:?}");
+    let half_hours = aviary::store::BucketQuery { bucket_secs: 1800, ..query(Some("home")) };
+    let home = store.run_buckets(&half_hours).unwrap();
+    assert_eq!(home.iter().map(|b| (b.passed, b.runs)).collect::<Vec<_>>(), [(1, 1), (0, 1)], "{home:?}");
+    store.delete_runs(&["bucket-run-0001".to_string(), "bucket-run-0003".to_string()]).unwrap();
+    assert!(store.run_buckets(&query(Some("home"))).unwrap().is_empty(), "emptied hours are gone");
+}
+
+#[test]
+fn an_older_database_gets_its_hourly_totals_from_the_runs_it_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("aviary.db");
+    let store = SqliteStore::open(&path).unwrap();
+    save(&store, &report("home", "older-run-0001", at(0), RunStatus::Passed));
+    save(&store, &report("home", "older-run-0002", at(60), RunStatus::Failed));
+    drop(store);
+    // Back to schema 3: no hourly totals.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("DROP TRIGGER run_hours_insert; DROP TRIGGER run_hours_delete; DROP TABLE run_hours;")
+        .unwrap();
+    conn.pragma_update(None, "user_version", 3).unwrap();
+    drop(conn);
+
+    let store = SqliteStore::open(&path).unwrap();
+    let query = aviary::store::BucketQuery { canary: None, since: at(0), until: at(3600), bucket_secs: 3600 };
+    let buckets = store.run_buckets(&query).unwrap();
+    assert_eq!(buckets.iter().map(|b| (b.passed, b.runs)).collect::<Vec<_>>(), [(1, 2)], "{buckets:?}");
 }

@@ -73,7 +73,8 @@ pub trait Store: Send + Sync {
     fn failover_history(&self, failover: &str, limit: usize) -> Result<Vec<FailoverChange>, StoreError>;
 
     /// Runs that started in `[since, until)` counted by canary and time bucket, oldest bucket
-    /// first: what the dashboard's bars and charts draw without reading every run.
+    /// first: what the dashboard's bars and charts draw without reading every run. Buckets of
+    /// whole hours come from hourly totals: `since` counts from the start of its hour.
     fn run_buckets(&self, query: &BucketQuery) -> Result<Vec<RunBucket>, StoreError>;
 
     /// Mean step durations of one canary's runs in `[since, until)`, by step name and time

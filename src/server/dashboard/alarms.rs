@@ -10,7 +10,7 @@ use axum::response::Html;
 use chrono::Utc;
 use maud::{Markup, html};
 
-use super::format::{alarm_url, badge, canary_url, segment, timestamp, when};
+use super::format::{alarm_url, badge, canary_url, count, segment, timestamp, when};
 use super::{PageError, Section, blocking, layout, not_found};
 use crate::alarms::AlarmStatus;
 use crate::server::backend::Backend;
@@ -32,7 +32,7 @@ pub async fn list_page(State(backend): State<Arc<dyn Backend>>) -> Result<Html<S
                 p.muted { "No alarms are defined. Alarms go in the " code { "alarms:" } " section of aviary.yaml." }
             } @else {
                 p.summary {
-                    (alarms.len()) " alarms · " (alarms.iter().filter(|a| a.state.as_str() == "ALARM").count()) " in ALARM"
+                    (count(alarms.len(), "alarm", "alarms")) " · " (alarms.iter().filter(|a| a.state.as_str() == "ALARM").count()) " in ALARM"
                 }
                 div.scroll {
                     table {

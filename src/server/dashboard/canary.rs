@@ -79,7 +79,9 @@ pub async fn page(
         })
         .await?
     };
-    let since = now - Duration::seconds(span);
+    // Charts start on a bucket's edge, so every bucket drawn is whole.
+    let since =
+        DateTime::from_timestamp((now.timestamp() - span).div_euclid(bucket) * bucket, 0).unwrap_or(now);
     let figures = {
         let (store, name) = (backend.store(), name.clone());
         blocking(move || {

@@ -59,7 +59,11 @@ pub fn sparkline(values: &[Option<f64>], label: &str) -> Markup {
     html! {
         svg.spark viewBox="0 0 96 20" width="96" height="20" role="img" aria-label=(label) {
             @for points in &lines {
-                polyline points=(points) {}
+                @if let Some((x, y)) = points.split_once(',').filter(|_| !points.contains(' ')) {
+                    circle cx=(x) cy=(y) r="1.5" {}
+                } @else {
+                    polyline points=(points) {}
+                }
             }
             @if let Some(last) = present.last() {
                 title { (label) ": latest " (duration_ms(*last)) ", highest " (duration_ms(max)) }

@@ -112,6 +112,11 @@ pub fn bytes(count: i64) -> String {
     }
 }
 
+/// `1 request`, `3 requests`.
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    if n == 1 { format!("1 {one}") } else { format!("{n} {many}") }
+}
+
 /// A status as a badge; the class carries the colour and the word says it, so colour is never
 /// the only sign.
 pub fn badge(status: &str) -> Markup {

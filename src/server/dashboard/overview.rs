@@ -12,7 +12,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::chart::{Cell, sparkline, success_bar};
-use super::format::{badge, canary_url, duration_ms, run_url, when};
+use super::format::{badge, canary_url, count, duration_ms, run_url, when};
 use super::{PageError, Section, blocking, layout};
 use crate::server::backend::{Backend, BrokenFile, CanaryStatus};
 use crate::store::{BucketQuery, RunBucket};
@@ -123,7 +123,7 @@ pub fn render(
         }
         div id="canaries" data-live="15" {
             p.summary {
-                (canaries.len()) " canaries · " (failing) " failing · showing " (shown.len())
+                (count(canaries.len(), "canary", "canaries")) " · " (failing) " failing · showing " (shown.len())
                 " · updated " (when(now, now))
             }
             @if shown.is_empty() {

@@ -33,7 +33,15 @@ struct Files {
     har: Option<Result<Har, String>>,
     log: Option<String>,
     log_truncated: bool,
-    visual: bool,
+    visual: VisualFiles,
+}
+
+/// Which pictures of `visual/` the run folder holds.
+#[derive(Debug, Default, Clone, Copy)]
+struct VisualFiles {
+    baseline: bool,
+    current: bool,
+    diff: bool,
 }
 
 /// `GET /runs/{id}`: by run id or a unique prefix.
@@ -57,7 +65,13 @@ fn short_id(id: &str) -> &str {
 
 fn read_files(dir: Option<&FsPath>, report: &RunReport) -> Files {
     let Some(dir) = dir.filter(|d| d.is_dir()) else {
-        return Files { present: false, har: None, log: None, log_truncated: false, visual: false };
+        return Files {
+            present: false,
+            har: None,
+            log: None,
+            log_truncated: false,
+            visual: VisualFiles::default(),
+        };
     };
     let har_path: PathBuf = dir.join(format!("{}.har", report.canary));
     let har = match std::fs::metadata(&har_path) {
@@ -79,7 +93,11 @@ fn read_files(dir: Option<&FsPath>, report: &RunReport) -> Files {
         }
         Err(_) => (None, false),
     };
-    let visual = dir.join("visual/current.png").is_file();
+    let visual = VisualFiles {
+        baseline: dir.join("visual/baseline.png").is_file(),
+        current: dir.join("visual/current.png").is_file(),
+        diff: dir.join("visual/diff.png").is_file(),
+    };
     Files { present: true, har, log, log_truncated, visual }
 }
 
@@ -209,7 +227,7 @@ fn value_text(value: &Value) -> String {
 fn blueprint_view(report: &RunReport, files: &Files) -> Markup {
     html! {
         @if report.blueprint == "broken-links" { (broken_links(report)) }
-        @if files.visual { (visual(report)) }
+        @if files.visual.current { (visual(report, files.visual)) }
     }
 }
 
@@ -258,7 +276,7 @@ fn broken_links(report: &RunReport) -> Markup {
 
 /// Baseline and current screenshot, one over the other with a slider, the diff picture and the
 /// comparison's figures.
-fn visual(report: &RunReport) -> Markup {
+fn visual(report: &RunReport, files: VisualFiles) -> Markup {
     let id = &report.run_id;
     let compare = report
         .steps
@@ -289,13 +307,20 @@ fn visual(report: &RunReport) -> Markup {
                     }
                 }
             }
-            div.compare data-compare="" {
-                img src=(artifact_url(id, "visual/current.png")) alt="This run's screenshot";
-                div.compare-top { img src=(artifact_url(id, "visual/baseline.png")) alt="The baseline"; }
+            @if files.baseline {
+                div.compare data-compare="" {
+                    img src=(artifact_url(id, "visual/current.png")) alt="This run's screenshot";
+                    div.compare-top { img src=(artifact_url(id, "visual/baseline.png")) alt="The baseline"; }
+                }
+                label.slider { "Baseline ⟷ current " input type="range" min="0" max="100" value="50" data-compare-slider="" aria-label="How much of the baseline is shown"; }
+            } @else {
+                p { "This run's screenshot (it made the baseline):" }
+                a href=(artifact_url(id, "visual/current.png")) { img.diff src=(artifact_url(id, "visual/current.png")) alt="This run's screenshot"; }
             }
-            label.slider { "Baseline ⟷ current " input type="range" min="0" max="100" value="50" data-compare-slider="" aria-label="How much of the baseline is shown"; }
-            p { "Changes in the diff picture (over a dimmed copy):" }
-            a href=(artifact_url(id, "visual/diff.png")) { img.diff src=(artifact_url(id, "visual/diff.png")) alt="Diff picture: changed pixels highlighted"; }
+            @if files.diff {
+                p { "Changes in the diff picture (over a dimmed copy):" }
+                a href=(artifact_url(id, "visual/diff.png")) { img.diff src=(artifact_url(id, "visual/diff.png")) alt="Diff picture: changed pixels highlighted"; }
+            }
         }
     }
 }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 
-use super::format::{bytes, duration_ms};
+use super::format::{bytes, count, duration_ms};
 use crate::har::{Entry, Har};
 
 /// Rows drawn at most; the rest are counted.
@@ -62,7 +62,7 @@ pub fn render(har: &Har, download: &str) -> Markup {
     let hidden = entries.len().saturating_sub(MAX_ROWS);
     html! {
         p {
-            (entries.len()) " requests over " (duration_ms(total)) ". "
+            (count(entries.len(), "request", "requests")) " over " (duration_ms(total)) ". "
             a href=(download) download { "Download the HAR" }
         }
         ul.legend {
@@ -105,7 +105,7 @@ pub fn render(har: &Har, download: &str) -> Markup {
                 }
             }
         }
-        @if hidden > 0 { p.muted { (hidden) " more requests are in the HAR." } }
+        @if hidden > 0 { p.muted { (count(hidden, "more request is", "more requests are")) " in the HAR." } }
     }
 }
 
