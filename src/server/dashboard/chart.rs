@@ -112,9 +112,9 @@ pub enum Unit {
     Milliseconds,
 }
 
-const PLOT_LEFT: f64 = 64.0;
+const PLOT_LEFT: f64 = 88.0;
 const PLOT_TOP: f64 = 8.0;
-const PLOT_WIDTH: f64 = 720.0;
+const PLOT_WIDTH: f64 = 700.0;
 const PLOT_HEIGHT: f64 = 160.0;
 
 /// A line chart over `[since, until)` with a y axis of four gridlines, and a legend when there
