@@ -37,10 +37,7 @@ trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$wo
 # The endpoint: a small JSON document.
 mkdir -p "$work/site/api/items" "$work/project/canaries"
 printf '{"id": 1, "name": "widget", "tags": ["new"], "price": 9.5}\n' > "$work/site/api/items/1.json"
-site_port=$(free_port)
-python3 -m http.server "$site_port" --bind 127.0.0.1 --directory "$work/site" >/dev/null 2>&1 &
-pids+=($!)
-wait_port "$site_port"
+serve_static "$work/site"
 url="http://127.0.0.1:$site_port/api/items/1.json"
 
 # Aviary: one canary file per check.

@@ -28,10 +28,7 @@ rss_mb() { awk '/^VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
 # One real run of a one-step API canary: the template of every seeded run.
 mkdir -p "$work/site" "$work/project/canaries"
 printf '{"status": "ok"}\n' > "$work/site/status.json"
-site_port=$(free_port)
-python3 -m http.server "$site_port" --bind 127.0.0.1 --directory "$work/site" >/dev/null 2>&1 &
-pids+=($!)
-wait_port "$site_port"
+serve_static "$work/site"
 cd "$work/project"
 printf 'blueprint: api\nschedule: rate(10 minutes)\nenabled: false\napi:\n  steps:\n    - name: get\n      request: {url: "http://127.0.0.1:%s/status.json"}\n      assert: [status == 200]\n' \
   "$site_port" > canaries/seed.yaml

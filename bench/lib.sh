@@ -26,6 +26,14 @@ median_wall() {
 }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# serve_static DIR: serves DIR over HTTP on a free port of 127.0.0.1; sets site_port and adds the
+# server to the caller's pids (killed by its EXIT trap).
+serve_static() {
+  site_port=$(free_port)
+  python3 -m http.server "$site_port" --bind 127.0.0.1 --directory "$1" >/dev/null 2>&1 &
+  pids+=($!)
+  wait_port "$site_port"
+}
 wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 did not open" >&2; exit 1; }
 
 # Runs a command, sampling its whole process tree; prints "wall_s cpu_s peak_rss_mb". Exit codes

@@ -10,7 +10,7 @@ use axum::response::Html;
 use chrono::Utc;
 use maud::{Markup, html};
 
-use super::format::{alarm_url, badge, canary_url, count, segment, timestamp, when};
+use super::format::{alarm_url, badge, canary_url, count, segment, table, timestamp, when};
 use super::{PageError, Section, blocking, layout, not_found};
 use crate::alarms::AlarmStatus;
 use crate::server::backend::Backend;
@@ -34,26 +34,30 @@ pub async fn list_page(State(backend): State<Arc<dyn Backend>>) -> Result<Html<S
                 p.summary {
                     (count(alarms.len(), "alarm", "alarms")) " · " (alarms.iter().filter(|a| a.state.as_str() == "ALARM").count()) " in ALARM"
                 }
-                div.scroll {
-                    table {
-                        thead { tr { th scope="col" { "Alarm" } th scope="col" { "State" } th scope="col" { "Reason" } th scope="col" { "Since" } th scope="col" { "Watches" } } }
-                        tbody {
-                            @for alarm in &alarms {
-                                tr {
-                                    td { a href=(alarm_url(&alarm.name)) { (alarm.name) } br; small { (alarm.kind) } }
-                                    td { (badge(alarm.state.as_str())) }
-                                    td.reason { (alarm.reason) }
-                                    td { @if let Some(since) = alarm.since { (when(since, now)) } @else { span.muted { "never evaluated" } } }
-                                    td { (watches(alarm)) }
-                                }
-                            }
-                        }
-                    }
-                }
+                (alarm_table(&alarms, now))
             }
         }
     };
     Ok(layout("Alarms", Section::Alarms, body))
+}
+
+/// Alarms with their state, reason, since and what each watches.
+pub(super) fn alarm_table(alarms: &[AlarmStatus], now: chrono::DateTime<Utc>) -> Markup {
+    table(
+        "",
+        &["Alarm", "State", "Reason", "Since", "Watches"],
+        html! {
+            @for alarm in alarms {
+                tr {
+                    td { a href=(alarm_url(&alarm.name)) { (alarm.name) } br; small { (alarm.kind) } }
+                    td { (badge(alarm.state.as_str())) }
+                    td.reason { (alarm.reason) }
+                    td { @if let Some(since) = alarm.since { (when(since, now)) } @else { span.muted { "never evaluated" } } }
+                    td { (watches(alarm)) }
+                }
+            }
+        },
+    )
 }
 
 fn watches(alarm: &AlarmStatus) -> Markup {
@@ -135,10 +139,7 @@ fn render_alarm(alarm: &AlarmStatus, all: &[AlarmStatus], history: &[AlarmTransi
             @if history.is_empty() {
                 p.muted { "No transitions yet." }
             } @else {
-                div.scroll {
-                    table {
-                        thead { tr { th scope="col" { "When" } th scope="col" { "From" } th scope="col" { "To" } th scope="col" { "Reason" } } }
-                        tbody {
+                (table("", &["When", "From", "To", "Reason"], html! {
                             @for t in history {
                                 tr {
                                     td { (timestamp(t.time)) }
@@ -147,9 +148,7 @@ fn render_alarm(alarm: &AlarmStatus, all: &[AlarmStatus], history: &[AlarmTransi
                                     td.reason { (t.reason) }
                                 }
                             }
-                        }
-                    }
-                }
+                        }))
             }
         }
     }
@@ -196,10 +195,7 @@ pub async fn failover_page(State(backend): State<Arc<dyn Backend>>) -> Result<Ht
                 @if changes.is_empty() {
                     p.muted { "No changes made yet." }
                 } @else {
-                    div.scroll {
-                        table {
-                            thead { tr { th scope="col" { "When" } th scope="col" { "From" } th scope="col" { "To" } th scope="col" { "Answer" } th scope="col" { "Why" } } }
-                            tbody {
+                    (table("", &["When", "From", "To", "Answer", "Why"], html! {
                                 @for change in changes {
                                     tr {
                                         td { (timestamp(change.time)) }
@@ -209,9 +205,7 @@ pub async fn failover_page(State(backend): State<Arc<dyn Backend>>) -> Result<Ht
                                         td.reason { (change.why) }
                                     }
                                 }
-                            }
-                        }
-                    }
+                            }))
                 }
             }
         }

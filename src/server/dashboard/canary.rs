@@ -12,7 +12,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::chart::{Series, Unit, line_chart};
-use super::format::{alarm_url, badge, canary_url, duration_ms, query_value, run_url, when};
+use super::format::{badge, canary_url, duration_ms, query_value, run_url, table, when};
 use super::{PageError, Section, blocking, layout, not_found};
 use crate::alarms::AlarmStatus;
 use crate::report::RunStatus;
@@ -126,19 +126,7 @@ impl View<'_> {
                 @if alarms.is_empty() {
                     p.muted { "No alarm watches this canary." }
                 } @else {
-                    table {
-                        thead { tr { th scope="col" { "Alarm" } th scope="col" { "State" } th scope="col" { "Reason" } th scope="col" { "Since" } } }
-                        tbody {
-                            @for alarm in alarms {
-                                tr {
-                                    td { a href=(alarm_url(&alarm.name)) { (alarm.name) } }
-                                    td { (badge(alarm.state.as_str())) }
-                                    td { (alarm.reason) }
-                                    td { @if let Some(since) = alarm.since { (when(since, self.now)) } }
-                                }
-                            }
-                        }
-                    }
+                    (super::alarms::alarm_table(alarms, self.now))
                 }
             }
             (self.runs(&figures.runs))
@@ -262,10 +250,7 @@ impl View<'_> {
                 @if runs.is_empty() {
                     p.muted { "No runs." }
                 } @else {
-                    div.scroll {
-                        table.runs {
-                            thead { tr { th scope="col" { "Started" } th scope="col" { "Status" } th scope="col" { "Duration" } th scope="col" { "Attempt" } th scope="col" { "Reason" } } }
-                            tbody {
+                    (table("runs", &["Started", "Status", "Duration", "Attempt", "Reason"], html! {
                                 @for run in runs {
                                     tr {
                                         td { a href=(run_url(&run.run_id)) { (when(run.start, self.now)) } }
@@ -275,9 +260,7 @@ impl View<'_> {
                                         td.reason { @if let Some(reason) = &run.reason { (reason) } }
                                     }
                                 }
-                            }
-                        }
-                    }
+                            }))
                 }
                 p.paging {
                     @if self.before.is_some() { a href={ (base) "?range=" (self.range) (status_param) "#runs" } { "Newest" } " " }

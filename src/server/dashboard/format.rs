@@ -5,23 +5,6 @@ use std::fmt::Write as _;
 use chrono::{DateTime, SecondsFormat, Utc};
 use maud::{Markup, html};
 
-/// Text for HTML content and attribute values (the templates escape on their own; this serves
-/// what is written outside them).
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// One URL path segment, percent-encoded (everything but RFC 3986 unreserved characters).
 pub fn segment(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -112,6 +95,18 @@ pub fn bytes(count: i64) -> String {
     }
 }
 
+/// A table in a box that scrolls sideways on narrow screens: its class, column headings and rows.
+pub fn table(class: &str, headings: &[&str], rows: Markup) -> Markup {
+    html! {
+        div.scroll {
+            table class=[(!class.is_empty()).then_some(class)] {
+                thead { tr { @for heading in headings { th scope="col" { (heading) } } } }
+                tbody { (rows) }
+            }
+        }
+    }
+}
+
 /// `1 request`, `3 requests`.
 pub fn count(n: usize, one: &str, many: &str) -> String {
     if n == 1 { format!("1 {one}") } else { format!("{n} {many}") }
@@ -138,8 +133,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn escaping_and_segments() {
-        assert_eq!(escape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+    fn segments_and_artifact_urls() {
         assert_eq!(segment("home page/ü"), "home%20page%2F%C3%BC");
         assert_eq!(segment("api-orders_1.x~"), "api-orders_1.x~");
         assert_eq!(

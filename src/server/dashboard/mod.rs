@@ -27,7 +27,7 @@ use maud::{DOCTYPE, Markup, html};
 use super::backend::Backend;
 use super::error::ApiError;
 
-pub use format::{escape, segment};
+pub use format::segment;
 
 /// The dashboard's routes (every one a `GET`), for a router whose state gives the backend.
 pub fn routes<S>() -> Router<S>

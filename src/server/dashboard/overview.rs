@@ -12,7 +12,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::chart::{Cell, sparkline, success_bar};
-use super::format::{badge, canary_url, count, duration_ms, run_url, when};
+use super::format::{badge, canary_url, count, duration_ms, run_url, table, when};
 use super::{PageError, Section, blocking, layout};
 use crate::server::backend::{Backend, BrokenFile, CanaryStatus};
 use crate::store::{BucketQuery, RunBucket};
@@ -129,19 +129,11 @@ pub fn render(
             @if shown.is_empty() {
                 p.muted { "No canary matches these filters." }
             } @else {
-                div.scroll {
-                    table.canaries {
-                        thead { tr {
-                            th scope="col" { "Canary" } th scope="col" { "Status" } th scope="col" { "Last 24 h" }
-                            th scope="col" { "Last run" } th scope="col" { "Next run" } th scope="col" { "Duration" }
-                        } }
-                        tbody {
+                (table("canaries", &["Canary", "Status", "Last 24 h", "Last run", "Next run", "Duration"], html! {
                             @for canary in &shown {
                                 (row(canary, by_canary.get(canary.name.as_str()).map_or(&[][..], Vec::as_slice), since, now))
                             }
-                        }
-                    }
-                }
+                        }))
             }
         }
     }

@@ -12,7 +12,7 @@ use chrono::Utc;
 use maud::{Markup, html};
 use serde_json::{Map, Value};
 
-use super::format::{artifact_url, badge, canary_url, duration_ms, timestamp, when};
+use super::format::{artifact_url, badge, canary_url, duration_ms, table, timestamp, when};
 use super::waterfall::{self, shorten};
 use super::{PageError, Section, blocking, layout};
 use crate::har::Har;
@@ -250,10 +250,7 @@ fn broken_links(report: &RunReport) -> Markup {
             @if broken.is_empty() {
                 p.muted { "No broken links." }
             } @else {
-                div.scroll {
-                    table.links {
-                        thead { tr { th scope="col" { "Link" } th scope="col" { "Status or reason" } th scope="col" { "Link text" } th scope="col" { "Linked from" } } }
-                        tbody {
+                (table("links", &["Link", "Status or reason", "Link text", "Linked from"], html! {
                             @for link in &broken {
                                 tr {
                                     td.url { code { (shorten(&text(link, "url"), 200)) } }
@@ -266,9 +263,7 @@ fn broken_links(report: &RunReport) -> Markup {
                                     }
                                 }
                             }
-                        }
-                    }
-                }
+                        }))
             }
         }
     }
