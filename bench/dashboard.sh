@@ -43,7 +43,7 @@ done
 per_canary=$((runs / canaries))
 seed_start=$(date +%s.%N)
 python3 "$bench_dir/seed_runs.py" .aviary/aviary.db "$work/template.json" "$canaries" "$per_canary" 600
-echo "seeded $((per_canary * canaries)) runs of $canaries canaries in $(echo "$(date +%s.%N) - $seed_start" | bc -l | cut -c1-5) s"
+printf "seeded %d runs of %d canaries in %.1f s\n" "$((per_canary * canaries))" "$canaries" "$(echo "$(date +%s.%N) - $seed_start" | bc -l)"
 
 port=$(free_port)
 printf 'server: {listen: "127.0.0.1:%s"}\n' "$port" > aviary.yaml
