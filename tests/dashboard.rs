@@ -172,5 +172,17 @@ async fn every_blueprint_reads_well_on_the_dashboard() {
     visit(&page, &addr, "/alarms", &shot("alarms")).await;
     visit(&page, &addr, "/failover", &shot("failover")).await;
     page.close().await;
+
+    // At a phone's width, no page is wider than the screen: wide tables scroll in their box.
+    let phone = pool.acquire(&PageOptions { viewport: (390, 844), ..PageOptions::default() }).await.unwrap();
+    for (name, path) in
+        [("phone-overview", "/".to_string()), ("phone-run", format!("/runs/{}", run_of("links")))]
+    {
+        visit(&phone, &addr, &path, &shot(name)).await;
+        let width =
+            phone.evaluate("[document.documentElement.scrollWidth, window.innerWidth]").await.unwrap();
+        assert!(width[0].as_u64() <= width[1].as_u64(), "{path} at 390 px: {width}");
+    }
+    phone.close().await;
     pool.shutdown().await;
 }
