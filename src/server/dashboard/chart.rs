@@ -53,9 +53,11 @@ pub fn sparkline(values: &[Option<f64>], label: &str) -> Markup {
     let (width, height) = (96.0, 20.0);
     let present: Vec<f64> = values.iter().flatten().copied().collect();
     let max = present.iter().copied().fold(0.0_f64, f64::max);
-    let step = if values.len() > 1 { width / (values.len() - 1) as f64 } else { 0.0 };
+    // Points stay 2 px inside the box, so a dot at either end is drawn whole.
+    let step = if values.len() > 1 { (width - 4.0) / (values.len() - 1) as f64 } else { 0.0 };
     let y = |v: f64| if max > 0.0 { height - 1.0 - (v / max) * (height - 2.0) } else { height - 1.0 };
-    let lines = runs_of_points(values.iter().enumerate().map(|(i, v)| v.map(|v| (i as f64 * step, y(v)))));
+    let lines =
+        runs_of_points(values.iter().enumerate().map(|(i, v)| v.map(|v| (2.0 + i as f64 * step, y(v)))));
     html! {
         svg.spark viewBox="0 0 96 20" width="96" height="20" role="img" aria-label=(label) {
             @for points in &lines {
