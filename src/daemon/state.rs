@@ -149,6 +149,22 @@ impl State {
     }
 }
 
+/// A loaded canary as the server shows it.
+fn status_of(inner: &Inner, name: &str, loaded: &Loaded) -> CanaryStatus {
+    let canary = &loaded.canary;
+    CanaryStatus {
+        name: name.to_string(),
+        blueprint: canary.blueprint.as_str().to_string(),
+        file: canary.file.clone(),
+        enabled: canary.enabled,
+        schedule: canary.schedule.to_string(),
+        next_fire: inner.scheduler.next_fire(name),
+        running: inner.scheduler.is_busy(name),
+        tags: canary.spec.tags.clone(),
+        last_run: inner.last_runs.get(name).map(|r| (**r).clone()),
+    }
+}
+
 /// The [`Backend`] the HTTP server reads through.
 #[derive(Clone)]
 pub struct DaemonBackend(pub Arc<State>);
@@ -156,24 +172,12 @@ pub struct DaemonBackend(pub Arc<State>);
 impl Backend for DaemonBackend {
     fn canaries(&self) -> Vec<CanaryStatus> {
         let inner = self.0.lock();
-        inner
-            .canaries
-            .iter()
-            .map(|(name, loaded)| {
-                let canary = &loaded.canary;
-                CanaryStatus {
-                    name: name.clone(),
-                    blueprint: canary.blueprint.as_str().to_string(),
-                    file: canary.file.clone(),
-                    enabled: canary.enabled,
-                    schedule: canary.schedule.to_string(),
-                    next_fire: inner.scheduler.next_fire(name),
-                    running: inner.scheduler.is_busy(name),
-                    tags: canary.spec.tags.clone(),
-                    last_run: inner.last_runs.get(name).map(|r| (**r).clone()),
-                }
-            })
-            .collect()
+        inner.canaries.iter().map(|(name, loaded)| status_of(&inner, name, loaded)).collect()
+    }
+
+    fn canary(&self, name: &str) -> Option<CanaryStatus> {
+        let inner = self.0.lock();
+        inner.canaries.get_key_value(name).map(|(name, loaded)| status_of(&inner, name, loaded))
     }
 
     fn broken_files(&self) -> Vec<BrokenFile> {

@@ -261,11 +261,7 @@ pub async fn approve_baseline(
 
 /// A canary the daemon has loaded, or 404.
 pub fn find_canary(backend: &dyn Backend, name: &str) -> Result<CanaryStatus, ApiError> {
-    backend
-        .canaries()
-        .into_iter()
-        .find(|c| c.name == name)
-        .ok_or_else(|| ApiError::not_found(format!("no canary named `{name}`")))
+    backend.canary(name).ok_or_else(|| ApiError::not_found(format!("no canary named `{name}`")))
 }
 
 /// A stored run by id or unique prefix, or 404 (400 when the prefix is ambiguous). Blocking.

@@ -117,6 +117,10 @@ pub enum RunNowError {
 pub trait Backend: Send + Sync + 'static {
     /// Every loaded canary, sorted by name.
     fn canaries(&self) -> Vec<CanaryStatus>;
+    /// One loaded canary.
+    fn canary(&self, name: &str) -> Option<CanaryStatus> {
+        self.canaries().into_iter().find(|c| c.name == name)
+    }
     /// The files that do not validate, sorted by file.
     fn broken_files(&self) -> Vec<BrokenFile>;
     /// Starts a run of the canary now (outside its schedule).

@@ -11,9 +11,10 @@ use chrono::Utc;
 use maud::{Markup, html};
 
 use super::format::{alarm_url, badge, canary_url, count, segment, table, timestamp, when};
-use super::{PageError, Section, blocking, layout, not_found};
+use super::{PageError, Section, blocking, layout};
 use crate::alarms::AlarmStatus;
 use crate::server::backend::Backend;
+use crate::server::error::ApiError;
 use crate::store::{AlarmTransition, FailoverChange};
 
 /// Transitions shown on an alarm's page.
@@ -83,7 +84,7 @@ pub async fn alarm_page(
         blocking(move || Ok((backend.alarms()?, backend.alarm_history(&name, HISTORY)?))).await?
     };
     let Some(alarm) = alarms.iter().find(|a| a.name == name) else {
-        return Err(not_found(format!("no alarm named `{name}`")));
+        return Err(ApiError::not_found(format!("no alarm named `{name}`")).into());
     };
     let history = history.unwrap_or_default();
     Ok(layout(&name, Section::Alarms, render_alarm(alarm, &alarms, &history)))

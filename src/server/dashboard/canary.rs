@@ -5,17 +5,18 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::response::Html;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::chart::{Series, Unit, line_chart};
-use super::format::{badge, canary_url, duration_ms, query_value, run_url, table, when};
-use super::{PageError, Section, blocking, layout, not_found};
+use super::format::{badge, canary_url, duration_ms, run_url, segment, table, when};
+use super::{PageError, Section, blocking, layout};
 use crate::alarms::AlarmStatus;
 use crate::report::RunStatus;
+use crate::server::api::parse_page;
 use crate::server::backend::{Backend, CanaryStatus};
 use crate::server::error::ApiError;
 use crate::store::{BucketQuery, RunBucket, RunPage, RunSummary, StepBucket};
@@ -27,22 +28,19 @@ const RUNS_PER_PAGE: usize = 25;
 const RANGES: [(&str, i64, i64); 4] =
     [("1h", 3600, 60), ("24h", 86_400, 900), ("7d", 7 * 86_400, 7200), ("30d", 30 * 86_400, 43_200)];
 
-/// The canary page's query string.
+/// The canary page's chart range (`range`: one of [`RANGES`], `24h` when absent); the runs'
+/// `before` and `status` are read as the API reads them.
 #[derive(Debug, Default, Deserialize)]
-pub struct PageQuery {
-    /// A chart range of [`RANGES`]; `24h` when absent.
+pub struct RangeQuery {
+    /// A chart range of [`RANGES`].
     #[serde(default)]
     pub range: String,
-    /// Only runs with this status (`PASSED`, `FAILED`, `ERROR`, `TIMEOUT`).
-    #[serde(default)]
-    pub status: String,
-    /// Runs that started before this RFC 3339 time (the next page's link gives it).
-    #[serde(default)]
-    pub before: String,
 }
 
 /// What the page shows, read from the store.
 struct Figures {
+    alarms: Vec<AlarmStatus>,
+    source: Option<String>,
     runs: Vec<RunSummary>,
     run_buckets: Vec<RunBucket>,
     step_buckets: Vec<StepBucket>,
@@ -52,42 +50,29 @@ struct Figures {
 pub async fn page(
     State(backend): State<Arc<dyn Backend>>,
     Path(name): Path<String>,
-    Query(query): Query<PageQuery>,
+    Query(query): Query<RangeQuery>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Html<String>, PageError> {
     let now = Utc::now();
     let (range, span, bucket) = RANGES.iter().copied().find(|r| r.0 == query.range).unwrap_or(RANGES[1]);
-    let status = match query.status.as_str() {
-        "" => None,
-        s => Some(RunStatus::parse(s).ok_or_else(|| {
-            ApiError::bad_request(format!("`status` must be PASSED, FAILED, ERROR or TIMEOUT, got `{s}`"))
-        })?),
-    };
-    let before = match query.before.as_str() {
-        "" => None,
-        s => Some(
-            DateTime::parse_from_rfc3339(s)
-                .map_err(|e| ApiError::bad_request(format!("`before`: {e}")))?
-                .with_timezone(&Utc),
-        ),
-    };
-    let canary = backend.canaries().into_iter().find(|c| c.name == name);
-    let (alarms, source): (Vec<AlarmStatus>, Option<String>) = {
-        let (backend, name) = (backend.clone(), name.clone());
-        blocking(move || {
-            let alarms = backend.alarms()?.into_iter().filter(|a| a.canary.as_deref() == Some(name.as_str()));
-            Ok((alarms.collect(), backend.canary_source(&name)))
-        })
-        .await?
-    };
+    let page = RunPage { limit: RUNS_PER_PAGE, ..parse_page(raw.as_deref().unwrap_or(""))? };
+    let (status, before) = (page.status, page.before);
+    let canary = backend.canary(&name);
     // Charts start on a bucket's edge, so every bucket drawn is whole.
     let since =
         DateTime::from_timestamp((now.timestamp() - span).div_euclid(bucket) * bucket, 0).unwrap_or(now);
     let figures = {
-        let (store, name) = (backend.store(), name.clone());
+        let name = name.clone();
         blocking(move || {
-            let runs = store.runs(&name, RunPage { limit: RUNS_PER_PAGE, before, status })?;
+            let store = backend.store();
+            let mut alarms = backend.alarms()?;
+            alarms.retain(|a| a.canary.as_deref() == Some(name.as_str()));
+            let runs = store.runs(&name, page)?;
+            let source = backend.canary_source(&name);
             let query = BucketQuery { canary: Some(name), since, until: now, bucket_secs: bucket };
             Ok(Figures {
+                alarms,
+                source,
                 runs,
                 run_buckets: store.run_buckets(&query)?,
                 step_buckets: store.step_buckets(&query)?,
@@ -96,10 +81,12 @@ pub async fn page(
         .await?
     };
     if canary.is_none() && figures.runs.is_empty() && before.is_none() && status.is_none() {
-        return Err(not_found(format!("no canary named `{name}`, and no runs of it in history")));
+        return Err(
+            ApiError::not_found(format!("no canary named `{name}`, and no runs of it in history")).into()
+        );
     }
     let view = View { name: &name, canary: canary.as_ref(), range, status, before, now, since, bucket };
-    Ok(layout(&name, Section::Canaries, view.render(&figures, &alarms, source.as_deref())))
+    Ok(layout(&name, Section::Canaries, view.render(&figures)))
 }
 
 type Points = Vec<(DateTime<Utc>, f64)>;
@@ -116,7 +103,8 @@ struct View<'a> {
 }
 
 impl View<'_> {
-    fn render(&self, figures: &Figures, alarms: &[AlarmStatus], source: Option<&str>) -> Markup {
+    fn render(&self, figures: &Figures) -> Markup {
+        let (alarms, source) = (&figures.alarms, figures.source.as_deref());
         html! {
             h1 { (self.name) }
             (self.status_block())
@@ -231,7 +219,7 @@ impl View<'_> {
             format!(
                 "{base}?range={}{status_param}&before={}",
                 self.range,
-                query_value(&last.start.to_rfc3339_opts(SecondsFormat::Millis, true))
+                segment(&last.start.to_rfc3339_opts(SecondsFormat::Millis, true))
             )
         });
         html! {

@@ -18,11 +18,6 @@ pub fn segment(text: &str) -> String {
     out
 }
 
-/// A query parameter's value, percent-encoded.
-pub fn query_value(text: &str) -> String {
-    segment(text)
-}
-
 /// The URL of a file of a run's folder (`file` relative to the folder, `/` separated).
 pub fn artifact_url(run_id: &str, file: &str) -> String {
     let path: Vec<String> = file.split('/').map(segment).collect();

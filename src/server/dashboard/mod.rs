@@ -19,7 +19,6 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::FromRef;
-use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use maud::{DOCTYPE, Markup, html};
@@ -124,10 +123,6 @@ impl IntoResponse for PageError {
         };
         (status, layout(title, Section::Canaries, body)).into_response()
     }
-}
-
-fn not_found(what: String) -> PageError {
-    PageError(ApiError::new(StatusCode::NOT_FOUND, what))
 }
 
 /// Runs blocking store reads off the async workers, for pages.

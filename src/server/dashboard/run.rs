@@ -52,7 +52,8 @@ pub async fn page(
     let (report, files) = blocking(move || {
         let report = find_run(backend.as_ref(), &id)?;
         let dir = run_folder(&backend.artifacts_root(), &report.artifacts).ok();
-        Ok((report.clone(), read_files(dir.as_deref(), &report)))
+        let files = read_files(dir.as_deref(), &report);
+        Ok((report, files))
     })
     .await?;
     let title = format!("{} · run {}", report.canary, short_id(&report.run_id));
