@@ -15,14 +15,16 @@ have cc || packages+=(build-essential)
 have pkg-config || packages+=(pkg-config)
 have curl || packages+=(curl ca-certificates)
 have pkill || packages+=(procps)
-# Test-only tools: a real BIND9 for DNS failover tests, dig to query it, and Python's venv for
-# moto (the local Route 53 stand-in, below).
+# Test-only tools: a real BIND9 for DNS failover tests, dig to query it, PostgreSQL for the
+# shared store, and Python's venv for moto (the local Route 53 stand-in, below).
 if [ "${AVIARY_SETUP_TESTS:-0}" = 1 ]; then
   have named || packages+=(bind9)
   have dig || packages+=(bind9-dnsutils)
   have promtool || packages+=(prometheus)  # promtool checks /metrics in tests/server.rs
   python3 -c 'import ensurepip, venv' 2>/dev/null || packages+=(python3-venv)
   have npm || packages+=(nodejs npm)  # @puppeteer/replay, the reference replayer of tests/flow.rs
+  # tests/postgres.rs starts its own throwaway cluster with these server programs.
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || packages+=(postgresql)
 fi
 
 if [ ${#packages[@]} -gt 0 ]; then

@@ -182,7 +182,6 @@ pub(super) fn load(globals: &Globals) -> Result<(Project, DaemonAt), i32> {
 /// when there is none yet.
 fn offline_engine(project: &Project, writes: bool) -> Result<(Engine, Arc<dyn Store>), i32> {
     let store = if writes { super::open_store(project)? } else { super::open_store_to_read(project)? };
-    let store: Arc<dyn Store> = Arc::new(store);
     // Alarm definitions only: nothing runs, so a canary's unset secret does not matter.
     let (canaries, problems) = crate::project::load_canaries_unresolved(project, &[]);
     if !problems.is_empty() {

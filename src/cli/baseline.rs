@@ -60,7 +60,7 @@ async fn approve(globals: &Globals, canary: &str, run: Option<&str>) -> i32 {
                 Err(code) => return code,
             };
             let root = crate::blueprints::visual::baselines_root(&project.data_dir);
-            match baseline::approve(&store, &project.artifacts_dir, &root, canary, run) {
+            match baseline::approve(store.as_ref(), &project.artifacts_dir, &root, canary, run) {
                 Ok(approval) => approval,
                 Err(e) => {
                     eprintln!("error: {e}");

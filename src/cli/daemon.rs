@@ -39,7 +39,7 @@ pub async fn daemon(globals: &Globals, args: DaemonArgs) -> i32 {
     };
     let services = Arc::new(Services {
         browser: BrowserPool::new(super::run::pool_config(&project)),
-        store: Arc::new(store),
+        store,
         artifacts_root: project.artifacts_dir.clone(),
         progress: None,
         baselines_root: crate::blueprints::visual::baselines_root(&project.data_dir),

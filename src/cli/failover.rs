@@ -1,13 +1,11 @@
 //! `aviary failover status`: each failover record's desired and actual answer.
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use clap::Subcommand;
 
 use super::{EXIT_BAD_INPUT, EXIT_OK, Globals};
 use crate::dns::controller::Controller;
-use crate::store::Store;
 
 #[derive(Subcommand, Debug)]
 pub enum FailoverCommand {
@@ -97,8 +95,8 @@ async fn status(globals: &Globals, json: bool) -> i32 {
     if let Err(code) = super::require_secrets(&project, &["dns_providers"]) {
         return code;
     }
-    let store: Arc<dyn Store> = match super::open_store(&project) {
-        Ok(s) => Arc::new(s),
+    let store = match super::open_store(&project) {
+        Ok(s) => s,
         Err(code) => return code,
     };
     let controller = Controller::new(store);

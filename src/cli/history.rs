@@ -1,12 +1,13 @@
 //! `aviary runs CANARY` and `aviary show RUN_ID`: read the run history from the store.
 
 use std::fmt::Write;
+use std::sync::Arc;
 
 use super::{EXIT_BAD_INPUT, EXIT_OK, Globals};
 use crate::report::RunReport;
 use crate::spec::Project;
 use crate::spec::suggest::did_you_mean;
-use crate::store::{MIN_RUN_ID_PREFIX, RunPage, SqliteStore, Store};
+use crate::store::{MIN_RUN_ID_PREFIX, RunPage, Store};
 
 pub fn runs(globals: &Globals, canary: &str, limit: usize, as_json: bool) -> i32 {
     let (project, store) = match project_and_store(globals) {
@@ -21,7 +22,7 @@ pub fn runs(globals: &Globals, canary: &str, limit: usize, as_json: bool) -> i32
         }
     };
     if runs.is_empty() {
-        let known = known_canaries(&project, &store);
+        let known = known_canaries(&project, store.as_ref());
         if known.iter().any(|name| name == canary) {
             eprintln!("no runs of canary `{canary}` yet in {}", project.data_dir.display());
         } else {
@@ -82,7 +83,7 @@ pub fn show(globals: &Globals, run_id: &str, as_json: bool) -> i32 {
 }
 
 /// The names of the project's canaries that load and of those with runs stored.
-fn known_canaries(project: &Project, store: &SqliteStore) -> Vec<String> {
+fn known_canaries(project: &Project, store: &dyn Store) -> Vec<String> {
     let (loaded, _) = crate::project::load_canaries(project, &[]);
     let stored = store.latest_runs().unwrap_or_default();
     let mut names: Vec<String> =
@@ -93,7 +94,7 @@ fn known_canaries(project: &Project, store: &SqliteStore) -> Vec<String> {
 }
 
 /// The project and its database, each failure already printed.
-fn project_and_store(globals: &Globals) -> Result<(Project, SqliteStore), i32> {
+fn project_and_store(globals: &Globals) -> Result<(Project, Arc<dyn Store>), i32> {
     let project = super::load_project_unresolved(globals)?;
     let store = super::open_store_to_read(&project)?;
     Ok((project, store))

@@ -11,11 +11,15 @@ mod progress;
 mod record;
 mod reporters;
 mod run;
+mod store;
 mod validate;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::store::{Store, StoreError};
 
 /// Exit code: everything passed / valid.
 pub const EXIT_OK: i32 = 0;
@@ -37,6 +41,9 @@ pub(crate) struct Cli {
     /// Where the database and artifacts live (overrides `data_dir`).
     #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Where run history lives: a PostgreSQL URL shared by several daemons (overrides `store`).
+    #[arg(long, global = true, value_name = "URL", env = "AVIARY_STORE")]
+    pub store: Option<String>,
     /// More log output (repeat for more).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -117,6 +124,9 @@ pub(crate) enum Command {
     /// Compare two PNG screenshots as the visual blueprint does (exit 0 same, 1 different,
     /// 2 bad input).
     Diff(diff::DiffArgs),
+    /// Run history's database: copy it to another store.
+    #[command(subcommand)]
+    Store(store::StoreCommand),
     /// A script canary's child process (started by a run; speaks JSON lines on stdin/stdout).
     #[command(name = "__script-child", hide = true)]
     ScriptChild,
@@ -152,7 +162,12 @@ pub fn main() -> i32 {
 }
 
 async fn dispatch(cli: Cli) -> i32 {
-    let globals = Globals { config: cli.config.clone(), data_dir: cli.data_dir.clone(), quiet: cli.quiet };
+    let globals = Globals {
+        config: cli.config.clone(),
+        data_dir: cli.data_dir.clone(),
+        store: cli.store.clone(),
+        quiet: cli.quiet,
+    };
     match cli.command {
         Command::Run(args) => run::run(&globals, args).await,
         Command::Daemon(args) => daemon::daemon(&globals, args).await,
@@ -166,6 +181,7 @@ async fn dispatch(cli: Cli) -> i32 {
         Command::Failover(command) => failover::failover(&globals, command).await,
         Command::Baseline(command) => baseline::baseline(&globals, command).await,
         Command::Diff(args) => diff::diff(args),
+        Command::Store(command) => store::store(&globals, command),
         Command::ScriptChild => crate::blueprints::script::child::main(),
     }
 }
@@ -176,6 +192,8 @@ pub struct Globals {
     pub config: Option<PathBuf>,
     /// Data folder (`--data-dir`), overriding `data_dir`.
     pub data_dir: Option<PathBuf>,
+    /// Run history's database (`--store`), overriding `store`.
+    pub store: Option<String>,
     /// Only errors (`--quiet`).
     pub quiet: bool,
 }
@@ -217,22 +235,32 @@ fn print_diagnostics(problems: &[crate::spec::Diagnostic]) {
 
 /// Loads the project file, printing its problems; an unset secret is one (the daemon's load).
 fn load_project(globals: &Globals) -> Result<crate::spec::Project, i32> {
-    crate::project::load_project(globals.config.as_deref(), globals.data_dir.as_deref()).map_err(|problems| {
-        print_diagnostics(&problems);
-        EXIT_BAD_INPUT
-    })
+    crate::project::load_project(globals.config.as_deref(), globals.data_dir.as_deref())
+        .map(|project| with_store_override(project, globals))
+        .map_err(|problems| {
+            print_diagnostics(&problems);
+            EXIT_BAD_INPUT
+        })
+}
+
+/// `--store` in place of the project file's `store`.
+fn with_store_override(mut project: crate::spec::Project, globals: &Globals) -> crate::spec::Project {
+    if let Some(store) = &globals.store {
+        project.config.store = Some(store.clone());
+    }
+    project
 }
 
 /// Loads the project file, printing its problems; unset secrets are left for
 /// [`require_secrets`] (commands that need none, or only some).
 fn load_project_unresolved(globals: &Globals) -> Result<crate::spec::Project, i32> {
     let (config, data_dir) = (globals.config.as_deref(), globals.data_dir.as_deref());
-    crate::project::load_project_unresolved(config, data_dir, &crate::spec::expand::process_env).map_err(
-        |problems| {
+    crate::project::load_project_unresolved(config, data_dir, &crate::spec::expand::process_env)
+        .map(|project| with_store_override(project, globals))
+        .map_err(|problems| {
             print_diagnostics(&problems);
             EXIT_BAD_INPUT
-        },
-    )
+        })
 }
 
 /// Refuses, printing them, when secrets under the key paths `under` are unset.
@@ -277,22 +305,45 @@ fn no_canaries(project: &crate::spec::Project, paths: &[PathBuf]) -> Option<Stri
     ))
 }
 
-/// Opens the project's database, creating it (and the data folder) when there is none.
-fn open_store(project: &crate::spec::Project) -> Result<crate::store::SqliteStore, i32> {
-    crate::store::SqliteStore::open(&project.data_dir.join("aviary.db")).map_err(|e| {
+/// Opens the project's store: the PostgreSQL database of `store`, or SQLite in the data folder
+/// (created, with the folder, when there is none).
+fn open_store(project: &crate::spec::Project) -> Result<Arc<dyn Store>, i32> {
+    open_store_at(project.config.store.as_deref(), &project.data_dir.join("aviary.db"), project)
+}
+
+fn open_store_at(
+    url: Option<&str>,
+    sqlite: &Path,
+    project: &crate::spec::Project,
+) -> Result<Arc<dyn Store>, i32> {
+    let opened: Result<Arc<dyn Store>, StoreError> = match url {
+        Some(url) => {
+            require_secrets(project, &["store"])?;
+            if !crate::store::is_postgres_url(url) {
+                eprintln!(
+                    "error: store: expected a PostgreSQL URL like postgres://user@host/db, found `{}`",
+                    crate::store::shown_url(url)
+                );
+                return Err(EXIT_BAD_INPUT);
+            }
+            crate::store::PostgresStore::open(url).map(|s| Arc::new(s) as Arc<dyn Store>)
+        }
+        None => crate::store::SqliteStore::open(sqlite).map(|s| Arc::new(s) as Arc<dyn Store>),
+    };
+    opened.map_err(|e| {
         eprintln!("error: {e}");
         EXIT_BAD_INPUT
     })
 }
 
-/// Opens the project's database for commands that only read it: when there is none yet (no run
-/// so far), an empty one in memory, so that reading creates no data folder.
-fn open_store_to_read(project: &crate::spec::Project) -> Result<crate::store::SqliteStore, i32> {
+/// Opens the project's store for commands that only read it: when SQLite's file does not exist
+/// yet (no run so far), an empty database in memory, so that reading creates no data folder.
+fn open_store_to_read(project: &crate::spec::Project) -> Result<Arc<dyn Store>, i32> {
     let path = project.data_dir.join("aviary.db");
-    if path.exists() {
+    if project.config.store.is_some() || path.exists() {
         return open_store(project);
     }
-    crate::store::SqliteStore::open_empty(&path).map_err(|e| {
+    crate::store::SqliteStore::open_empty(&path).map(|s| Arc::new(s) as Arc<dyn Store>).map_err(|e| {
         eprintln!("error: {e}");
         EXIT_BAD_INPUT
     })

@@ -80,7 +80,7 @@ pub async fn run(globals: &Globals, args: RunArgs) -> i32 {
     let sink = progress.clone();
     let services = Arc::new(Services {
         browser: BrowserPool::new(pool_config(&project)),
-        store: Arc::new(store),
+        store,
         artifacts_root: project.artifacts_dir.clone(),
         progress: Some(Arc::new(move |event| sink.event(event))),
         baselines_root: crate::blueprints::visual::baselines_root(&project.data_dir),

@@ -419,6 +419,10 @@ pub struct ProjectFile {
     /// overrides).
     #[serde(default = "ProjectFile::default_data_dir")]
     pub data_dir: String,
+    /// `store`: where run history lives: a PostgreSQL URL (`postgres://user@host/db`) shared by
+    /// several daemons; SQLite in `data_dir` when absent (`--store` overrides).
+    #[serde(default)]
+    pub store: Option<String>,
     /// `artifacts`: where run folders go.
     #[serde(default)]
     pub artifacts: ArtifactsConfig,
@@ -462,6 +466,7 @@ impl Default for ProjectFile {
         Self {
             canaries: Self::default_canaries(),
             data_dir: Self::default_data_dir(),
+            store: None,
             artifacts: ArtifactsConfig::default(),
             server: ServerConfig::default(),
             browser: BrowserConfig::default(),

@@ -438,6 +438,7 @@ pub fn check_project(config: &ProjectFile, tainted: &[KeyPath]) -> Vec<Problem> 
         p.add(root().key("runner").key("max_concurrency"), "max_concurrency must be at least 1");
     }
     check_server(config, &mut p);
+    check_store(config, &mut p);
     check_failover(config, &mut p);
     check_alarms(&config.alarms, &root().key("alarms"), &mut p);
     for (i, alarm) in config.alarms.iter().enumerate() {
@@ -475,6 +476,20 @@ pub fn check_project(config: &ProjectFile, tainted: &[KeyPath]) -> Vec<Problem> 
         p.add(problem.path, problem.message);
     }
     p.list
+}
+
+fn check_store(config: &ProjectFile, p: &mut Problems<'_>) {
+    let is_postgres = |s: &str| s.starts_with("postgres://") || s.starts_with("postgresql://");
+    // `${secret:...}` left as written is reported as an unset secret, not here.
+    if let Some(store) = config.store.as_deref().filter(|s| !s.starts_with("${") && !is_postgres(s)) {
+        p.add(
+            root().key("store"),
+            format!(
+                "expected a PostgreSQL URL like postgres://user@host/db, found `{store}` (leave `store` out \
+                 for SQLite in data_dir)"
+            ),
+        );
+    }
 }
 
 fn check_server(config: &ProjectFile, p: &mut Problems<'_>) {

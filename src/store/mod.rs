@@ -1,16 +1,21 @@
-//! Run history: SQLite (runs, steps, metric datapoints) behind the narrow [`Store`] trait, and
-//! the artifact folder layout.
+//! Run history (runs, steps, metric datapoints, alarm and failover history) behind the narrow
+//! [`Store`] trait, and the artifact folder layout.
 //!
-//! Nothing outside this module writes SQL. The trait is deliberately small so that a PostgreSQL
-//! store can follow; [`SqliteStore`] is the one implementation today.
+//! Nothing outside this module writes SQL. [`SqliteStore`] keeps one machine's history in a file;
+//! [`PostgresStore`] keeps the history several daemons share ([`open`] picks by the setting).
 //!
 //! Redaction happens before anything reaches the store (see `runner::redact`): the store keeps
 //! what it is given.
 
+mod copy;
 pub mod layout;
+mod postgres;
 pub mod retention;
+mod rows;
 mod sqlite;
 
+pub use copy::{CopyCounts, copy_history};
+pub use postgres::{PG_SCHEMA_VERSION, PostgresStore, is_postgres_url, shown_url};
 pub use sqlite::{SCHEMA_VERSION, SqliteStore};
 
 use chrono::{DateTime, Utc};
@@ -40,6 +45,9 @@ pub trait Store: Send + Sync {
 
     /// The datapoints matching `query`, oldest first.
     fn datapoints(&self, query: &MetricQuery) -> Result<Vec<Datapoint>, StoreError>;
+
+    /// Every datapoint one run left, in the order they were saved.
+    fn run_datapoints(&self, run_id: &str) -> Result<Vec<Datapoint>, StoreError>;
 
     /// Runs of `canary` that started before `older_than`: passed runs when `status_passed`,
     /// every other status otherwise. Oldest first. For the retention sweep.
@@ -71,6 +79,9 @@ pub trait Store: Send + Sync {
 
     /// A failover record's changes, newest first, at most `limit`.
     fn failover_history(&self, failover: &str, limit: usize) -> Result<Vec<FailoverChange>, StoreError>;
+
+    /// Names of the failovers that have changes recorded, sorted.
+    fn failovers(&self) -> Result<Vec<String>, StoreError>;
 
     /// Runs that started in `[since, until)` counted by canary and time bucket, oldest bucket
     /// first: what the dashboard's bars and charts draw without reading every run. Buckets of

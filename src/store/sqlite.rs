@@ -15,6 +15,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
+use super::rows::{self, SUMMARY_COLUMNS, SummaryRow, millis};
 use super::{
     AlarmRecord, AlarmTransition, BucketQuery, FailoverChange, MIN_RUN_ID_PREFIX, MetricQuery, RunBucket,
     RunPage, RunSummary, StepBucket, Store, StoreError,
@@ -120,8 +121,6 @@ pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 /// An hour in milliseconds: the width of `run_hours`' buckets.
 const HOUR_MS: i64 = 3_600_000;
 
-const SUMMARY_COLUMNS: &str = "run_id, canary, attempt, status, reason, started_at, duration_ms, artifacts";
-
 /// Run history in one SQLite file.
 pub struct SqliteStore {
     conn: Mutex<Connection>,
@@ -201,12 +200,8 @@ impl SqliteStore {
         move |source| StoreError::Query { db: self.db.clone(), what, source: source.into() }
     }
 
-    fn corrupt(&self, what: String) -> StoreError {
-        StoreError::Corrupt { db: self.db.clone(), what }
-    }
-
     fn summaries(&self, rows: Vec<SummaryRow>) -> Result<Vec<RunSummary>, StoreError> {
-        rows.into_iter().map(|row| row.into_summary(self)).collect()
+        rows.into_iter().map(|row| row.into_summary(&self.db)).collect()
     }
 
     fn query_summaries(
@@ -218,15 +213,10 @@ impl SqliteStore {
         let conn = self.lock();
         let rows: Vec<SummaryRow> = conn
             .prepare_cached(sql)
-            .and_then(|mut stmt| stmt.query_map(params, SummaryRow::read)?.collect())
+            .and_then(|mut stmt| stmt.query_map(params, read_summary)?.collect())
             .map_err(self.query_err(what))?;
         drop(conn);
         self.summaries(rows)
-    }
-
-    fn decode_report(&self, run_id: &str, json: &str) -> Result<RunReport, StoreError> {
-        serde_json::from_str(json)
-            .map_err(|e| self.corrupt(format!("run {run_id}: its stored report does not decode: {e}")))
     }
 }
 
@@ -258,62 +248,23 @@ fn migrate(conn: &mut Connection, db: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn millis(time: DateTime<Utc>) -> i64 {
-    time.timestamp_millis()
-}
-
 fn delete_run_rows(tx: &Transaction<'_>, run_id: &str) -> rusqlite::Result<usize> {
     tx.prepare_cached("DELETE FROM datapoints WHERE run_id = ?1")?.execute([run_id])?;
     tx.prepare_cached("DELETE FROM steps WHERE run_id = ?1")?.execute([run_id])?;
     tx.prepare_cached("DELETE FROM runs WHERE run_id = ?1")?.execute([run_id])
 }
 
-/// A `runs` row as read, before its text is checked.
-struct SummaryRow {
-    run_id: String,
-    canary: String,
-    attempt: i64,
-    status: String,
-    reason: Option<String>,
-    started_at: i64,
-    duration_ms: f64,
-    artifacts: String,
-}
-
-impl SummaryRow {
-    fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
-        Ok(SummaryRow {
-            run_id: row.get(0)?,
-            canary: row.get(1)?,
-            attempt: row.get(2)?,
-            status: row.get(3)?,
-            reason: row.get(4)?,
-            started_at: row.get(5)?,
-            duration_ms: row.get(6)?,
-            artifacts: row.get(7)?,
-        })
-    }
-
-    fn into_summary(self, store: &SqliteStore) -> Result<RunSummary, StoreError> {
-        let status = RunStatus::parse(&self.status)
-            .ok_or_else(|| store.corrupt(format!("run {}: unknown status `{}`", self.run_id, self.status)))?;
-        let start = DateTime::from_timestamp_millis(self.started_at).ok_or_else(|| {
-            store.corrupt(format!("run {}: start {} ms is out of range", self.run_id, self.started_at))
-        })?;
-        let attempt = u32::try_from(self.attempt).map_err(|_| {
-            store.corrupt(format!("run {}: attempt {} is out of range", self.run_id, self.attempt))
-        })?;
-        Ok(RunSummary {
-            run_id: self.run_id,
-            canary: self.canary,
-            attempt,
-            status,
-            reason: self.reason,
-            start,
-            duration_ms: self.duration_ms,
-            artifacts: self.artifacts,
-        })
-    }
+fn read_summary(row: &rusqlite::Row<'_>) -> rusqlite::Result<SummaryRow> {
+    Ok(SummaryRow {
+        run_id: row.get(0)?,
+        canary: row.get(1)?,
+        attempt: row.get(2)?,
+        status: row.get(3)?,
+        reason: row.get(4)?,
+        started_at: row.get(5)?,
+        duration_ms: row.get(6)?,
+        artifacts: row.get(7)?,
+    })
 }
 
 impl Store for SqliteStore {
@@ -405,7 +356,7 @@ impl Store for SqliteStore {
             .map_err(self.query_err(what()))?;
         if let Some(json) = exact {
             drop(conn);
-            return self.decode_report(run_id, &json).map(Some);
+            return rows::decode_report(&self.db, run_id, &json).map(Some);
         }
         if run_id.chars().count() < MIN_RUN_ID_PREFIX {
             return Ok(None);
@@ -413,7 +364,7 @@ impl Store for SqliteStore {
         // Every id starting with the prefix sorts in [prefix, prefix + U+10FFFF): a range the
         // primary key index answers; `substr` keeps the match exact.
         let upper = format!("{run_id}\u{10FFFF}");
-        let mut found: Vec<(String, String)> = conn
+        let found: Vec<(String, String)> = conn
             .prepare_cached(
                 "SELECT run_id, report_json FROM runs
                  WHERE run_id >= ?1 AND run_id < ?2 AND substr(run_id, 1, length(?1)) = ?1
@@ -424,18 +375,7 @@ impl Store for SqliteStore {
             })
             .map_err(self.query_err(what()))?;
         drop(conn);
-        match found.len() {
-            0 => Ok(None),
-            1 => {
-                let (id, json) = found.remove(0);
-                self.decode_report(&id, &json).map(Some)
-            }
-            _ => Err(StoreError::AmbiguousRunId {
-                db: self.db.clone(),
-                prefix: run_id.to_string(),
-                matches: found.into_iter().map(|(id, _)| id).collect(),
-            }),
-        }
+        rows::one_by_prefix(&self.db, run_id, found)
     }
 
     fn latest_runs(&self) -> Result<Vec<RunSummary>, StoreError> {
@@ -472,9 +412,7 @@ impl Store for SqliteStore {
         drop(conn);
         rows.into_iter()
             .map(|(step, ts, value)| {
-                let timestamp = DateTime::from_timestamp_millis(ts).ok_or_else(|| {
-                    self.corrupt(format!("datapoint of `{}`: time {ts} ms is out of range", query.metric))
-                })?;
+                let timestamp = rows::time(&self.db, ts, || format!("datapoint of `{}`", query.metric))?;
                 Ok(Datapoint {
                     metric: query.metric.clone(),
                     canary: query.canary.clone(),
@@ -482,6 +420,30 @@ impl Store for SqliteStore {
                     timestamp,
                     value,
                 })
+            })
+            .collect()
+    }
+
+    fn run_datapoints(&self, run_id: &str) -> Result<Vec<Datapoint>, StoreError> {
+        type Row = (String, String, Option<String>, i64, f64);
+        let conn = self.lock();
+        let found: Vec<Row> = conn
+            .prepare_cached(
+                "SELECT metric, canary, step, ts, value FROM datapoints WHERE run_id = ?1 ORDER BY rowid",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_map([run_id], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
+                })?
+                .collect()
+            })
+            .map_err(self.query_err(format!("read the datapoints of run {run_id}")))?;
+        drop(conn);
+        found
+            .into_iter()
+            .map(|(metric, canary, step, ts, value)| {
+                let timestamp = rows::time(&self.db, ts, || format!("datapoint of `{metric}`"))?;
+                Ok(Datapoint { metric, canary, step, timestamp, value })
             })
             .collect()
     }
@@ -531,9 +493,7 @@ impl Store for SqliteStore {
         drop(conn);
         rows.into_iter()
             .map(|(alarm, state, reason, since)| {
-                let since = DateTime::from_timestamp_millis(since).ok_or_else(|| {
-                    self.corrupt(format!("alarm `{alarm}`: time {since} ms is out of range"))
-                })?;
+                let since = rows::time(&self.db, since, || format!("alarm `{alarm}`"))?;
                 Ok(AlarmRecord { alarm, state, reason, since })
             })
             .collect()
@@ -577,8 +537,7 @@ impl Store for SqliteStore {
         drop(conn);
         rows.into_iter()
             .map(|(ts, old_state, new_state, reason)| {
-                let time = DateTime::from_timestamp_millis(ts)
-                    .ok_or_else(|| self.corrupt(format!("alarm `{alarm}`: time {ts} ms is out of range")))?;
+                let time = rows::time(&self.db, ts, || format!("alarm `{alarm}`"))?;
                 Ok(AlarmTransition { alarm: alarm.to_string(), time, old_state, new_state, reason })
             })
             .collect()
@@ -592,7 +551,6 @@ impl Store for SqliteStore {
     }
 
     fn record_failover_change(&self, change: &FailoverChange) -> Result<(), StoreError> {
-        let values = |v: &[String]| serde_json::to_string(v).unwrap_or_else(|_| "[]".to_string());
         self.lock()
             .execute(
                 "INSERT INTO failover_history (failover, record, ts, from_values, to_values, answer, why)
@@ -601,8 +559,8 @@ impl Store for SqliteStore {
                     change.failover,
                     change.record,
                     millis(change.time),
-                    values(&change.from),
-                    values(&change.to),
+                    rows::encode_values(&change.from),
+                    rows::encode_values(&change.to),
                     change.answer,
                     change.why
                 ],
@@ -628,15 +586,10 @@ impl Store for SqliteStore {
             })
             .map_err(self.query_err(format!("read the history of failover `{failover}`")))?;
         drop(conn);
-        let values = |json: &str| {
-            serde_json::from_str::<Vec<String>>(json)
-                .map_err(|e| self.corrupt(format!("failover `{failover}`: values {json}: {e}")))
-        };
+        let values = |json: &str| rows::decode_values(&self.db, failover, json);
         rows.into_iter()
             .map(|(record, ts, from, to, answer, why)| {
-                let time = DateTime::from_timestamp_millis(ts).ok_or_else(|| {
-                    self.corrupt(format!("failover `{failover}`: time {ts} ms is out of range"))
-                })?;
+                let time = rows::time(&self.db, ts, || format!("failover `{failover}`"))?;
                 Ok(FailoverChange {
                     failover: failover.to_string(),
                     record,
@@ -648,6 +601,13 @@ impl Store for SqliteStore {
                 })
             })
             .collect()
+    }
+
+    fn failovers(&self) -> Result<Vec<String>, StoreError> {
+        self.lock()
+            .prepare_cached("SELECT DISTINCT failover FROM failover_history ORDER BY failover")
+            .and_then(|mut stmt| stmt.query_map([], |row| row.get(0))?.collect())
+            .map_err(self.query_err("list the failovers with history"))
     }
 
     fn run_buckets(&self, query: &BucketQuery) -> Result<Vec<RunBucket>, StoreError> {
@@ -685,7 +645,13 @@ impl Store for SqliteStore {
         drop(conn);
         rows.into_iter()
             .map(|(canary, bucket, passed, runs, mean_duration_ms)| {
-                Ok(RunBucket { start: self.bucket_start(bucket)?, canary, passed, runs, mean_duration_ms })
+                Ok(RunBucket {
+                    start: rows::bucket_start(&self.db, bucket)?,
+                    canary,
+                    passed,
+                    runs,
+                    mean_duration_ms,
+                })
             })
             .collect()
     }
@@ -708,15 +674,8 @@ impl Store for SqliteStore {
         drop(conn);
         rows.into_iter()
             .map(|(step, bucket, mean_duration_ms)| {
-                Ok(StepBucket { step, start: self.bucket_start(bucket)?, mean_duration_ms })
+                Ok(StepBucket { step, start: rows::bucket_start(&self.db, bucket)?, mean_duration_ms })
             })
             .collect()
-    }
-}
-
-impl SqliteStore {
-    fn bucket_start(&self, millis: i64) -> Result<DateTime<Utc>, StoreError> {
-        DateTime::from_timestamp_millis(millis)
-            .ok_or_else(|| self.corrupt(format!("a run's start time {millis} ms is out of range")))
     }
 }

@@ -1,0 +1,214 @@
+//! The PostgreSQL store against a real server: a throwaway cluster (`initdb`, `pg_ctl`) on a
+//! free port of 127.0.0.1. The same contract as the SQLite store, then what only a shared server
+//! brings: concurrent first starts, a server restart, `store:` in the project file, and
+//! `aviary store migrate` from SQLite.
+
+#[path = "support/postgres.rs"]
+mod pg;
+#[path = "support/store_contract.rs"]
+mod store_contract;
+mod support;
+
+use std::time::{Duration, Instant};
+
+use aviary::report::RunStatus;
+use aviary::store::{
+    AlarmTransition, PG_SCHEMA_VERSION, PostgresStore, RunPage, SqliteStore, Store, StoreError,
+};
+use store_contract::{at, report, save};
+use support::{Project, start_site, stderr, stdout};
+
+/// A store on a fresh database, or `None` (the test skips) without PostgreSQL.
+fn fresh() -> Option<(Box<dyn Store>, String)> {
+    let cluster = pg::cluster()?;
+    let url = cluster.database();
+    Some((Box::new(PostgresStore::open(&url).unwrap()), url))
+}
+
+store_contract_tests!(fresh());
+
+#[test]
+fn the_schema_is_versioned_and_applied_once_when_daemons_start_together() {
+    let Some(cluster) = pg::cluster() else { return };
+    let url = cluster.database();
+    let openers: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || PostgresStore::open(&url).map(|_| ()))
+        })
+        .collect();
+    for opener in openers {
+        opener.join().unwrap().unwrap();
+    }
+    let mut client = cluster.client(&url);
+    let versions: Vec<i64> =
+        client.query("SELECT version FROM aviary_schema", &[]).unwrap().iter().map(|r| r.get(0)).collect();
+    assert_eq!(versions, [i64::from(PG_SCHEMA_VERSION)]);
+
+    // A database from a newer aviary is refused, naming it.
+    client.execute("UPDATE aviary_schema SET version = 99", &[]).unwrap();
+    let error = PostgresStore::open(&url).unwrap_err();
+    assert!(matches!(error, StoreError::SchemaTooNew { found: 99, .. }), "{error:?}");
+    assert!(error.to_string().contains(&format!("127.0.0.1:{}", cluster.port)), "{error}");
+}
+
+#[test]
+fn an_unreachable_server_is_an_error_within_the_deadline_and_hides_the_password() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let started = Instant::now();
+    let error =
+        PostgresStore::open(&format!("postgres://aviary:s3cret-pw@127.0.0.1:{port}/nowhere")).unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
+    let message = error.to_string();
+    assert!(message.contains(&format!("127.0.0.1:{port}")), "{message}");
+    assert!(!message.contains("s3cret-pw"), "the password leaked: {message}");
+    assert!(matches!(error, StoreError::Open { .. }), "{error:?}");
+}
+
+#[test]
+fn the_store_reconnects_after_the_server_restarts() {
+    let Some(cluster) = pg::own_cluster() else { return };
+    let url = cluster.database();
+    let store = PostgresStore::open(&url).unwrap();
+    save(&store, &report("homepage", "before-restart-01", at(0), RunStatus::Passed));
+    cluster.restart();
+    // The first call may meet the dead connection; the next opens a new one.
+    let mut saved = Err(None);
+    for _ in 0..3 {
+        match store.save_run(&report("homepage", "after-restart-001", at(60), RunStatus::Passed), &[]) {
+            Ok(()) => {
+                saved = Ok(());
+                break;
+            }
+            Err(e) => saved = Err(Some(e.to_string())),
+        }
+    }
+    saved.unwrap();
+    let runs = store.runs("homepage", RunPage::first(10)).unwrap();
+    assert_eq!(
+        runs.iter().map(|r| r.run_id.as_str()).collect::<Vec<_>>(),
+        ["after-restart-001", "before-restart-01"]
+    );
+}
+
+/// A project whose API canary passes against the fixture site, with `store:` set to `url`.
+fn project_on(url: &str, base: &str) -> Project {
+    let project = Project::new();
+    project.file("aviary.yaml", &format!("store: \"{url}\"\n"));
+    project.canary(
+        "status",
+        &format!(
+            "blueprint: api\ntimeout: 20s\napi:\n  steps:\n    - name: get\n      request: {{url: \"{base}/about\"}}\n      \
+             assert: [status == 200]\n"
+        ),
+    );
+    project
+}
+
+#[test]
+fn runs_go_to_the_store_of_the_project_file_and_the_history_commands_read_it() {
+    let Some(cluster) = pg::cluster() else { return };
+    let url = cluster.database();
+    let site = start_site();
+    let project = project_on(&url, &site.url(""));
+    for _ in 0..2 {
+        let out = project.aviary(&["run"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    assert!(!project.path().join(".aviary/aviary.db").exists(), "no SQLite file beside a PostgreSQL store");
+    let store = PostgresStore::open(&url).unwrap();
+    let runs = store.runs("status", RunPage::first(10)).unwrap();
+    assert_eq!(runs.len(), 2);
+    assert!(runs.iter().all(|r| r.status == RunStatus::Passed), "{runs:?}");
+
+    let out = project.aviary(&["runs", "status", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let listed: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(listed.as_array().map(Vec::len), Some(2), "{listed}");
+    let out = project.aviary(&["show", &runs[0].run_id[..8]]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains(&runs[0].run_id), "{}", stdout(&out));
+}
+
+#[test]
+fn a_bad_store_setting_says_where_and_what() {
+    let project = Project::new();
+    project.file("aviary.yaml", "store: mysql://root@localhost/aviary\n");
+    let out = project.aviary(&["validate"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("aviary.yaml:1:8: store: expected a PostgreSQL URL"), "{}", stderr(&out));
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let unreachable = format!("postgres://aviary:pw@127.0.0.1:{port}/db");
+    let out = Project::new().aviary(&["runs", "anything", "--store", &unreachable]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out)
+            .contains(&format!("could not open the database postgres://aviary:***@127.0.0.1:{port}/db")),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn store_migrate_copies_sqlite_history_once() {
+    let Some(cluster) = pg::cluster() else { return };
+    let url = cluster.database();
+    let project = Project::new();
+    let sqlite = SqliteStore::open(&project.path().join(".aviary/aviary.db")).unwrap();
+    // 1,203 runs of two canaries, some sharing a start millisecond across a page boundary.
+    for i in 0..1200 {
+        let status = if i % 7 == 0 { RunStatus::Failed } else { RunStatus::Passed };
+        save(&sqlite, &report("home", &format!("home-run-{i:06}"), at(i / 2), status));
+    }
+    for i in 0..3 {
+        save(&sqlite, &report("api", &format!("api-run-{i:06}"), at(i * 60), RunStatus::Passed));
+    }
+    let transition = |seconds, old: &str, new: &str| AlarmTransition {
+        alarm: "home-down".into(),
+        time: at(seconds),
+        old_state: old.into(),
+        new_state: new.into(),
+        reason: format!("to {new}"),
+    };
+    sqlite.record_alarm_transition(&transition(0, "INSUFFICIENT_DATA", "OK")).unwrap();
+    sqlite.record_alarm_transition(&transition(90, "OK", "ALARM")).unwrap();
+    drop(sqlite);
+
+    let out = project.aviary(&["store", "migrate", "--to", &url]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("copied 1203 runs") && stdout(&out).contains("2 alarm transitions"),
+        "{}",
+        stdout(&out)
+    );
+    let check = |store: &PostgresStore| {
+        let mut home = Vec::new();
+        let mut page = RunPage::first(5000);
+        home.extend(store.runs("home", page).unwrap());
+        page.limit = 10;
+        assert_eq!(home.len(), 1200);
+        assert_eq!(store.runs("api", page).unwrap().len(), 3);
+        let states = store.alarm_states().unwrap();
+        assert_eq!((states[0].alarm.as_str(), states[0].state.as_str()), ("home-down", "ALARM"));
+        assert_eq!(states[0].since, at(90));
+        assert_eq!(store.alarm_history("home-down", 10).unwrap().len(), 2);
+        let points = store.run_datapoints("home-run-000007").unwrap();
+        assert_eq!(points, report("home", "home-run-000007", at(3), RunStatus::Failed).datapoints());
+    };
+    check(&PostgresStore::open(&url).unwrap());
+
+    // Again: runs replace themselves, the alarm's history is not doubled.
+    let out = project.aviary(&["store", "migrate", "--to", &url]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("left 1 alarms and 0 failovers alone"), "{}", stdout(&out));
+    check(&PostgresStore::open(&url).unwrap());
+
+    // Mistakes are said plainly.
+    let out = project.aviary(&["store", "migrate"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("give --to postgres://"), "{}", stderr(&out));
+    let out = project.aviary(&["store", "migrate", "--from", "missing.db", "--to", &url]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no SQLite database at missing.db"), "{}", stderr(&out));
+}
