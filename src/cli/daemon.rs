@@ -19,6 +19,10 @@ pub struct DaemonArgs {
     /// Log the DNS failover changes the daemon would make, and make none.
     #[arg(long)]
     pub dry_run: bool,
+    /// Where this daemon checks from, with a shared store (overrides `location`; default
+    /// `default`).
+    #[arg(long, value_name = "NAME", env = "AVIARY_LOCATION")]
+    pub location: Option<String>,
 }
 
 pub async fn daemon(globals: &Globals, args: DaemonArgs) -> i32 {
@@ -53,6 +57,16 @@ pub async fn daemon(globals: &Globals, args: DaemonArgs) -> i32 {
         listen,
         token: project.config.server.token.clone(),
         socket: Some(crate::server::socket::path_in(&project.data_dir)),
+        location: match args.location.or_else(|| project.config.location.clone()) {
+            Some(location) if crate::spec::is_location_name(&location) => location,
+            Some(location) => {
+                eprintln!(
+                    "error: --location: `{location}` is not a location name (letters, digits, `.`, `_`, `-`)"
+                );
+                return EXIT_BAD_INPUT;
+            }
+            None => crate::daemon::DEFAULT_LOCATION.to_string(),
+        },
     };
     match crate::daemon::run(options, services, project.config.runner.max_concurrency).await {
         Ok(()) => EXIT_OK,

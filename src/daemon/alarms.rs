@@ -71,6 +71,9 @@ pub fn apply_project(state: &State, project: &Project) {
 
 /// Evaluates the alarms of `canary` after one of its runs was saved.
 pub async fn after_run(state: &Arc<State>, canary: &str) {
+    if !state.leading.load(std::sync::atomic::Ordering::SeqCst) {
+        return;
+    }
     let engine = state.alarms.clone();
     let canary = canary.to_string();
     let result = tokio::task::spawn_blocking(move || engine.evaluate_canary(&canary, Utc::now())).await;
@@ -80,8 +83,10 @@ pub async fn after_run(state: &Arc<State>, canary: &str) {
 /// Evaluates due alarms every [`TICK`] (so missing data is noticed without runs).
 pub async fn tick_loop(state: Arc<State>, mut stop: tokio::sync::watch::Receiver<bool>) {
     loop {
-        let engine = state.alarms.clone();
-        log_failure(tokio::task::spawn_blocking(move || engine.tick(Utc::now())).await);
+        if state.leading.load(std::sync::atomic::Ordering::SeqCst) {
+            let engine = state.alarms.clone();
+            log_failure(tokio::task::spawn_blocking(move || engine.tick(Utc::now())).await);
+        }
         let now = Utc::now();
         let wait = state
             .alarms

@@ -8,6 +8,7 @@
 //! See `docs/daemon.md`.
 
 mod alarms;
+mod claims;
 pub mod reload;
 pub mod scheduler;
 pub mod state;
@@ -62,7 +63,13 @@ pub struct Options {
     /// Where the API is also served without a token, for local commands
     /// (`<data_dir>/aviary.sock`, mode 0600); `None`: no socket.
     pub socket: Option<PathBuf>,
+    /// Where this daemon checks from (`location`, `--location`): with a shared store, daemons
+    /// of one location share its schedule slots.
+    pub location: String,
 }
+
+/// The location of a daemon that names none.
+pub const DEFAULT_LOCATION: &str = "default";
 
 /// Why the daemon could not start, or stopped on its own.
 #[derive(Debug, thiserror::Error)]
@@ -124,6 +131,8 @@ struct Tasks {
     sweeper: JoinHandle<()>,
     alarm_ticker: JoinHandle<()>,
     failover: JoinHandle<()>,
+    takeover: JoinHandle<()>,
+    leader: JoinHandle<()>,
     scheduler: JoinHandle<()>,
     stop: tokio::sync::watch::Sender<bool>,
 }
@@ -132,7 +141,16 @@ impl Tasks {
     /// Tells every task to stop and aborts those that do not wait for runs, then the browsers.
     async fn stop_all(&self, state: &State) {
         let _ = self.stop.send(true);
-        for task in [&self.reloader, &self.sweeper, &self.alarm_ticker, &self.failover, &self.scheduler] {
+        let tasks = [
+            &self.reloader,
+            &self.sweeper,
+            &self.alarm_ticker,
+            &self.failover,
+            &self.scheduler,
+            &self.takeover,
+            &self.leader,
+        ];
+        for task in tasks {
             task.abort();
         }
         state.services.browser.shutdown().await;
@@ -159,7 +177,7 @@ pub async fn run(
     let (unix, socket_file) = bind_socket(options.socket.as_deref()).unzip();
 
     let (wake_tx, wake_rx) = unbounded_channel();
-    let state = Arc::new(State::new(services.clone(), max_concurrency, wake_tx));
+    let state = Arc::new(State::new(services.clone(), max_concurrency, wake_tx, options.location.clone()));
     state.failover.dry_run.store(options.dry_run, Ordering::Relaxed);
     {
         // Spread rate canaries over their period; see `Scheduler::spread_rates`.
@@ -253,7 +271,9 @@ fn spawn_tasks(
     ));
     let sweeper = tokio::spawn(retention_loop(state.clone(), stop_rx.clone(), started));
     let alarm_ticker = tokio::spawn(alarms::tick_loop(state.clone(), stop_rx.clone()));
-    let failover = tokio::spawn(state.failover.clone().run(stop_rx));
+    let failover = tokio::spawn(state.failover.clone().run(stop_rx.clone()));
+    let takeover = tokio::spawn(claims::takeover_loop(state.clone(), stop_rx.clone()));
+    let leader = tokio::spawn(claims::leader_loop(state.clone(), stop_rx));
     let scheduler = tokio::spawn({
         let state = state.clone();
         async move {
@@ -263,7 +283,7 @@ fn spawn_tasks(
             }
         }
     });
-    Tasks { server, reloader, sweeper, alarm_ticker, failover, scheduler, stop }
+    Tasks { server, reloader, sweeper, alarm_ticker, failover, scheduler, takeover, leader, stop }
 }
 
 /// Waits for SIGTERM or SIGINT; SIGHUP meanwhile asks for a reload.
@@ -594,11 +614,23 @@ async fn schedule_loop(state: Arc<State>, mut wake: UnboundedReceiver<Wake>) {
     }
 }
 
-/// Runs a canary with its retries in a task of its own; tells the loop when it ends.
+/// Runs a canary with its retries in a task of its own (after claiming its slot, with a shared
+/// store); tells the loop when it ends.
 fn spawn_run(state: Arc<State>, canary: Arc<Canary>, start: Start) {
     tokio::spawn(async move {
         let name = canary.name.clone();
+        let claim = match claims::decide(&state, &canary, &start).await {
+            claims::Decision::Run(claim) => claim,
+            claims::Decision::Skip(why) => {
+                tracing::debug!(canary = %name, due = %start.due, why, "not running this start");
+                let _ = state.wake.send(Wake::Finished { canary: name, last: None });
+                return;
+            }
+        };
         let attempts = tokio::spawn(run_attempts(state.clone(), canary, start)).await;
+        if let Some(claim) = claim {
+            claims::finish(&state, claim).await;
+        }
         let last = match attempts {
             Ok(last) => last.map(Box::new),
             Err(e) => {

@@ -296,13 +296,22 @@ impl Scheduler {
 
     /// Queues a run of the canary now, outside its schedule.
     pub fn run_now(&mut self, canary: &str, now: DateTime<Utc>) -> Result<(), QueueError> {
-        if !self.slots.contains_key(canary) {
+        self.queue(Due { canary: canary.to_string(), due: now, trigger: Trigger::Api })
+    }
+
+    /// Queues a run of a slot another runner left unfinished (see `daemon::claims`).
+    pub fn queue_slot(&mut self, canary: &str, slot: DateTime<Utc>) -> Result<(), QueueError> {
+        self.queue(Due { canary: canary.to_string(), due: slot, trigger: Trigger::Schedule })
+    }
+
+    fn queue(&mut self, due: Due) -> Result<(), QueueError> {
+        if !self.slots.contains_key(&due.canary) {
             return Err(QueueError::Unknown);
         }
-        if self.busy.contains(canary) {
+        if self.busy.contains(&due.canary) {
             return Err(QueueError::Busy);
         }
-        self.enqueue(Due { canary: canary.to_string(), due: now, trigger: Trigger::Api });
+        self.enqueue(due);
         Ok(())
     }
 

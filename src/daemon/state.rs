@@ -73,11 +73,22 @@ pub struct State {
     stopping: tokio::sync::Notify,
     /// The DNS failover reconciler (records set on every reload).
     pub failover: Arc<crate::dns::controller::Controller>,
+    /// Where this daemon checks from.
+    pub location: String,
+    /// This process among the runners of a shared store: host, process id, a random part.
+    pub runner: String,
+    /// Whether this runner evaluates alarms (always, alone; the lock holder, on a shared store).
+    pub leading: AtomicBool,
 }
 
 impl State {
     /// Empty state: no canaries yet, at most `max_concurrency` runs at once.
-    pub fn new(services: Arc<Services>, max_concurrency: usize, wake: UnboundedSender<Wake>) -> Self {
+    pub fn new(
+        services: Arc<Services>,
+        max_concurrency: usize,
+        wake: UnboundedSender<Wake>,
+        location: String,
+    ) -> Self {
         let notifier = Arc::new(super::alarms::ChannelNotifier::default());
         let alarms = Arc::new(crate::alarms::Engine::new(
             services.store.clone(),
@@ -85,8 +96,14 @@ impl State {
             crate::alarms::Definitions::default(),
         ));
         let failover = Arc::new(crate::dns::controller::Controller::new(services.store.clone()));
+        // Alone, this runner leads; on a shared store, only once it holds the lock.
+        let alone = !services.store.is_shared();
+        failover.leading.store(alone, Ordering::SeqCst);
         Self {
             failover,
+            location,
+            runner: runner_id(),
+            leading: AtomicBool::new(alone),
             alarms,
             notifier,
             inner: Mutex::new(Inner {
@@ -268,4 +285,11 @@ impl Backend for DaemonBackend {
             failover: self.0.failover.status(),
         }
     }
+}
+
+/// A name for this process among runners: `host:pid:random`.
+fn runner_id() -> String {
+    let host = crate::spec::model::machine_name();
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    format!("{host}:{}:{}", std::process::id(), &random[..8])
 }

@@ -67,6 +67,8 @@ pub struct Controller {
     store: Arc<dyn Store>,
     /// Only log the changes it would make (`aviary daemon --dry-run`), never replace a record.
     pub dry_run: AtomicBool,
+    /// Whether this runner drives failover (the leader of a shared store; always, alone).
+    pub leading: AtomicBool,
     config: Mutex<Config>,
     status: Mutex<BTreeMap<String, RecordStatus>>,
 }
@@ -77,6 +79,7 @@ impl Controller {
         Controller {
             store,
             dry_run: AtomicBool::new(false),
+            leading: AtomicBool::new(true),
             config: Mutex::new(Config::default()),
             status: Mutex::new(BTreeMap::new()),
         }
@@ -102,6 +105,15 @@ impl Controller {
         let mut last_states: Option<BTreeMap<String, String>> = None;
         let mut last_full = Instant::now();
         loop {
+            if !self.leading.load(Ordering::SeqCst) {
+                // A follower: the leader changes records. Check everything once this one leads.
+                last_states = None;
+                tokio::select! {
+                    _ = tokio::time::sleep(POLL) => {}
+                    _ = stop.wait_for(|s| *s) => return,
+                }
+                continue;
+            }
             let states = self.alarm_states().await;
             let changed = last_states.as_ref() != Some(&states);
             let full = changed || last_full.elapsed() >= RESYNC;

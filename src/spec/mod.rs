@@ -27,3 +27,9 @@ pub use path::{KeyPath, PathSeg, Problem};
 pub use schedule::Schedule;
 pub use section::Section;
 pub use status::StatusRanges;
+
+/// Whether `name` can name a location: 1 to 64 letters, digits, `.`, `_` or `-`.
+pub fn is_location_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}

@@ -423,6 +423,10 @@ pub struct ProjectFile {
     /// several daemons; SQLite in `data_dir` when absent (`--store` overrides).
     #[serde(default)]
     pub store: Option<String>,
+    /// `location`: where this daemon checks from; daemons of one location on a shared store
+    /// share its schedule slots (default `default`; `--location` overrides).
+    #[serde(default)]
+    pub location: Option<String>,
     /// `artifacts`: where run folders go.
     #[serde(default)]
     pub artifacts: ArtifactsConfig,
@@ -467,6 +471,7 @@ impl Default for ProjectFile {
             canaries: Self::default_canaries(),
             data_dir: Self::default_data_dir(),
             store: None,
+            location: None,
             artifacts: ArtifactsConfig::default(),
             server: ServerConfig::default(),
             browser: BrowserConfig::default(),
@@ -517,11 +522,7 @@ impl ServerConfig {
         }
         match self.listen.parse::<std::net::SocketAddr>() {
             Ok(addr) if addr.ip().is_unspecified() => {
-                let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-                    .map(|h| h.trim().to_string())
-                    .ok()
-                    .filter(|h| !h.is_empty())
-                    .unwrap_or_else(|| "localhost".to_string());
+                let host = machine_name();
                 format!("http://{host}:{}", addr.port())
             }
             _ => format!("http://{}", self.listen),
@@ -673,6 +674,15 @@ pub struct CompositeAlarmSpec {
     pub actions_enabled: bool,
     /// `description`: what the alarm means, shown in notifications.
     pub description: Option<String>,
+}
+
+/// This machine's host name (`localhost` when it cannot be read).
+pub fn machine_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_string())
 }
 
 #[cfg(test)]

@@ -439,6 +439,7 @@ pub fn check_project(config: &ProjectFile, tainted: &[KeyPath]) -> Vec<Problem> 
     }
     check_server(config, &mut p);
     check_store(config, &mut p);
+    check_location(config, &mut p);
     check_failover(config, &mut p);
     check_alarms(&config.alarms, &root().key("alarms"), &mut p);
     for (i, alarm) in config.alarms.iter().enumerate() {
@@ -487,6 +488,17 @@ fn check_store(config: &ProjectFile, p: &mut Problems<'_>) {
             format!(
                 "expected a PostgreSQL URL like postgres://user@host/db, found `{store}` (leave `store` out \
                  for SQLite in data_dir)"
+            ),
+        );
+    }
+}
+
+fn check_location(config: &ProjectFile, p: &mut Problems<'_>) {
+    if let Some(location) = config.location.as_deref().filter(|l| !super::is_location_name(l)) {
+        p.add(
+            root().key("location"),
+            format!(
+                "`{location}` is not a location name: use letters, digits, `.`, `_` and `-` (e.g. eu-west)"
             ),
         );
     }

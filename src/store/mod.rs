@@ -91,6 +91,59 @@ pub trait Store: Send + Sync {
     /// Mean step durations of one canary's runs in `[since, until)`, by step name and time
     /// bucket (`query.canary` must be set).
     fn step_buckets(&self, query: &BucketQuery) -> Result<Vec<StepBucket>, StoreError>;
+
+    /// Whether several daemons share this store: then each schedule slot is claimed before it
+    /// runs, and one of them leads (evaluates alarms, drives failover).
+    fn is_shared(&self) -> bool {
+        false
+    }
+
+    /// Claims a schedule slot for `claim.runner` until `claim.expires`: `true` when this runner
+    /// holds it now (nobody had it, this runner had it, or its holder's claim expired before
+    /// the slot was done: a runner that died). One runner alone needs no claim: `true`.
+    fn claim_slot(&self, claim: &SlotClaim) -> Result<bool, StoreError> {
+        let _ = claim;
+        Ok(true)
+    }
+
+    /// Marks a claimed slot done (its run is saved): nobody takes it over.
+    fn finish_slot(&self, claim: &SlotClaim) -> Result<(), StoreError> {
+        let _ = claim;
+        Ok(())
+    }
+
+    /// Slots of `location` whose claim expired before `now` without being done, oldest first,
+    /// at most `limit`: runs whose runner died, for another to take over.
+    fn abandoned_slots(
+        &self,
+        location: &str,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<SlotClaim>, StoreError> {
+        let _ = (location, now, limit);
+        Ok(Vec::new())
+    }
+
+    /// Tries to be (or stay) the one runner that evaluates alarms: `true` while this process
+    /// leads. One runner alone always leads.
+    fn try_lead(&self) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+}
+
+/// One schedule slot of one canary in one location, as claimed by a runner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlotClaim {
+    /// Name of the canary.
+    pub canary: String,
+    /// The location the slot runs in.
+    pub location: String,
+    /// The slot: the scheduled fire time.
+    pub slot: DateTime<Utc>,
+    /// Who claims it (a runner id: host, process and a random part).
+    pub runner: String,
+    /// Until when the claim holds without the slot being done.
+    pub expires: DateTime<Utc>,
 }
 
 /// Which runs [`Store::run_buckets`] and [`Store::step_buckets`] count.

@@ -5,6 +5,8 @@
 //! Where PostgreSQL's server programs are missing, [`cluster`] returns `None` after saying so;
 //! with `AVIARY_REQUIRE_POSTGRES=1` (CI, which installs them) that is a failure instead.
 
+#![allow(dead_code)]
+
 use std::net::TcpListener;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};

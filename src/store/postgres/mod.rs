@@ -4,6 +4,7 @@
 //! reports whole as JSON, identifiers sorted bytewise. Connections live on their own threads
 //! (see [`connections`]); every call has a deadline.
 
+mod claims;
 mod connections;
 mod schema;
 
@@ -19,7 +20,7 @@ use self::connections::Connections;
 use super::rows::{self, SUMMARY_COLUMNS, SummaryRow, millis};
 use super::{
     AlarmRecord, AlarmTransition, BucketQuery, FailoverChange, MIN_RUN_ID_PREFIX, MetricQuery, RunBucket,
-    RunPage, RunSummary, StepBucket, Store, StoreError,
+    RunPage, RunSummary, SlotClaim, StepBucket, Store, StoreError,
 };
 use crate::report::{Datapoint, RunReport};
 
@@ -32,6 +33,8 @@ const HOUR_MS: i64 = 3_600_000;
 /// Run history in a PostgreSQL database.
 pub struct PostgresStore {
     connections: Connections,
+    /// One connection of its own, holding the leader's advisory lock while this process leads.
+    leader: Connections,
     db: String,
 }
 
@@ -64,7 +67,11 @@ impl PostgresStore {
         let db = shown_url(url);
         let config = postgres::Config::from_str(url)
             .map_err(|source| StoreError::Open { db: db.clone(), source: source.into() })?;
-        let store = PostgresStore { connections: Connections::start(config, db.clone(), CONNECTIONS), db };
+        let store = PostgresStore {
+            connections: Connections::start(config.clone(), db.clone(), CONNECTIONS),
+            leader: Connections::start(config, db.clone(), 1),
+            db,
+        };
         let migrated =
             store.connections.call("bring the schema up to date", schema::migrate).map_err(|e| match e {
                 StoreError::Query { db, source, .. } => StoreError::Open { db, source },
@@ -628,5 +635,30 @@ impl Store for PostgresStore {
                 Ok(StepBucket { step, start: rows::bucket_start(&self.db, bucket)?, mean_duration_ms })
             })
             .collect()
+    }
+
+    fn is_shared(&self) -> bool {
+        true
+    }
+
+    fn claim_slot(&self, claim: &SlotClaim) -> Result<bool, StoreError> {
+        claims::claim(self, claim)
+    }
+
+    fn finish_slot(&self, claim: &SlotClaim) -> Result<(), StoreError> {
+        claims::finish(self, claim)
+    }
+
+    fn abandoned_slots(
+        &self,
+        location: &str,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<SlotClaim>, StoreError> {
+        claims::abandoned(self, location, now, limit)
+    }
+
+    fn try_lead(&self) -> Result<bool, StoreError> {
+        claims::try_lead(self)
     }
 }

@@ -105,6 +105,19 @@ const MIGRATIONS: &[&str] = &[
         why         TEXT NOT NULL
     );
     CREATE INDEX failover_history_by_name ON failover_history (failover, ts);"#,
+    // 2: schedule slots claimed by runners (exactly one run per canary, location and slot).
+    r#"CREATE TABLE slot_claims (
+        canary     TEXT COLLATE "C" NOT NULL,
+        location   TEXT COLLATE "C" NOT NULL,
+        slot       BIGINT NOT NULL,
+        runner     TEXT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        done       BOOLEAN NOT NULL DEFAULT false,
+        takeovers  BIGINT NOT NULL DEFAULT 0,
+        PRIMARY KEY (canary, location, slot)
+    );
+    CREATE INDEX slot_claims_open ON slot_claims (location, expires_at) WHERE NOT done;
+    CREATE INDEX slot_claims_by_slot ON slot_claims (slot);"#,
 ];
 
 /// The schema version this build writes to PostgreSQL.
