@@ -371,6 +371,7 @@ fn the_retention_sweep_runs_at_start() {
         let folder = format!("kept/old-{id}");
         project.file(&format!(".aviary/artifacts/{folder}/report.json"), "{}");
         let report = aviary::report::RunReport {
+            location: None,
             canary: "kept".into(),
             run_id: id.into(),
             attempt: 1,

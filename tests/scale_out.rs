@@ -27,6 +27,7 @@ fn runner_project(store: &str, base: &str) -> Project {
     let project = Project::new();
     project.file("aviary.yaml", &format!("store: \"{store}\"\nserver: {{listen: \"127.0.0.1:0\"}}\n"));
     project.canary("slow", &canary(base));
+    project.canary("only-us", &format!("{}locations: [us]\n", canary(base)));
     project
 }
 
@@ -135,4 +136,133 @@ fn slots_run_once_per_location_and_survive_a_killed_runner_and_leader() {
     let eu_runners: std::collections::HashSet<u32> =
         claims.iter().filter(|((l, _), _)| l == "eu").map(|(_, (r, _, _))| pid_of(r)).collect();
     assert_eq!(eu_runners.len(), 2, "{eu_runners:?}");
+    // A canary for one location runs there only.
+    let only_us: Vec<String> = client
+        .query("SELECT DISTINCT location FROM slot_claims WHERE canary = 'only-us'", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(only_us, ["us"]);
+    let located: Vec<Option<String>> = client
+        .query("SELECT DISTINCT location FROM runs WHERE canary = 'only-us'", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(located, [Some("us".to_string())], "runs carry their location");
+}
+
+/// A webhook receiver on 127.0.0.1 keeping every body it is sent.
+fn receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>) {
+    use axum::routing::post;
+    let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = bodies.clone();
+    let addr = support::spawn_server(move |listener| async move {
+        let app = axum::Router::new().route(
+            "/hook",
+            post(move |body: String| async move {
+                kept.lock().unwrap().push(serde_json::from_str(&body).unwrap_or(serde_json::Value::Null));
+                "ok"
+            }),
+        );
+        axum::serve(listener, app).await.unwrap();
+    });
+    (format!("http://{addr}/hook"), bodies)
+}
+
+/// The same canary in two locations: it fails where `TARGET` leads to a 500. A quorum of two
+/// locations is never met, a quorum of one is, and the plain alarm (every location's datapoints
+/// together) sees the average.
+#[test]
+fn a_quorum_alarm_needs_enough_failing_locations_and_each_transition_is_notified_once() {
+    let Some(cluster) = pg::cluster() else { return };
+    let url = cluster.database();
+    let site = support::start_site();
+    let (hook, bodies) = receiver();
+    let alarm = |name: &str, quorum: &str| {
+        format!(
+            "  - {{name: {name}, metric: SuccessPercent, period: 20s, evaluation_periods: 1, comparison: \"<\", \
+             threshold: 90, treat_missing_data: ignore, actions: {{alarm: [ops], ok: [ops]}}{quorum}}}\n"
+        )
+    };
+    let canary = format!(
+        "blueprint: api\nschedule: rate(10 seconds)\ntimeout: 5s\napi:\n  steps:\n    - name: get\n      \
+         request: {{url: \"${{secret:TARGET}}\"}}\n      assert: [status == 200]\nalarms:\n{}{}{}",
+        alarm("two-locations-down", ", locations: {min_failing: 2}"),
+        alarm("one-location-down", ", locations: {min_failing: 1}"),
+        alarm("mixed-down", ""),
+    );
+    let start = |location: &str, target: &str| {
+        let project = Project::new();
+        project.file(
+            "aviary.yaml",
+            &format!(
+                "store: \"{url}\"\nserver: {{listen: \"127.0.0.1:0\"}}\nchannels:\n  ops: {{type: webhook, url: \"{hook}\"}}\n"
+            ),
+        );
+        project.canary("flaky", &canary);
+        let daemon =
+            Daemon::start_env(project.path(), "daemon.log", &["--location", location], &[("TARGET", target)]);
+        (project, daemon)
+    };
+    let (_eu_project, mut eu) = start("eu", &site.url("/status/500"));
+    eu.wait_for("eu to lead", Duration::from_secs(20), |e| message(e).starts_with("this runner leads"));
+    let (_us_project, us) = start("us", &site.url("/about"));
+
+    let mut client = cluster.client(&url);
+    let state = |client: &mut postgres::Client, alarm: &str| -> Option<String> {
+        client
+            .query_opt("SELECT state FROM alarm_states WHERE alarm = $1", &[&alarm])
+            .unwrap()
+            .map(|r| r.get(0))
+    };
+    wait_until("the alarms to decide", Duration::from_secs(90), || {
+        ["two-locations-down", "one-location-down", "mixed-down"]
+            .iter()
+            .all(|a| state(&mut client, a).is_some())
+    });
+    // Both locations' datapoints are in by the next period.
+    std::thread::sleep(Duration::from_secs(25));
+    assert_eq!(state(&mut client, "one-location-down").as_deref(), Some("ALARM"));
+    assert_eq!(
+        state(&mut client, "mixed-down").as_deref(),
+        Some("ALARM"),
+        "the average of 0 and 100 is under 90"
+    );
+    assert_eq!(state(&mut client, "two-locations-down").as_deref(), Some("OK"));
+    let reason: String = client
+        .query_one("SELECT reason FROM alarm_states WHERE alarm = 'two-locations-down'", &[])
+        .unwrap()
+        .get(0);
+    assert!(reason.contains("1 of 2 locations breaching (eu), fewer than the 2 needed"), "{reason}");
+
+    // Each daemon's series carry its location.
+    let (status, metrics) = daemon_support::http(&daemon_support::listen_addr(&us), "GET", "/metrics", None);
+    assert_eq!(status, 200);
+    assert!(metrics.contains("aviary_success_percent{location=\"us\",canary=\"flaky\"} 100"), "{metrics}");
+
+    // Only the leader notified: each recorded transition once.
+    let mut us = us;
+    for daemon in [&mut eu, &mut us] {
+        daemon.signal("TERM");
+        daemon.wait_exit(Duration::from_secs(40)).expect("the daemon stops");
+    }
+    let mut recorded: Vec<(String, String, String)> = client
+        .query("SELECT alarm, old_state, new_state FROM alarm_history", &[])
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    let mut notified: Vec<(String, String, String)> = bodies
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|b| (text(&b["alarm"]), text(&b["old_state"]), text(&b["new_state"])))
+        .collect();
+    recorded.sort();
+    notified.sort();
+    assert!(!recorded.is_empty());
+    assert_eq!(notified, recorded);
 }

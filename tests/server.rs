@@ -63,6 +63,7 @@ fn step(index: u32, name: &str, status: StepStatus, start: DateTime<Utc>, ms: f6
 fn report(canary: &str, run_id: &str, start: DateTime<Utc>, status: RunStatus) -> RunReport {
     let second = if status == RunStatus::Passed { StepStatus::Passed } else { StepStatus::Failed };
     RunReport {
+        location: None,
         canary: canary.to_string(),
         run_id: run_id.to_string(),
         attempt: if status == RunStatus::Passed { 1 } else { 2 },
@@ -172,6 +173,7 @@ impl Backend for FakeBackend {
             running_runs: 1,
             browser: PoolStats { browsers_alive: 2, pages_in_use: 1, launches: 5, crashes: 1 },
             failover: vec![failover_record()],
+            location: None,
         }
     }
 }

@@ -278,10 +278,13 @@ fn an_older_database_gets_its_hourly_totals_from_the_runs_it_holds() {
     save(&store, &report("home", "older-run-0001", at(0), RunStatus::Passed));
     save(&store, &report("home", "older-run-0002", at(60), RunStatus::Failed));
     drop(store);
-    // Back to schema 3: no hourly totals.
+    // Back to schema 3: no hourly totals, no locations.
     let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute_batch("DROP TRIGGER run_hours_insert; DROP TRIGGER run_hours_delete; DROP TABLE run_hours;")
-        .unwrap();
+    conn.execute_batch(
+        "DROP TRIGGER run_hours_insert; DROP TRIGGER run_hours_delete; DROP TABLE run_hours;
+         ALTER TABLE runs DROP COLUMN location; ALTER TABLE datapoints DROP COLUMN location;",
+    )
+    .unwrap();
     conn.pragma_update(None, "user_version", 3).unwrap();
     drop(conn);
 

@@ -13,6 +13,7 @@
 pub mod check;
 pub mod composite;
 pub mod metric;
+pub mod quorum;
 pub mod state;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -75,6 +76,8 @@ pub struct MetricAlarm {
     pub actions_enabled: bool,
     /// The alarm's description, from its spec.
     pub description: Option<String>,
+    /// A quorum alarm: at least this many locations must breach (`locations.min_failing`).
+    pub min_failing: Option<usize>,
 }
 
 /// A composite alarm, ready to evaluate.
@@ -130,6 +133,7 @@ impl Definitions {
                 actions: spec.actions.clone(),
                 actions_enabled: spec.actions_enabled,
                 description: spec.description.clone(),
+                min_failing: spec.locations.map(|q| q.min_failing as usize),
             });
         }
         let mut parsed = BTreeMap::new();
@@ -344,20 +348,22 @@ impl Engine {
             if periodic {
                 inner.held.remove(&alarm.name);
             }
-            let samples: Vec<(DateTime<Utc>, f64)> = self
-                .store
-                .datapoints(&MetricQuery {
-                    canary: alarm.canary.clone(),
-                    metric: alarm.metric.clone(),
-                    step: alarm.step.clone(),
-                    since: alarm.rule.range_start(end),
-                    until: end,
-                })?
-                .into_iter()
-                .map(|d| (d.timestamp, d.value))
-                .collect();
+            let points = self.store.datapoints(&MetricQuery {
+                canary: alarm.canary.clone(),
+                metric: alarm.metric.clone(),
+                step: alarm.step.clone(),
+                since: alarm.rule.range_start(end),
+                until: end,
+            })?;
             let current = states.get(&alarm.name).copied().unwrap_or_default();
-            let outcome = alarm.rule.evaluate(&alarm.rule.slots(&samples, end), current);
+            let outcome = match alarm.min_failing {
+                Some(min_failing) => quorum::evaluate(&alarm.rule, min_failing, &points, end, current),
+                None => {
+                    let samples: Vec<(DateTime<Utc>, f64)> =
+                        points.iter().map(|d| (d.timestamp, d.value)).collect();
+                    alarm.rule.evaluate(&alarm.rule.slots(&samples, end), current)
+                }
+            };
             inner.evaluated.insert(alarm.name.clone(), end);
             if let Some(new) = outcome.state
                 && new != current

@@ -432,6 +432,7 @@ impl Notifier for Recorder {
 
 fn save(store: &SqliteStore, id: &str, at: DateTime<Utc>, success: f64) {
     let report = RunReport {
+        location: None,
         canary: "web".into(),
         run_id: id.into(),
         attempt: 1,
@@ -447,6 +448,7 @@ fn save(store: &SqliteStore, id: &str, at: DateTime<Utc>, success: f64) {
         details: serde_json::Map::new(),
     };
     let point = Datapoint {
+        location: None,
         metric: "SuccessPercent".into(),
         canary: "web".into(),
         step: None,
@@ -462,6 +464,7 @@ fn defs(actions_enabled: bool) -> Definitions {
     let composite_actions = AlarmActions { alarm: vec!["team".into()], ..AlarmActions::default() };
     Definitions {
         metric: vec![MetricAlarm {
+            min_failing: None,
             name: "web-down".into(),
             canary: "web".into(),
             metric: "SuccessPercent".into(),

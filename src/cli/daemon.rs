@@ -37,6 +37,11 @@ pub async fn daemon(globals: &Globals, args: DaemonArgs) -> i32 {
             return EXIT_BAD_INPUT;
         }
     };
+    let location = args.location.or_else(|| project.config.location.clone());
+    if let Some(location) = location.as_deref().filter(|l| !crate::spec::is_location_name(l)) {
+        eprintln!("error: --location: `{location}` is not a location name (letters, digits, `.`, `_`, `-`)");
+        return EXIT_BAD_INPUT;
+    }
     let store = match super::open_store(&project) {
         Ok(s) => s,
         Err(code) => return code,
@@ -48,6 +53,7 @@ pub async fn daemon(globals: &Globals, args: DaemonArgs) -> i32 {
         progress: None,
         baselines_root: crate::blueprints::visual::baselines_root(&project.data_dir),
         update_baselines: false,
+        location: location.clone(),
     });
     let options = crate::daemon::Options {
         config: globals.config.clone(),
@@ -57,16 +63,7 @@ pub async fn daemon(globals: &Globals, args: DaemonArgs) -> i32 {
         listen,
         token: project.config.server.token.clone(),
         socket: Some(crate::server::socket::path_in(&project.data_dir)),
-        location: match args.location.or_else(|| project.config.location.clone()) {
-            Some(location) if crate::spec::is_location_name(&location) => location,
-            Some(location) => {
-                eprintln!(
-                    "error: --location: `{location}` is not a location name (letters, digits, `.`, `_`, `-`)"
-                );
-                return EXIT_BAD_INPUT;
-            }
-            None => crate::daemon::DEFAULT_LOCATION.to_string(),
-        },
+        location: location.unwrap_or_else(|| crate::daemon::DEFAULT_LOCATION.to_string()),
     };
     match crate::daemon::run(options, services, project.config.runner.max_concurrency).await {
         Ok(()) => EXIT_OK,

@@ -196,6 +196,7 @@ mod tests {
 
     fn report(status: RunStatus, artifacts: &str) -> RunReport {
         RunReport {
+            location: None,
             canary: "home".into(),
             run_id: "r1".into(),
             attempt: 1,

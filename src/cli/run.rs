@@ -84,6 +84,7 @@ pub async fn run(globals: &Globals, args: RunArgs) -> i32 {
         artifacts_root: project.artifacts_dir.clone(),
         progress: Some(Arc::new(move |event| sink.event(event))),
         baselines_root: crate::blueprints::visual::baselines_root(&project.data_dir),
+        location: project.config.location.clone(),
         update_baselines: args.update_baselines,
     });
 

@@ -424,7 +424,8 @@ async fn reload_with(
         let plan = reload::plan(&inner.canaries, canaries, &problems);
         for name in plan.added.iter().chain(&plan.changed) {
             let canary = &plan.canaries[name].canary;
-            if canary.enabled {
+            let here = canary.spec.locations.is_empty() || canary.spec.locations.contains(&state.location);
+            if canary.enabled && here {
                 inner.scheduler.insert(name, canary.schedule.clone(), now, Some(trigger));
             } else {
                 inner.scheduler.remove(name);

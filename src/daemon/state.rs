@@ -283,6 +283,7 @@ impl Backend for DaemonBackend {
             running_runs: inner.scheduler.running(),
             browser: self.0.services.browser.stats(),
             failover: self.0.failover.status(),
+            location: self.0.services.location.clone(),
         }
     }
 }

@@ -140,6 +140,10 @@ pub struct RunReport {
     /// Blueprint-specific figures of the whole run (`visual_success_percent`, ...).
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub details: serde_json::Map<String, serde_json::Value>,
+    /// Where the run checked from: the daemon's `location`; `None` for a run without one
+    /// (`aviary run`, or a daemon that names none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
 }
 
 /// How many requests of a run got each class of response.
@@ -171,6 +175,9 @@ pub struct Datapoint {
     /// The `step` dimension; `None` for run-level datapoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step: Option<String>,
+    /// The `location` dimension: where the run checked from (`None`: no location named).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
     /// When the value was measured (the run's end).
     pub timestamp: DateTime<Utc>,
     /// The value; durations are in milliseconds.
@@ -225,6 +232,7 @@ impl RunReport {
             metric: metric.to_string(),
             canary: self.canary.clone(),
             step: step.map(str::to_string),
+            location: self.location.clone(),
             timestamp: self.end,
             value,
         };

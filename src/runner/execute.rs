@@ -72,6 +72,7 @@ pub async fn run_attempt(canary: Arc<Canary>, services: Arc<Services>, attempt: 
     ctx.release_page().await;
     let mut parts = ctx.into_parts();
     let mut report = build_report(&canary, &run_id, attempt, start, run_failure, &mut parts, &redactor);
+    report.location.clone_from(&services.location);
     write_artifacts(&dir, &mut report, parts, &redactor);
     save(&canary, &services, attempt, &mut report);
     services.progress(ProgressEvent::RunFinished { report: &report });
@@ -145,6 +146,7 @@ fn build_report(
         artifacts: layout::run_dir_relative(&canary.name, start, run_id),
         requests: count_requests(&parts.har_entries),
         details: std::mem::take(&mut parts.details),
+        location: None,
     };
     redact_report(&mut report, redactor);
     report

@@ -97,6 +97,9 @@ pub struct DaemonMetrics {
     pub browser: PoolStats,
     /// Each DNS failover record's last check.
     pub failover: Vec<RecordStatus>,
+    /// The daemon's `location`, added to every series as the label `location` (none when the
+    /// daemon names no location).
+    pub location: Option<String>,
 }
 
 /// Why a run-now request was refused.

@@ -56,7 +56,7 @@ pub fn render(
     metrics: &DaemonMetrics,
     format: Format,
 ) -> String {
-    let mut out = Exposition { text: String::new(), format };
+    let mut out = Exposition { text: String::new(), format, location: metrics.location.clone() };
     last_run_families(&mut out, canaries);
     step_families(&mut out, canaries);
     run_history_families(&mut out, metrics);
@@ -321,6 +321,8 @@ fn epoch_seconds(at: chrono::DateTime<chrono::Utc>) -> f64 {
 #[derive(Default)]
 struct Exposition {
     text: String,
+    /// Added to every sample as the label `location`.
+    location: Option<String>,
     format: Format,
 }
 
@@ -349,9 +351,10 @@ impl Exposition {
     fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
         let out = &mut self.text;
         out.push_str(name);
-        if !labels.is_empty() {
+        let location = self.location.as_deref().map(|l| ("location", l));
+        if !labels.is_empty() || location.is_some() {
             out.push('{');
-            for (i, (label, text)) in labels.iter().enumerate() {
+            for (i, (label, text)) in location.iter().chain(labels).enumerate() {
                 if i > 0 {
                     out.push(',');
                 }
@@ -443,6 +446,7 @@ mod tests {
             details: serde_json::Map::new(),
         };
         let run = RunReport {
+            location: None,
             canary: "c".into(),
             run_id: "r".into(),
             attempt: 1,
@@ -475,7 +479,7 @@ mod tests {
         assert_eq!(negotiate(Some(prometheus)), Format::OpenMetrics);
         assert_eq!(negotiate(Some("application/openmetrics-text; q=0")), Format::Prometheus);
 
-        let mut out = Exposition { text: String::new(), format: Format::OpenMetrics };
+        let mut out = Exposition { text: String::new(), format: Format::OpenMetrics, location: None };
         out.family("aviary_runs_total", "counter", "Runs \"finished\".");
         out.sample("aviary_runs_total", &[("canary", "a\"b")], 2.0);
         out.family("aviary_duration_seconds", "gauge", "Duration.");
@@ -496,7 +500,7 @@ mod tests {
         histogram.observe(0.25);
         histogram.observe(0.5);
         histogram.observe(3.0);
-        let mut out = Exposition { text: String::new(), format: Format::Prometheus };
+        let mut out = Exposition { text: String::new(), format: Format::Prometheus, location: None };
         out.histogram("x_seconds", &[("canary", "a")], &histogram);
         assert_eq!(
             out.text,

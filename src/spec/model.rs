@@ -229,6 +229,9 @@ pub struct CanaryFile {
     /// `alarms`: metric alarms on this canary, evaluated by the daemon.
     #[serde(default)]
     pub alarms: Vec<AlarmSpec>,
+    /// `locations`: the daemons' locations this canary runs in (default: every location).
+    #[serde(default)]
+    pub locations: Vec<String>,
 }
 
 /// `retention` of a canary file: how long the daemon keeps runs and their artifacts.
@@ -367,6 +370,17 @@ pub struct AlarmSpec {
     pub actions_enabled: bool,
     /// `description`: what the alarm means, shown in notifications.
     pub description: Option<String>,
+    /// `locations`: a quorum alarm: `ALARM` when at least `min_failing` locations breach, each
+    /// location's datapoints evaluated alone (`None`: every location's datapoints together).
+    pub locations: Option<QuorumSpec>,
+}
+
+/// `locations` of a metric alarm: how many locations must breach.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuorumSpec {
+    /// `min_failing`: at least this many locations in breach make the alarm `ALARM` (at least 1).
+    pub min_failing: u32,
 }
 
 impl AlarmSpec {

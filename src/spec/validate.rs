@@ -175,6 +175,14 @@ pub fn check_canary(spec: &CanaryFile, file: &Path, tainted: &[KeyPath]) -> Cana
     }
     check_common(spec, &mut p);
     check_alarms(&spec.alarms, &root().key("alarms"), &mut p);
+    for (i, location) in spec.locations.iter().enumerate() {
+        if !super::is_location_name(location) {
+            p.add(
+                root().key("locations").index(i),
+                format!("`{location}` is not a location name: use letters, digits, `.`, `_` and `-` (e.g. eu-west)"),
+            );
+        }
+    }
     CanaryCheck { name, schedule, timeout, problems: p.list }
 }
 
@@ -325,6 +333,9 @@ fn check_alarms(alarms: &[AlarmSpec], path: &KeyPath, p: &mut Problems<'_>) {
 }
 
 fn check_alarm(alarm: &AlarmSpec, at: &KeyPath, p: &mut Problems<'_>) {
+    if alarm.locations.is_some_and(|q| q.min_failing == 0) {
+        p.add(at.key("locations").key("min_failing"), "min_failing must be at least 1");
+    }
     if alarm.name.is_empty() || alarm.name.contains(|c: char| c.is_whitespace() || "(),".contains(c)) {
         p.add(
             at.key("name"),

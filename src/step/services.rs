@@ -49,6 +49,8 @@ pub struct Services {
     pub baselines_root: PathBuf,
     /// Make each visual canary's screenshot its new baseline (`aviary run --update-baselines`).
     pub update_baselines: bool,
+    /// Where runs check from (the daemon's `location`), kept in each report and datapoint.
+    pub location: Option<String>,
 }
 
 impl Services {

@@ -113,6 +113,9 @@ const MIGRATIONS: &[&str] = &[
         DELETE FROM run_hours
             WHERE hour = (OLD.started_at / 3600000) * 3600000 AND canary = OLD.canary AND runs <= 0;
     END;",
+    // 5: where each run and datapoint checked from (scale-out locations).
+    "ALTER TABLE runs ADD COLUMN location TEXT;
+    ALTER TABLE datapoints ADD COLUMN location TEXT;",
 ];
 
 /// The schema version this build writes.
@@ -281,8 +284,8 @@ impl Store for SqliteStore {
             delete_run_rows(&tx, &report.run_id)?;
             tx.prepare_cached(
                 "INSERT INTO runs (run_id, canary, attempt, blueprint, status, reason, started_at,
-                                   ended_at, duration_ms, artifacts, report_json)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                                   ended_at, duration_ms, artifacts, report_json, location)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             )?
             .execute(params![
                 report.run_id,
@@ -296,6 +299,7 @@ impl Store for SqliteStore {
                 report.duration_ms,
                 report.artifacts,
                 json,
+                report.location,
             ])?;
             {
                 let mut insert = tx.prepare_cached(
@@ -314,8 +318,8 @@ impl Store for SqliteStore {
                     ])?;
                 }
                 let mut insert = tx.prepare_cached(
-                    "INSERT INTO datapoints (run_id, metric, canary, step, ts, value)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    "INSERT INTO datapoints (run_id, metric, canary, step, ts, value, location)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )?;
                 for point in datapoints {
                     insert.execute(params![
@@ -325,6 +329,7 @@ impl Store for SqliteStore {
                         point.step,
                         millis(point.timestamp),
                         point.value,
+                        point.location,
                     ])?;
                 }
             }
@@ -395,28 +400,29 @@ impl Store for SqliteStore {
             query.step.as_deref().map(|s| format!(" step `{s}`")).unwrap_or_default()
         );
         let conn = self.lock();
-        let rows: Vec<(Option<String>, i64, f64)> = conn
+        let rows: Vec<(Option<String>, i64, f64, Option<String>)> = conn
             .prepare_cached(
-                "SELECT step, ts, value FROM datapoints
+                "SELECT step, ts, value, location FROM datapoints
                  WHERE canary = ?1 AND metric = ?2 AND step IS ?3 AND ts >= ?4 AND ts < ?5
                  ORDER BY ts, rowid",
             )
             .and_then(|mut stmt| {
                 stmt.query_map(
                     params![query.canary, query.metric, query.step, millis(query.since), millis(query.until)],
-                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
                 )?
                 .collect()
             })
             .map_err(self.query_err(what))?;
         drop(conn);
         rows.into_iter()
-            .map(|(step, ts, value)| {
+            .map(|(step, ts, value, location)| {
                 let timestamp = rows::time(&self.db, ts, || format!("datapoint of `{}`", query.metric))?;
                 Ok(Datapoint {
                     metric: query.metric.clone(),
                     canary: query.canary.clone(),
                     step,
+                    location,
                     timestamp,
                     value,
                 })
@@ -425,15 +431,15 @@ impl Store for SqliteStore {
     }
 
     fn run_datapoints(&self, run_id: &str) -> Result<Vec<Datapoint>, StoreError> {
-        type Row = (String, String, Option<String>, i64, f64);
+        type Row = (String, String, Option<String>, i64, f64, Option<String>);
         let conn = self.lock();
         let found: Vec<Row> = conn
             .prepare_cached(
-                "SELECT metric, canary, step, ts, value FROM datapoints WHERE run_id = ?1 ORDER BY rowid",
+                "SELECT metric, canary, step, ts, value, location FROM datapoints WHERE run_id = ?1 ORDER BY rowid",
             )
             .and_then(|mut stmt| {
                 stmt.query_map([run_id], |row| {
-                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?))
                 })?
                 .collect()
             })
@@ -441,9 +447,9 @@ impl Store for SqliteStore {
         drop(conn);
         found
             .into_iter()
-            .map(|(metric, canary, step, ts, value)| {
+            .map(|(metric, canary, step, ts, value, location)| {
                 let timestamp = rows::time(&self.db, ts, || format!("datapoint of `{metric}`"))?;
-                Ok(Datapoint { metric, canary, step, timestamp, value })
+                Ok(Datapoint { metric, canary, step, location, timestamp, value })
             })
             .collect()
     }

@@ -61,6 +61,7 @@ pub fn report(canary: &str, run_id: &str, start: DateTime<Utc>, status: RunStatu
     let mut details = serde_json::Map::new();
     details.insert("note".into(), serde_json::json!({"kept": [1, 2, 3]}));
     RunReport {
+        location: None,
         canary: canary.to_string(),
         run_id: run_id.to_string(),
         attempt: 1,
@@ -285,6 +286,7 @@ pub fn expired_runs_split_passed_from_the_rest(store: &dyn Store) {
 pub fn datapoints_are_stored_with_their_run(store: &dyn Store) {
     let run = report("homepage", "custom-points-0001", at(0), RunStatus::Passed);
     let points = vec![Datapoint {
+        location: None,
         metric: "VisualMonitoringSuccessPercent".into(),
         canary: "homepage".into(),
         step: None,
@@ -392,11 +394,17 @@ pub fn failover_changes_are_kept_newest_first(store: &dyn Store) {
 }
 
 pub fn a_runs_datapoints_read_back_in_order(store: &dyn Store) {
-    let run = report("homepage", "points-run-000001", at(0), RunStatus::Failed);
+    let mut run = report("homepage", "points-run-000001", at(0), RunStatus::Failed);
+    run.location = Some("eu-west".to_string());
     let points = run.datapoints();
+    assert!(points.iter().all(|p| p.location.as_deref() == Some("eu-west")));
     assert!(points.len() > 4, "{points:?}");
     store.save_run(&run, &points).unwrap();
     save(store, &report("homepage", "points-run-000002", at(60), RunStatus::Passed));
     assert_eq!(store.run_datapoints(&run.run_id).unwrap(), points);
+    assert_eq!(store.run(&run.run_id).unwrap().unwrap().location.as_deref(), Some("eu-west"));
+    let located = store.datapoints(&query("homepage", "SuccessPercent", None, 0, 3600)).unwrap();
+    let locations: Vec<Option<&str>> = located.iter().map(|p| p.location.as_deref()).collect();
+    assert_eq!(locations, [Some("eu-west"), None], "each datapoint keeps its location");
     assert!(store.run_datapoints("no-such-run-00001").unwrap().is_empty());
 }

@@ -142,8 +142,8 @@ fn write_run(client: &mut Client, run: &RunRow, datapoints: &[Datapoint]) -> Res
     tx.execute("DELETE FROM runs WHERE run_id = $1", &[&run.run_id])?;
     tx.execute(
         "INSERT INTO runs (run_id, canary, attempt, blueprint, status, reason, started_at, ended_at,
-                           duration_ms, artifacts, report_json)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                           duration_ms, artifacts, report_json, location)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         &[
             &run.run_id,
             &run.canary,
@@ -156,6 +156,7 @@ fn write_run(client: &mut Client, run: &RunRow, datapoints: &[Datapoint]) -> Res
             &run.duration_ms,
             &run.artifacts,
             &run.json,
+            &run.location,
         ],
     )?;
     let steps = &run.steps;
@@ -178,10 +179,12 @@ fn write_run(client: &mut Client, run: &RunRow, datapoints: &[Datapoint]) -> Res
     let step: Vec<Option<&str>> = datapoints.iter().map(|p| p.step.as_deref()).collect();
     let ts: Vec<i64> = datapoints.iter().map(|p| millis(p.timestamp)).collect();
     let value: Vec<f64> = datapoints.iter().map(|p| p.value).collect();
+    let location: Vec<Option<&str>> = datapoints.iter().map(|p| p.location.as_deref()).collect();
     tx.execute(
-        "INSERT INTO datapoints (run_id, metric, canary, step, ts, value)
-         SELECT $1, * FROM UNNEST($2::TEXT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[], $6::DOUBLE PRECISION[])",
-        &[&run.run_id, &metric, &canary, &step, &ts, &value],
+        "INSERT INTO datapoints (run_id, metric, canary, step, ts, value, location)
+         SELECT $1, * FROM UNNEST($2::TEXT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[], $6::DOUBLE PRECISION[],
+                                  $7::TEXT[])",
+        &[&run.run_id, &metric, &canary, &step, &ts, &value, &location],
     )?;
     tx.commit()
 }
@@ -199,6 +202,7 @@ struct RunRow {
     duration_ms: f64,
     artifacts: String,
     json: String,
+    location: Option<String>,
     steps: StepColumns,
 }
 
@@ -236,6 +240,7 @@ impl RunRow {
             duration_ms: report.duration_ms,
             artifacts: report.artifacts.clone(),
             json,
+            location: report.location.clone(),
             steps,
         }
     }
@@ -338,19 +343,25 @@ impl Store for PostgresStore {
             None => "step IS NULL",
         };
         let sql = format!(
-            "SELECT step, ts, value FROM datapoints
+            "SELECT step, ts, value, location FROM datapoints
              WHERE canary = $1 AND metric = $2 AND {step} AND ts >= $3 AND ts < $4 ORDER BY ts, id"
         );
         let found = self.rows(what, sql, params, |row| {
-            Ok((row.try_get::<_, Option<String>>(0)?, row.try_get::<_, i64>(1)?, row.try_get::<_, f64>(2)?))
+            Ok((
+                row.try_get::<_, Option<String>>(0)?,
+                row.try_get::<_, i64>(1)?,
+                row.try_get::<_, f64>(2)?,
+                row.try_get::<_, Option<String>>(3)?,
+            ))
         })?;
         found
             .into_iter()
-            .map(|(step, ts, value)| {
+            .map(|(step, ts, value, location)| {
                 Ok(Datapoint {
                     metric: query.metric.clone(),
                     canary: query.canary.clone(),
                     step,
+                    location,
                     timestamp: rows::time(&self.db, ts, || format!("datapoint of `{}`", query.metric))?,
                     value,
                 })
@@ -361,7 +372,7 @@ impl Store for PostgresStore {
     fn run_datapoints(&self, run_id: &str) -> Result<Vec<Datapoint>, StoreError> {
         let found = self.rows(
             format!("read the datapoints of run {run_id}"),
-            "SELECT metric, canary, step, ts, value FROM datapoints WHERE run_id = $1 ORDER BY id"
+            "SELECT metric, canary, step, ts, value, location FROM datapoints WHERE run_id = $1 ORDER BY id"
                 .to_string(),
             vec![param(run_id.to_string())],
             |row| {
@@ -371,14 +382,15 @@ impl Store for PostgresStore {
                     row.try_get::<_, Option<String>>(2)?,
                     row.try_get::<_, i64>(3)?,
                     row.try_get::<_, f64>(4)?,
+                    row.try_get::<_, Option<String>>(5)?,
                 ))
             },
         )?;
         found
             .into_iter()
-            .map(|(metric, canary, step, ts, value)| {
+            .map(|(metric, canary, step, ts, value, location)| {
                 let timestamp = rows::time(&self.db, ts, || format!("datapoint of `{metric}`"))?;
-                Ok(Datapoint { metric, canary, step, timestamp, value })
+                Ok(Datapoint { metric, canary, step, location, timestamp, value })
             })
             .collect()
     }

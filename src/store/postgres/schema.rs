@@ -118,6 +118,9 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX slot_claims_open ON slot_claims (location, expires_at) WHERE NOT done;
     CREATE INDEX slot_claims_by_slot ON slot_claims (slot);"#,
+    // 3: where each run and datapoint checked from.
+    r#"ALTER TABLE runs ADD COLUMN location TEXT COLLATE "C";
+    ALTER TABLE datapoints ADD COLUMN location TEXT COLLATE "C";"#,
 ];
 
 /// The schema version this build writes to PostgreSQL.
