@@ -29,7 +29,8 @@ if site_is_up; then
 fi
 python3 -m http.server 8080 --bind 127.0.0.1 --directory canaries/site >/dev/null 2>&1 &
 site=$!
-trap 'kill $site 2>/dev/null || true' EXIT
+# Waited for, so the port is free again once the script has exited.
+trap 'kill $site 2>/dev/null && wait $site 2>/dev/null || true' EXIT
 for _ in $(seq 50); do
   site_is_up && break
   sleep 0.1
