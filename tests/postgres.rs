@@ -11,9 +11,12 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Timelike, Utc};
+
 use aviary::report::RunStatus;
 use aviary::store::{
-    AlarmTransition, PG_SCHEMA_VERSION, PostgresStore, RunPage, SqliteStore, Store, StoreError,
+    AlarmTransition, PG_SCHEMA_VERSION, PostgresStore, RunPage, SlotClaim, SqliteStore, Store, StoreError,
+    VersionDrift,
 };
 use store_contract::{at, report, save};
 use support::{Project, start_site, stderr, stdout};
@@ -211,4 +214,81 @@ fn store_migrate_copies_sqlite_history_once() {
     let out = project.aviary(&["store", "migrate", "--from", "missing.db", "--to", &url]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("no SQLite database at missing.db"), "{}", stderr(&out));
+}
+
+/// A claim of the slot `slot` seconds after `base`, held until `expires` seconds after it.
+fn claim(base: DateTime<Utc>, runner: &str, slot: i64, expires: i64) -> SlotClaim {
+    SlotClaim {
+        canary: "home".into(),
+        location: "eu".into(),
+        slot: base + chrono::Duration::seconds(slot),
+        runner: runner.into(),
+        expires: base + chrono::Duration::seconds(expires),
+    }
+}
+
+#[test]
+fn a_slot_is_held_by_one_runner_until_done_or_its_claim_expires() {
+    let Some((_, url)) = fresh() else { return };
+    let (a, b) = (PostgresStore::open(&url).unwrap(), PostgresStore::open(&url).unwrap());
+    assert!(a.is_shared());
+    // Claims expire by the claiming runner's clock: these slots are now and expire within seconds.
+    let base = Utc::now().with_nanosecond(0).unwrap();
+    let at = |seconds: i64| base + chrono::Duration::seconds(seconds);
+    assert!(a.claim_slot(&claim(base, "a", 0, 2)).unwrap());
+    assert!(!b.claim_slot(&claim(base, "b", 0, 100)).unwrap(), "a holds the slot");
+    assert!(a.claim_slot(&claim(base, "a", 0, 3)).unwrap(), "the holder renews its claim");
+    assert!(b.claim_slot(&claim(base, "b", 60, 160)).unwrap(), "another slot is free");
+    let other_location = SlotClaim { location: "us".into(), ..claim(base, "b", 0, 100) };
+    assert!(b.claim_slot(&other_location).unwrap(), "each location has its own slots");
+
+    // a dies: nothing abandoned before its claim expires, then b takes the slot over.
+    assert!(b.abandoned_slots("eu", at(2), 10).unwrap().is_empty());
+    let abandoned = b.abandoned_slots("eu", at(4), 10).unwrap();
+    assert_eq!(abandoned.iter().map(|c| (c.slot, c.runner.as_str())).collect::<Vec<_>>(), [(at(0), "a")]);
+    assert!(!b.claim_slot(&claim(base, "b", 0, 300)).unwrap(), "not before a's claim expired");
+    std::thread::sleep((at(3) - Utc::now()).to_std().unwrap_or_default() + Duration::from_millis(100));
+    assert!(b.claim_slot(&claim(base, "b", 0, 300)).unwrap(), "b takes over the expired claim");
+    assert!(!a.claim_slot(&claim(base, "a", 0, 400)).unwrap(), "b holds it now");
+    b.finish_slot(&claim(base, "b", 0, 300)).unwrap();
+    assert!(!a.claim_slot(&claim(base, "a", 0, 400)).unwrap(), "a done slot is never claimed again");
+    assert!(b.abandoned_slots("eu", at(10_000), 10).unwrap().iter().all(|c| c.slot != at(0)));
+}
+
+#[test]
+fn one_runner_leads_until_its_session_ends() {
+    let Some((_, url)) = fresh() else { return };
+    let a = PostgresStore::open(&url).unwrap();
+    let b = PostgresStore::open(&url).unwrap();
+    assert!(a.try_lead().unwrap());
+    assert!(a.try_lead().unwrap(), "the leader stays the leader");
+    assert!(!b.try_lead().unwrap());
+    drop(a);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !b.try_lead().unwrap() {
+        assert!(Instant::now() < deadline, "the lock outlived its session");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn canaries_whose_files_differ_between_runners_are_named() {
+    let Some((_, url)) = fresh() else { return };
+    let store = PostgresStore::open(&url).unwrap();
+    let versions =
+        |list: &[(&str, &str)]| list.iter().map(|(c, v)| (c.to_string(), v.to_string())).collect::<Vec<_>>();
+    let one = versions(&[("home", "v1"), ("api", "v1")]);
+    assert_eq!(store.share_canary_versions("a", &one, at(0), at(-180)).unwrap(), []);
+    assert_eq!(store.share_canary_versions("b", &one, at(1), at(-179)).unwrap(), [], "same files");
+    let changed = versions(&[("home", "v2"), ("api", "v1")]);
+    let drift = store.share_canary_versions("c", &changed, at(2), at(-178)).unwrap();
+    let expected = VersionDrift {
+        canary: "home".into(),
+        versions: vec![("v1".into(), vec!["a".into(), "b".into()]), ("v2".into(), vec!["c".into()])],
+    };
+    assert_eq!(drift, [expected]);
+    // a and b move on to v2 (b's report replaces its old one); then only the stale a differs,
+    // and once a is no longer heard from nothing does.
+    assert_eq!(store.share_canary_versions("b", &changed, at(60), at(-120)).unwrap().len(), 1);
+    assert_eq!(store.share_canary_versions("c", &changed, at(200), at(20)).unwrap(), []);
 }

@@ -201,14 +201,23 @@ fn a_quorum_alarm_needs_enough_failing_locations_and_each_transition_is_notified
                 "store: \"{url}\"\nserver: {{listen: \"127.0.0.1:0\"}}\nchannels:\n  ops: {{type: webhook, url: \"{hook}\"}}\n"
             ),
         );
-        project.canary("flaky", &canary);
+        // eu's checkout of the file differs by a comment: the runners notice.
+        let text = if location == "eu" { format!("# an older checkout\n{canary}") } else { canary.clone() };
+        project.canary("flaky", &text);
         let daemon =
             Daemon::start_env(project.path(), "daemon.log", &["--location", location], &[("TARGET", target)]);
         (project, daemon)
     };
     let (_eu_project, mut eu) = start("eu", &site.url("/status/500"));
     eu.wait_for("eu to lead", Duration::from_secs(20), |e| message(e).starts_with("this runner leads"));
-    let (_us_project, us) = start("us", &site.url("/about"));
+    let (_us_project, mut us) = start("us", &site.url("/about"));
+    let drift = us.wait_for("the versions to be compared", Duration::from_secs(30), |e| {
+        message(e) == "runners run different versions of this canary file"
+    });
+    assert_eq!(daemon_support::field(&drift, "canary"), "flaky");
+    let (status, page) = daemon_support::http(&daemon_support::listen_addr(&us), "GET", "/", None);
+    assert_eq!(status, 200);
+    assert!(page.contains("Canaries that differ between runners"), "{page}");
 
     let mut client = cluster.client(&url);
     let state = |client: &mut postgres::Client, alarm: &str| -> Option<String> {
@@ -243,7 +252,6 @@ fn a_quorum_alarm_needs_enough_failing_locations_and_each_transition_is_notified
     assert!(metrics.contains("aviary_success_percent{location=\"us\",canary=\"flaky\"} 100"), "{metrics}");
 
     // Only the leader notified: each recorded transition once.
-    let mut us = us;
     for daemon in [&mut eu, &mut us] {
         daemon.signal("TERM");
         daemon.wait_exit(Duration::from_secs(40)).expect("the daemon stops");

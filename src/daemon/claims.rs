@@ -176,3 +176,59 @@ pub async fn leader_loop(state: Arc<State>, mut stop: tokio::sync::watch::Receiv
         }
     }
 }
+
+/// How often a runner shares the versions of its canary files with the others.
+const VERSIONS_EVERY: Duration = Duration::from_secs(60);
+/// A runner not heard from for this long no longer counts in the comparison.
+const VERSIONS_STALE: Duration = Duration::from_secs(180);
+
+/// Every [`VERSIONS_EVERY`] (the first soon after start): shares which version of each canary
+/// file this runner loaded and learns which canaries differ between runners; logs a change of
+/// that list and keeps it for the dashboard.
+pub async fn versions_loop(state: Arc<State>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let store = state.services.store.clone();
+    if !store.is_shared() {
+        return;
+    }
+    let mut wait = POLL;
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        wait = VERSIONS_EVERY;
+        let versions: Vec<(String, String)> = state
+            .lock()
+            .canaries
+            .iter()
+            .map(|(name, loaded)| (name.clone(), loaded.version.clone()))
+            .collect();
+        let (sharing, runner) = (store.clone(), state.runner.clone());
+        let now = Utc::now();
+        let stale = now - chrono::Duration::from_std(VERSIONS_STALE).unwrap_or(chrono::Duration::minutes(3));
+        let shared = tokio::task::spawn_blocking(move || {
+            sharing.share_canary_versions(&runner, &versions, now, stale)
+        })
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|result| result.map_err(|e| e.to_string()));
+        let drift = match shared {
+            Ok(drift) => drift,
+            Err(error) => {
+                tracing::warn!(%error, "could not compare canary versions with the other runners");
+                continue;
+            }
+        };
+        let before = std::mem::replace(&mut state.lock().version_drift, drift.clone());
+        if drift != before {
+            for canary in &drift {
+                let seen: Vec<String> = canary
+                    .versions
+                    .iter()
+                    .map(|(v, runners)| format!("{v} on {}", runners.join(", ")))
+                    .collect();
+                tracing::warn!(canary = %canary.canary, versions = %seen.join("; "), "runners run different versions of this canary file");
+            }
+        }
+    }
+}

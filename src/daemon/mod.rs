@@ -133,6 +133,7 @@ struct Tasks {
     failover: JoinHandle<()>,
     takeover: JoinHandle<()>,
     leader: JoinHandle<()>,
+    versions: JoinHandle<()>,
     scheduler: JoinHandle<()>,
     stop: tokio::sync::watch::Sender<bool>,
 }
@@ -149,6 +150,7 @@ impl Tasks {
             &self.scheduler,
             &self.takeover,
             &self.leader,
+            &self.versions,
         ];
         for task in tasks {
             task.abort();
@@ -273,7 +275,8 @@ fn spawn_tasks(
     let alarm_ticker = tokio::spawn(alarms::tick_loop(state.clone(), stop_rx.clone()));
     let failover = tokio::spawn(state.failover.clone().run(stop_rx.clone()));
     let takeover = tokio::spawn(claims::takeover_loop(state.clone(), stop_rx.clone()));
-    let leader = tokio::spawn(claims::leader_loop(state.clone(), stop_rx));
+    let leader = tokio::spawn(claims::leader_loop(state.clone(), stop_rx.clone()));
+    let versions = tokio::spawn(claims::versions_loop(state.clone(), stop_rx));
     let scheduler = tokio::spawn({
         let state = state.clone();
         async move {
@@ -283,7 +286,7 @@ fn spawn_tasks(
             }
         }
     });
-    Tasks { server, reloader, sweeper, alarm_ticker, failover, scheduler, takeover, leader, stop }
+    Tasks { server, reloader, sweeper, alarm_ticker, failover, scheduler, takeover, leader, versions, stop }
 }
 
 /// Waits for SIGTERM or SIGINT; SIGHUP meanwhile asks for a reload.

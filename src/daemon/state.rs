@@ -54,6 +54,8 @@ pub struct Inner {
     pub start_lateness_seconds: Histogram,
     /// Why the scheduler loop stopped while the daemon was not stopping (`/healthz` says 503).
     pub scheduler_failure: Option<String>,
+    /// Canaries whose file differs between the runners of a shared store.
+    pub version_drift: Vec<crate::store::VersionDrift>,
 }
 
 /// The daemon's state. Cheap to share (`Arc`).
@@ -115,6 +117,7 @@ impl State {
                 run_duration_seconds: BTreeMap::new(),
                 start_lateness_seconds: Histogram::new(LATENESS_BUCKETS),
                 scheduler_failure: None,
+                version_drift: Vec::new(),
             }),
             services,
             wake,
@@ -199,6 +202,10 @@ impl Backend for DaemonBackend {
 
     fn broken_files(&self) -> Vec<BrokenFile> {
         self.0.lock().broken_files.clone()
+    }
+
+    fn version_drift(&self) -> Vec<crate::store::VersionDrift> {
+        self.0.lock().version_drift.clone()
     }
 
     fn unhealthy(&self) -> Option<String> {

@@ -126,6 +126,10 @@ pub trait Backend: Send + Sync + 'static {
     }
     /// The files that do not validate, sorted by file.
     fn broken_files(&self) -> Vec<BrokenFile>;
+    /// Canaries whose file differs between the runners sharing the store (none alone).
+    fn version_drift(&self) -> Vec<crate::store::VersionDrift> {
+        Vec::new()
+    }
     /// Starts a run of the canary now (outside its schedule).
     fn run_now(&self, canary: &str) -> Result<(), RunNowError>;
     /// The run history.

@@ -1094,7 +1094,10 @@ mod tests {
             shown[0].starts_with("3:1: heartbaet: unknown key `heartbaet`; expected one of: name,"),
             "{shown:?}"
         );
-        assert!(shown[0].ends_with("alarms, locations, heartbeat, api; did you mean `heartbeat`?"), "{shown:?}");
+        assert!(
+            shown[0].ends_with("alarms, locations, heartbeat, api; did you mean `heartbeat`?"),
+            "{shown:?}"
+        );
     }
 
     #[test]

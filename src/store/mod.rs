@@ -129,6 +129,29 @@ pub trait Store: Send + Sync {
     fn try_lead(&self) -> Result<bool, StoreError> {
         Ok(true)
     }
+
+    /// Records which version of each canary file `runner` loaded (`(canary, version)`), forgets
+    /// runners not heard from since `stale_before`, and returns the canaries whose version
+    /// differs between the runners left. One runner alone: none.
+    fn share_canary_versions(
+        &self,
+        runner: &str,
+        versions: &[(String, String)],
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+    ) -> Result<Vec<VersionDrift>, StoreError> {
+        let _ = (runner, versions, now, stale_before);
+        Ok(Vec::new())
+    }
+}
+
+/// A canary whose file differs between runners of a shared store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionDrift {
+    /// Name of the canary.
+    pub canary: String,
+    /// Each version seen, with the runners that loaded it.
+    pub versions: Vec<(String, Vec<String>)>,
 }
 
 /// One schedule slot of one canary in one location, as claimed by a runner.

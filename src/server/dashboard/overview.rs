@@ -15,7 +15,7 @@ use super::chart::{Cell, sparkline, success_bar};
 use super::format::{badge, canary_url, count, duration_ms, run_url, table, when};
 use super::{PageError, Section, blocking, layout};
 use crate::server::backend::{Backend, BrokenFile, CanaryStatus};
-use crate::store::{BucketQuery, RunBucket};
+use crate::store::{BucketQuery, RunBucket, VersionDrift};
 
 /// Hours the overview's bar and trend cover.
 const HOURS: i64 = 24;
@@ -67,6 +67,7 @@ pub async fn page(
     let now = Utc::now();
     let canaries = backend.canaries();
     let broken = backend.broken_files();
+    let drift = backend.version_drift();
     let until = now.duration_trunc(Duration::hours(1)).unwrap_or(now) + Duration::hours(1);
     let since = until - Duration::hours(HOURS);
     let store = backend.store();
@@ -74,13 +75,17 @@ pub async fn page(
         Ok(store.run_buckets(&BucketQuery { canary: None, since, until, bucket_secs: 3600 })?)
     })
     .await?;
-    Ok(layout("Canaries", Section::Canaries, render(&canaries, &broken, &buckets, &filters, since, now)))
+    Ok(layout(
+        "Canaries",
+        Section::Canaries,
+        render(&canaries, (&broken, &drift), &buckets, &filters, since, now),
+    ))
 }
 
 /// The page's body.
 pub fn render(
     canaries: &[CanaryStatus],
-    broken: &[BrokenFile],
+    (broken, drift): (&[BrokenFile], &[VersionDrift]),
     buckets: &[RunBucket],
     filters: &Filters,
     since: DateTime<Utc>,
@@ -102,6 +107,7 @@ pub fn render(
     html! {
         h1 { "Canaries" }
         (broken_files(broken))
+        (version_drift(drift))
         form.filters method="get" action="/" role="search" {
             label { "Status "
                 select name="status" {
@@ -191,6 +197,30 @@ fn row(canary: &CanaryStatus, buckets: &[&RunBucket], since: DateTime<Utc>, now:
             td {
                 (sparkline(&trend, "mean run duration by hour"))
                 @if let Some(run) = &canary.last_run { br; small { (duration_ms(run.duration_ms)) } }
+            }
+        }
+    }
+}
+
+/// Canaries whose file differs between the runners sharing the store: each version with the
+/// runners that loaded it.
+fn version_drift(drift: &[VersionDrift]) -> Markup {
+    html! {
+        @if !drift.is_empty() {
+            section.errors {
+                h2 { "Canaries that differ between runners" }
+                ul {
+                    @for canary in drift {
+                        li {
+                            a href=(canary_url(&canary.canary)) { (canary.canary) }
+                            ul {
+                                @for (version, runners) in &canary.versions {
+                                    li { "version " code { (version) } " on " (runners.join(", ")) }
+                                }
+                            }
+                        }
+                    }
+                }
             }
         }
     }

@@ -12,7 +12,7 @@ fn broken_file(name: &str, previous_version: bool) -> BrokenFile {
 }
 
 fn overview(files: &[BrokenFile]) -> String {
-    render(&[], files, &[], &Filters::default(), Utc::now(), Utc::now()).into_string()
+    render(&[], (files, &[]), &[], &Filters::default(), Utc::now(), Utc::now()).into_string()
 }
 
 #[test]

@@ -13,7 +13,7 @@ use postgres::Client;
 
 use super::PostgresStore;
 use crate::store::rows::{self, millis};
-use crate::store::{SlotClaim, StoreError};
+use crate::store::{SlotClaim, StoreError, VersionDrift};
 
 /// Any fixed number: the advisory lock the leader holds.
 const LEADER_LOCK: i64 = 0x6176_6961_7279_0002;
@@ -108,4 +108,44 @@ pub(super) fn try_lead(store: &PostgresStore) -> Result<bool, StoreError> {
         )?;
         row.try_get(0)
     })
+}
+
+pub(super) fn share_versions(
+    store: &PostgresStore,
+    runner: &str,
+    versions: &[(String, String)],
+    now: DateTime<Utc>,
+    stale_before: DateTime<Utc>,
+) -> Result<Vec<VersionDrift>, StoreError> {
+    let runner = runner.to_string();
+    let canaries: Vec<String> = versions.iter().map(|(c, _)| c.clone()).collect();
+    let hashes: Vec<String> = versions.iter().map(|(_, v)| v.clone()).collect();
+    let (now, stale) = (millis(now), millis(stale_before));
+    let rows = store.connections.call("share the canary versions this runner loaded", move |client: &mut Client| {
+        let mut tx = client.transaction()?;
+        tx.execute("DELETE FROM canary_versions WHERE runner = $1 OR seen_at < $2", &[&runner, &stale])?;
+        tx.execute(
+            "INSERT INTO canary_versions (canary, runner, version, seen_at)
+             SELECT c, $1, v, $2 FROM UNNEST($3::TEXT[], $4::TEXT[]) AS u (c, v)",
+            &[&runner, &now, &canaries, &hashes],
+        )?;
+        let rows = tx.query(
+            "SELECT canary, version, array_agg(runner ORDER BY runner) FROM canary_versions
+             WHERE canary IN (SELECT canary FROM canary_versions GROUP BY canary HAVING COUNT(DISTINCT version) > 1)
+             GROUP BY canary, version ORDER BY canary, version",
+            &[],
+        )?;
+        tx.commit()?;
+        rows.iter()
+            .map(|r| Ok((r.try_get::<_, String>(0)?, r.try_get::<_, String>(1)?, r.try_get::<_, Vec<String>>(2)?)))
+            .collect::<Result<Vec<_>, postgres::Error>>()
+    })?;
+    let mut drift: Vec<VersionDrift> = Vec::new();
+    for (canary, version, runners) in rows {
+        match drift.last_mut() {
+            Some(last) if last.canary == canary => last.versions.push((version, runners)),
+            _ => drift.push(VersionDrift { canary, versions: vec![(version, runners)] }),
+        }
+    }
+    Ok(drift)
 }

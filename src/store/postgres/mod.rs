@@ -20,7 +20,7 @@ use self::connections::Connections;
 use super::rows::{self, SUMMARY_COLUMNS, SummaryRow, millis};
 use super::{
     AlarmRecord, AlarmTransition, BucketQuery, FailoverChange, MIN_RUN_ID_PREFIX, MetricQuery, RunBucket,
-    RunPage, RunSummary, SlotClaim, StepBucket, Store, StoreError,
+    RunPage, RunSummary, SlotClaim, StepBucket, Store, StoreError, VersionDrift,
 };
 use crate::report::{Datapoint, RunReport};
 
@@ -672,5 +672,15 @@ impl Store for PostgresStore {
 
     fn try_lead(&self) -> Result<bool, StoreError> {
         claims::try_lead(self)
+    }
+
+    fn share_canary_versions(
+        &self,
+        runner: &str,
+        versions: &[(String, String)],
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+    ) -> Result<Vec<VersionDrift>, StoreError> {
+        claims::share_versions(self, runner, versions, now, stale_before)
     }
 }

@@ -121,6 +121,15 @@ const MIGRATIONS: &[&str] = &[
     // 3: where each run and datapoint checked from.
     r#"ALTER TABLE runs ADD COLUMN location TEXT COLLATE "C";
     ALTER TABLE datapoints ADD COLUMN location TEXT COLLATE "C";"#,
+    // 4: which version of each canary file each runner loaded.
+    r#"CREATE TABLE canary_versions (
+        canary  TEXT COLLATE "C" NOT NULL,
+        runner  TEXT COLLATE "C" NOT NULL,
+        version TEXT NOT NULL,
+        seen_at BIGINT NOT NULL,
+        PRIMARY KEY (canary, runner)
+    );
+    CREATE INDEX canary_versions_by_runner ON canary_versions (runner);"#,
 ];
 
 /// The schema version this build writes to PostgreSQL.
