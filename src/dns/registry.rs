@@ -36,7 +36,7 @@ const ROUTE53: Kind = Kind {
     name: "route53",
     check: |section| {
         vec![section.problem(
-            &KeyPath::root().key("type"),
+            &crate::spec::KeyPath::root().key("type"),
             "this aviary was built without the `route53` feature (use rfc2136)",
         )]
     },
