@@ -5,18 +5,21 @@
 # For each runner count, on a fresh database: the daemons start, the first minute passes (every
 # canary reaches its first slot), then SECONDS are measured:
 # - runs per second (runs saved with a start in the window) against the schedule's N / 60;
-# - slots missed (no claim) and slots run twice (runs against claims done) in the window;
+# - slots missed (gaps in each canary's minute grid of claims, in the window) and slots run
+#   twice (every saved run against the claims done);
 # - start lateness (actual start - slot) p50 / p99 / max of the scheduled runs, from the
 #   daemons' "run finished" log lines;
 # - CPU of the database (every postgres process) and of the daemons, as shares of one core.
 #
-# usage: bench/scale.sh [CANARIES] [SECONDS] [RUNNERS...]   (defaults 20000, 120, "1 2 4")
+# usage: bench/scale.sh [CANARIES] [SECONDS] [RUNNERS...]   (defaults 20000, 120, "1 2 4";
+#        SECONDS at least 60)
 #        AVIARY_BIN=path/to/aviary bench/scale.sh          measures that binary
 # Needs PostgreSQL's server programs (Debian `postgresql`), python3 and cargo.
 set -euo pipefail
 cd "$(dirname "$0")"
 canaries=${1:-20000}
 seconds=${2:-120}
+[ "$seconds" -ge 60 ] || { echo "SECONDS must be at least 60 (one slot of every canary)" >&2; exit 2; }
 shift $(( $# > 2 ? 2 : $# ))
 runner_counts=("${@:-1 2 4}")
 read -r -a runner_counts <<< "${runner_counts[*]}"
@@ -89,15 +92,18 @@ for runners in "${runner_counts[@]}"; do
   for p in "${daemons[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${daemons[@]}"; do wait "$p" 2>/dev/null || true; done
   runs=$(psql_q "$db" "SELECT COUNT(*) FROM runs WHERE started_at >= $t0 AND started_at < $t1")
-  # Slots due in the window: one per canary per minute; each canary's slots sit on its own grid.
-  claims=$(psql_q "$db" "SELECT COUNT(*) FROM slot_claims WHERE slot >= $t0 AND slot < $t1")
+  # Slots missed in the window: gaps in each canary's minute grid of claimed slots, and canaries
+  # with no claim at all (the window is at least a minute).
+  missed=$(psql_q "$db" "SELECT COALESCE(SUM((last - first) / 60000 + 1 - n), 0), COUNT(*)
+    FROM (SELECT MIN(slot) AS first, MAX(slot) AS last, COUNT(*) AS n FROM slot_claims
+          WHERE slot >= $t0 AND slot < $t1 GROUP BY canary) AS per_canary")
   # Over the whole run (the daemons drained their runs): every saved run against its claim.
   all_runs=$(psql_q "$db" "SELECT COUNT(*) FROM runs")
   done_claims=$(psql_q "$db" "SELECT COUNT(*) FROM slot_claims WHERE done")
-  python3 - "$work/r$runners-" "$runners" "$canaries" "$t0" "$t1" "$runs" "$claims" "$all_runs" "$done_claims" \
+  python3 - "$work/r$runners-" "$runners" "$canaries" "$t0" "$t1" "$runs" "$missed" "$all_runs" "$done_claims" \
     "$((d1 - d0))" "$((p1 - p0))" "$tck" <<'PY'
 import json, sys, datetime
-prefix, runners, n, t0, t1, runs, claims, all_runs, done_claims, dticks, pticks, tck = sys.argv[1:]
+prefix, runners, n, t0, t1, runs, missed, all_runs, done_claims, dticks, pticks, tck = sys.argv[1:]
 runners, n, t0, t1 = int(runners), int(n), int(t0), int(t1)
 window = (t1 - t0) / 1000
 late = []
@@ -115,8 +121,8 @@ for r in range(1, runners + 1):
             late.append(float(f.get("late_ms", 0)))
 late.sort()
 pct = lambda p: late[min(len(late) - 1, int(round(p / 100 * (len(late) - 1))))] if late else float("nan")
-expected = round(n * window / 60)
-missed = max(0, expected - int(claims))
+gaps, claimed_canaries = (int(x) for x in missed.split("|"))
+missed = gaps + (n - claimed_canaries if window >= 60 else 0)
 doubled = max(0, int(all_runs) - int(done_claims))
 cpu = lambda ticks: 100 * int(ticks) / int(tck) / window
 print(f"| {runners} | {int(runs) / window:.1f} | {missed} | {doubled} | {pct(50):.1f} | {pct(99):.1f} | "
