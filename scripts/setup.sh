@@ -44,9 +44,9 @@ if ! have cargo; then
   fi
 fi
 
-# moto's server mode stands in for Route 53 in the tests (tests/route53.rs looks here).
+# moto's server mode stands in for Route 53 and S3 in the tests (tests/support/moto.rs looks here).
 if [ "${AVIARY_SETUP_TESTS:-0}" = 1 ] && [ ! -x target/moto-venv/bin/moto_server ]; then
-  echo "setup: installing moto (Route 53 stand-in for the tests) into target/moto-venv"
+  echo "setup: installing moto (Route 53 and S3 stand-in for the tests) into target/moto-venv"
   rm -rf target/moto-venv
   python3 -m venv target/moto-venv
   target/moto-venv/bin/pip install --quiet --disable-pip-version-check 'moto[server]==5.*'

@@ -3,6 +3,8 @@
 //! brings: concurrent first starts, a server restart, `store:` in the project file, and
 //! `aviary store migrate` from SQLite.
 
+#[path = "support/daemon.rs"]
+mod daemon_support;
 #[path = "support/postgres.rs"]
 mod pg;
 #[path = "support/store_contract.rs"]
@@ -291,4 +293,61 @@ fn canaries_whose_files_differ_between_runners_are_named() {
     // and once a is no longer heard from nothing does.
     assert_eq!(store.share_canary_versions("b", &changed, at(60), at(-120)).unwrap().len(), 1);
     assert_eq!(store.share_canary_versions("c", &changed, at(200), at(20)).unwrap(), []);
+}
+
+#[test]
+fn a_runner_shows_the_run_folder_another_runner_copied_to_the_object_store() {
+    let Some(cluster) = pg::cluster() else { return };
+    let url = cluster.database();
+    let site = start_site();
+    let shared = tempfile::tempdir().unwrap();
+    let copies = format!("file://{}/runs", shared.path().display());
+    let project_file =
+        format!("store: \"{url}\"\nartifacts: {{url: \"{copies}\"}}\nserver: {{listen: \"127.0.0.1:0\"}}\n");
+
+    // One runner runs the canary: its folder is copied before the run is saved.
+    let maker = project_on(&url, &site.url(""));
+    maker.file("aviary.yaml", &project_file);
+    let out = maker.aviary(&["run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let run = PostgresStore::open(&url).unwrap().runs("status", RunPage::first(1)).unwrap().remove(0);
+    let made = maker.path().join(".aviary/artifacts").join(&run.artifacts);
+    let copied = shared.path().join("runs").join(&run.artifacts);
+    assert_eq!(
+        std::fs::read(copied.join("report.json")).unwrap(),
+        std::fs::read(made.join("report.json")).unwrap()
+    );
+
+    // Another runner, with nothing of that run on its disk, serves it from the copy.
+    let viewer = project_on(&url, &site.url(""));
+    viewer.file("aviary.yaml", &project_file);
+    let daemon = daemon_support::Daemon::start(viewer.path(), "daemon.log", &[]);
+    let addr = daemon_support::listen_addr(&daemon);
+    let (status, listing) =
+        daemon_support::http(&addr, "GET", &format!("/api/v1/runs/{}/artifacts", run.run_id), None);
+    assert_eq!(status, 200, "{listing}");
+    let listing: serde_json::Value = serde_json::from_str(&listing).unwrap();
+    let files: Vec<&str> =
+        listing["files"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
+    assert!(files.contains(&"report.json") && files.contains(&"log.txt"), "{files:?}");
+    let (status, log) =
+        daemon_support::http(&addr, "GET", &format!("/api/v1/runs/{}/artifacts/log.txt", run.run_id), None);
+    assert_eq!(status, 200);
+    assert_eq!(log, std::fs::read_to_string(made.join("log.txt")).unwrap());
+    assert!(
+        viewer.path().join(".aviary/artifacts").join(&run.artifacts).join("report.json").is_file(),
+        "fetched once, kept"
+    );
+    let (status, page) = daemon_support::http(&addr, "GET", &format!("/runs/{}", run.run_id), None);
+    assert_eq!(status, 200);
+    assert!(!page.contains("folder is gone"), "{page}");
+
+    // A folder the store never had is said to be gone, not an error.
+    std::fs::remove_dir_all(&made).unwrap();
+    std::fs::remove_dir_all(&copied).unwrap();
+    std::fs::remove_dir_all(viewer.path().join(".aviary/artifacts").join(&run.artifacts)).unwrap();
+    let (status, body) =
+        daemon_support::http(&addr, "GET", &format!("/api/v1/runs/{}/artifacts", run.run_id), None);
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("no longer on disk"), "{body}");
 }

@@ -46,7 +46,12 @@ pub async fn daemon(globals: &Globals, args: DaemonArgs) -> i32 {
         Ok(s) => s,
         Err(code) => return code,
     };
+    let object_copies = match super::open_object_copies(&project) {
+        Ok(copies) => copies,
+        Err(code) => return code,
+    };
     let services = Arc::new(Services {
+        object_copies,
         browser: BrowserPool::new(super::run::pool_config(&project)),
         store,
         artifacts_root: project.artifacts_dir.clone(),

@@ -336,6 +336,16 @@ fn open_store_at(
     })
 }
 
+/// Opens the object store run folders are copied to (`artifacts.url`), if the project names one.
+fn open_object_copies(project: &crate::spec::Project) -> Result<Option<crate::store::ObjectCopies>, i32> {
+    let Some(url) = project.config.artifacts.url.as_deref() else { return Ok(None) };
+    require_secrets(project, &["artifacts"])?;
+    crate::store::ObjectCopies::open(url).map(Some).map_err(|e| {
+        eprintln!("error: {e}");
+        EXIT_BAD_INPUT
+    })
+}
+
 /// Opens the project's store for commands that only read it: when SQLite's file does not exist
 /// yet (no run so far), an empty database in memory, so that reading creates no data folder.
 fn open_store_to_read(project: &crate::spec::Project) -> Result<Arc<dyn Store>, i32> {

@@ -78,7 +78,12 @@ pub async fn run(globals: &Globals, args: RunArgs) -> i32 {
 
     let progress = Arc::new(Progress::new(args.reporter == Reporter::List, globals.quiet, canaries.len()));
     let sink = progress.clone();
+    let object_copies = match super::open_object_copies(&project) {
+        Ok(copies) => copies,
+        Err(code) => return code,
+    };
     let services = Arc::new(Services {
+        object_copies,
         browser: BrowserPool::new(pool_config(&project)),
         store,
         artifacts_root: project.artifacts_dir.clone(),

@@ -243,6 +243,9 @@ impl Backend for DaemonBackend {
     fn artifacts_root(&self) -> PathBuf {
         self.0.services.artifacts_root.clone()
     }
+    fn object_copies(&self) -> Option<crate::store::ObjectCopies> {
+        self.0.services.object_copies.clone()
+    }
 
     fn baselines_root(&self) -> Option<PathBuf> {
         Some(self.0.services.baselines_root.clone())

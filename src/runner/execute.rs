@@ -74,6 +74,7 @@ pub async fn run_attempt(canary: Arc<Canary>, services: Arc<Services>, attempt: 
     let mut report = build_report(&canary, &run_id, attempt, start, run_failure, &mut parts, &redactor);
     report.location.clone_from(&services.location);
     write_artifacts(&dir, &mut report, parts, &redactor);
+    copy_to_object_store(&services, &dir, &report).await;
     save(&canary, &services, attempt, &mut report);
     services.progress(ProgressEvent::RunFinished { report: &report });
     report
@@ -174,6 +175,16 @@ fn write_artifacts(dir: &Path, report: &mut RunReport, parts: RunParts, redactor
 
 /// Stores the run. Metrics come from a run's final attempt only (CloudWatch's view of a retried
 /// run): an attempt that will be retried is kept in history without datapoints.
+/// Puts the run folder in the object store, before the run is saved, so that a runner that sees
+/// the run can fetch its folder. A failure is logged and leaves the run as it is: its folder stays
+/// on this runner's disk.
+async fn copy_to_object_store(services: &Services, dir: &std::path::Path, report: &RunReport) {
+    let Some(copies) = &services.object_copies else { return };
+    if let Err(e) = copies.upload(dir, &report.artifacts).await {
+        tracing::warn!(canary = %report.canary, run = %report.run_id, "could not copy the run folder: {e}");
+    }
+}
+
 fn save(canary: &Canary, services: &Services, attempt: u32, report: &mut RunReport) {
     let is_final = report.status == RunStatus::Passed || attempt > u32::from(canary.retries);
     let datapoints = if is_final { report.datapoints() } else { Vec::new() };

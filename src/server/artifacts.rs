@@ -46,9 +46,13 @@ pub async fn list_handler(
     State(backend): State<Arc<dyn Backend>>,
     UrlPath(id): UrlPath<String>,
 ) -> Result<Json<impl Serialize>, ApiError> {
+    let report = blocking({
+        let backend = backend.clone();
+        move || find_run(backend.as_ref(), &id)
+    })
+    .await?;
+    let dir = fetched_run_folder(&backend, &report.artifacts).await?;
     blocking(move || {
-        let report = find_run(backend.as_ref(), &id)?;
-        let dir = run_folder(&backend.artifacts_root(), &report.artifacts)?;
         let files =
             list(&dir).map_err(|e| ApiError::internal(format!("could not list {}: {e}", dir.display())))?;
         Ok(Json(Listing { run_id: report.run_id, artifacts: report.artifacts, files }))
@@ -63,9 +67,13 @@ pub async fn file_handler(
 ) -> Result<Response, ApiError> {
     // Refuse a bad path before touching the store or the disk.
     check_relative(&file)?;
+    let report = blocking({
+        let backend = backend.clone();
+        move || find_run(backend.as_ref(), &id)
+    })
+    .await?;
+    let dir = fetched_run_folder(&backend, &report.artifacts).await?;
     let (path, bytes) = blocking(move || {
-        let report = find_run(backend.as_ref(), &id)?;
-        let dir = run_folder(&backend.artifacts_root(), &report.artifacts)?;
         let path = resolve(&dir, &file)?;
         let bytes = std::fs::read(&path).map_err(|e| {
             ApiError::internal(format!("could not read the artifact {}: {e}", path.display()))
@@ -117,6 +125,27 @@ pub fn run_folder(root: &Path, relative: &str) -> Result<PathBuf, ApiError> {
     let root = root.canonicalize().map_err(|_| gone())?;
     let dir = root.join(relative).canonicalize().map_err(|_| gone())?;
     if dir.starts_with(&root) && dir.is_dir() { Ok(dir) } else { Err(gone()) }
+}
+
+/// [`run_folder`], after fetching the folder from the object store (`artifacts.url`) when this
+/// runner does not have it: a run of another runner sharing the store.
+pub async fn fetched_run_folder(backend: &Arc<dyn Backend>, relative: &str) -> Result<PathBuf, ApiError> {
+    let root = backend.artifacts_root();
+    let find = |root: PathBuf, relative: String| blocking(move || run_folder(&root, &relative));
+    let here = find(root.clone(), relative.to_string()).await;
+    match (here, backend.object_copies()) {
+        (Err(gone), Some(copies)) if gone.status == axum::http::StatusCode::NOT_FOUND => {
+            match copies.fetch(&root, relative).await {
+                Ok(true) => find(root, relative.to_string()).await,
+                Ok(false) => Err(gone),
+                Err(e) => {
+                    tracing::warn!("could not fetch a run folder: {e}");
+                    Err(ApiError::internal(format!("the run folder is not on this runner, and {e}")))
+                }
+            }
+        }
+        (here, _) => here,
+    }
 }
 
 /// A file of the (resolved) run folder `dir`, after checking `file` as text and on disk.

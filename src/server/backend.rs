@@ -136,6 +136,10 @@ pub trait Backend: Send + Sync + 'static {
     fn store(&self) -> Arc<dyn Store>;
     /// The artifacts root: run folders are relative to it.
     fn artifacts_root(&self) -> PathBuf;
+    /// The object store run folders are copied to (`artifacts.url`), if any.
+    fn object_copies(&self) -> Option<crate::store::ObjectCopies> {
+        None
+    }
     /// The daemon's counters and histograms now.
     fn metrics(&self) -> DaemonMetrics;
     /// Why the daemon cannot do its job (a task it needs has stopped), or `None` when healthy.

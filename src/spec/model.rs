@@ -505,6 +505,9 @@ impl Default for ProjectFile {
 pub struct ArtifactsConfig {
     /// Default: `<data_dir>/artifacts`.
     pub dir: Option<String>,
+    /// `url`: an object store every run folder is copied to (`s3://bucket/prefix` or
+    /// `file:///folder`), from which runners sharing a store fetch each other's runs.
+    pub url: Option<String>,
 }
 
 /// `server` of the project file: the daemon's HTTP server (`docs/server.md`).

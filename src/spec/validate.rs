@@ -450,6 +450,7 @@ pub fn check_project(config: &ProjectFile, tainted: &[KeyPath]) -> Vec<Problem> 
     }
     check_server(config, &mut p);
     check_store(config, &mut p);
+    check_artifacts(config, &mut p);
     check_location(config, &mut p);
     check_failover(config, &mut p);
     check_alarms(&config.alarms, &root().key("alarms"), &mut p);
@@ -499,6 +500,19 @@ fn check_store(config: &ProjectFile, p: &mut Problems<'_>) {
             format!(
                 "expected a PostgreSQL URL like postgres://user@host/db, found `{store}` (leave `store` out \
                  for SQLite in data_dir)"
+            ),
+        );
+    }
+}
+
+fn check_artifacts(config: &ProjectFile, p: &mut Problems<'_>) {
+    let Some(url) = config.artifacts.url.as_deref().filter(|u| !u.starts_with("${")) else { return };
+    if !(url.starts_with("s3://") || url.starts_with("file:///")) {
+        p.add(
+            root().key("artifacts").key("url"),
+            format!(
+                "expected s3://bucket/prefix or file:///absolute/folder, found `{url}` (leave `url` out to keep \
+                 run folders in `dir` only)"
             ),
         );
     }

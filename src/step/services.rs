@@ -51,6 +51,8 @@ pub struct Services {
     pub update_baselines: bool,
     /// Where runs check from (the daemon's `location`), kept in each report and datapoint.
     pub location: Option<String>,
+    /// The object store each run folder is copied to (`artifacts.url`), if any.
+    pub object_copies: Option<crate::store::ObjectCopies>,
 }
 
 impl Services {

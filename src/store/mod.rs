@@ -9,12 +9,14 @@
 
 mod copy;
 pub mod layout;
+mod object_copies;
 mod postgres;
 pub mod retention;
 mod rows;
 mod sqlite;
 
 pub use copy::{CopyCounts, copy_history};
+pub use object_copies::{ObjectCopies, ObjectCopyError};
 pub use postgres::{PG_SCHEMA_VERSION, PostgresStore, is_postgres_url, shown_url};
 pub use sqlite::{SCHEMA_VERSION, SqliteStore};
 

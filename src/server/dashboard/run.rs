@@ -18,7 +18,7 @@ use super::{PageError, Section, blocking, layout};
 use crate::har::Har;
 use crate::report::{RunReport, StepReport};
 use crate::server::api::find_run;
-use crate::server::artifacts::run_folder;
+use crate::server::artifacts::fetched_run_folder;
 use crate::server::backend::Backend;
 
 /// The most of `log.txt` shown on the page; the whole file is a link away.
@@ -49,9 +49,13 @@ pub async fn page(
     State(backend): State<Arc<dyn Backend>>,
     Path(id): Path<String>,
 ) -> Result<Html<String>, PageError> {
+    let report = blocking({
+        let backend = backend.clone();
+        move || Ok(find_run(backend.as_ref(), &id)?)
+    })
+    .await?;
+    let dir = fetched_run_folder(&backend, &report.artifacts).await.ok();
     let (report, files) = blocking(move || {
-        let report = find_run(backend.as_ref(), &id)?;
-        let dir = run_folder(&backend.artifacts_root(), &report.artifacts).ok();
         let files = read_files(dir.as_deref(), &report);
         Ok((report, files))
     })
