@@ -162,31 +162,19 @@ pub fn resolve(dir: &Path, file: &str) -> Result<PathBuf, ApiError> {
 /// listed only when it leads to a file inside the folder; linked folders are not entered.
 pub fn list(dir: &Path) -> io::Result<Vec<ArtifactFile>> {
     let mut files = Vec::new();
-    let mut pending = vec![(dir.to_path_buf(), String::new())];
-    while let Some((folder, prefix)) = pending.pop() {
-        for entry in std::fs::read_dir(&folder)? {
-            let entry = entry?;
-            let Some(name) = entry.file_name().to_str().map(str::to_string) else { continue };
-            let relative = if prefix.is_empty() { name } else { format!("{prefix}/{name}") };
-            let kind = entry.file_type()?;
-            let path = entry.path();
-            if kind.is_dir() {
-                pending.push((path, relative));
-            } else if kind.is_file() {
-                let size = entry.metadata()?.len();
-                files.push(ArtifactFile { content_type: content_type(&path), path: relative, size });
-            } else if kind.is_symlink()
-                && let Ok(real) = path.canonicalize()
-                && real.starts_with(dir)
-                && let Ok(meta) = std::fs::metadata(&real)
-                && meta.is_file()
-            {
-                files.push(ArtifactFile {
-                    content_type: content_type(&path),
-                    path: relative,
-                    size: meta.len(),
-                });
-            }
+    for (relative, entry) in crate::store::layout::entries_under(dir)? {
+        let kind = entry.file_type()?;
+        let path = entry.path();
+        if kind.is_file() {
+            let size = entry.metadata()?.len();
+            files.push(ArtifactFile { content_type: content_type(&path), path: relative, size });
+        } else if kind.is_symlink()
+            && let Ok(real) = path.canonicalize()
+            && real.starts_with(dir)
+            && let Ok(meta) = std::fs::metadata(&real)
+            && meta.is_file()
+        {
+            files.push(ArtifactFile { content_type: content_type(&path), path: relative, size: meta.len() });
         }
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));

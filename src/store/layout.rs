@@ -12,6 +12,27 @@ pub fn run_dir_relative(canary: &str, start: DateTime<Utc>, run_id: &str) -> Str
     format!("{canary}/{}-{run_id}", start.format("%Y/%m/%d/%H/%M-%S-%3f"))
 }
 
+/// Every entry under `dir` but folders, with its path relative to `dir` (`/`-separated), in no
+/// particular order. Folders are entered; symbolic links are returned, not followed; names that
+/// are not UTF-8 are skipped.
+pub fn entries_under(dir: &Path) -> io::Result<Vec<(String, std::fs::DirEntry)>> {
+    let mut found = Vec::new();
+    let mut pending = vec![(dir.to_path_buf(), String::new())];
+    while let Some((folder, prefix)) = pending.pop() {
+        for entry in std::fs::read_dir(&folder)? {
+            let entry = entry?;
+            let Some(name) = entry.file_name().to_str().map(str::to_string) else { continue };
+            let relative = if prefix.is_empty() { name } else { format!("{prefix}/{name}") };
+            if entry.file_type()?.is_dir() {
+                pending.push((entry.path(), relative));
+            } else {
+                found.push((relative, entry));
+            }
+        }
+    }
+    Ok(found)
+}
+
 /// When a run started, read back from its folder (relative, as [`run_dir_relative`] makes it);
 /// `None` for a path the layout did not make.
 pub fn run_start(relative: &str) -> Option<DateTime<Utc>> {

@@ -217,18 +217,9 @@ fn open_s3(url: &str) -> Result<Arc<dyn ObjectStore>, ObjectCopyError> {
 /// The regular files under `dir`, relative to it with `/` separators, sorted.
 fn local_files(dir: &Path) -> std::io::Result<Vec<String>> {
     let mut files = Vec::new();
-    let mut pending = vec![(dir.to_path_buf(), String::new())];
-    while let Some((folder, prefix)) = pending.pop() {
-        for entry in std::fs::read_dir(&folder)? {
-            let entry = entry?;
-            let Some(name) = entry.file_name().to_str().map(str::to_string) else { continue };
-            let relative = if prefix.is_empty() { name } else { format!("{prefix}/{name}") };
-            let kind = entry.file_type()?;
-            if kind.is_dir() {
-                pending.push((entry.path(), relative));
-            } else if kind.is_file() {
-                files.push(relative);
-            }
+    for (relative, entry) in super::layout::entries_under(dir)? {
+        if entry.file_type()?.is_file() {
+            files.push(relative);
         }
     }
     files.sort();
