@@ -307,7 +307,7 @@ fn a_runner_shows_the_run_folder_another_runner_copied_to_the_object_store() {
 
     // One runner runs the canary: its folder is copied before the run is saved.
     let maker = project_on(&url, &site.url(""));
-    maker.file("aviary.yaml", &project_file);
+    maker.file("aviary.yaml", &format!("{project_file}location: eu-west\n"));
     let out = maker.aviary(&["run"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let run = PostgresStore::open(&url).unwrap().runs("status", RunPage::first(1)).unwrap().remove(0);
@@ -341,6 +341,7 @@ fn a_runner_shows_the_run_folder_another_runner_copied_to_the_object_store() {
     let (status, page) = daemon_support::http(&addr, "GET", &format!("/runs/{}", run.run_id), None);
     assert_eq!(status, 200);
     assert!(!page.contains("folder is gone"), "{page}");
+    assert!(page.contains("<dt>Location</dt><dd>eu-west</dd>"), "the run page names where it ran: {page}");
 
     // A folder the store never had is said to be gone, not an error.
     std::fs::remove_dir_all(&made).unwrap();

@@ -118,6 +118,7 @@ fn render(report: &RunReport, files: &Files) -> Markup {
             dt { "Started" } dd { (timestamp(report.start)) " (" (when(report.start, now)) ")" }
             dt { "Duration" } dd { (duration_ms(report.duration_ms)) }
             dt { "Attempt" } dd { (report.attempt) }
+            @if let Some(location) = &report.location { dt { "Location" } dd { (location) } }
             dt { "Blueprint" } dd { (report.blueprint) }
             dt { "Requests" } dd {
                 (report.requests.ok_2xx) " 2xx · " (report.requests.redirect_3xx) " 3xx · "
@@ -130,7 +131,7 @@ fn render(report: &RunReport, files: &Files) -> Markup {
             a href={ "/api/v1/runs/" (super::segment(id)) } { "report.json" } " · "
             a href={ "/api/v1/runs/" (super::segment(id)) "/artifacts" } { "all files" }
         }
-        @if !files.present { p.notice { "This run's folder is gone (removed by retention or by hand): only its report is left." } }
+        @if !files.present { p.notice { "This run's folder is gone (removed by retention or by hand, or made by another runner and not copied to a shared place): only its report is left." } }
         (steps(report))
         (blueprint_view(report, files))
         section {
