@@ -84,8 +84,11 @@ fn slots_run_once_per_location_and_survive_a_killed_runner_and_leader() {
     wait_until("A to run a slot", Duration::from_secs(90), || {
         claims(&mut client).values().any(|(runner, done, _)| pid_of(runner) == a.pid() && *done)
     });
+    // B is held back (SIGSTOP) so that A, alone in eu, claims the next slot: which of two
+    // runners wins a slot is a race, and A could lose every one for a while.
+    b.signal("STOP");
     let mut cut = None;
-    wait_until("A to be mid-run", Duration::from_secs(90), || {
+    wait_until("A to be mid-run", Duration::from_secs(60), || {
         cut = claims(&mut client)
             .into_iter()
             .find(|(_, (runner, done, _))| pid_of(runner) == a.pid() && !done)
@@ -94,6 +97,7 @@ fn slots_run_once_per_location_and_survive_a_killed_runner_and_leader() {
     });
     a.signal("KILL");
     a.wait_exit(Duration::from_secs(10)).unwrap();
+    b.signal("CONT");
     let cut = cut.unwrap();
 
     // Its slot is taken over once the claim's lease (4 s run + 15 s) ends, and run by B.
