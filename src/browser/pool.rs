@@ -309,18 +309,23 @@ impl Shared {
     ) -> Result<Prepared, BrowserError> {
         let timeout = self.config.command_timeout;
         let spare = browser.spare.lock().await.take();
-        // The next run's spare is made now, while this run loads its page, not after it closes.
+        let opened = match spare {
+            // A spare can have died while it waited (renderer crash): then make a new one.
+            Some(mut prepared) => match apply_options(browser, &mut prepared, options, timeout).await {
+                Ok(()) if !prepared.tab.is_gone() => Ok(prepared),
+                Err(e) if browser.launched.life.is_gone() => Err(e),
+                _ => {
+                    dispose_in_background(browser, prepared.context_id.clone());
+                    prepare(browser, Some(options), timeout).await
+                }
+            },
+            None => prepare(browser, Some(options), timeout).await,
+        };
+        // The next run's spare is made now, while this run loads its page, not after it closes;
+        // and not before this page is ready, which it would slow down.
         let next = (self.clone(), browser.clone(), options.clone());
         tokio::spawn(async move { next.0.fill_spare(next.1, next.2).await });
-        if let Some(mut prepared) = spare {
-            // A spare can have died while it waited (renderer crash): then make a new one.
-            match apply_options(browser, &mut prepared, options, timeout).await {
-                Ok(()) if !prepared.tab.is_gone() => return Ok(prepared),
-                Err(e) if browser.launched.life.is_gone() => return Err(e),
-                _ => dispose_in_background(browser, prepared.context_id.clone()),
-            }
-        }
-        prepare(browser, Some(options), timeout).await
+        opened
     }
 
     /// Makes a spare context + page (with `options` applied) on `browser`, if it has none.
