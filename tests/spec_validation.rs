@@ -201,7 +201,7 @@ api:
             "many.yaml:6:10: enabled: expected true or false, found \"sometimes\"",
             "many.yaml:7:1: colour: unknown key `colour`; expected one of: name, blueprint, schedule, timeout, \
              retries, retry_delay, enabled, tags, env, retention, browser, report, screenshots, continue_on_step_failure, \
-             alarms, heartbeat, api, broken-links, flow, workflow, script, visual",
+             alarms, locations, heartbeat, api, broken-links, flow, workflow, script, visual",
             "many.yaml:9:21: browser.viewport.width: viewport width must be 100..10000, found 50",
             "many.yaml:11:29: heartbeat.urls[1]: `/relative` is not an absolute http(s) URL (relative URL without \
              a base)",
