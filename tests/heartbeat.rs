@@ -460,6 +460,40 @@ fn missing_chromium_is_an_error_that_says_how_to_install_it() {
     assert!(report["reason"].as_str().unwrap().contains("/nonexistent/chromium"), "{}", report["reason"]);
 }
 
+/// `auto` runs the headless shell where it is installed (CI installs it); the full browser,
+/// named in `browser.executable`, runs the same canary alike.
+#[test]
+fn auto_prefers_the_headless_shell_and_the_full_browser_still_runs() {
+    const SHELL: &str = "/usr/lib/chromium/chromium-headless-shell";
+    let site = start_site();
+    let launched = |project: &Project| {
+        let output = project.aviary_env(
+            &["run"],
+            &[("AVIARY_LOG", "aviary::browser=debug"), ("AVIARY_CHROME", ""), ("CHROME", "")],
+        );
+        assert_eq!(output.status.code(), Some(0), "{}\n{}", stdout(&output), stderr(&output));
+        let log = stderr(&output);
+        let line = log.lines().find(|l| l.contains("launched Chromium")).unwrap_or_else(|| panic!("{log}"));
+        line.split("executable=").nth(1).unwrap().split_whitespace().next().unwrap().to_string()
+    };
+    let home = heartbeat(&[site.url("/")], "")
+        .replace("heartbeat:\n", "heartbeat:\n  expect: {text: \"Welcome\"}\n");
+
+    let auto = Project::new();
+    auto.canary("home", &home);
+    let executable = launched(&auto);
+    if std::path::Path::new(SHELL).is_file() {
+        assert_eq!(executable, SHELL);
+    } else {
+        eprintln!("{SHELL} is not installed (Debian: chromium-headless-shell): auto ran {executable}");
+    }
+
+    let full = Project::new();
+    full.canary("home", &home);
+    full.file("aviary.yaml", "browser: {executable: chromium}\n");
+    assert!(launched(&full).ends_with("/chromium"), "browser.executable: chromium ran another browser");
+}
+
 #[test]
 fn big_page_and_full_page_screenshot() {
     let site = start_site();

@@ -46,7 +46,7 @@ mod popups;
 pub mod record;
 
 pub use console::ConsoleWatch;
-pub use discover::find_chromium;
+pub use discover::{Purpose, find_chromium};
 pub use page::BrowserPage;
 pub use pool::BrowserPool;
 

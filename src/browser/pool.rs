@@ -12,7 +12,7 @@ use super::launch::{LaunchSpec, Launched, launch};
 use super::orphans::{Registry, reap_orphans};
 use super::page::{BrowserPage, Prepared, apply_options, dispose, dispose_in_background, prepare};
 use super::popups;
-use super::{BrowserError, PageOptions, PoolConfig, PoolStats, find_chromium};
+use super::{BrowserError, PageOptions, PoolConfig, PoolStats, Purpose, find_chromium};
 
 /// Pages one browser serves before the pool starts another one (contexts are isolated, so one
 /// browser is enough for small pools; a second was measured not to make sequential runs faster).
@@ -239,7 +239,7 @@ impl Shared {
         let path = match executable.as_ref() {
             Some(path) => path.clone(),
             None => {
-                let path = find_chromium(self.config.executable.as_deref())?;
+                let path = find_chromium(self.config.executable.as_deref(), Purpose::Headless)?;
                 *executable = Some(path.clone());
                 path
             }
@@ -265,7 +265,7 @@ impl Shared {
         })
         .await?;
         self.launches.fetch_add(1, Ordering::SeqCst);
-        tracing::debug!(pid = launched.pid, "launched Chromium");
+        tracing::debug!(pid = launched.pid, executable = %path.display(), "launched Chromium");
         let browser = Arc::new(PooledBrowser {
             id,
             launched,

@@ -24,7 +24,7 @@ pub use steps::{Action, AssertedEvent, Flow, Selector, Step};
 
 use super::launch::{LaunchSpec, Launched, launch};
 use super::page::guarded;
-use super::{BrowserError, find_chromium};
+use super::{BrowserError, Purpose, find_chromium};
 
 /// The recorder script, run in every document of the recorded tab.
 const RECORDER_JS: &str = include_str!("recorder.js");
@@ -105,7 +105,8 @@ impl RecordSession {
     /// Starts Chromium and opens a blank tab with the recorder installed; [`RecordSession::record`]
     /// loads the start URL.
     pub async fn start(options: RecordOptions) -> Result<Self, BrowserError> {
-        let executable = find_chromium(options.executable.as_deref())?;
+        let purpose = if options.headless { Purpose::Headless } else { Purpose::Window };
+        let executable = find_chromium(options.executable.as_deref(), purpose)?;
         let (width, height) = options.window;
         let launched = launch(LaunchSpec {
             executable: &executable,
