@@ -3,7 +3,7 @@
 # (canaries/flows/sign-in.json: 11 Recorder steps — viewport, page load, typing into three
 # fields, a select, a checkbox, a click that navigates, a menu, two waits) replayed against the
 # example site by `aviary run` of a flow canary and by @puppeteer/replay with puppeteer-core
-# (bench/replay.js), both on the same Debian Chromium, one process each from start to exit
+# (bench/replay.js), both on the same Debian Chromium (its headless shell where installed), one process each from start to exit
 # (browser launch included). Prints wall time, CPU time and peak memory of the whole process
 # tree, medians of ROUNDS alternating rounds. Aviary runs twice: with its default step
 # screenshots (a PNG after every step) and without (what the reference does).
@@ -15,6 +15,8 @@ rounds=${1:-5}
 
 source ./lib.sh
 aviary=$(aviary_binary)
+CHROMIUM=$(bench_chromium)
+export CHROMIUM AVIARY_CHROME=$CHROMIUM
 [ -d node_modules/@puppeteer/replay ] || PUPPETEER_SKIP_DOWNLOAD=1 npm install --no-save --no-audit --no-fund -q >/dev/null
 
 port=$(free_port)

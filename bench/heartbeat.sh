@@ -2,7 +2,7 @@
 # Benchmark (issue: heartbeat vs Playwright): 20 heartbeat checks of a local page, each with a
 # 1920×1080 screenshot and a HAR, one at a time — `aviary run` (20 canaries, one browser page at
 # a time) against the same checks written with Playwright (playwright-core driving the same
-# Chromium). Prints wall time, CPU time and peak memory (whole process tree) per command, as the
+# Chromium, its headless shell where installed). Prints wall time, CPU time and peak memory (whole process tree) per command, as the
 # median of ROUNDS alternating runs.
 #
 # usage: bench/heartbeat.sh [ROUNDS]     (needs: cargo, node/npm, python3, /usr/bin/chromium)
@@ -13,6 +13,8 @@ checks=20
 
 source ./lib.sh
 aviary=$(aviary_binary)
+CHROME=$(bench_chromium)
+export CHROME AVIARY_CHROME=$CHROME
 [ -d node_modules/playwright-core ] || npm install --no-audit --no-fund -q >/dev/null
 
 work=$(mktemp -d)

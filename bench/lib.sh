@@ -25,6 +25,18 @@ median_wall() {
   printf '%s\n' "${times[@]}" | sort -g | awk '{a[NR]=$1} END {printf "%.3f", a[int((NR+1)/2)]}'
 }
 
+# The Chromium both sides of a side-by-side run use: the one Aviary's `auto` picks (the headless
+# shell where installed, else Debian's chromium), so that a comparison is of the tools, not of two
+# builds of the browser. BENCH_CHROME=/path picks another for both.
+bench_chromium() {
+  [ -n "${BENCH_CHROME:-}" ] && { echo "$BENCH_CHROME"; return; }
+  for candidate in /usr/lib/chromium/chromium-headless-shell /usr/bin/chromium; do
+    [ -x "$candidate" ] && { echo "$candidate"; return; }
+  done
+  echo "no Chromium: apt-get install -y chromium chromium-headless-shell" >&2
+  exit 1
+}
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # serve_static DIR: serves DIR over HTTP on a free port of 127.0.0.1; sets site_port and adds the
 # server to the caller's pids (killed by its EXIT trap).
