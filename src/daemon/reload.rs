@@ -17,29 +17,13 @@ pub struct Loaded {
     pub canary: Arc<Canary>,
     /// Its [`fingerprint`].
     pub fingerprint: u64,
-    /// The version of its file as written (secrets not expanded): what runners sharing a store
-    /// compare, since each may expand secrets of its own.
-    pub version: String,
 }
 
 impl Loaded {
-    /// A canary with its fingerprint and version computed.
+    /// A canary with its fingerprint computed.
     pub fn new(canary: Canary) -> Self {
         let fingerprint = fingerprint(&canary);
-        let version = file_version(&canary.file);
-        Self { canary: Arc::new(canary), fingerprint, version }
-    }
-}
-
-/// The first 16 hex digits of the SHA-256 of a file's bytes (`unreadable` when it cannot be
-/// read): stable across builds, so runners built apart still agree on equal files.
-fn file_version(file: &Path) -> String {
-    match std::fs::read(file) {
-        Ok(bytes) => ring::digest::digest(&ring::digest::SHA256, &bytes).as_ref()[..8]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect(),
-        Err(_) => "unreadable".to_string(),
+        Self { canary: Arc::new(canary), fingerprint }
     }
 }
 
@@ -59,6 +43,8 @@ pub fn fingerprint(canary: &Canary) -> u64 {
         enabled,
         secrets,
         spec,
+        // The file's bytes: a comment changes them, not the settings.
+        version: _,
     } = canary;
     format!(
         "{name:?}{file:?}{blueprint:?}{schedule:?}{timeout:?}{retries:?}{retry_delay:?}{enabled:?}{secrets:?}{spec:?}"

@@ -119,6 +119,10 @@ pub struct Canary {
     pub secrets: Vec<String>,
     /// The fields every canary has, with `${...}` expanded.
     pub spec: CanaryFile,
+    /// The version of its file as written (secrets not expanded): the first 16 hex digits of
+    /// the SHA-256 of its bytes. Runners sharing a store compare it, since each may expand
+    /// secrets of its own.
+    pub version: String,
 }
 
 impl Canary {
@@ -477,6 +481,20 @@ fn canary_files(targets: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> Vec<P
 
 /// Reads and parses a YAML file whose top level must be a mapping.
 fn read_document(file: &Path, what: &str) -> Result<Node, Diagnostic> {
+    parse_document(file, &read_text(file)?, what)
+}
+
+/// The first 16 hex digits of the SHA-256 of a file's bytes: stable across builds, so runners
+/// built apart agree on equal files.
+fn content_version(bytes: &[u8]) -> String {
+    ring::digest::digest(&ring::digest::SHA256, bytes).as_ref()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A settings file's text, at most [`MAX_FILE_BYTES`].
+fn read_text(file: &Path) -> Result<String, Diagnostic> {
     if let Ok(meta) = fs::metadata(file)
         && meta.len() > MAX_FILE_BYTES
     {
@@ -495,7 +513,12 @@ fn read_document(file: &Path, what: &str) -> Result<Node, Diagnostic> {
         }
         Err(e) => return Err(Diagnostic::file(file, format!("cannot read: {e}"))),
     };
-    let doc = yaml::parse(&text).map_err(|e| Diagnostic {
+    Ok(text)
+}
+
+/// Parses a settings file's text; its top level must be a mapping.
+fn parse_document(file: &Path, text: &str, what: &str) -> Result<Node, Diagnostic> {
+    let doc = yaml::parse(text).map_err(|e| Diagnostic {
         file: file.to_path_buf(),
         line: e.line,
         column: e.col,
@@ -543,8 +566,11 @@ fn load_canary_file(
     (env, unset_secrets): (Lookup<'_>, UnsetSecrets),
     blueprints: &dyn BlueprintCatalog,
 ) -> LoadedFile {
-    let mut doc = match read_document(file, "canary settings") {
-        Ok(doc) => doc,
+    let read = read_text(file).and_then(|text| {
+        Ok((parse_document(file, &text, "canary settings")?, content_version(text.as_bytes())))
+    });
+    let (mut doc, version) = match read {
+        Ok(read) => read,
         Err(d) => return LoadedFile { canary: None, name: None, diagnostics: vec![d] },
     };
     let sections: Vec<&'static str> = blueprints.names().into_iter().chain(blueprints.planned()).collect();
@@ -594,6 +620,7 @@ fn load_canary_file(
             enabled: spec.enabled,
             secrets: expansion.secrets,
             spec,
+            version,
         }),
         _ => None,
     };
