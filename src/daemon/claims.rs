@@ -15,7 +15,7 @@ use chrono::Utc;
 use super::scheduler::{Start, Trigger};
 use super::state::State;
 use crate::spec::Canary;
-use crate::store::SlotClaim;
+use crate::store::{SlotClaim, StoreError};
 
 /// How often a runner looks for abandoned slots and asks for (or confirms) the leader's lock.
 pub const POLL: Duration = Duration::from_secs(5);
@@ -23,6 +23,22 @@ pub const POLL: Duration = Duration::from_secs(5);
 const LEASE_MARGIN: Duration = Duration::from_secs(15);
 /// Abandoned slots taken per look.
 const TAKEOVER_BATCH: usize = 100;
+
+/// Why a store call made on the blocking pool failed.
+#[derive(Debug, thiserror::Error)]
+enum CallError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the store call stopped: {0}")]
+    Stopped(#[from] tokio::task::JoinError),
+}
+
+/// Runs a (blocking) store call on the blocking pool.
+async fn store_call<T: Send + 'static>(
+    call: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, CallError> {
+    Ok(tokio::task::spawn_blocking(call).await??)
+}
 
 /// What to do with a start.
 pub enum Decision {
@@ -66,13 +82,9 @@ pub async fn decide(state: &Arc<State>, canary: &Canary, start: &Start) -> Decis
         Trigger::Schedule => {
             let claim = claim_for(state, canary, start);
             let asked = claim.clone();
-            match tokio::task::spawn_blocking(move || store.claim_slot(&asked)).await {
-                Ok(Ok(true)) => Decision::Run(Some(claim)),
-                Ok(Ok(false)) => Decision::Skip("another runner claimed the slot"),
-                Ok(Err(e)) => {
-                    tracing::warn!(canary = %canary.name, error = %e, "could not claim the slot; not running it");
-                    Decision::Skip("the slot could not be claimed")
-                }
+            match store_call(move || store.claim_slot(&asked)).await {
+                Ok(true) => Decision::Run(Some(claim)),
+                Ok(false) => Decision::Skip("another runner claimed the slot"),
                 Err(e) => {
                     tracing::warn!(canary = %canary.name, error = %e, "could not claim the slot; not running it");
                     Decision::Skip("the slot could not be claimed")
@@ -86,10 +98,8 @@ pub async fn decide(state: &Arc<State>, canary: &Canary, start: &Start) -> Decis
 pub async fn finish(state: &Arc<State>, claim: SlotClaim) {
     let store = state.services.store.clone();
     let canary = claim.canary.clone();
-    match tokio::task::spawn_blocking(move || store.finish_slot(&claim)).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::warn!(canary = %canary, error = %e, "could not mark the slot done"),
-        Err(e) => tracing::warn!(canary = %canary, error = %e, "could not mark the slot done"),
+    if let Err(e) = store_call(move || store.finish_slot(&claim)).await {
+        tracing::warn!(canary = %canary, error = %e, "could not mark the slot done");
     }
 }
 
@@ -114,15 +124,11 @@ pub async fn takeover_loop(state: Arc<State>, mut stop: tokio::sync::watch::Rece
 async fn take_over(state: &Arc<State>) {
     let store = state.services.store.clone();
     let location = state.location.clone();
-    let abandoned = match tokio::task::spawn_blocking(move || {
-        store.abandoned_slots(&location, Utc::now(), TAKEOVER_BATCH)
-    })
-    .await
-    {
-        Ok(Ok(slots)) => slots,
-        Ok(Err(e)) => return tracing::warn!(error = %e, "could not look for abandoned slots"),
-        Err(e) => return tracing::warn!(error = %e, "could not look for abandoned slots"),
-    };
+    let abandoned =
+        match store_call(move || store.abandoned_slots(&location, Utc::now(), TAKEOVER_BATCH)).await {
+            Ok(slots) => slots,
+            Err(e) => return tracing::warn!(error = %e, "could not look for abandoned slots"),
+        };
     for slot in abandoned {
         if !state.lock().canaries.contains_key(&slot.canary) {
             continue;
@@ -152,17 +158,10 @@ pub async fn leader_loop(state: Arc<State>, mut stop: tokio::sync::watch::Receiv
     }
     loop {
         let asking = store.clone();
-        let leads = match tokio::task::spawn_blocking(move || asking.try_lead()).await {
-            Ok(Ok(leads)) => leads,
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "could not reach the store to lead; following meanwhile");
-                false
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "could not reach the store to lead; following meanwhile");
-                false
-            }
-        };
+        let leads = store_call(move || asking.try_lead()).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "could not reach the store to lead; following meanwhile");
+            false
+        });
         let led = state.leading.swap(leads, Ordering::SeqCst);
         state.failover.leading.store(leads, Ordering::SeqCst);
         if leads && !led {
@@ -180,7 +179,7 @@ pub async fn leader_loop(state: Arc<State>, mut stop: tokio::sync::watch::Receiv
 /// How often a runner shares the versions of its canary files with the others.
 const VERSIONS_EVERY: Duration = Duration::from_secs(60);
 /// A runner not heard from for this long no longer counts in the comparison.
-const VERSIONS_STALE: Duration = Duration::from_secs(180);
+const VERSIONS_STALE: chrono::TimeDelta = chrono::TimeDelta::minutes(3);
 
 /// Every [`VERSIONS_EVERY`] (the first soon after start): shares which version of each canary
 /// file this runner loaded and learns which canaries differ between runners; logs a change of
@@ -201,17 +200,12 @@ pub async fn versions_loop(state: Arc<State>, mut stop: tokio::sync::watch::Rece
             .lock()
             .canaries
             .iter()
-            .map(|(name, loaded)| (name.clone(), loaded.version.clone()))
+            .map(|(name, loaded)| (name.clone(), loaded.canary.version.clone()))
             .collect();
         let (sharing, runner) = (store.clone(), state.runner.clone());
         let now = Utc::now();
-        let stale = now - chrono::Duration::from_std(VERSIONS_STALE).unwrap_or(chrono::Duration::minutes(3));
-        let shared = tokio::task::spawn_blocking(move || {
-            sharing.share_canary_versions(&runner, &versions, now, stale)
-        })
-        .await
-        .map_err(|e| e.to_string())
-        .and_then(|result| result.map_err(|e| e.to_string()));
+        let stale = now - VERSIONS_STALE;
+        let shared = store_call(move || sharing.share_canary_versions(&runner, &versions, now, stale)).await;
         let drift = match shared {
             Ok(drift) => drift,
             Err(error) => {
