@@ -41,12 +41,14 @@ pub enum ObjectCopyError {
         source: object_store::Error,
     },
     /// A call took longer than its deadline.
-    #[error("{what} at {url}: no answer within {}s", CALL_DEADLINE.as_secs())]
+    #[error("{what} at {url}: no answer within {}", humantime::format_duration(*deadline))]
     Deadline {
         /// What was being done.
         what: String,
         /// The store's URL.
         url: String,
+        /// The deadline it missed.
+        deadline: Duration,
     },
     /// A local file could not be read or written.
     #[error("{what} {}: {source}", path.display())]
@@ -67,6 +69,7 @@ pub struct ObjectCopies {
     store: Arc<dyn ObjectStore>,
     prefix: ObjectPath,
     url: String,
+    deadline: Duration,
 }
 
 impl ObjectCopies {
@@ -94,7 +97,7 @@ impl ObjectCopies {
             }
         };
         let prefix = ObjectPath::parse(prefix.trim_matches('/')).map_err(|e| bad(e.to_string()))?;
-        Ok(Self { store, prefix, url: url.trim_end_matches('/').to_string() })
+        Ok(Self { store, prefix, url: url.trim_end_matches('/').to_string(), deadline: CALL_DEADLINE })
     }
 
     /// The URL run folders go to.
@@ -189,10 +192,10 @@ impl ObjectCopies {
         what: String,
         call: impl std::future::Future<Output = object_store::Result<T>>,
     ) -> Result<T, ObjectCopyError> {
-        match tokio::time::timeout(CALL_DEADLINE, call).await {
+        match tokio::time::timeout(self.deadline, call).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(source)) => Err(ObjectCopyError::Call { what, url: self.url.clone(), source }),
-            Err(_) => Err(ObjectCopyError::Deadline { what, url: self.url.clone() }),
+            Err(_) => Err(ObjectCopyError::Deadline { what, url: self.url.clone(), deadline: self.deadline }),
         }
     }
 }
@@ -251,6 +254,41 @@ mod tests {
         assert!(!copies.fetch(theirs.path(), "home/never").await.unwrap(), "a folder nobody put");
         let leftovers: Vec<_> = std::fs::read_dir(fetched.parent().unwrap()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no scratch folder left behind");
+    }
+
+    /// An S3 server that takes the connection and never answers: the S3 client's own timeouts
+    /// and retries would wait minutes; the call's deadline ends it.
+    #[cfg(feature = "s3")]
+    #[tokio::test]
+    async fn a_put_to_a_server_that_never_answers_ends_at_the_deadline() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        // Accepts and keeps every connection, unread, until the test process ends.
+        std::thread::spawn(move || listener.incoming().collect::<Vec<_>>());
+        let store = object_store::aws::AmazonS3Builder::new()
+            .with_endpoint(&endpoint)
+            .with_allow_http(true)
+            .with_bucket_name("runs")
+            .with_region("us-east-1")
+            .with_access_key_id("test")
+            .with_secret_access_key("test")
+            .build()
+            .unwrap();
+        let deadline = Duration::from_millis(500);
+        let copies = ObjectCopies {
+            store: Arc::new(store),
+            prefix: ObjectPath::from("prefix"),
+            url: "s3://runs/prefix".into(),
+            deadline,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("report.json"), b"{}").unwrap();
+        let err = copies.upload(dir.path(), "home/run").await.unwrap_err();
+        assert!(matches!(err, ObjectCopyError::Deadline { .. }), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "could not put prefix/home/run/report.json at s3://runs/prefix: no answer within 500ms"
+        );
     }
 
     #[test]
