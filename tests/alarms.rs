@@ -8,6 +8,8 @@ mod api_site;
 #[path = "support/daemon.rs"]
 mod daemon_support;
 mod support;
+#[path = "support/webhook.rs"]
+mod webhook;
 
 use std::time::{Duration, Instant};
 
@@ -33,54 +35,6 @@ fn failing_canary(base: &str) -> String {
     )
 }
 
-/// A webhook receiver on 127.0.0.1: answers 200 and keeps each request's body.
-fn start_receiver() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
-    receive_on(std::net::TcpListener::bind("127.0.0.1:0").unwrap())
-}
-
-fn receive_on(listener: std::net::TcpListener) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
-    use std::io::{Read, Write};
-    let port = listener.local_addr().unwrap().port();
-    let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let seen = bodies.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-            let mut raw = Vec::new();
-            let mut buf = [0u8; 4096];
-            // Read the head, then Content-Length bytes of body.
-            let body = loop {
-                let Ok(n) = stream.read(&mut buf) else { break None };
-                if n == 0 {
-                    break None;
-                }
-                raw.extend_from_slice(&buf[..n]);
-                let text = String::from_utf8_lossy(&raw).to_string();
-                if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                    let len = head
-                        .lines()
-                        .find_map(|l| {
-                            l.to_ascii_lowercase()
-                                .strip_prefix("content-length:")
-                                .map(|v| v.trim().to_string())
-                        })
-                        .and_then(|v| v.parse::<usize>().ok())
-                        .unwrap_or(0);
-                    if body.len() >= len {
-                        break Some(body.to_string());
-                    }
-                }
-            };
-            if let Some(body) = body {
-                seen.lock().unwrap().push(body);
-            }
-            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-        }
-    });
-    (port, bodies)
-}
-
 fn project_file(port: u16, hook: u16) -> String {
     format!(
         "server: {{listen: \"127.0.0.1:{port}\", token: \"{TOKEN}\"}}\n\
@@ -95,7 +49,8 @@ fn a_failing_canary_alarms_and_set_state_goes_through_the_api() {
     let site = start_api_site();
     let project = Project::new();
     let port = free_port();
-    let (hook, bodies) = start_receiver();
+    let receiver = webhook::Webhook::start();
+    let hook = receiver.port;
     project.file("aviary.yaml", &project_file(port, hook));
     project.canary("failing", &failing_canary(&site.base()));
     let mut daemon = Daemon::start(project.path(), "daemon.log", &[]);
@@ -135,7 +90,7 @@ fn a_failing_canary_alarms_and_set_state_goes_through_the_api() {
 
     // The transition was sent to the webhook channel.
     let deadline = Instant::now() + Duration::from_secs(20);
-    while bodies.lock().unwrap().is_empty() {
+    while receiver.bodies().is_empty() {
         assert!(Instant::now() < deadline, "no webhook delivery; log:\n{}", daemon.log_text());
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -148,7 +103,7 @@ fn a_failing_canary_alarms_and_set_state_goes_through_the_api() {
     daemon.wait_for_n("the delivery in the log", 1, Duration::from_secs(10), |e| {
         e["fields"]["message"] == "notification delivered" && e["fields"]["channel"] == "ops"
     });
-    let sent: serde_json::Value = serde_json::from_str(&bodies.lock().unwrap()[0]).unwrap();
+    let sent: serde_json::Value = serde_json::from_str(&receiver.bodies()[0]).unwrap();
     assert_eq!(sent["alarm"], "failing-down", "{sent}");
     assert_eq!(sent["new_state"], "ALARM", "{sent}");
     assert_eq!(sent["old_state"], "INSUFFICIENT_DATA", "{sent}");
@@ -190,7 +145,7 @@ fn a_failing_canary_alarms_and_set_state_goes_through_the_api() {
     // Actions react to set-state too.
     let deadline = Instant::now() + Duration::from_secs(20);
     let ok = loop {
-        let found = bodies.lock().unwrap().iter().find(|b| b.contains("testing purposes")).cloned();
+        let found = receiver.bodies().into_iter().find(|b| b.contains("testing purposes"));
         if let Some(body) = found {
             break serde_json::from_str::<serde_json::Value>(&body).unwrap();
         }
@@ -215,7 +170,7 @@ fn a_failing_canary_alarms_and_set_state_goes_through_the_api() {
     assert!(stderr(&out).contains("did you mean `maintenance`?"), "{}", stderr(&out));
 
     // A file save (a reload) evaluates nothing early: the set state holds and no action fires.
-    let delivered = bodies.lock().unwrap().len();
+    let delivered = receiver.bodies().len();
     project.file("aviary.yaml", &format!("{}# saved again\n", project_file(port, hook)));
     daemon.signal("HUP");
     daemon.wait_for("the SIGHUP reload", Duration::from_secs(10), |e| message(e).contains("SIGHUP"));
@@ -225,7 +180,7 @@ fn a_failing_canary_alarms_and_set_state_goes_through_the_api() {
     let text = stdout(&project.aviary(&["alarms"]));
     assert!(text.lines().any(|l| l.starts_with("maintenance") && l.contains(" ALARM ")), "{text}");
     assert!(text.lines().any(|l| l.starts_with("site-down") && l.contains(" OK ")), "{text}");
-    assert_eq!(bodies.lock().unwrap().len(), delivered, "{:?}", bodies.lock().unwrap());
+    assert_eq!(receiver.bodies().len(), delivered, "{:?}", receiver.bodies());
 
     // SIGKILL: nothing is flushed on the way out, yet every state and transition is kept.
     daemon.signal("KILL");
@@ -399,10 +354,10 @@ fn sigterm_waits_for_notifications_still_being_retried() {
     });
     daemon.signal("TERM");
     std::thread::sleep(Duration::from_millis(500));
-    let (_, bodies) = receive_on(std::net::TcpListener::bind(("127.0.0.1", hook)).unwrap());
+    let receiver = webhook::Webhook::on_port(hook);
     let status = daemon.wait_exit(Duration::from_secs(40)).expect("the daemon exits");
     assert!(status.success(), "{status}; log:\n{}", daemon.log_text());
-    let bodies = bodies.lock().unwrap();
+    let bodies = receiver.bodies();
     assert!(
         bodies.iter().any(|b| b.contains("\"new_state\":\"ALARM\"")),
         "{bodies:?}\nlog:\n{}",

@@ -7,6 +7,8 @@ mod daemon_support;
 #[path = "support/postgres.rs"]
 mod pg;
 mod support;
+#[path = "support/webhook.rs"]
+mod webhook;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -157,24 +159,6 @@ fn slots_run_once_per_location_and_survive_a_killed_runner_and_leader() {
     assert_eq!(located, [Some("us".to_string())], "runs carry their location");
 }
 
-/// A webhook receiver on 127.0.0.1 keeping every body it is sent.
-fn receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>) {
-    use axum::routing::post;
-    let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let kept = bodies.clone();
-    let addr = support::spawn_server(move |listener| async move {
-        let app = axum::Router::new().route(
-            "/hook",
-            post(move |body: String| async move {
-                kept.lock().unwrap().push(serde_json::from_str(&body).unwrap_or(serde_json::Value::Null));
-                "ok"
-            }),
-        );
-        axum::serve(listener, app).await.unwrap();
-    });
-    (format!("http://{addr}/hook"), bodies)
-}
-
 /// The same canary in two locations: it fails where `TARGET` leads to a 500. A quorum of two
 /// locations is never met, a quorum of one is, and the plain alarm (every location's datapoints
 /// together) sees the average.
@@ -183,7 +167,8 @@ fn a_quorum_alarm_needs_enough_failing_locations_and_each_transition_is_notified
     let Some(cluster) = pg::cluster() else { return };
     let url = cluster.database();
     let site = support::start_site();
-    let (hook, bodies) = receiver();
+    let receiver = webhook::Webhook::start();
+    let hook = receiver.url();
     let alarm = |name: &str, quorum: &str| {
         format!(
             "  - {{name: {name}, metric: SuccessPercent, period: 20s, evaluation_periods: 1, comparison: \"<\", \
@@ -267,9 +252,8 @@ fn a_quorum_alarm_needs_enough_failing_locations_and_each_transition_is_notified
         .map(|r| (r.get(0), r.get(1), r.get(2)))
         .collect();
     let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
-    let mut notified: Vec<(String, String, String)> = bodies
-        .lock()
-        .unwrap()
+    let mut notified: Vec<(String, String, String)> = receiver
+        .json_bodies()
         .iter()
         .map(|b| (text(&b["alarm"]), text(&b["old_state"]), text(&b["new_state"])))
         .collect();
