@@ -212,3 +212,51 @@ fn the_daemon_reaps_at_start_what_a_gone_aviary_recorded() {
     let left: Vec<_> = std::fs::read_dir(&records).unwrap().flatten().map(|e| e.file_name()).collect();
     assert!(left.is_empty(), "the gone owner's record stays: {left:?}");
 }
+
+/// Processes whose command line holds `marker`.
+fn with_marker(marker: &str) -> Vec<Proc> {
+    let pids = std::fs::read_dir("/proc").unwrap().flatten();
+    pids.filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            String::from_utf8_lossy(&cmdline).contains(marker)
+        })
+        .filter_map(Proc::of)
+        .filter(Proc::is_alive)
+        .collect()
+}
+
+/// A wrapper script that runs the browser without `exec` would outlive every way of stopping it
+/// (Debian's /usr/bin/chromium-headless-shell is one): the launch is refused, saying why, and the
+/// browser it started is killed.
+#[test]
+fn a_browser_behind_a_script_without_exec_is_refused_and_killed() {
+    let browser = ["/usr/lib/chromium/chromium-headless-shell", "/usr/lib/chromium/chromium"]
+        .into_iter()
+        .find(|p| Path::new(p).is_file())
+        .expect("Chromium is installed");
+    let site = start_site();
+    let project = Project::new();
+    let wrapper = project.file("wrapper.sh", &format!("#!/bin/sh\n{browser} \"$@\"\n"));
+    std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let marker = format!("aviary-wrapper-test-{}", std::process::id());
+    project.file("aviary.yaml", &format!("browser: {{executable: ./wrapper.sh, args: [\"{marker}\"]}}\n"));
+    project.canary(
+        "home",
+        &format!("blueprint: heartbeat\ntimeout: 30s\nheartbeat:\n  urls: [\"{}\"]\n", site.url("/")),
+    );
+    let mut reaper = Reaper::default();
+    let output = project.aviary(&["run"]);
+    reaper.track(with_marker(&marker));
+    assert_eq!(output.status.code(), Some(1), "{}", support::stderr(&output));
+    let report = support::read_json(&project.run_dirs()[0].join("report.json"));
+    assert_eq!(report["status"], "ERROR");
+    let reason = report["reason"].as_str().unwrap();
+    assert!(reason.contains("wrapper.sh is a script that runs the browser without `exec`"), "{reason}");
+    assert!(reason.contains("/usr/lib/chromium/chromium-headless-shell"), "{reason}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !with_marker(&marker).is_empty() {
+        assert!(Instant::now() < deadline, "still running: {:?}", with_marker(&marker));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -24,6 +24,9 @@ pub enum Purpose {
 /// script that does not `exec`, so a signal to it would not reach the browser).
 const SHELL_PATHS: [&str; 1] = ["/usr/lib/chromium/chromium-headless-shell"];
 
+/// Debian's name for the headless shell on `PATH`: a script that runs the binary without `exec`.
+const DEBIAN_SHELL_WRAPPER: &str = "/usr/bin/chromium-headless-shell";
+
 /// The headless shell's names on `PATH` (Chrome for Testing, other distributions), in this order.
 const SHELL_PATH_NAMES: [&str; 2] = ["chrome-headless-shell", "chromium-headless-shell"];
 
@@ -108,7 +111,17 @@ fn auto_candidates(purpose: Purpose) -> impl Iterator<Item = Candidate> {
 }
 
 /// A path (used as is) or a bare name (looked up on `PATH`), if it names an executable file.
+/// Debian's `/usr/bin/chromium-headless-shell` becomes the binary it wraps without `exec`.
 fn resolve(path: &Path) -> Option<PathBuf> {
+    let found = resolve_name(path)?;
+    let binary = SHELL_PATHS.iter().map(Path::new).find(|p| is_executable(p));
+    match binary {
+        Some(binary) if found == Path::new(DEBIAN_SHELL_WRAPPER) => Some(binary.to_path_buf()),
+        _ => Some(found),
+    }
+}
+
+fn resolve_name(path: &Path) -> Option<PathBuf> {
     if path.components().count() == 1
         && !path.is_absolute()
         && let Some(found) = path.to_str().and_then(on_path)
@@ -160,6 +173,18 @@ mod tests {
         assert_eq!(order[0], Candidate::OnPath("chromium"));
         let shells = |c: &Candidate| matches!(c, Candidate::At(p) | Candidate::OnPath(p) if p.contains("headless-shell"));
         assert!(!order.iter().any(shells), "{order:?}");
+    }
+
+    #[test]
+    fn debians_wrapper_script_is_replaced_by_the_binary_it_runs() {
+        let binary = Path::new(SHELL_PATHS[0]);
+        if !is_executable(binary) || !is_executable(Path::new(DEBIAN_SHELL_WRAPPER)) {
+            return eprintln!("chromium-headless-shell is not installed; nothing to check");
+        }
+        let found = find_chromium(Some(Path::new(DEBIAN_SHELL_WRAPPER)), Purpose::Headless).unwrap();
+        assert_eq!(found, binary);
+        let found = find_chromium(Some(Path::new("chromium-headless-shell")), Purpose::Headless).unwrap();
+        assert_eq!(found, binary);
     }
 
     #[test]

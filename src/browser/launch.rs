@@ -21,7 +21,7 @@ use tokio::process::ChildStderr;
 use tokio::sync::{oneshot, watch};
 
 use super::BrowserError;
-use super::orphans::{ProcessId, Registry, spawn_with_parent_death_signal};
+use super::orphans::{ProcessId, Registry, kill_tree, spawn_with_parent_death_signal, wrapping_shell};
 
 /// Flags every browser gets. Headless (new mode), no sandbox (we usually run as root in a
 /// container), and everything that makes Chromium phone home, update or throttle turned off.
@@ -180,7 +180,11 @@ pub(crate) async fn launch(spec: LaunchSpec<'_>) -> Result<Launched, BrowserErro
             return Err(e);
         }
     };
-    let connected = match connect(&spec, &mut process, stderr).await {
+    let connected = connect(&spec, &mut process, stderr).await.and_then(|connected| {
+        refuse_wrapping_shell(&process)?;
+        Ok(connected)
+    });
+    let connected = match connected {
         Ok(connected) => connected,
         Err(e) => {
             process.abort().await;
@@ -190,6 +194,23 @@ pub(crate) async fn launch(spec: LaunchSpec<'_>) -> Result<Launched, BrowserErro
     };
     let launched = supervise(process, connected, profile, spec.on_exit);
     with_user_agent(launched, spec.command_timeout).await
+}
+
+/// Fails (and kills the browser below it) when the executable is a script that started the
+/// browser without `exec`: Aviary could not stop that browser, nor could the kernel when Aviary
+/// dies.
+fn refuse_wrapping_shell(process: &Process) -> Result<(), BrowserError> {
+    let Some(shell) = wrapping_shell(process.pid()) else { return Ok(()) };
+    if let Some(wrapper) = ProcessId::of(process.pid()) {
+        kill_tree(wrapper);
+    }
+    Err(BrowserError::Launch(format!(
+        "{} is a script that runs the browser without `exec` (it stays {shell}), so Aviary could not \
+         stop the browser: name the browser's binary instead (Debian: \
+         /usr/lib/chromium/chromium-headless-shell or /usr/lib/chromium/chromium), or start it with \
+         `exec` in the script",
+        process.executable.display()
+    )))
 }
 
 /// A new, empty profile directory with this process's pid in it (see [`sweep_stale_profiles`]).

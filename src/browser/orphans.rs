@@ -163,8 +163,20 @@ fn record_of(line: &str) -> Option<ProcessId> {
     Some(ProcessId { pid: pid.parse().ok()?, start_time: start_time.parse().ok()? })
 }
 
+/// Shells that may run the browser from a wrapper script.
+const SHELLS: [&str; 6] = ["sh", "dash", "bash", "zsh", "ash", "busybox"];
+
+/// The shell `pid` still is, once it has started the browser: a wrapper script that ran the
+/// browser without `exec` (Debian's `/usr/bin/chromium-headless-shell` is one). Killing such a
+/// wrapper, or its parent-death signal, would leave the browser running.
+pub(crate) fn wrapping_shell(pid: u32) -> Option<String> {
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok()?;
+    let name = exe.file_name()?.to_str()?;
+    SHELLS.contains(&name).then(|| exe.display().to_string())
+}
+
 /// Kills `root` (if it is still that process) and every process below it; returns their pids.
-fn kill_tree(root: ProcessId) -> Vec<u32> {
+pub(crate) fn kill_tree(root: ProcessId) -> Vec<u32> {
     if !root.is_alive() {
         return Vec::new();
     }
