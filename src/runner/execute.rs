@@ -173,8 +173,6 @@ fn write_artifacts(dir: &Path, report: &mut RunReport, parts: RunParts, redactor
     }
 }
 
-/// Stores the run. Metrics come from a run's final attempt only (CloudWatch's view of a retried
-/// run): an attempt that will be retried is kept in history without datapoints.
 /// Puts the run folder in the object store, before the run is saved, so that a runner that sees
 /// the run can fetch its folder. A failure is logged and leaves the run as it is: its folder stays
 /// on this runner's disk.
@@ -185,6 +183,8 @@ async fn copy_to_object_store(services: &Services, dir: &std::path::Path, report
     }
 }
 
+/// Stores the run. Metrics come from a run's final attempt only (CloudWatch's view of a retried
+/// run): an attempt that will be retried is kept in history without datapoints.
 fn save(canary: &Canary, services: &Services, attempt: u32, report: &mut RunReport) {
     let is_final = report.status == RunStatus::Passed || attempt > u32::from(canary.retries);
     let datapoints = if is_final { report.datapoints() } else { Vec::new() };
