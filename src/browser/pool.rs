@@ -235,7 +235,13 @@ impl Shared {
         Some(browser)
     }
 
-    async fn launch_browser(self: &Arc<Self>, executable: &mut Option<PathBuf>) -> Result<(), BrowserError> {
+    /// Launches a browser and adds it to the pool. No spare page is made on it here: a launch
+    /// for a run is followed at once by that run's own page, which a spare made beside it would
+    /// slow down.
+    async fn launch_browser(
+        self: &Arc<Self>,
+        executable: &mut Option<PathBuf>,
+    ) -> Result<Arc<PooledBrowser>, BrowserError> {
         let path = match executable.as_ref() {
             Some(path) => path.clone(),
             None => {
@@ -278,11 +284,7 @@ impl Shared {
             self.browsers.lock().expect("pool lock").push(browser.clone());
         }
         tokio::spawn(popups::watch(Arc::downgrade(&browser)));
-        if let Some(options) = self.last_options.lock().expect("options lock").clone() {
-            let shared = self.clone();
-            tokio::spawn(async move { shared.fill_spare(browser, options).await });
-        }
-        Ok(())
+        Ok(browser)
     }
 
     /// Launches a replacement for a retiring browser (unless there is a usable one) and gets a
@@ -292,12 +294,17 @@ impl Shared {
         if self.shut_down.load(Ordering::SeqCst) {
             return;
         }
-        *self.last_options.lock().expect("options lock") = Some(options);
+        *self.last_options.lock().expect("options lock") = Some(options.clone());
         let usable = self.browsers.lock().expect("pool lock").iter().filter(|b| b.usable()).count();
-        if usable == 0
-            && let Err(e) = self.launch_browser(&mut executable).await
-        {
-            tracing::warn!("could not start a replacement browser: {e}");
+        if usable > 0 {
+            return;
+        }
+        match self.launch_browser(&mut executable).await {
+            Ok(browser) => {
+                drop(executable);
+                self.fill_spare(browser, options).await;
+            }
+            Err(e) => tracing::warn!("could not start a replacement browser: {e}"),
         }
     }
 
