@@ -538,3 +538,25 @@ async fn har_has_the_cookies_the_browser_really_sent_and_received() {
     let host = sent.request.headers.iter().find(|h| h.name.eq_ignore_ascii_case("host"));
     assert_eq!(host.map(|h| h.value.clone()), Some(site.addr.to_string()));
 }
+
+/// A spare page is made for the next run while a run holds its page, unless the pool was told
+/// no more pages will be asked for (`aviary run` of one browser canary).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spare_page_is_made_only_while_more_pages_are_expected() {
+    let spares_within = |pool: BrowserPool, wait: std::time::Duration| async move {
+        let deadline = std::time::Instant::now() + wait;
+        while pool.stats().spares == 0 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        pool.stats().spares
+    };
+    for (expected_pages, spares) in [(None, 1), (Some(2), 1), (Some(1), 0)] {
+        let pool =
+            BrowserPool::new(PoolConfig { max_concurrency: 1, expected_pages, ..PoolConfig::default() });
+        let page = pool.acquire(&options(800, 600)).await.unwrap();
+        let wait = std::time::Duration::from_secs(if spares == 0 { 2 } else { 30 });
+        assert_eq!(spares_within(pool.clone(), wait).await, spares, "expected_pages {expected_pages:?}");
+        page.close().await;
+        pool.shutdown().await;
+    }
+}

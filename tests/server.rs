@@ -171,7 +171,7 @@ impl Backend for FakeBackend {
             skipped_fires_total: BTreeMap::from([("orders".to_string(), 4)]),
             queued_runs: 3,
             running_runs: 1,
-            browser: PoolStats { browsers_alive: 2, pages_in_use: 1, launches: 5, crashes: 1 },
+            browser: PoolStats { browsers_alive: 2, pages_in_use: 1, launches: 5, crashes: 1, spares: 1 },
             failover: vec![failover_record()],
             location: None,
         }

@@ -69,6 +69,10 @@ pub struct PoolConfig {
     /// pool first kills the browsers recorded there by aviary processes that are gone (see
     /// `docs/daemon.md`); `None` records nothing.
     pub orphan_registry: Option<PathBuf>,
+    /// How many pages the pool will be asked for at most (`aviary run`: its browser runs,
+    /// retries included): once that many were asked for, no spare page is made for a next run
+    /// that will not come. `None` (the daemon): a spare is always kept ready.
+    pub expected_pages: Option<u64>,
 }
 
 impl Default for PoolConfig {
@@ -81,6 +85,7 @@ impl Default for PoolConfig {
             launch_timeout: Duration::from_secs(30),
             command_timeout: Duration::from_secs(30),
             orphan_registry: None,
+            expected_pages: None,
         }
     }
 }
@@ -170,6 +175,8 @@ pub struct PoolStats {
     pub launches: u64,
     /// Chromium processes that exited without being asked to.
     pub crashes: u64,
+    /// Pages prepared ahead for a next run.
+    pub spares: usize,
 }
 
 /// Why a browser operation failed. Each message is one line a person can act on.

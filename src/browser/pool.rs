@@ -47,6 +47,8 @@ pub(crate) struct Shared {
     launches: AtomicU64,
     crashes: AtomicU64,
     pages_in_use: AtomicUsize,
+    /// Pages asked for so far (see `PoolConfig::expected_pages`).
+    pages_asked: AtomicU64,
     next_id: AtomicU64,
     shut_down: AtomicBool,
     /// The options of the latest acquire: spares are prepared with them.
@@ -82,6 +84,7 @@ impl BrowserPool {
                 browsers: Mutex::new(Vec::new()),
                 launching: tokio::sync::Mutex::new(None),
                 launches: AtomicU64::new(0),
+                pages_asked: AtomicU64::new(0),
                 crashes: AtomicU64::new(0),
                 pages_in_use: AtomicUsize::new(0),
                 next_id: AtomicU64::new(1),
@@ -98,6 +101,7 @@ impl BrowserPool {
         let shared = &self.shared;
         let permit = shared.semaphore.clone().acquire_owned().await.map_err(|_| shut_down_error())?;
         *shared.last_options.lock().expect("options lock") = Some(options.clone());
+        shared.pages_asked.fetch_add(1, Ordering::SeqCst);
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -140,6 +144,7 @@ impl BrowserPool {
             pages_in_use: shared.pages_in_use.load(Ordering::SeqCst),
             launches: shared.launches.load(Ordering::SeqCst),
             crashes: shared.crashes.load(Ordering::SeqCst),
+            spares: browsers.iter().filter(|b| b.spare.try_lock().is_ok_and(|spare| spare.is_some())).count(),
         }
     }
 
@@ -335,10 +340,20 @@ impl Shared {
         opened
     }
 
-    /// Makes a spare context + page (with `options` applied) on `browser`, if it has none.
+    /// Whether another page may still be asked for (`PoolConfig::expected_pages`).
+    fn more_pages_expected(&self) -> bool {
+        self.config.expected_pages.is_none_or(|n| self.pages_asked.load(Ordering::SeqCst) < n)
+    }
+
+    /// Makes a spare context + page (with `options` applied) on `browser`, if one more page is
+    /// expected and it has none.
     async fn fill_spare(&self, browser: Arc<PooledBrowser>, options: PageOptions) {
         let mut spare = browser.spare.lock().await;
-        if spare.is_some() || !browser.usable() || self.shut_down.load(Ordering::SeqCst) {
+        if spare.is_some()
+            || !browser.usable()
+            || self.shut_down.load(Ordering::SeqCst)
+            || !self.more_pages_expected()
+        {
             return;
         }
         match prepare(&browser, Some(&options), self.config.command_timeout).await {

@@ -9,6 +9,7 @@ use tokio::sync::Semaphore;
 
 use super::progress::Progress;
 use super::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, Globals};
+use crate::blueprints::{Blueprint, REGISTRY};
 use crate::browser::{BrowserPool, PoolConfig};
 use crate::report::{RunReport, RunStatus};
 use crate::runner;
@@ -82,9 +83,10 @@ pub async fn run(globals: &Globals, args: RunArgs) -> i32 {
         Ok(copies) => copies,
         Err(code) => return code,
     };
+    let pool = PoolConfig { expected_pages: Some(browser_runs(&canaries)), ..pool_config(&project) };
     let services = Arc::new(Services {
         object_copies,
-        browser: BrowserPool::new(pool_config(&project)),
+        browser: BrowserPool::new(pool),
         store,
         artifacts_root: project.artifacts_dir.clone(),
         progress: Some(Arc::new(move |event| sink.event(event))),
@@ -145,6 +147,12 @@ pub fn pool_config(project: &Project) -> PoolConfig {
         orphan_registry: Some(project.data_dir.join("browsers")),
         ..PoolConfig::default()
     }
+}
+
+/// The most browser pages the canaries' runs ask for: one a browser run, retries included.
+fn browser_runs(canaries: &[Canary]) -> u64 {
+    let uses_browser = |c: &&Canary| REGISTRY.find(&c.blueprint).is_some_and(Blueprint::uses_browser);
+    canaries.iter().filter(uses_browser).map(|c| 1 + u64::from(c.retries)).sum()
 }
 
 /// Runs every canary (with its retries) at most `runner.max_concurrency` at a time; results come
