@@ -42,9 +42,10 @@ if [ $((${#packages[@]} + ${#optional[@]})) -gt 0 ]; then
   fi
   if [ ${#optional[@]} -gt 0 ]; then
     echo "setup: installing ${optional[*]} (optional)"
-    # Offline, or where the distribution lacks it, setup goes on without it.
-    { [ ${#packages[@]} -gt 0 ] || $sudo apt-get update -qq 2>/dev/null; } && apt_install "${optional[@]}" 2>/dev/null ||
-      echo "setup: ${optional[*]} is not available here; the full Chromium runs headless canaries"
+    # Offline, or where the distribution lacks it (its package lists, read without an update,
+    # do not name it), setup goes on without it.
+    apt-cache show "${optional[@]}" >/dev/null 2>&1 && apt_install "${optional[@]}" 2>/dev/null ||
+      echo "setup: could not install ${optional[*]} (not in this machine's package lists, or apt failed); the full Chromium runs headless canaries"
   fi
 fi
 

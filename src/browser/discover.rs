@@ -114,11 +114,10 @@ fn auto_candidates(purpose: Purpose) -> impl Iterator<Item = Candidate> {
 /// Debian's `/usr/bin/chromium-headless-shell` becomes the binary it wraps without `exec`.
 fn resolve(path: &Path) -> Option<PathBuf> {
     let found = resolve_name(path)?;
-    let binary = SHELL_PATHS.iter().map(Path::new).find(|p| is_executable(p));
-    match binary {
-        Some(binary) if found == Path::new(DEBIAN_SHELL_WRAPPER) => Some(binary.to_path_buf()),
-        _ => Some(found),
+    if found != Path::new(DEBIAN_SHELL_WRAPPER) {
+        return Some(found);
     }
+    SHELL_PATHS.map(Candidate::At).into_iter().find_map(Candidate::found).or(Some(found))
 }
 
 fn resolve_name(path: &Path) -> Option<PathBuf> {

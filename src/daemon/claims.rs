@@ -15,7 +15,7 @@ use chrono::Utc;
 use super::scheduler::{Start, Trigger};
 use super::state::State;
 use crate::spec::Canary;
-use crate::store::{SlotClaim, StoreError};
+use crate::store::{SlotClaim, off_thread};
 
 /// How often a runner looks for abandoned slots and asks for (or confirms) the leader's lock.
 pub const POLL: Duration = Duration::from_secs(5);
@@ -23,22 +23,6 @@ pub const POLL: Duration = Duration::from_secs(5);
 const LEASE_MARGIN: Duration = Duration::from_secs(15);
 /// Abandoned slots taken per look.
 const TAKEOVER_BATCH: usize = 100;
-
-/// Why a store call made on the blocking pool failed.
-#[derive(Debug, thiserror::Error)]
-enum CallError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("the store call stopped: {0}")]
-    Stopped(#[from] tokio::task::JoinError),
-}
-
-/// Runs a (blocking) store call on the blocking pool.
-async fn store_call<T: Send + 'static>(
-    call: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, CallError> {
-    Ok(tokio::task::spawn_blocking(call).await??)
-}
 
 /// What to do with a start.
 pub enum Decision {
@@ -82,7 +66,7 @@ pub async fn decide(state: &Arc<State>, canary: &Canary, start: &Start) -> Decis
         Trigger::Schedule => {
             let claim = claim_for(state, canary, start);
             let asked = claim.clone();
-            match store_call(move || store.claim_slot(&asked)).await {
+            match off_thread(move || store.claim_slot(&asked)).await {
                 Ok(true) => Decision::Run(Some(claim)),
                 Ok(false) => Decision::Skip("another runner claimed the slot"),
                 Err(e) => {
@@ -98,7 +82,7 @@ pub async fn decide(state: &Arc<State>, canary: &Canary, start: &Start) -> Decis
 pub async fn finish(state: &Arc<State>, claim: SlotClaim) {
     let store = state.services.store.clone();
     let canary = claim.canary.clone();
-    if let Err(e) = store_call(move || store.finish_slot(&claim)).await {
+    if let Err(e) = off_thread(move || store.finish_slot(&claim)).await {
         tracing::warn!(canary = %canary, error = %e, "could not mark the slot done");
     }
 }
@@ -125,7 +109,7 @@ async fn take_over(state: &Arc<State>) {
     let store = state.services.store.clone();
     let location = state.location.clone();
     let abandoned =
-        match store_call(move || store.abandoned_slots(&location, Utc::now(), TAKEOVER_BATCH)).await {
+        match off_thread(move || store.abandoned_slots(&location, Utc::now(), TAKEOVER_BATCH)).await {
             Ok(slots) => slots,
             Err(e) => return tracing::warn!(error = %e, "could not look for abandoned slots"),
         };
@@ -158,7 +142,7 @@ pub async fn leader_loop(state: Arc<State>, mut stop: tokio::sync::watch::Receiv
     }
     loop {
         let asking = store.clone();
-        let leads = store_call(move || asking.try_lead()).await.unwrap_or_else(|e| {
+        let leads = off_thread(move || asking.try_lead()).await.unwrap_or_else(|e| {
             tracing::warn!(error = %e, "could not reach the store to lead; following meanwhile");
             false
         });
@@ -205,7 +189,7 @@ pub async fn versions_loop(state: Arc<State>, mut stop: tokio::sync::watch::Rece
         let (sharing, runner) = (store.clone(), state.runner.clone());
         let now = Utc::now();
         let stale = now - VERSIONS_STALE;
-        let shared = store_call(move || sharing.share_canary_versions(&runner, &versions, now, stale)).await;
+        let shared = off_thread(move || sharing.share_canary_versions(&runner, &versions, now, stale)).await;
         let drift = match shared {
             Ok(drift) => drift,
             Err(error) => {

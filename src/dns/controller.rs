@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::decide::{Answer, Health, decide};
 use super::{DnsError, DnsProvider, build_provider, normalize};
 use crate::spec::model::{FailoverSpec, ProjectFile};
-use crate::store::{FailoverChange, Store};
+use crate::store::{FailoverChange, Store, off_thread};
 
 /// How often alarm states are read to notice changes.
 pub const POLL: Duration = Duration::from_secs(2);
@@ -137,14 +137,10 @@ impl Controller {
 
     async fn alarm_states(&self) -> BTreeMap<String, String> {
         let store = self.store.clone();
-        match tokio::task::spawn_blocking(move || store.alarm_states()).await {
-            Ok(Ok(records)) => records.into_iter().map(|r| (r.alarm, r.state)).collect(),
-            Ok(Err(e)) => {
-                tracing::error!(error = %e, "failover: cannot read the alarm states");
-                BTreeMap::new()
-            }
+        match off_thread(move || store.alarm_states()).await {
+            Ok(records) => records.into_iter().map(|r| (r.alarm, r.state)).collect(),
             Err(e) => {
-                tracing::error!(error = %e, "failover: reading the alarm states failed");
+                tracing::error!(error = %e, "failover: cannot read the alarm states");
                 BTreeMap::new()
             }
         }
@@ -274,10 +270,8 @@ impl Controller {
     async fn record_change(&self, change: FailoverChange) {
         let store = self.store.clone();
         let name = change.failover.clone();
-        match tokio::task::spawn_blocking(move || store.record_failover_change(&change)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::error!(failover = %name, error = %e, "failover: cannot record the change"),
-            Err(e) => tracing::error!(failover = %name, error = %e, "failover: recording the change failed"),
+        if let Err(e) = off_thread(move || store.record_failover_change(&change)).await {
+            tracing::error!(failover = %name, error = %e, "failover: cannot record the change");
         }
     }
 
@@ -285,13 +279,12 @@ impl Controller {
     async fn stored_last_change(&self, failover: &str) -> Option<DateTime<Utc>> {
         let store = self.store.clone();
         let name = failover.to_string();
-        match tokio::task::spawn_blocking(move || store.failover_history(&name, 1)).await {
-            Ok(Ok(changes)) => changes.first().map(|c| c.time),
-            Ok(Err(e)) => {
+        match off_thread(move || store.failover_history(&name, 1)).await {
+            Ok(changes) => changes.first().map(|c| c.time),
+            Err(e) => {
                 tracing::error!(failover, error = %e, "failover: cannot read the history");
                 None
             }
-            Err(_) => None,
         }
     }
 }

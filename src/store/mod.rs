@@ -314,6 +314,24 @@ pub struct MetricQuery {
     pub until: DateTime<Utc>,
 }
 
+/// Why a store call made off the async workers failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OffThreadError {
+    /// The store said no.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The call's task panicked or was cancelled.
+    #[error("the store call stopped: {0}")]
+    Stopped(#[from] tokio::task::JoinError),
+}
+
+/// Runs a (blocking) store call on the blocking pool, off the async workers.
+pub async fn off_thread<T: Send + 'static>(
+    call: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, OffThreadError> {
+    Ok(tokio::task::spawn_blocking(call).await??)
+}
+
 /// What went wrong in the store. Every message names the database.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
